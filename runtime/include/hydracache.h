@@ -1,0 +1,367 @@
+/*
+** hydracache.h -- the public interface of libhydracache.
+**
+** libhydracache is a thread-safe in-process cache for C services: byte values
+** under string keys, per-entry TTLs, a capacity bounded by entries and by
+** bytes (an adaptive, scan-resistant eviction policy picks the victims), tag
+** invalidation, single-flight loading that never stores a result an
+** invalidation raced, and counters for everything it does.
+**
+** Conventions
+**   - Every function that can fail returns an int status: HC_OK (0),
+**     HC_MISS (1, lookups only; not an error) or a negative HC_E* code.
+**     hc_strerror() and hc_err_name() describe a code.
+**   - The library never exits or aborts on bad input or out-of-memory: an
+**     allocation failure returns HC_ENOMEM and leaves the cache consistent.
+**   - Every hc_cache function may be called from any thread at once. Loaders
+**     and other callbacks never run with a cache lock held.
+**   - Keys are NUL-terminated strings; values are byte strings. The cache
+**     stores copies of both; hc_get copies the value out into an hc_buf the
+**     caller owns.
+**
+** Quick start
+**
+**     hc_cache *c;
+**     if (hc_cache_open(&c, NULL) != HC_OK) ...;           // defaults
+**     hc_put(c, "user:42", "alice", 5, NULL);
+**     hc_buf v = HC_BUF_INIT;
+**     if (hc_get(c, "user:42", &v) == HC_OK) printf("%s\n", (char *)v.data);
+**     hc_buf_free(&v);
+**     hc_cache_close(c);
+*/
+#ifndef HYDRACACHE_H
+#define HYDRACACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HC_VERSION_MAJOR  0
+#define HC_VERSION_MINOR  1
+#define HC_VERSION_PATCH  0
+#define HC_VERSION_STRING "0.1.0"
+/* major * 1000000 + minor * 1000 + patch: generated code gates on this. */
+#define HC_VERSION_NUMBER 1000
+
+#if defined(__GNUC__) && defined(HC_BUILDING_LIBRARY)
+#  define HC_API __attribute__((visibility("default")))
+#else
+#  define HC_API
+#endif
+
+/* Runtime version, to compare with the HC_VERSION_* the caller built with. */
+HC_API unsigned hc_version_number(void);
+HC_API const char *hc_version_string(void);
+
+/* ---------------------------------------------------------------- errors */
+
+/*
+** HC_ERRNO_MAP(XX) is the one list of error codes: XX(NAME, value, message).
+** It makes the enum, hc_strerror() and hc_err_name(). Values are fixed: they
+** are part of the ABI.
+*/
+#define HC_ERRNO_MAP(XX)                                                       \
+    XX(ENOMEM,    -1, "out of memory")                                         \
+    XX(EINVAL,    -2, "invalid argument")                                      \
+    XX(ETOOBIG,   -3, "entry larger than the cache accepts")                   \
+    XX(ETIMEDOUT, -4, "timed out")                                             \
+    XX(EBUSY,     -5, "key is being loaded by this thread")                    \
+    XX(ECODEC,    -6, "malformed encoded value")                               \
+    XX(ELOAD,     -7, "loader failed")                                         \
+    XX(EDB,       -8, "database error")                                        \
+    XX(ENOTFOUND, -9, "no such row")                                           \
+    XX(ELAGGED,  -10, "subscriber lagged; events were skipped")                \
+    XX(ECLOSED,  -11, "closed")                                                \
+    XX(ENOTSUP,  -12, "not supported")                                         \
+    XX(EBUS,     -13, "invalidation bus error")                                \
+    XX(ESYS,     -14, "system call failed")
+
+enum {
+    HC_OK = 0,
+    HC_MISS = 1,
+#define HC__ERRNO_ENUM(name, value, msg) HC_##name = (value),
+    HC_ERRNO_MAP(HC__ERRNO_ENUM)
+#undef HC__ERRNO_ENUM
+};
+
+/* "out of memory" for HC_ENOMEM, "ok", "miss"; "unknown error" otherwise. */
+HC_API const char *hc_strerror(int code);
+/* "HC_ENOMEM" for HC_ENOMEM, "HC_OK", "HC_MISS"; "HC_EUNKNOWN" otherwise. */
+HC_API const char *hc_err_name(int code);
+
+/*
+** An error with a message, filled by loaders and database calls. A function
+** that takes an hc_error * accepts NULL when the caller does not want it.
+*/
+typedef struct hc_error {
+    int  code;          /* the HC_E* code, or HC_OK */
+    char message[256];  /* NUL-terminated, truncated to fit */
+} hc_error;
+
+/* Set err (if not NULL) to code and a printf-style message; returns code. */
+HC_API int hc_error_set(hc_error *err, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* Reset err (if not NULL) to HC_OK and an empty message. */
+HC_API void hc_error_clear(hc_error *err);
+
+/* ------------------------------------------------------------ byte buffer */
+
+/*
+** A growable byte buffer owned by the caller, allocated with the C library's
+** malloc/realloc/free. While data is not NULL it holds cap bytes of which len
+** are used, and data[len] is 0, so text values can be read as C strings.
+*/
+typedef struct hc_buf {
+    uint8_t *data;
+    size_t   len, cap;
+} hc_buf;
+#define HC_BUF_INIT {NULL, 0, 0}
+
+HC_API void hc_buf_init(hc_buf *b);
+/* Free the memory and reset to empty. Accepts NULL. */
+HC_API void hc_buf_free(hc_buf *b);
+/* Make room for len + extra bytes and the terminating 0. HC_ENOMEM leaves
+   the buffer as it was. */
+HC_API int hc_buf_reserve(hc_buf *b, size_t extra);
+/* Replace the contents with n bytes of p. */
+HC_API int hc_buf_set(hc_buf *b, const void *p, size_t n);
+/* Append n bytes of p. */
+HC_API int hc_buf_append(hc_buf *b, const void *p, size_t n);
+/* Append a NUL-terminated string (without its terminator). */
+HC_API int hc_buf_append_str(hc_buf *b, const char *s);
+/* Set len to 0 and keep the memory. */
+HC_API void hc_buf_reset(hc_buf *b);
+
+/* Variable-length byte string, used by generated code for blob fields. */
+typedef struct hc_bytes {
+    uint8_t *data;
+    size_t   len;
+} hc_bytes;
+
+/* ------------------------------------------------------------------ keys */
+
+/*
+** Key builders: append one segment to key, joined with ':' when key is not
+** empty. A segment is escaped so that distinct segment lists never build the
+** same key: '%' becomes "%25" and ':' becomes "%3A". So ("a:b") and ("a","b")
+** give "a%3Ab" and "a:b".
+*/
+HC_API int hc_key_append(hc_buf *key, const char *segment);
+HC_API int hc_key_append_n(hc_buf *key, const char *segment, size_t n);
+HC_API int hc_key_append_i64(hc_buf *key, int64_t v);
+HC_API int hc_key_append_u64(hc_buf *key, uint64_t v);
+
+/* ---------------------------------------------------------------- config */
+
+typedef struct hc_cache hc_cache;
+typedef struct hc_bus   hc_bus;    /* invalidation transport (see the bus API) */
+
+typedef struct hc_allocator {
+    void *(*alloc)(void *ud, size_t n);
+    void *(*realloc)(void *ud, void *p, size_t n);
+    void  (*free)(void *ud, void *p);
+    void  *ud;
+} hc_allocator;
+
+#define HC_TTL_DEFAULT 0            /* hc_options.ttl_ms: the cache's default */
+#define HC_TTL_NEVER   UINT64_MAX   /* never expires */
+
+typedef struct hc_config {
+    const char *name;               /* "main": registry and diagnostics name */
+    uint64_t max_entries;           /* 10000; 0 = unbounded */
+    uint64_t max_bytes;             /* 0 = unbounded; an entry weighs key + value bytes */
+    uint64_t default_ttl_ms;        /* 300000; HC_TTL_NEVER = no expiry */
+    size_t   max_entry_bytes;       /* 16 MiB; a larger put fails with HC_ETOOBIG */
+    uint64_t load_wait_timeout_ms;  /* 0 = joiners wait as long as the load runs */
+    uint64_t (*clock_ms)(void *ctx);/* NULL = the monotonic clock; tests inject one */
+    void    *clock_ctx;
+    const hc_allocator *allocator;  /* NULL = malloc, realloc, free */
+    unsigned event_buffer;          /* 1024 events per subscriber ring */
+    bool     access_events;         /* false: hit/miss/load events are opt-in */
+    hc_bus  *bus;                   /* NULL = no invalidation bus */
+    const char *node_id;            /* NULL = generated; echo suppression on the bus */
+} hc_config;
+
+/* Fill cfg with the defaults shown above. */
+HC_API void hc_config_init(hc_config *cfg);
+
+/*
+** Open a cache. cfg NULL means the defaults. The strings in cfg are copied;
+** the allocator and bus must outlive the cache. Returns HC_OK and sets *out,
+** HC_EINVAL for a bad configuration, HC_ENOMEM.
+*/
+HC_API int hc_cache_open(hc_cache **out, const hc_config *cfg);
+
+/*
+** Close a cache and free everything it holds. No other call on c may run or
+** start, and no load may be in flight. Accepts NULL. Returns HC_OK.
+*/
+HC_API int hc_cache_close(hc_cache *c);
+
+/* The name given in hc_config (a copy owned by the cache). */
+HC_API const char *hc_cache_name(const hc_cache *c);
+
+/* --------------------------------------------------------------- entries */
+
+/* Per-call options; NULL means "default TTL, no tags". */
+typedef struct hc_options {
+    uint64_t ttl_ms;                /* HC_TTL_DEFAULT, HC_TTL_NEVER or milliseconds */
+    const char *const *tags;        /* ntags tag names, copied by the cache */
+    size_t ntags;
+} hc_options;
+
+/*
+** Store a copy of len bytes at val under key, replacing any entry (and racing
+** loads of key: their results are not stored). If the cache is full, the
+** eviction policy removes entries first, and it may decide that the new
+** entry is the least worth keeping, in which case it is evicted at once
+** (counted and reported like any eviction). Returns HC_OK, HC_ETOOBIG when
+** key + value exceed max_entry_bytes or max_bytes, HC_EINVAL, HC_ENOMEM.
+*/
+HC_API int hc_put(hc_cache *c, const char *key, const void *val, size_t len,
+                  const hc_options *opts);
+
+/*
+** Copy the value under key into out (replacing its contents). Returns HC_OK,
+** HC_MISS when there is no live entry (an expired one is removed), HC_ENOMEM
+** when out cannot grow, HC_EINVAL.
+*/
+HC_API int hc_get(hc_cache *c, const char *key, hc_buf *out);
+
+/* True if key has a live entry. Does not count as a hit or miss. */
+HC_API bool hc_contains(hc_cache *c, const char *key);
+
+/*
+** A loader: fill out with the value to cache and return HC_OK, or return a
+** negative HC_E* code and describe the failure in err (which is never NULL
+** here). A positive return is treated as HC_ELOAD. A loader may use the cache
+** for other keys.
+*/
+typedef int (*hc_load_fn)(void *ctx, hc_buf *out, hc_error *err);
+
+/*
+** Return the value under key, loading it with load(ctx, ...) on a miss.
+**
+** Concurrent calls that miss the same key run one loader (single-flight):
+** the others wait (at most load_wait_timeout_ms, then HC_ETIMEDOUT) and get
+** the same bytes, or the same error code and message. A failed load stores
+** nothing; the next call loads again. The loaded value is stored with opts'
+** TTL and tags unless the key, one of the tags or the whole cache was
+** invalidated, or the key was put, while the load ran: then the callers
+** still get the value but it is not stored (stale_load_discards), and calls
+** that start after the invalidation run a fresh load instead of joining.
+** Calling it for a key from inside that key's own loader returns HC_EBUSY.
+**
+** Returns HC_OK with the value in out, the loader's error (err filled), or
+** HC_ETIMEDOUT, HC_EBUSY, HC_ENOMEM, HC_EINVAL. err may be NULL.
+*/
+HC_API int hc_get_or_load(hc_cache *c, const char *key, const hc_options *opts,
+                          hc_load_fn load, void *ctx, hc_buf *out,
+                          hc_error *err);
+
+/* Remove the entry under key. Returns HC_OK, or HC_MISS if there was none. */
+HC_API int hc_remove(hc_cache *c, const char *key);
+/* Same as hc_remove; named for symmetry with the invalidation calls. */
+HC_API int hc_invalidate_key(hc_cache *c, const char *key);
+
+/*
+** Remove every entry carrying tag and mark loads that will store it stale.
+** *removed (if not NULL) gets the number of entries removed. Returns HC_OK.
+*/
+HC_API int hc_invalidate_tag(hc_cache *c, const char *tag, uint64_t *removed);
+
+/* Remove every entry and mark every running load stale. Returns HC_OK. */
+HC_API int hc_flush(hc_cache *c);
+
+/* ----------------------------------------------------------------- stats */
+
+/* Counters since the cache was opened. */
+typedef struct hc_stats {
+    uint64_t hits;                    /* lookups that found a live entry */
+    uint64_t misses;                  /* lookups that did not */
+    uint64_t loads;                   /* loader calls that succeeded */
+    uint64_t load_failures;           /* loader calls that failed */
+    uint64_t single_flight_joins;     /* callers that waited on another's load */
+    uint64_t stale_load_discards;     /* loaded values not stored: invalidated while loading */
+    uint64_t inserts;                 /* entries stored (puts and loads) */
+    uint64_t invalidations;           /* entries removed by remove/invalidate/flush */
+    uint64_t evictions;               /* entries removed to respect the capacity */
+    uint64_t expirations;             /* entries removed because their TTL passed */
+    uint64_t events_published;
+    uint64_t event_subscriber_lagged;
+    uint64_t bus_published;
+    uint64_t bus_received;
+    uint64_t bus_applied;
+    uint64_t bus_lagged;
+    uint64_t bus_publish_failures;
+    uint64_t bus_receiver_closed;
+} hc_stats;
+
+/* A consistent-enough snapshot: each counter is exact, read at one moment. */
+HC_API void hc_stats_get(hc_cache *c, hc_stats *out);
+/* hits / (hits + misses); NAN when there were no requests. */
+HC_API double hc_stats_hit_ratio(const hc_stats *s);
+/* hits + misses. */
+HC_API uint64_t hc_stats_total_requests(const hc_stats *s);
+
+typedef struct hc_diagnostics {
+    hc_stats stats;
+    uint64_t entries;           /* live entries (expired ones are reclaimed first) */
+    uint64_t weighted_bytes;    /* sum of key + value bytes of the entries */
+    uint64_t tags;              /* distinct tags carried by entries */
+    uint64_t loads_in_flight;   /* loads running now */
+    uint64_t max_entries;       /* the configured bounds, 0 = unbounded */
+    uint64_t max_bytes;
+    uint64_t window_entries;    /* the eviction policy's adaptive window size */
+} hc_diagnostics;
+
+/* Fill out with the stats and the cache's current shape. Returns HC_OK. */
+HC_API int hc_diagnostics_get(hc_cache *c, hc_diagnostics *out);
+
+/* ---------------------------------------------------------------- events */
+
+/*
+** Event kinds and origins. The subscription API that delivers them comes
+** with the events issue; the cache already reports them internally.
+*/
+typedef enum hc_event_kind {
+    HC_EVENT_HIT,
+    HC_EVENT_MISS,
+    HC_EVENT_SINGLE_FLIGHT_JOINED,
+    HC_EVENT_LOAD_STARTED,
+    HC_EVENT_LOAD_COMPLETED,
+    HC_EVENT_LOAD_FAILED,
+    HC_EVENT_STORED,
+    HC_EVENT_REMOVED,
+    HC_EVENT_KEY_INVALIDATED,
+    HC_EVENT_TAG_INVALIDATED,
+    HC_EVENT_FLUSHED,
+    HC_EVENT_STALE_LOAD_DISCARDED,
+    HC_EVENT_EXPIRED,
+    HC_EVENT_EVICTED
+} hc_event_kind;
+#define HC_EVENT_KIND_COUNT 14
+
+typedef enum hc_origin {
+    HC_ORIGIN_LOCAL,          /* a call on this cache */
+    HC_ORIGIN_LOADER,         /* a load this cache ran */
+    HC_ORIGIN_SINGLE_FLIGHT,  /* a caller that joined a load */
+    HC_ORIGIN_BACKEND,        /* the cache's own maintenance: TTL, capacity */
+    HC_ORIGIN_BUS             /* a message from another cache or process */
+} hc_origin;
+#define HC_ORIGIN_COUNT 5
+
+HC_API const char *hc_event_kind_name(hc_event_kind k);  /* "hit", "evicted", ... */
+HC_API const char *hc_origin_name(hc_origin o);          /* "local", "bus", ... */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HYDRACACHE_H */

@@ -1,0 +1,118 @@
+/*
+** buf.c -- hc_buf, the caller-owned byte buffer, and the key builders.
+**
+** hc_buf uses the C library's allocator, not a cache's: buffers belong to the
+** caller and outlive any one cache.
+*/
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hc_int.h"
+
+void hc_buf_init(hc_buf *b)
+{
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+void hc_buf_free(hc_buf *b)
+{
+    if (!b) return;
+    free(b->data);
+    hc_buf_init(b);
+}
+
+int hc_buf_reserve(hc_buf *b, size_t extra)
+{
+    if (extra > SIZE_MAX - 1 - b->len) return HC_ENOMEM;
+    size_t need = b->len + extra + 1;       /* + the terminating 0 */
+    if (need <= b->cap) return HC_OK;
+    size_t cap = b->cap ? b->cap : 32;
+    while (cap < need) cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    uint8_t *p = realloc(b->data, cap);
+    if (!p) return HC_ENOMEM;
+    if (!b->data) p[0] = 0;
+    b->data = p;
+    b->cap = cap;
+    return HC_OK;
+}
+
+int hc_buf_append(hc_buf *b, const void *p, size_t n)
+{
+    int rc = hc_buf_reserve(b, n);
+    if (rc != HC_OK) return rc;
+    if (n) memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = 0;
+    return HC_OK;
+}
+
+int hc_buf_set(hc_buf *b, const void *p, size_t n)
+{
+    size_t old = b->len;
+    b->len = 0;
+    int rc = hc_buf_append(b, p, n);
+    if (rc != HC_OK) b->len = old;
+    return rc;
+}
+
+int hc_buf_append_str(hc_buf *b, const char *s)
+{
+    return hc_buf_append(b, s, strlen(s));
+}
+
+void hc_buf_reset(hc_buf *b)
+{
+    b->len = 0;
+    if (b->data) b->data[0] = 0;
+}
+
+/*
+** Escaping: '%' -> "%25" and ':' -> "%3A", so that the separator never
+** appears inside a segment and escaped text never looks like another escape.
+** The key is left unchanged on failure.
+*/
+int hc_key_append_n(hc_buf *key, const char *seg, size_t n)
+{
+    size_t extra = n + 1;
+    for (size_t i = 0; i < n; i++)
+        if (seg[i] == '%' || seg[i] == ':') extra += 2;
+    int rc = hc_buf_reserve(key, extra);
+    if (rc != HC_OK) return rc;
+    uint8_t *w = key->data + key->len;
+    if (key->len) *w++ = ':';
+    for (size_t i = 0; i < n; i++) {
+        char ch = seg[i];
+        if (ch == '%' || ch == ':') {
+            *w++ = '%';
+            *w++ = ch == '%' ? '2' : '3';
+            *w++ = ch == '%' ? '5' : 'A';
+        } else {
+            *w++ = (uint8_t)ch;
+        }
+    }
+    key->len = (size_t)(w - key->data);
+    key->data[key->len] = 0;
+    return HC_OK;
+}
+
+int hc_key_append(hc_buf *key, const char *segment)
+{
+    return hc_key_append_n(key, segment, strlen(segment));
+}
+
+int hc_key_append_i64(hc_buf *key, int64_t v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
+    return hc_key_append_n(key, tmp, (size_t)n);
+}
+
+int hc_key_append_u64(hc_buf *key, uint64_t v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%" PRIu64, v);
+    return hc_key_append_n(key, tmp, (size_t)n);
+}

@@ -1,0 +1,985 @@
+/*
+** cache.c -- the cache: entries in sharded hash tables, the write path that
+** keeps the capacity bounds, single-flight loading with invalidation safety,
+** and the counters.
+**
+** See hc_int.h for the locking rules. In short: reads take one shard lock;
+** writes take the policy lock, then shard locks; loaders, events and frees
+** run with no lock held.
+*/
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hc_int.h"
+
+/* Why an unlinked entry is waiting to be freed: decides its event. */
+enum {
+    DEAD_NOT = 0,
+    DEAD_REPLACED,      /* overwritten by a put or a load: no event */
+    DEAD_REMOVED,       /* hc_remove */
+    DEAD_INVALIDATED,   /* hc_invalidate_key */
+    DEAD_TAGGED,        /* hc_invalidate_tag: one event for the tag */
+    DEAD_FLUSHED,       /* hc_flush: one event for the flush */
+    DEAD_EXPIRED,
+    DEAD_EVICTED,
+    DEAD_CLOSED         /* hc_cache_close */
+};
+
+/* How many hits on a shard between two opportunistic expiry sweeps. */
+#define MAINTAIN_EVERY 1024u
+
+/* ------------------------------------------------------------- clock */
+
+static uint64_t monotonic_ms(void *ctx)
+{
+    HC_UNUSED(ctx);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static inline uint64_t now_ms(hc_cache *c)
+{
+    return c->clock_ms ? c->clock_ms(c->clock_ctx) : monotonic_ms(NULL);
+}
+
+static uint64_t deadline(uint64_t now, uint64_t ttl)
+{
+    if (ttl == HC_TTL_NEVER || ttl > UINT64_MAX - 1 - now) return UINT64_MAX;
+    return now + ttl;
+}
+
+/* ------------------------------------------------------------ config */
+
+void hc_config_init(hc_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->name = "main";
+    cfg->max_entries = 10000;
+    cfg->default_ttl_ms = 300000;
+    cfg->max_entry_bytes = (size_t)16 << 20;
+    cfg->event_buffer = 1024;
+}
+
+/* ------------------------------------------------------- shard table */
+
+static inline hc__shard *shard_of(hc_cache *c, uint64_t h)
+{
+    return &c->shards[(h >> 32) & (HC_SHARDS - 1)];
+}
+
+static hc__entry *table_find(hc__shard *s, uint64_t h, const char *key, size_t klen)
+{
+    if (!s->buckets) return NULL;
+    uint32_t h32 = (uint32_t)h;
+    for (hc__entry *e = s->buckets[h32 & s->mask]; e; e = e->hnext)
+        if (e->node.hash == h32 && e->klen == klen && memcmp(e->data, key, klen) == 0)
+            return e;
+    return NULL;
+}
+
+/* Make room for one more entry (load factor at most 1). A failure leaves the
+   table as it was. */
+static int table_reserve(hc_cache *c, hc__shard *s)
+{
+    if (s->buckets && s->count <= s->mask) return HC_OK;
+    uint32_t n = s->buckets ? (s->mask + 1) * 2 : 16;
+    if (n == 0) return HC_ENOMEM;
+    hc__entry **nb = hc__calloc(&c->alloc, n, sizeof *nb);
+    if (!nb) return HC_ENOMEM;
+    if (s->buckets) {
+        for (uint32_t i = 0; i <= s->mask; i++) {
+            hc__entry *e = s->buckets[i];
+            while (e) {
+                hc__entry *next = e->hnext;
+                e->hnext = nb[e->node.hash & (n - 1)];
+                nb[e->node.hash & (n - 1)] = e;
+                e = next;
+            }
+        }
+        hc__free(&c->alloc, s->buckets);
+    }
+    s->buckets = nb;
+    s->mask = n - 1;
+    return HC_OK;
+}
+
+static void table_insert(hc__shard *s, hc__entry *e)
+{
+    hc__entry **b = &s->buckets[e->node.hash & s->mask];
+    e->hnext = *b;
+    *b = e;
+    s->count++;
+}
+
+static void table_unlink(hc__shard *s, hc__entry *e)
+{
+    hc__entry **pp = &s->buckets[e->node.hash & s->mask];
+    while (*pp != e) pp = &(*pp)->hnext;
+    *pp = e->hnext;
+    e->hnext = NULL;
+    s->count--;
+}
+
+/* ----------------------------------------------------- entry removal */
+
+/*
+** What a write collects while it holds locks and handles after releasing
+** them: unlinked entries to report and free.
+*/
+typedef struct op {
+    hc_cache  *c;
+    hc__shard *held;        /* the shard lock the writer holds, if any */
+    hc__entry *garbage;     /* chained through hnext */
+} op;
+
+static void lock_shard(op *o, hc__shard *s)
+{
+    if (s != o->held) pthread_mutex_lock(&s->lock);
+}
+
+static void unlock_shard(op *o, hc__shard *s)
+{
+    if (s != o->held) pthread_mutex_unlock(&s->lock);
+}
+
+/*
+** Take e out of the policy (unless the policy already let it go), the timer
+** wheel, its tags and the counts, and queue it for freeing. The caller has
+** unlinked it from its shard table. Under the policy lock.
+*/
+static void discard_entry(op *o, hc__entry *e, int why, bool in_policy)
+{
+    hc_cache *c = o->c;
+    if (in_policy) hc__policy_remove(&c->policy, &e->node);
+    hc__wheel_unschedule(&c->wheel, e);
+    hc__taglink *tl = hc__entry_tags(e);
+    for (uint16_t i = 0; i < e->ntags; i++) hc__tag_unlink(c, &tl[i]);
+    c->count--;
+    c->bytes -= e->bytes;
+    e->dead = (uint8_t)why;
+    e->hnext = o->garbage;
+    o->garbage = e;
+}
+
+/* Unlink e from its shard (locking it unless held) and discard it. */
+static void remove_entry(op *o, hc__entry *e, int why, bool in_policy)
+{
+    hc__shard *s = &o->c->shards[e->shard];
+    lock_shard(o, s);
+    table_unlink(s, e);
+    unlock_shard(o, s);
+    discard_entry(o, e, why, in_policy);
+}
+
+static void expire_cb(void *ctx, hc__entry *e)
+{
+    op *o = ctx;
+    o->c->expirations++;
+    remove_entry(o, e, DEAD_EXPIRED, true);
+}
+
+/* Reclaim every entry whose time has come. Under the policy lock. */
+static void expire_due(op *o, uint64_t now)
+{
+    hc__wheel_advance(&o->c->wheel, now, expire_cb, o);
+}
+
+/* Report and free what a write unlinked. No lock held. */
+static void release(op *o)
+{
+    hc_cache *c = o->c;
+    hc__entry *e = o->garbage;
+    o->garbage = NULL;
+    while (e) {
+        hc__entry *next = e->hnext;
+        switch (e->dead) {
+        case DEAD_REMOVED:
+            hc__emit(c, HC_EVENT_REMOVED, HC_ORIGIN_LOCAL, e->data, e->klen);
+            break;
+        case DEAD_INVALIDATED:
+            hc__emit(c, HC_EVENT_KEY_INVALIDATED, HC_ORIGIN_LOCAL, e->data, e->klen);
+            break;
+        case DEAD_EXPIRED:
+            hc__emit(c, HC_EVENT_EXPIRED, HC_ORIGIN_BACKEND, e->data, e->klen);
+            break;
+        case DEAD_EVICTED:
+            hc__emit(c, HC_EVENT_EVICTED, HC_ORIGIN_BACKEND, e->data, e->klen);
+            break;
+        default:
+            break;
+        }
+        hc__free(&c->alloc, e);
+        e = next;
+    }
+}
+
+/* ----------------------------------------------------------- flights */
+
+static hc__flight *flight_find(hc__shard *s, uint64_t h, const char *key, size_t klen)
+{
+    for (hc__flight *f = s->flights; f; f = f->next)
+        if (f->hash == h && f->klen == klen && memcmp(f->key, key, klen) == 0)
+            return f;
+    return NULL;
+}
+
+static void flight_detach(hc__shard *s, hc__flight *f)
+{
+    if (!f->attached) return;
+    hc__flight **pp = &s->flights;
+    while (*pp != f) pp = &(*pp)->next;
+    *pp = f->next;
+    f->next = NULL;
+    f->attached = false;
+}
+
+/* Mark a load stale: its result will not be stored, and callers from now on
+   start their own load instead of joining it. Under its shard lock. */
+static void flight_stale(hc__shard *s, hc__flight *f)
+{
+    f->stale = true;
+    flight_detach(s, f);
+}
+
+static bool flight_has_tag(const hc__flight *f, const char *tag, size_t len)
+{
+    for (size_t i = 0; i < f->ntags; i++)
+        if (strlen(f->tags[i]) == len && memcmp(f->tags[i], tag, len) == 0)
+            return true;
+    return false;
+}
+
+/* One allocation: the flight, its tag pointers, its key and tag strings. */
+static hc__flight *flight_new(hc_cache *c, const char *key, size_t klen,
+                              uint64_t h, const hc_options *opts)
+{
+    size_t ntags = opts ? opts->ntags : 0;
+    size_t size = sizeof(hc__flight) + ntags * sizeof(char *) + klen + 1;
+    for (size_t i = 0; i < ntags; i++) size += strlen(opts->tags[i]) + 1;
+    hc__flight *f = hc__malloc(&c->alloc, size);
+    if (!f) return NULL;
+    memset(f, 0, sizeof *f);
+    pthread_condattr_t ca;
+    if (pthread_condattr_init(&ca) != 0) goto fail;
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int rc = pthread_cond_init(&f->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (rc != 0) goto fail;
+    if (pthread_mutex_init(&f->mu, NULL) != 0) {
+        pthread_cond_destroy(&f->cv);
+        goto fail;
+    }
+    f->tags = (char **)(void *)(f + 1);
+    f->key = (char *)(f->tags + ntags);
+    memcpy(f->key, key, klen);
+    f->key[klen] = '\0';
+    char *p = f->key + klen + 1;
+    for (size_t i = 0; i < ntags; i++) {
+        size_t n = strlen(opts->tags[i]);
+        memcpy(p, opts->tags[i], n + 1);
+        f->tags[i] = p;
+        p += n + 1;
+    }
+    f->ntags = ntags;
+    f->klen = klen;
+    f->hash = h;
+    f->leader = pthread_self();
+    atomic_init(&f->refs, 1);
+    return f;
+fail:
+    hc__free(&c->alloc, f);
+    return NULL;
+}
+
+static void flight_unref(hc_cache *c, hc__flight *f)
+{
+    if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1) return;
+    pthread_mutex_destroy(&f->mu);
+    pthread_cond_destroy(&f->cv);
+    hc__free(&c->alloc, f->val);
+    hc__free(&c->alloc, f);
+}
+
+/* ------------------------------------------------------------- open */
+
+static void make_node_id(char *buf, size_t n, const void *salt)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t seed[4] = {(uint64_t)getpid(), (uint64_t)ts.tv_sec,
+                        (uint64_t)ts.tv_nsec, (uint64_t)(uintptr_t)salt};
+    snprintf(buf, n, "node-%016" PRIx64, hc__hash(seed, sizeof seed));
+}
+
+static char *dup_str(const hc_allocator *a, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = hc__malloc(a, n);
+    if (p) memcpy(p, s, n);
+    return p;
+}
+
+int hc_cache_open(hc_cache **out, const hc_config *cfg)
+{
+    hc_config defaults;
+    if (!out) return HC_EINVAL;
+    *out = NULL;
+    if (!cfg) {
+        hc_config_init(&defaults);
+        cfg = &defaults;
+    }
+    if (cfg->max_entry_bytes == 0) return HC_EINVAL;
+    const hc_allocator *a = cfg->allocator ? cfg->allocator : &hc__system_allocator;
+    if (!a->alloc || !a->realloc || !a->free) return HC_EINVAL;
+
+    hc_cache *c = a->alloc(a->ud, sizeof *c);
+    if (!c) return HC_ENOMEM;
+    memset(c, 0, sizeof *c);
+    c->alloc = *a;
+    c->max_entries = cfg->max_entries;
+    c->max_bytes = cfg->max_bytes;
+    c->default_ttl_ms = cfg->default_ttl_ms ? cfg->default_ttl_ms : HC_TTL_NEVER;
+    c->max_entry_bytes = cfg->max_entry_bytes;
+    c->load_wait_timeout_ms = cfg->load_wait_timeout_ms;
+    c->clock_ms = cfg->clock_ms;
+    c->clock_ctx = cfg->clock_ctx;
+    c->event_buffer = cfg->event_buffer ? cfg->event_buffer : 1024;
+    c->access_events = cfg->access_events;
+    c->bus = cfg->bus;
+    c->weigh_bytes = cfg->max_entries == 0 && cfg->max_bytes != 0;
+
+    char idbuf[32];
+    if (!cfg->node_id) make_node_id(idbuf, sizeof idbuf, c);
+    c->name = dup_str(&c->alloc, cfg->name ? cfg->name : "main");
+    c->node_id = dup_str(&c->alloc, cfg->node_id ? cfg->node_id : idbuf);
+    /* Shards are cache-line aligned so that two shards' locks never share
+       a line: a reader on one must not slow a reader on another. */
+    c->shards_mem = hc__malloc(&c->alloc, HC_SHARDS * sizeof(hc__shard) + 63);
+    if (!c->name || !c->node_id || !c->shards_mem) goto nomem;
+    c->shards = (hc__shard *)(((uintptr_t)c->shards_mem + 63) & ~(uintptr_t)63);
+    memset(c->shards, 0, HC_SHARDS * sizeof(hc__shard));
+
+    uint64_t max_weight = c->max_entries ? c->max_entries : c->max_bytes;
+    if (hc__policy_init(&c->policy, max_weight, &c->alloc) != HC_OK) goto nomem;
+
+    unsigned i = 0;
+    if (pthread_mutex_init(&c->lock, NULL) != 0) goto sysfail_policy;
+    for (; i < HC_SHARDS; i++)
+        if (pthread_mutex_init(&c->shards[i].lock, NULL) != 0) goto sysfail;
+    hc__wheel_init(&c->wheel, now_ms(c));
+    *out = c;
+    return HC_OK;
+
+sysfail:
+    while (i-- > 0) pthread_mutex_destroy(&c->shards[i].lock);
+    pthread_mutex_destroy(&c->lock);
+sysfail_policy:
+    hc__policy_destroy(&c->policy);
+    hc__free(&c->alloc, c->shards_mem);
+    hc__free(&c->alloc, c->name);
+    hc__free(&c->alloc, c->node_id);
+    hc__free(&c->alloc, c);
+    return HC_ESYS;
+nomem:
+    hc__free(&c->alloc, c->shards_mem);
+    hc__free(&c->alloc, c->name);
+    hc__free(&c->alloc, c->node_id);
+    hc__free(&c->alloc, c);
+    return HC_ENOMEM;
+}
+
+int hc_cache_close(hc_cache *c)
+{
+    if (!c) return HC_OK;
+    for (unsigned i = 0; i < HC_SHARDS; i++) {
+        hc__shard *s = &c->shards[i];
+        for (uint32_t b = 0; s->buckets && b <= s->mask; b++) {
+            hc__entry *e = s->buckets[b];
+            while (e) {
+                hc__entry *next = e->hnext;
+                hc__free(&c->alloc, e);
+                e = next;
+            }
+        }
+        hc__free(&c->alloc, s->buckets);
+        pthread_mutex_destroy(&s->lock);
+    }
+    hc__tags_free_all(c);
+    hc__free(&c->alloc, c->tags);
+    hc__policy_destroy(&c->policy);
+    pthread_mutex_destroy(&c->lock);
+    hc__free(&c->alloc, c->shards_mem);
+    hc__free(&c->alloc, c->name);
+    hc__free(&c->alloc, c->node_id);
+    hc__free(&c->alloc, c);
+    return HC_OK;
+}
+
+const char *hc_cache_name(const hc_cache *c)
+{
+    return c ? c->name : NULL;
+}
+
+/* ------------------------------------------------------------ store */
+
+static bool over_bounds(const hc_cache *c)
+{
+    return (c->max_entries && c->count > c->max_entries) ||
+           (c->max_bytes && c->bytes > c->max_bytes);
+}
+
+static bool tag_seen(const hc__taglink *tl, size_t n, const hc__tag *t)
+{
+    for (size_t i = 0; i < n; i++)
+        if (tl[i].tag == t) return true;
+    return false;
+}
+
+/*
+** Store a copy of key/val: the write path of hc_put and of a finished load
+** (f not NULL). Allocates the entry before taking any lock; then, under the
+** policy lock, resolves the tags and reserves table room (the only steps
+** that can fail, so a failure changes nothing), replaces any old entry,
+** evicts until both bounds hold with the new entry counted, and only then
+** makes the new entry visible. A load's value is dropped if f went stale;
+** *stored tells whether the entry went in.
+*/
+static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
+                 const void *val, size_t vlen, const hc_options *opts,
+                 hc__flight *f, bool *stored)
+{
+    *stored = false;
+    size_t ntags = opts ? opts->ntags : 0;
+    if (ntags && !opts->tags) return HC_EINVAL;
+    if (ntags > UINT16_MAX) return HC_EINVAL;
+    if (vlen > c->max_entry_bytes || klen > c->max_entry_bytes - vlen ||
+        klen + vlen >= UINT32_MAX || (c->max_bytes && klen + vlen > c->max_bytes))
+        return HC_ETOOBIG;
+    for (size_t i = 0; i < ntags; i++)
+        if (!opts->tags[i]) return HC_EINVAL;
+
+    size_t off = (klen + vlen + 7u) & ~(size_t)7u;
+    hc__entry *e = hc__malloc(&c->alloc, sizeof *e + off + ntags * sizeof(hc__taglink));
+    if (!e) return HC_ENOMEM;
+    memset(e, 0, sizeof *e);
+    memcpy(e->data, key, klen);
+    if (vlen) memcpy(e->data + klen, val, vlen);
+    e->klen = (uint32_t)klen;
+    e->vlen = (uint32_t)vlen;
+    e->bytes = (uint32_t)(klen + vlen);
+    e->node.hash = (uint32_t)h;
+    e->node.weight = c->weigh_bytes ? e->bytes : 1;
+    e->shard = (uint8_t)((h >> 32) & (HC_SHARDS - 1));
+    uint64_t now = now_ms(c);
+    uint64_t ttl = opts && opts->ttl_ms != HC_TTL_DEFAULT ? opts->ttl_ms : c->default_ttl_ms;
+    e->expire_at = deadline(now, ttl);
+
+    hc__shard *s = &c->shards[e->shard];
+    hc__taglink *tl = hc__entry_tags(e);
+    op o = {c, NULL, NULL};
+    int rc = HC_OK;
+
+    pthread_mutex_lock(&c->lock);
+    expire_due(&o, now);
+    for (size_t i = 0; i < ntags; i++) {
+        hc__tag *t = hc__tag_get(c, opts->tags[i], strlen(opts->tags[i]));
+        if (!t) {
+            rc = HC_ENOMEM;
+            break;
+        }
+        if (!tag_seen(tl, e->ntags, t)) tl[e->ntags++].tag = t;
+    }
+    pthread_mutex_lock(&s->lock);
+    o.held = s;
+    if (rc == HC_OK && f && f->stale) {
+        c->stale_discards++;
+        rc = HC_MISS;                   /* not an error: just not stored */
+    }
+    if (rc == HC_OK) rc = table_reserve(c, s);
+    if (f) {
+        flight_detach(s, f);
+    } else if (rc == HC_OK) {
+        hc__flight *racing = flight_find(s, h, key, klen);
+        if (racing) flight_stale(s, racing);
+    }
+    if (rc != HC_OK) {
+        /* Nothing changed but maybe new tags, which have no members. */
+        pthread_mutex_unlock(&s->lock);
+        for (uint16_t i = 0; i < e->ntags; i++) hc__tag_release(c, tl[i].tag);
+        pthread_mutex_unlock(&c->lock);
+        hc__free(&c->alloc, e);
+        o.held = NULL;
+        release(&o);
+        if (rc == HC_MISS) {
+            hc__emit(c, HC_EVENT_STALE_LOAD_DISCARDED, HC_ORIGIN_LOADER, key, klen);
+            rc = HC_OK;
+        }
+        return rc;
+    }
+
+    hc__entry *old = table_find(s, h, key, klen);
+    if (old) {
+        table_unlink(s, old);
+        discard_entry(&o, old, DEAD_REPLACED, true);
+    }
+    hc__policy_add(&c->policy, &e->node);
+    c->count++;
+    c->bytes += e->bytes;
+    c->inserts++;
+    bool evicted_self = false;
+    while (over_bounds(c)) {
+        hc__pnode *n = hc__policy_evict(&c->policy);
+        if (!n) break;
+        hc__entry *v = hc__entry_of(n);
+        c->evictions++;
+        if (v == e) {
+            /* The policy judged the newcomer least worth keeping. */
+            evicted_self = true;
+            c->count--;
+            c->bytes -= e->bytes;
+            e->dead = DEAD_EVICTED;
+            e->hnext = o.garbage;
+            o.garbage = e;
+        } else {
+            remove_entry(&o, v, DEAD_EVICTED, false);
+        }
+    }
+    if (evicted_self) {
+        for (uint16_t i = 0; i < e->ntags; i++) hc__tag_release(c, tl[i].tag);
+        e->ntags = 0;
+    } else {
+        for (uint16_t i = 0; i < e->ntags; i++) hc__tag_link(tl[i].tag, &tl[i], e);
+        hc__wheel_schedule(&c->wheel, e);
+        table_insert(s, e);
+        *stored = true;
+    }
+    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&c->lock);
+    o.held = NULL;
+    if (*stored) hc__emit(c, HC_EVENT_STORED, f ? HC_ORIGIN_LOADER : HC_ORIGIN_LOCAL, key, klen);
+    release(&o);
+    return HC_OK;
+}
+
+int hc_put(hc_cache *c, const char *key, const void *val, size_t len,
+           const hc_options *opts)
+{
+    if (!c || !key || (!val && len)) return HC_EINVAL;
+    size_t klen = strlen(key);
+    bool stored;
+    return store(c, key, klen, hc__hash(key, klen), val, len, opts, NULL, &stored);
+}
+
+/* ------------------------------------------------------------- read */
+
+/* A read found key expired: remove it (if still there and still expired)
+   and sweep whatever else is due. */
+static void expire_key(hc_cache *c, const char *key, size_t klen, uint64_t h, uint64_t now)
+{
+    hc__shard *s = shard_of(c, h);
+    op o = {c, NULL, NULL};
+    pthread_mutex_lock(&c->lock);
+    expire_due(&o, now);
+    pthread_mutex_lock(&s->lock);
+    hc__entry *e = table_find(s, h, key, klen);
+    if (e && e->expire_at <= now) {
+        table_unlink(s, e);
+        c->expirations++;
+        discard_entry(&o, e, DEAD_EXPIRED, true);
+    }
+    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&c->lock);
+    release(&o);
+}
+
+/* Every MAINTAIN_EVERY hits on a shard, reclaim expired entries if the
+   policy lock is free, so an idle-for-writes cache still lets go of them. */
+static void maybe_maintain(hc_cache *c, bool due)
+{
+    if (!due || pthread_mutex_trylock(&c->lock) != 0) return;
+    op o = {c, NULL, NULL};
+    expire_due(&o, now_ms(c));
+    pthread_mutex_unlock(&c->lock);
+    release(&o);
+}
+
+/*
+** The hit path shared by hc_get and hc_get_or_load. Returns HC_OK with the
+** value copied into out; HC_MISS with the shard still locked (so the caller
+** can look for a load in flight); or HC_ENOMEM.
+*/
+static int lookup(hc_cache *c, hc__shard *s, const char *key, size_t klen,
+                  uint64_t h, hc_buf *out)
+{
+    for (;;) {
+        uint64_t now = now_ms(c);
+        pthread_mutex_lock(&s->lock);
+        hc__entry *e = table_find(s, h, key, klen);
+        if (!e) return HC_MISS;
+        if (e->expire_at <= now) {
+            pthread_mutex_unlock(&s->lock);
+            expire_key(c, key, klen, h, now);
+            continue;
+        }
+        if (out->cap <= e->vlen) {
+            /* Grow outside the lock, then look again. */
+            size_t need = e->vlen;
+            pthread_mutex_unlock(&s->lock);
+            hc_buf_reset(out);
+            if (hc_buf_reserve(out, need) != HC_OK) return HC_ENOMEM;
+            continue;
+        }
+        memcpy(out->data, hc__entry_val(e), e->vlen);
+        out->len = e->vlen;
+        out->data[e->vlen] = 0;
+        hc__policy_touch(&e->node);
+        s->hits++;
+        bool due = ++s->reads % MAINTAIN_EVERY == 0;
+        pthread_mutex_unlock(&s->lock);
+        if (c->access_events) hc__emit(c, HC_EVENT_HIT, HC_ORIGIN_LOCAL, key, klen);
+        maybe_maintain(c, due);
+        return HC_OK;
+    }
+}
+
+int hc_get(hc_cache *c, const char *key, hc_buf *out)
+{
+    if (!c || !key || !out) return HC_EINVAL;
+    size_t klen = strlen(key);
+    uint64_t h = hc__hash(key, klen);
+    hc__shard *s = shard_of(c, h);
+    int rc = lookup(c, s, key, klen, h, out);
+    if (rc != HC_MISS) return rc;
+    s->misses++;
+    pthread_mutex_unlock(&s->lock);
+    if (c->access_events) hc__emit(c, HC_EVENT_MISS, HC_ORIGIN_LOCAL, key, klen);
+    return HC_MISS;
+}
+
+bool hc_contains(hc_cache *c, const char *key)
+{
+    if (!c || !key) return false;
+    size_t klen = strlen(key);
+    uint64_t h = hc__hash(key, klen);
+    hc__shard *s = shard_of(c, h);
+    uint64_t now = now_ms(c);
+    pthread_mutex_lock(&s->lock);
+    hc__entry *e = table_find(s, h, key, klen);
+    bool live = e && e->expire_at > now;
+    pthread_mutex_unlock(&s->lock);
+    return live;
+}
+
+/* ------------------------------------------------------ single-flight */
+
+/* Wait for f's result as a joiner. Drops the joiner's reference. */
+static int join(hc_cache *c, hc__flight *f, hc_buf *out, hc_error *err)
+{
+    int rc;
+    pthread_mutex_lock(&f->mu);
+    if (c->load_wait_timeout_ms) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t ns = (uint64_t)ts.tv_nsec + (c->load_wait_timeout_ms % 1000u) * 1000000u;
+        ts.tv_sec += (time_t)(c->load_wait_timeout_ms / 1000u + ns / 1000000000u);
+        ts.tv_nsec = (long)(ns % 1000000000u);
+        while (!f->done)
+            if (pthread_cond_timedwait(&f->cv, &f->mu, &ts) != 0 && !f->done) break;
+    } else {
+        while (!f->done) pthread_cond_wait(&f->cv, &f->mu);
+    }
+    if (!f->done) {
+        rc = hc_error_set(err, HC_ETIMEDOUT, "timed out after %" PRIu64 " ms waiting for the load of '%s'",
+                          c->load_wait_timeout_ms, f->key);
+    } else if (f->rc == HC_OK) {
+        rc = hc_buf_set(out, f->val, f->vlen);
+        if (rc != HC_OK) hc_error_set(err, rc, NULL);
+    } else {
+        rc = f->rc;
+        *err = f->err;
+    }
+    pthread_mutex_unlock(&f->mu);
+    flight_unref(c, f);
+    return rc;
+}
+
+int hc_get_or_load(hc_cache *c, const char *key, const hc_options *opts,
+                   hc_load_fn load, void *ctx, hc_buf *out, hc_error *err)
+{
+    hc_error local;
+    if (!err) err = &local;
+    hc_error_clear(err);
+    if (!c || !key || !load || !out || (opts && opts->ntags && !opts->tags))
+        return hc_error_set(err, HC_EINVAL, NULL);
+    size_t klen = strlen(key);
+    uint64_t h = hc__hash(key, klen);
+    hc__shard *s = shard_of(c, h);
+    int rc = lookup(c, s, key, klen, h, out);
+    if (rc != HC_MISS) return rc == HC_OK ? HC_OK : hc_error_set(err, rc, NULL);
+
+    /* A miss, with the shard locked: join the load in flight or lead one. */
+    s->misses++;
+    hc__flight *f = flight_find(s, h, key, klen);
+    if (f) {
+        if (pthread_equal(f->leader, pthread_self())) {
+            pthread_mutex_unlock(&s->lock);
+            return hc_error_set(err, HC_EBUSY, "'%s' is being loaded by this thread", key);
+        }
+        f->waiters++;
+        atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+        s->joins++;
+        pthread_mutex_unlock(&s->lock);
+        if (c->access_events) hc__emit(c, HC_EVENT_SINGLE_FLIGHT_JOINED, HC_ORIGIN_SINGLE_FLIGHT, key, klen);
+        return join(c, f, out, err);
+    }
+    f = flight_new(c, key, klen, h, opts);
+    if (!f) {
+        pthread_mutex_unlock(&s->lock);
+        return hc_error_set(err, HC_ENOMEM, NULL);
+    }
+    f->next = s->flights;
+    s->flights = f;
+    f->attached = true;
+    pthread_mutex_unlock(&s->lock);
+    atomic_fetch_add_explicit(&c->in_flight, 1, memory_order_relaxed);
+    if (c->access_events) {
+        hc__emit(c, HC_EVENT_MISS, HC_ORIGIN_LOCAL, key, klen);
+        hc__emit(c, HC_EVENT_LOAD_STARTED, HC_ORIGIN_LOADER, key, klen);
+    }
+
+    hc_buf_reset(out);
+    rc = load(ctx, out, err);
+    if (rc > 0) {
+        if (err->code == HC_OK) hc_error_set(err, HC_ELOAD, "loader returned %d", rc);
+        rc = HC_ELOAD;
+    }
+    if (rc == HC_OK) {
+        atomic_fetch_add_explicit(&c->loads, 1, memory_order_relaxed);
+        hc_error_clear(err);
+        if (c->access_events) hc__emit(c, HC_EVENT_LOAD_COMPLETED, HC_ORIGIN_LOADER, key, klen);
+        bool stored;
+        /* A value the cache cannot keep (too big, out of memory) is still
+           the caller's: the load succeeded, only caching it failed. */
+        (void)store(c, key, klen, h, out->data, out->len, opts, f, &stored);
+    } else {
+        atomic_fetch_add_explicit(&c->load_failures, 1, memory_order_relaxed);
+        if (err->code == HC_OK) hc_error_set(err, rc, NULL);
+        else err->code = rc;
+        if (c->access_events) hc__emit(c, HC_EVENT_LOAD_FAILED, HC_ORIGIN_LOADER, key, klen);
+    }
+
+    /* Detach (if the store did not) so no one else joins, then hand the
+       result to the joiners that did. */
+    pthread_mutex_lock(&s->lock);
+    flight_detach(s, f);
+    unsigned waiters = f->waiters;
+    pthread_mutex_unlock(&s->lock);
+    atomic_fetch_sub_explicit(&c->in_flight, 1, memory_order_relaxed);
+
+    uint8_t *copy = NULL;
+    int shared_rc = rc;
+    if (rc == HC_OK && waiters && out->len) {
+        copy = hc__malloc(&c->alloc, out->len);
+        if (copy) memcpy(copy, out->data, out->len);
+        else shared_rc = HC_ENOMEM;
+    }
+    pthread_mutex_lock(&f->mu);
+    f->rc = shared_rc;
+    f->err = *err;
+    if (shared_rc == HC_ENOMEM && rc == HC_OK)
+        hc_error_set(&f->err, HC_ENOMEM, "out of memory sharing the loaded value");
+    f->val = copy;
+    f->vlen = copy ? out->len : 0;
+    f->done = true;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+    flight_unref(c, f);
+    return rc;
+}
+
+/* ------------------------------------------------------ invalidation */
+
+static int remove_key(hc_cache *c, const char *key, int why)
+{
+    if (!c || !key) return HC_EINVAL;
+    size_t klen = strlen(key);
+    uint64_t h = hc__hash(key, klen);
+    hc__shard *s = shard_of(c, h);
+    op o = {c, NULL, NULL};
+    pthread_mutex_lock(&c->lock);
+    expire_due(&o, now_ms(c));
+    pthread_mutex_lock(&s->lock);
+    o.held = s;
+    hc__flight *f = flight_find(s, h, key, klen);
+    if (f) flight_stale(s, f);
+    hc__entry *e = table_find(s, h, key, klen);
+    if (e) {
+        table_unlink(s, e);
+        discard_entry(&o, e, why, true);
+        c->invalidations++;
+    }
+    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&c->lock);
+    o.held = NULL;
+    if (!e) {
+        /* Report the invalidation even when nothing was cached: a load may
+           have been made stale by it. */
+        if (why == DEAD_INVALIDATED)
+            hc__emit(c, HC_EVENT_KEY_INVALIDATED, HC_ORIGIN_LOCAL, key, klen);
+    }
+    release(&o);
+    return e ? HC_OK : HC_MISS;
+}
+
+int hc_remove(hc_cache *c, const char *key)
+{
+    return remove_key(c, key, DEAD_REMOVED);
+}
+
+int hc_invalidate_key(hc_cache *c, const char *key)
+{
+    return remove_key(c, key, DEAD_INVALIDATED);
+}
+
+int hc_invalidate_tag(hc_cache *c, const char *tag, uint64_t *removed)
+{
+    if (removed) *removed = 0;
+    if (!c || !tag) return HC_EINVAL;
+    size_t len = strlen(tag);
+    op o = {c, NULL, NULL};
+    uint64_t n = 0;
+    pthread_mutex_lock(&c->lock);
+    expire_due(&o, now_ms(c));
+    hc__tag *t = hc__tag_find(c, tag, len);
+    if (t) {
+        /* Removing the last member frees t: count down, do not test t. */
+        for (uint64_t left = t->count; left > 0; left--) {
+            remove_entry(&o, t->head.next->entry, DEAD_TAGGED, true);
+            n++;
+        }
+    }
+    for (unsigned i = 0; i < HC_SHARDS; i++) {
+        hc__shard *s = &c->shards[i];
+        pthread_mutex_lock(&s->lock);
+        for (hc__flight *f = s->flights, *next; f; f = next) {
+            next = f->next;
+            if (flight_has_tag(f, tag, len)) flight_stale(s, f);
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
+    c->invalidations += n;
+    pthread_mutex_unlock(&c->lock);
+    hc__emit(c, HC_EVENT_TAG_INVALIDATED, HC_ORIGIN_LOCAL, tag, len);
+    release(&o);
+    if (removed) *removed = n;
+    return HC_OK;
+}
+
+int hc_flush(hc_cache *c)
+{
+    if (!c) return HC_EINVAL;
+    op o = {c, NULL, NULL};
+    uint64_t n = 0;
+    pthread_mutex_lock(&c->lock);
+    for (unsigned i = 0; i < HC_SHARDS; i++) {
+        hc__shard *s = &c->shards[i];
+        pthread_mutex_lock(&s->lock);
+        for (uint32_t b = 0; s->buckets && b <= s->mask; b++) {
+            hc__entry *e = s->buckets[b];
+            s->buckets[b] = NULL;
+            while (e) {
+                hc__entry *next = e->hnext;
+                hc__policy_remove(&c->policy, &e->node);
+                e->dead = DEAD_FLUSHED;
+                e->hnext = o.garbage;
+                o.garbage = e;
+                n++;
+                e = next;
+            }
+        }
+        s->count = 0;
+        while (s->flights) flight_stale(s, s->flights);
+        pthread_mutex_unlock(&s->lock);
+    }
+    hc__tags_free_all(c);
+    hc__policy_clear(&c->policy);
+    hc__wheel_init(&c->wheel, c->wheel.now);
+    c->count = c->bytes = 0;
+    c->invalidations += n;
+    pthread_mutex_unlock(&c->lock);
+    hc__emit(c, HC_EVENT_FLUSHED, HC_ORIGIN_LOCAL, NULL, 0);
+    release(&o);
+    return HC_OK;
+}
+
+/* ------------------------------------------------------------ stats */
+
+void hc_stats_get(hc_cache *c, hc_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!c) return;
+    pthread_mutex_lock(&c->lock);
+    out->inserts = c->inserts;
+    out->invalidations = c->invalidations;
+    out->evictions = c->evictions;
+    out->expirations = c->expirations;
+    out->stale_load_discards = c->stale_discards;
+    pthread_mutex_unlock(&c->lock);
+    for (unsigned i = 0; i < HC_SHARDS; i++) {
+        hc__shard *s = &c->shards[i];
+        pthread_mutex_lock(&s->lock);
+        out->hits += s->hits;
+        out->misses += s->misses;
+        out->single_flight_joins += s->joins;
+        pthread_mutex_unlock(&s->lock);
+    }
+#define LOAD(f) atomic_load_explicit(&c->f, memory_order_relaxed)
+    out->loads = LOAD(loads);
+    out->load_failures = LOAD(load_failures);
+    out->events_published = LOAD(events_published);
+    out->event_subscriber_lagged = LOAD(event_subscriber_lagged);
+    out->bus_published = LOAD(bus_published);
+    out->bus_received = LOAD(bus_received);
+    out->bus_applied = LOAD(bus_applied);
+    out->bus_lagged = LOAD(bus_lagged);
+    out->bus_publish_failures = LOAD(bus_publish_failures);
+    out->bus_receiver_closed = LOAD(bus_receiver_closed);
+#undef LOAD
+}
+
+double hc_stats_hit_ratio(const hc_stats *s)
+{
+    uint64_t total = hc_stats_total_requests(s);
+    return total ? (double)s->hits / (double)total : (double)NAN;
+}
+
+uint64_t hc_stats_total_requests(const hc_stats *s)
+{
+    return s->hits + s->misses;
+}
+
+int hc_diagnostics_get(hc_cache *c, hc_diagnostics *out)
+{
+    if (!c || !out) return HC_EINVAL;
+    memset(out, 0, sizeof *out);
+    hc_stats_get(c, &out->stats);
+    op o = {c, NULL, NULL};
+    pthread_mutex_lock(&c->lock);
+    expire_due(&o, now_ms(c));
+    out->entries = c->count;
+    out->weighted_bytes = c->bytes;
+    out->tags = c->ntags;
+    out->max_entries = c->max_entries;
+    out->max_bytes = c->max_bytes;
+    out->window_entries = hc__policy_window(&c->policy);
+    out->stats.expirations = c->expirations;
+    pthread_mutex_unlock(&c->lock);
+    out->loads_in_flight = atomic_load_explicit(&c->in_flight, memory_order_relaxed);
+    release(&o);
+    return HC_OK;
+}

@@ -1,0 +1,51 @@
+#!/bin/sh
+# Install the Debian packages HydraCache needs, if any are missing.
+#
+#   scripts/deps.sh [GROUP...]     groups: build (default), test, pg
+#
+# Uses apt-get as root, or through sudo otherwise. Prints nothing and does
+# nothing when everything is already installed, so `make` can call it on
+# every run. HC_NO_DEPS=1 skips it (for machines managed by other means).
+set -eu
+
+[ "${HC_NO_DEPS:-0}" = 1 ] && exit 0
+
+build="make gcc pkg-config libxxhash-dev"
+test="clang libcmocka-dev libclang-rt-14-dev"
+pg="postgresql libpq-dev"
+
+want=""
+[ $# -eq 0 ] && set -- build
+for g in "$@"; do
+    case "$g" in
+    build) want="$want $build" ;;
+    test)  want="$want $build $test" ;;
+    pg)    want="$want $pg" ;;
+    *) echo "deps.sh: unknown group '$g'" >&2; exit 2 ;;
+    esac
+done
+
+missing=""
+for p in $want; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+        missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+    sudo=""
+elif command -v sudo >/dev/null 2>&1; then
+    sudo="sudo"
+else
+    echo "deps.sh: missing packages:$missing" >&2
+    echo "deps.sh: run as root or install sudo, or install them yourself" >&2
+    exit 1
+fi
+
+echo "deps.sh: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+# An index older than a day (or none) is refreshed once.
+if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -n 1)" ]; then
+    $sudo apt-get update -qq
+fi
+$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,460 @@
+/*
+** test_cache.c -- the cache's single-threaded contract: put/get, removal,
+** tags, flush, TTL with an injected clock, capacity bounds, stats.
+*/
+#include <math.h>
+#include <stdio.h>
+
+#include "testutil.h"
+
+static void test_put_get_replace(void **state)
+{
+    (void)state;
+    hc_cache *c = test_open(100, NULL);
+    hc_buf b = HC_BUF_INIT;
+    assert_null(test_get_str(c, "k", &b));
+    test_put_str(c, "k", "one", NULL);
+    assert_string_equal(test_get_str(c, "k", &b), "one");
+    assert_int_equal(b.len, 3);
+    test_put_str(c, "k", "two, longer", NULL);
+    assert_string_equal(test_get_str(c, "k", &b), "two, longer");
+    assert_true(hc_contains(c, "k"));
+    assert_false(hc_contains(c, "nope"));
+
+    /* Binary values with NULs and an empty value. */
+    const uint8_t bin[5] = {0, 1, 0, 2, 0};
+    assert_int_equal(hc_put(c, "bin", bin, sizeof bin, NULL), HC_OK);
+    assert_int_equal(hc_get(c, "bin", &b), HC_OK);
+    assert_int_equal(b.len, 5);
+    assert_memory_equal(b.data, bin, 5);
+    assert_int_equal(hc_put(c, "empty", NULL, 0, NULL), HC_OK);
+    assert_int_equal(hc_get(c, "empty", &b), HC_OK);
+    assert_int_equal(b.len, 0);
+    assert_int_equal(b.data[0], 0);
+
+    hc_diagnostics d = test_diag(c);
+    assert_int_equal(d.entries, 3);
+    assert_int_equal(d.weighted_bytes, 1 + 11 + 3 + 5 + 5 + 0);
+    assert_int_equal(d.stats.inserts, 4);
+    assert_int_equal(d.stats.hits, 4);
+    assert_int_equal(d.stats.misses, 1);
+    assert_int_equal(hc_stats_total_requests(&d.stats), 5);
+    assert_true(fabs(hc_stats_hit_ratio(&d.stats) - 0.8) < 1e-9);
+    hc_buf_free(&b);
+    hc_cache_close(c);
+}
+
+static void test_bad_arguments(void **state)
+{
+    (void)state;
+    hc_cache *c = test_open(10, NULL);
+    hc_buf b = HC_BUF_INIT;
+    assert_int_equal(hc_put(NULL, "k", "v", 1, NULL), HC_EINVAL);
+    assert_int_equal(hc_put(c, NULL, "v", 1, NULL), HC_EINVAL);
+    assert_int_equal(hc_put(c, "k", NULL, 1, NULL), HC_EINVAL);
+    assert_int_equal(hc_get(c, NULL, &b), HC_EINVAL);
+    assert_int_equal(hc_get(c, "k", NULL), HC_EINVAL);
+    assert_int_equal(hc_remove(c, NULL), HC_EINVAL);
+    assert_int_equal(hc_invalidate_tag(c, NULL, NULL), HC_EINVAL);
+    hc_options o = {0, NULL, 2};
+    assert_int_equal(hc_put(c, "k", "v", 1, &o), HC_EINVAL);
+    const char *nulltag[1] = {NULL};
+    o.tags = nulltag;
+    o.ntags = 1;
+    assert_int_equal(hc_put(c, "k", "v", 1, &o), HC_EINVAL);
+    assert_int_equal(hc_cache_open(NULL, NULL), HC_EINVAL);
+    hc_config cfg;
+    hc_config_init(&cfg);
+    cfg.max_entry_bytes = 0;
+    hc_cache *c2 = (hc_cache *)&cfg;
+    assert_int_equal(hc_cache_open(&c2, &cfg), HC_EINVAL);
+    assert_null(c2);
+    hc_allocator half = {test_alloc_fn, NULL, test_free_fn, NULL};
+    hc_config_init(&cfg);
+    cfg.allocator = &half;
+    assert_int_equal(hc_cache_open(&c2, &cfg), HC_EINVAL);
+    assert_int_equal(hc_cache_close(NULL), HC_OK);
+    assert_int_equal(test_diag(c).entries, 0);
+    hc_buf_free(&b);
+    hc_cache_close(c);
+}
+
+static void test_config_defaults(void **state)
+{
+    (void)state;
+    hc_config cfg;
+    hc_config_init(&cfg);
+    assert_string_equal(cfg.name, "main");
+    assert_int_equal(cfg.max_entries, 10000);
+    assert_int_equal(cfg.max_bytes, 0);
+    assert_int_equal(cfg.default_ttl_ms, 300000);
+    assert_int_equal(cfg.max_entry_bytes, 16u << 20);
+    assert_int_equal(cfg.load_wait_timeout_ms, 0);
+    assert_null(cfg.clock_ms);
+    assert_null(cfg.allocator);
+    assert_int_equal(cfg.event_buffer, 1024);
+    assert_false(cfg.access_events);
+    assert_null(cfg.bus);
+    assert_null(cfg.node_id);
+    hc_cache *c;
+    assert_int_equal(hc_cache_open(&c, NULL), HC_OK);
+    assert_string_equal(hc_cache_name(c), "main");
+    hc_diagnostics d = test_diag(c);
+    assert_int_equal(d.max_entries, 10000);
+    hc_cache_close(c);
+    cfg.name = "orders";
+    assert_int_equal(hc_cache_open(&c, &cfg), HC_OK);
+    assert_string_equal(hc_cache_name(c), "orders");
+    hc_cache_close(c);
+}
+
+static void test_remove_and_invalidate_key(void **state)
+{
+    (void)state;
+    hc_cache *c = test_open(100, NULL);
+    hc_buf b = HC_BUF_INIT;
+    test_put_str(c, "a", "1", NULL);
+    test_put_str(c, "b", "2", NULL);
+    assert_int_equal(hc_remove(c, "a"), HC_OK);
+    assert_int_equal(hc_remove(c, "a"), HC_MISS);
+    assert_int_equal(hc_invalidate_key(c, "b"), HC_OK);
+    assert_int_equal(hc_invalidate_key(c, "b"), HC_MISS);
+    assert_null(test_get_str(c, "a", &b));
+    assert_null(test_get_str(c, "b", &b));
+    hc_diagnostics d = test_diag(c);
+    assert_int_equal(d.entries, 0);
+    assert_int_equal(d.weighted_bytes, 0);
+    assert_int_equal(d.stats.invalidations, 2);
+    hc_buf_free(&b);
+    hc_cache_close(c);
+}
+
+static void test_tags(void **state)
+{
+    (void)state;
+    hc_cache *c = test_open(100, NULL);
+    hc_buf b = HC_BUF_INIT;
+    const char *t_user1[] = {"user:1", "users"};
+    const char *t_user2[] = {"user:2", "users", "users"};   /* duplicate tag */
+    const char *t_team[] = {"team:7"};
+    hc_options o1 = {0, t_user1, 2}, o2 = {0, t_user2, 3}, o3 = {0, t_team, 1};
+    test_put_str(c, "u1", "alice", &o1);
+    test_put_str(c, "u2", "bob", &o2);
+    test_put_str(c, "team", "seven", &o3);
+    test_put_str(c, "plain", "x", NULL);
+    assert_int_equal(test_diag(c).tags, 4);
+
+    uint64_t removed = 99;
+    assert_int_equal(hc_invalidate_tag(c, "user:1", &removed), HC_OK);
+    assert_int_equal(removed, 1);
+    assert_null(test_get_str(c, "u1", &b));
+    assert_string_equal(test_get_str(c, "u2", &b), "bob");
+    assert_int_equal(test_diag(c).tags, 3);     /* user:1 has no members left */
+
+    test_put_str(c, "u1", "alice2", &o1);
+    assert_int_equal(hc_invalidate_tag(c, "users", &removed), HC_OK);
+    assert_int_equal(removed, 2);
+    assert_null(test_get_str(c, "u1", &b));
+    assert_null(test_get_str(c, "u2", &b));
+    assert_string_equal(test_get_str(c, "team", &b), "seven");
+    assert_int_equal(hc_invalidate_tag(c, "nobody", &removed), HC_OK);
+    assert_int_equal(removed, 0);
+    assert_int_equal(hc_invalidate_tag(c, "users", NULL), HC_OK);
+
+    /* Replacing an entry replaces its tags. */
+    test_put_str(c, "team", "seven again", &o1);
+    assert_int_equal(hc_invalidate_tag(c, "team:7", &removed), HC_OK);
+    assert_int_equal(removed, 0);
+    assert_string_equal(test_get_str(c, "team", &b), "seven again");
+    hc_diagnostics d = test_diag(c);
+    assert_int_equal(d.tags, 2);
+    assert_int_equal(d.entries, 2);
+    assert_int_equal(d.stats.invalidations, 3);
+    hc_buf_free(&b);
+    hc_cache_close(c);
+}
+
+static void test_flush(void **state)
+{
+    (void)state;
+    hc_cache *c = test_open(1000, NULL);
+    hc_buf b = HC_BUF_INIT;
+    const char *t[] = {"t"};
+    hc_options o = {0, t, 1};
+    char key[32];
+    for (int i = 0; i < 500; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        test_put_str(c, key, "v", i % 2 ? &o : NULL);
+    }
+    assert_int_equal(hc_flush(c), HC_OK);
+    hc_diagnostics d = test_diag(c);
+    assert_int_equal(d.entries, 0);
+    assert_int_equal(d.weighted_bytes, 0);
+    assert_int_equal(d.tags, 0);
+    assert_int_equal(d.stats.invalidations, 500);
+    assert_null(test_get_str(c, "k3", &b));
+    /* Usable after a flush. */
+    for (int i = 0; i < 1500; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        test_put_str(c, key, "v", &o);
+    }
+    d = test_diag(c);
+    assert_int_equal(d.entries, 1000);
+    uint64_t removed;
+    assert_int_equal(hc_invalidate_tag(c, "t", &removed), HC_OK);
+    assert_int_equal(removed, 1000);
+    hc_buf_free(&b);
+    hc_cache_close(c);
+}
+
+static void test_ttl(void **state)
+{
+    (void)state;
+    test_clock tc = {1000000};
+    hc_config cfg;
+    hc_config_init(&cfg);
+    cfg.clock_ms = test_clock_ms;
+    cfg.clock_ctx = &tc;
+    cfg.default_ttl_ms = 1000;
+    hc_cache *c;
+    assert_int_equal(hc_cache_open(&c, &cfg), HC_OK);
+    hc_buf b = HC_BUF_INIT;
+
+    hc_options short_ttl = {50, NULL, 0}, never = {HC_TTL_NEVER, NULL, 0};
+    test_put_str(c, "default", "d", NULL);
+    test_put_str(c, "short", "s", &short_ttl);
+    test_put_str(c, "never", "n", &never);
+
+    test_clock_advance(&tc, 49);
+    assert_string_equal(test_get_str(c, "short", &b), "s");
+    test_clock_advance(&tc, 1);                          /* t = 50: expired */
+    assert_false(hc_contains(c, "short"));
+    assert_null(test_get_str(c, "short", &b));
+    hc_diagnostics d = test_diag(c);
+    assert_int_equal(d.stats.expirations, 1);
+    assert_int_equal(d.stats.misses, 1);
+    assert_int_equal(d.entries, 2);
+
+    test_clock_advance(&tc, 949);                        /* t = 999 */
+    assert_string_equal(test_get_str(c, "default", &b), "d");
+    test_clock_advance(&tc, 1);                          /* t = 1000 */
+    /* Reclaimed without being read: diagnostics sweeps first. */
+    d = test_diag(c);
+    assert_int_equal(d.entries, 1);
+    assert_int_equal(d.stats.expirations, 2);
+
+    test_clock_advance(&tc, 400ull * 24 * 3600 * 1000);  /* 400 days */
+    assert_string_equal(test_get_str(c, "never", &b), "n");
+
+    /* Long TTLs in every level of the wheel, and past its range. */
+    static const uint64_t ttls[] = {1, 63, 64, 65, 4095, 4096, 4097, 262143, 262144,
+                                    16777216, 1073741824ull, 68719476736ull,
+                                    68719476737ull * 3};
+    char key[32];
+    for (size_t i = 0; i < sizeof ttls / sizeof *ttls; i++) {
+        hc_options o = {ttls[i], NULL, 0};
+        snprintf(key, sizeof key, "ttl%zu", i);
+        test_put_str(c, key, "x", &o);
+    }
+    uint64_t start = atomic_load(&tc.now);
+    for (size_t i = 0; i < sizeof ttls / sizeof *ttls; i++) {
+        snprintf(key, sizeof key, "ttl%zu", i);
+        atomic_store(&tc.now, start + ttls[i] - 1);
+        assert_true(hc_contains(c, key));
+        /* Sweep at one ms before the deadline: the entry must survive. */
+        d = test_diag(c);
+        assert_int_equal(d.entries, 1 + sizeof ttls / sizeof *ttls - i);
+        atomic_store(&tc.now, start + ttls[i]);
+        d = test_diag(c);
+        assert_int_equal(d.entries, sizeof ttls / sizeof *ttls - i);
+        assert_false(hc_contains(c, key));
+    }
+    hc_buf_free(&b);
+    hc_cache_close(c);
+}
+
+/* Expired entries do not hold capacity: inserting after they expire evicts
+   nothing, even though nobody read them. */
+static void test_expired_do_not_hold_capacity(void **state)
+{
+    (void)state;
+    test_clock tc = {5};
+    hc_cache *c = test_open(100, &tc);
+    hc_options o = {10, NULL, 0};
+    char key[32];
+    for (int i = 0; i < 100; i++) {
+        snprintf(key, sizeof key, "old%d", i);
+        test_put_str(c, key, "v", &o);
+    }
+    test_clock_advance(&tc, 10);
+    for (int i = 0; i < 100; i++) {
+        snprintf(key, sizeof key, "new%d", i);
+        test_put_str(c, key, "v", NULL);
+    }
+    hc_diagnostics d = test_diag(c);
+    assert_int_equal(d.stats.evictions, 0);
+    assert_int_equal(d.stats.expirations, 100);
+    assert_int_equal(d.entries, 100);
+    hc_cache_close(c);
+}
+
+/* Entries stay within max_entries after every insert, at 20x the capacity. */
+static void test_capacity_entries(void **state)
+{
+    (void)state;
+    hc_cache *c = test_open(500, NULL);
+    hc_buf b = HC_BUF_INIT;
+    char key[32];
+    uint64_t reachable;
+    for (int i = 0; i < 500 * 20; i++) {
+        snprintf(key, sizeof key, "key-%d", i);
+        test_put_str(c, key, "value", NULL);
+        if (i % 97 == 0) {
+            hc_diagnostics d = test_diag(c);
+            assert_true(d.entries <= 500);
+        }
+        /* Re-read a hot set so the policy has something to prefer. */
+        if (i % 3 == 0) (void)hc_get(c, "key-0", &b);
+    }
+    hc_diagnostics d = test_diag(c);
+    assert_int_equal(d.entries, 500);
+    assert_int_equal(d.stats.inserts, 10000);
+    assert_int_equal(d.stats.evictions, 9500);
+    reachable = 0;
+    for (int i = 0; i < 500 * 20; i++) {
+        snprintf(key, sizeof key, "key-%d", i);
+        reachable += hc_contains(c, key);
+    }
+    assert_int_equal(reachable, 500);
+    assert_true(hc_contains(c, "key-0"));           /* frequently used: kept */
+    hc_buf_free(&b);
+    hc_cache_close(c);
+}
+
+/* Bytes stay within max_bytes after every insert, with mixed sizes. */
+static void test_capacity_bytes(void **state)
+{
+    (void)state;
+    for (int mode = 0; mode < 2; mode++) {
+        hc_config cfg;
+        hc_config_init(&cfg);
+        cfg.max_entries = mode ? 300 : 0;   /* bytes only, then both bounds */
+        cfg.max_bytes = 10000;
+        hc_cache *c;
+        assert_int_equal(hc_cache_open(&c, &cfg), HC_OK);
+        char key[32];
+        char val[700];
+        memset(val, 'v', sizeof val);
+        uint64_t inserted_bytes = 0;
+        for (int i = 0; inserted_bytes < 20 * 10000; i++) {
+            int klen = snprintf(key, sizeof key, "key-%d", i);
+            size_t vlen = (size_t)(i * 37 % 600);
+            assert_int_equal(hc_put(c, key, val, vlen, NULL), HC_OK);
+            inserted_bytes += (uint64_t)klen + vlen;
+            hc_diagnostics d = test_diag(c);
+            assert_true(d.weighted_bytes <= 10000);
+            assert_true(d.entries <= 300);
+        }
+        /* An entry bigger than the whole cache is refused, not stored. */
+        char big[10001];
+        memset(big, 'b', sizeof big);
+        assert_int_equal(hc_put(c, "big", big, sizeof big, NULL), HC_ETOOBIG);
+        assert_false(hc_contains(c, "big"));
+        hc_cache_close(c);
+    }
+}
+
+static void test_max_entry_bytes(void **state)
+{
+    (void)state;
+    hc_config cfg;
+    hc_config_init(&cfg);
+    cfg.max_entry_bytes = 100;
+    hc_cache *c;
+    assert_int_equal(hc_cache_open(&c, &cfg), HC_OK);
+    char v[100] = {0};
+    assert_int_equal(hc_put(c, "k", v, 99, NULL), HC_OK);       /* 1 + 99 */
+    assert_int_equal(hc_put(c, "kk", v, 99, NULL), HC_ETOOBIG);  /* 2 + 99 */
+    assert_int_equal(hc_put(c, "k", v, 100, NULL), HC_ETOOBIG);
+    assert_int_equal(hc_put(c, "k", v, SIZE_MAX, NULL), HC_ETOOBIG);
+    assert_true(hc_contains(c, "k"));
+    hc_cache_close(c);
+}
+
+/* An unbounded cache never evicts. */
+static void test_unbounded(void **state)
+{
+    (void)state;
+    hc_cache *c = test_open(0, NULL);
+    char key[32];
+    for (int i = 0; i < 30000; i++) {
+        snprintf(key, sizeof key, "%d", i);
+        test_put_str(c, key, "v", NULL);
+    }
+    hc_diagnostics d = test_diag(c);
+    assert_int_equal(d.entries, 30000);
+    assert_int_equal(d.stats.evictions, 0);
+    hc_cache_close(c);
+}
+
+/* A scan does not flush a frequently used working set (scan resistance). */
+static void test_scan_resistance(void **state)
+{
+    (void)state;
+    hc_cache *c = test_open(1000, NULL);
+    hc_buf b = HC_BUF_INIT;
+    char key[32];
+    for (int round = 0; round < 5; round++)
+        for (int i = 0; i < 500; i++) {
+            snprintf(key, sizeof key, "hot%d", i);
+            if (hc_get(c, key, &b) == HC_MISS) test_put_str(c, key, "v", NULL);
+        }
+    for (int i = 0; i < 20000; i++) {
+        snprintf(key, sizeof key, "scan%d", i);
+        if (hc_get(c, key, &b) == HC_MISS) test_put_str(c, key, "v", NULL);
+    }
+    int kept = 0;
+    for (int i = 0; i < 500; i++) {
+        snprintf(key, sizeof key, "hot%d", i);
+        kept += hc_contains(c, key);
+    }
+    assert_true(kept >= 450);
+    hc_buf_free(&b);
+    hc_cache_close(c);
+}
+
+static void test_stats_names(void **state)
+{
+    (void)state;
+    hc_stats s;
+    memset(&s, 0, sizeof s);
+    assert_true(isnan(hc_stats_hit_ratio(&s)));
+    assert_int_equal(hc_stats_total_requests(&s), 0);
+    assert_string_equal(hc_event_kind_name(HC_EVENT_EVICTED), "evicted");
+    assert_string_equal(hc_event_kind_name(HC_EVENT_HIT), "hit");
+    assert_string_equal(hc_origin_name(HC_ORIGIN_BUS), "bus");
+    assert_string_equal(hc_event_kind_name((hc_event_kind)99), "unknown");
+    assert_int_equal(hc_version_number(), HC_VERSION_NUMBER);
+    assert_string_equal(hc_version_string(), HC_VERSION_STRING);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_put_get_replace),
+        cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_config_defaults),
+        cmocka_unit_test(test_remove_and_invalidate_key),
+        cmocka_unit_test(test_tags),
+        cmocka_unit_test(test_flush),
+        cmocka_unit_test(test_ttl),
+        cmocka_unit_test(test_expired_do_not_hold_capacity),
+        cmocka_unit_test(test_capacity_entries),
+        cmocka_unit_test(test_capacity_bytes),
+        cmocka_unit_test(test_max_entry_bytes),
+        cmocka_unit_test(test_unbounded),
+        cmocka_unit_test(test_scan_resistance),
+        cmocka_unit_test(test_stats_names),
+    };
+    return cmocka_run_group_tests_name("cache", tests, NULL, NULL);
+}
