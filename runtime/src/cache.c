@@ -133,47 +133,41 @@ static void table_unlink(hc__shard *s, hc__entry *e)
 */
 typedef struct op {
     hc_cache  *c;
-    hc__shard *held;        /* the shard lock the writer holds, if any */
     hc__entry *garbage;     /* chained through hnext */
 } op;
 
-static void lock_shard(op *o, hc__shard *s)
+/* Take e out of the policy (unless the policy let it go already) and out of
+   the counts. Under the policy lock. */
+static void uncount(hc_cache *c, hc__entry *e, bool in_policy)
 {
-    if (s != o->held) pthread_mutex_lock(&s->lock);
+    if (in_policy) hc__policy_remove(&c->policy, &e->node);
+    c->count--;
+    c->bytes -= e->bytes;
 }
 
-static void unlock_shard(op *o, hc__shard *s)
-{
-    if (s != o->held) pthread_mutex_unlock(&s->lock);
-}
-
-/*
-** Take e out of the policy (unless the policy already let it go), the timer
-** wheel, its tags and the counts, and queue it for freeing. The caller has
-** unlinked it from its shard table. Under the policy lock.
-*/
-static void discard_entry(op *o, hc__entry *e, int why, bool in_policy)
+/* Take e, already unlinked from its shard table, out of the timer wheel and
+   its tags, and queue it for freeing. Under the policy lock. */
+static void bury(op *o, hc__entry *e, int why)
 {
     hc_cache *c = o->c;
-    if (in_policy) hc__policy_remove(&c->policy, &e->node);
     hc__wheel_unschedule(&c->wheel, e);
     hc__taglink *tl = hc__entry_tags(e);
     for (uint16_t i = 0; i < e->ntags; i++) hc__tag_unlink(c, &tl[i]);
-    c->count--;
-    c->bytes -= e->bytes;
     e->dead = (uint8_t)why;
     e->hnext = o->garbage;
     o->garbage = e;
 }
 
-/* Unlink e from its shard (locking it unless held) and discard it. */
+/* Remove e from everything. Under the policy lock, with no shard lock held:
+   this takes e's. */
 static void remove_entry(op *o, hc__entry *e, int why, bool in_policy)
 {
     hc__shard *s = &o->c->shards[e->shard];
-    lock_shard(o, s);
+    uncount(o->c, e, in_policy);
+    pthread_mutex_lock(&s->lock);
     table_unlink(s, e);
-    unlock_shard(o, s);
-    discard_entry(o, e, why, in_policy);
+    pthread_mutex_unlock(&s->lock);
+    bury(o, e, why);
 }
 
 static void expire_cb(void *ctx, hc__entry *e)
@@ -481,9 +475,15 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
 
     hc__shard *s = &c->shards[e->shard];
     hc__taglink *tl = hc__entry_tags(e);
-    op o = {c, NULL, NULL};
+    op o = {c, NULL};
     int rc = HC_OK;
 
+    /*
+    ** Every change to the set of entries holds the policy lock, so while we
+    ** hold it the shard's entries stay as we see them: look, evict (which
+    ** locks the victims' shards one at a time), then lock the shard again
+    ** to swap the new entry in. No two shard locks are ever held at once.
+    */
     pthread_mutex_lock(&c->lock);
     expire_due(&o, now);
     for (size_t i = 0; i < ntags; i++) {
@@ -494,26 +494,20 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
         }
         if (!tag_seen(tl, e->ntags, t)) tl[e->ntags++].tag = t;
     }
-    pthread_mutex_lock(&s->lock);
-    o.held = s;
     if (rc == HC_OK && f && f->stale) {
         c->stale_discards++;
         rc = HC_MISS;                   /* not an error: just not stored */
     }
+    pthread_mutex_lock(&s->lock);
     if (rc == HC_OK) rc = table_reserve(c, s);
-    if (f) {
-        flight_detach(s, f);
-    } else if (rc == HC_OK) {
-        hc__flight *racing = flight_find(s, h, key, klen);
-        if (racing) flight_stale(s, racing);
-    }
+    hc__entry *old = rc == HC_OK ? table_find(s, h, key, klen) : NULL;
+    if (rc != HC_OK && f) flight_detach(s, f);
+    pthread_mutex_unlock(&s->lock);
     if (rc != HC_OK) {
         /* Nothing changed but maybe new tags, which have no members. */
-        pthread_mutex_unlock(&s->lock);
         for (uint16_t i = 0; i < e->ntags; i++) hc__tag_release(c, tl[i].tag);
         pthread_mutex_unlock(&c->lock);
         hc__free(&c->alloc, e);
-        o.held = NULL;
         release(&o);
         if (rc == HC_MISS) {
             hc__emit(c, HC_EVENT_STALE_LOAD_DISCARDED, HC_ORIGIN_LOADER, key, klen);
@@ -522,11 +516,10 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
         return rc;
     }
 
-    hc__entry *old = table_find(s, h, key, klen);
-    if (old) {
-        table_unlink(s, old);
-        discard_entry(&o, old, DEAD_REPLACED, true);
-    }
+    /* The old entry stays visible until the swap but no longer counts, and
+       the new one counts before it is visible: readers never see more
+       entries than the bounds allow. */
+    if (old) uncount(c, old, true);
     hc__policy_add(&c->policy, &e->node);
     c->count++;
     c->bytes += e->bytes;
@@ -540,11 +533,7 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
         if (v == e) {
             /* The policy judged the newcomer least worth keeping. */
             evicted_self = true;
-            c->count--;
-            c->bytes -= e->bytes;
-            e->dead = DEAD_EVICTED;
-            e->hnext = o.garbage;
-            o.garbage = e;
+            uncount(c, e, false);
         } else {
             remove_entry(&o, v, DEAD_EVICTED, false);
         }
@@ -552,15 +541,26 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
     if (evicted_self) {
         for (uint16_t i = 0; i < e->ntags; i++) hc__tag_release(c, tl[i].tag);
         e->ntags = 0;
+        e->dead = DEAD_EVICTED;
+        e->hnext = o.garbage;
+        o.garbage = e;
     } else {
         for (uint16_t i = 0; i < e->ntags; i++) hc__tag_link(tl[i].tag, &tl[i], e);
         hc__wheel_schedule(&c->wheel, e);
-        table_insert(s, e);
         *stored = true;
     }
+    pthread_mutex_lock(&s->lock);
+    if (old) table_unlink(s, old);
+    if (*stored) table_insert(s, e);
+    if (f) {
+        flight_detach(s, f);
+    } else {
+        hc__flight *racing = flight_find(s, h, key, klen);
+        if (racing) flight_stale(s, racing);
+    }
     pthread_mutex_unlock(&s->lock);
+    if (old) bury(&o, old, DEAD_REPLACED);
     pthread_mutex_unlock(&c->lock);
-    o.held = NULL;
     if (*stored) hc__emit(c, HC_EVENT_STORED, f ? HC_ORIGIN_LOADER : HC_ORIGIN_LOCAL, key, klen);
     release(&o);
     return HC_OK;
@@ -582,7 +582,7 @@ int hc_put(hc_cache *c, const char *key, const void *val, size_t len,
 static void expire_key(hc_cache *c, const char *key, size_t klen, uint64_t h, uint64_t now)
 {
     hc__shard *s = shard_of(c, h);
-    op o = {c, NULL, NULL};
+    op o = {c, NULL};
     pthread_mutex_lock(&c->lock);
     expire_due(&o, now);
     pthread_mutex_lock(&s->lock);
@@ -590,9 +590,10 @@ static void expire_key(hc_cache *c, const char *key, size_t klen, uint64_t h, ui
     if (e && e->expire_at <= now) {
         table_unlink(s, e);
         c->expirations++;
-        discard_entry(&o, e, DEAD_EXPIRED, true);
+        uncount(c, e, true);
     }
     pthread_mutex_unlock(&s->lock);
+    if (e && e->expire_at <= now) bury(&o, e, DEAD_EXPIRED);
     pthread_mutex_unlock(&c->lock);
     release(&o);
 }
@@ -602,7 +603,7 @@ static void expire_key(hc_cache *c, const char *key, size_t klen, uint64_t h, ui
 static void maybe_maintain(hc_cache *c, bool due)
 {
     if (!due || pthread_mutex_trylock(&c->lock) != 0) return;
-    op o = {c, NULL, NULL};
+    op o = {c, NULL};
     expire_due(&o, now_ms(c));
     pthread_mutex_unlock(&c->lock);
     release(&o);
@@ -810,22 +811,21 @@ static int remove_key(hc_cache *c, const char *key, int why)
     size_t klen = strlen(key);
     uint64_t h = hc__hash(key, klen);
     hc__shard *s = shard_of(c, h);
-    op o = {c, NULL, NULL};
+    op o = {c, NULL};
     pthread_mutex_lock(&c->lock);
     expire_due(&o, now_ms(c));
     pthread_mutex_lock(&s->lock);
-    o.held = s;
     hc__flight *f = flight_find(s, h, key, klen);
     if (f) flight_stale(s, f);
     hc__entry *e = table_find(s, h, key, klen);
+    if (e) table_unlink(s, e);
+    pthread_mutex_unlock(&s->lock);
     if (e) {
-        table_unlink(s, e);
-        discard_entry(&o, e, why, true);
+        uncount(c, e, true);
+        bury(&o, e, why);
         c->invalidations++;
     }
-    pthread_mutex_unlock(&s->lock);
     pthread_mutex_unlock(&c->lock);
-    o.held = NULL;
     if (!e) {
         /* Report the invalidation even when nothing was cached: a load may
            have been made stale by it. */
@@ -851,7 +851,7 @@ int hc_invalidate_tag(hc_cache *c, const char *tag, uint64_t *removed)
     if (removed) *removed = 0;
     if (!c || !tag) return HC_EINVAL;
     size_t len = strlen(tag);
-    op o = {c, NULL, NULL};
+    op o = {c, NULL};
     uint64_t n = 0;
     pthread_mutex_lock(&c->lock);
     expire_due(&o, now_ms(c));
@@ -883,7 +883,7 @@ int hc_invalidate_tag(hc_cache *c, const char *tag, uint64_t *removed)
 int hc_flush(hc_cache *c)
 {
     if (!c) return HC_EINVAL;
-    op o = {c, NULL, NULL};
+    op o = {c, NULL};
     uint64_t n = 0;
     pthread_mutex_lock(&c->lock);
     for (unsigned i = 0; i < HC_SHARDS; i++) {
@@ -968,7 +968,7 @@ int hc_diagnostics_get(hc_cache *c, hc_diagnostics *out)
     if (!c || !out) return HC_EINVAL;
     memset(out, 0, sizeof *out);
     hc_stats_get(c, &out->stats);
-    op o = {c, NULL, NULL};
+    op o = {c, NULL};
     pthread_mutex_lock(&c->lock);
     expire_due(&o, now_ms(c));
     out->entries = c->count;

@@ -9,10 +9,13 @@
 ** counts and the counters of writes. Readers (hc_get, hc_contains and the hit
 ** path of hc_get_or_load) take one shard lock and nothing else, so hits on
 ** different shards never wait for each other or for writers of other shards.
-** Every change to the set of entries takes the policy lock first, then shard
-** locks; a writer may hold one shard lock and take another, which cannot
-** deadlock because only the holder of the policy lock ever holds two.
-** Loaders, callbacks and free() of unlinked entries run with no lock held.
+** Every change to the set of entries takes the policy lock first, then one
+** shard lock at a time; no thread ever holds two shard locks. Because every
+** such change holds the policy lock, a writer that holds it may look at a
+** shard, unlock it, evict elsewhere and lock it again, and find the shard's
+** entries as it left them (only hit counters and loads in flight change
+** under a shard lock alone). Loaders, callbacks and free() of unlinked
+** entries run with no lock held.
 */
 #ifndef HC_INT_H
 #define HC_INT_H
