@@ -1,0 +1,102 @@
+/*
+** policy.h -- the eviction policy: which entry to drop when the cache is full.
+**
+** The policy is a single-threaded data structure. The cache calls every
+** function here with its policy lock held, except hc__policy_touch(), which
+** a reader calls on a hit with no policy lock (only the entry's shard lock),
+** possibly from several threads at once: it must only update the node's own
+** small atomic counter. That keeps the hit path free of any shared write.
+**
+** Nodes are embedded in cache entries. The cache never reads or writes the
+** node's fields other than through these functions.
+**
+** Sizes are counted in "weight": 1 per entry when the cache is bounded by
+** entries, or the entry's bytes when it is bounded only by bytes. The cache
+** decides how many victims it needs (it may also have a second bound); the
+** policy decides which.
+**
+** The policy is W-TinyLFU with a ghost-steered window, in CLOCK form: hits
+** never move a node; a node's hit counter is read (and folded into the
+** frequency sketch) when the node reaches the end of its queue. See
+** docs/POLICY.md.
+*/
+#ifndef HC_POLICY_H
+#define HC_POLICY_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "hydracache.h"
+
+typedef struct hc__pnode {
+    struct hc__pnode *prev, *next;  /* links in the policy's queue */
+    uint32_t hash;                  /* the key's hash (low bits of a 64-bit hash) */
+    uint32_t weight;                /* see above; set by the cache before add */
+    uint8_t  queue;                 /* which queue the node is in (policy's own) */
+    _Atomic uint8_t freq;           /* hits since the policy last looked */
+    uint8_t  spare[6];              /* free for the policy's use */
+} hc__pnode;
+
+typedef struct hc__policy hc__policy;
+
+/* The policy's queues (index into hc__policy.q). */
+enum {
+    HC__Q_WINDOW,       /* admission window: every new entry starts here */
+    HC__Q_PROBATION,    /* main space, seen once in main: first to go */
+    HC__Q_PROTECTED,    /* main space, hit while in main */
+    HC__Q_CANDIDATE,    /* pushed out of the window, awaiting admission */
+    HC__Q_COUNT
+};
+
+/*
+** The policy's state. Embedded in the cache; fields are private to policy.c.
+*/
+struct hc__policy {
+    const hc_allocator *alloc;
+    uint64_t max_weight;
+    struct hc__pqueue { hc__pnode head; uint64_t weight, count; } q[HC__Q_COUNT];
+    void    *impl;                  /* the frequency sketch's table (uint64_t[]) */
+    uint64_t window_max;            /* weight the window may hold */
+
+    /* Frequency sketch: 4-bit counters, 16 to a word, table_words words. */
+    uint64_t table_words;
+    uint64_t additions, reset_at;   /* increments since the last halving */
+
+    /* Ghosts of evicted entries steer window_max (see policy.c). */
+    uint32_t *ghost;                /* ghost_slots slots, after the sketch in impl */
+    uint64_t ghost_slots;
+    uint64_t window_exits;          /* entries that left the window so far */
+    uint64_t main_evictions;        /* entries evicted from main so far */
+    unsigned ghost_shift;           /* stamps are these clocks >> ghost_shift */
+
+    uint64_t rng;                   /* fixed-seed PRNG state (admission jitter) */
+};
+
+/* Prepare p for a cache of max_weight (0: unbounded, the policy never picks
+   victims). Allocates through alloc; HC_ENOMEM on failure. */
+int  hc__policy_init(hc__policy *p, uint64_t max_weight, const hc_allocator *alloc);
+/* Free what init allocated. The nodes are the cache's and are not touched. */
+void hc__policy_destroy(hc__policy *p);
+
+/* A new entry enters the cache. */
+void hc__policy_add(hc__policy *p, hc__pnode *n);
+/* An entry leaves the cache for another reason than eviction (invalidation,
+   expiry, replacement). */
+void hc__policy_remove(hc__policy *p, hc__pnode *n);
+/* Choose the entry to evict, unlink it and return it; NULL when empty. */
+hc__pnode *hc__policy_evict(hc__policy *p);
+/* Forget everything adaptive (a flush): queues must already be empty. */
+void hc__policy_clear(hc__policy *p);
+/* The current window size, for diagnostics. */
+uint64_t hc__policy_window(const hc__policy *p);
+
+/* A hit on n: lock-free, any thread. The counter saturates at 255; the
+   policy reads and zeroes it (under its lock) when it examines the node.
+   A racing hit may be lost; that only blurs a statistic. */
+static inline void hc__policy_touch(hc__pnode *n)
+{
+    uint8_t f = atomic_load_explicit(&n->freq, memory_order_relaxed);
+    if (f < 255) atomic_store_explicit(&n->freq, (uint8_t)(f + 1), memory_order_relaxed);
+}
+
+#endif
