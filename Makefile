@@ -18,7 +18,7 @@ CC      ?= cc
 SANITIZE ?=
 
 comma   := ,
-VARIANT := $(if $(SANITIZE),$(subst $(comma),-,$(SANITIZE)),release)
+VARIANT := $(if $(SANITIZE),$(subst $(comma),-,$(SANITIZE)),release)$(if $(filter clang%,$(notdir $(CC))),-clang)
 B       := build/$(VARIANT)
 
 WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
@@ -103,15 +103,27 @@ $(B)/tests/%: tests/%.c tests/testutil.h $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(TEST_CFLAGS) $< $(LIB_A) -o $@ -lcmocka $(LDLIBS)
 
-# check runs every suite plain, then every suite but the slow trace replay
-# under ASan+UBSan, then the threaded suites under TSan.
+# check runs every suite plain with gcc and with clang, every suite but the
+# slow trace replay under ASan+UBSan, the threaded suites under TSan, and the
+# install test; then one summary. A failing step does not stop the others.
+CHECK_RESULTS := build/release/test-results.txt build/release-clang/test-results.txt \
+                 build/address-undefined/test-results.txt build/thread/test-results.txt \
+                 build/release/install-results.txt
 check: test-deps
+	@rm -f $(CHECK_RESULTS)
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory test-run
-	@$(MAKE) --no-print-directory SANITIZE=address,undefined OPT=-O1 test-run \
-	    HC_TEST_SKIP="test_hitratio"
-	@$(MAKE) --no-print-directory SANITIZE=thread OPT=-O1 test-run-tsan
-	@scripts/test-summary.sh build/*/test-results.txt
+	@st=0; \
+	$(MAKE) --no-print-directory test-run || st=1; \
+	$(MAKE) --no-print-directory CC=clang test-run || st=1; \
+	$(MAKE) --no-print-directory SANITIZE=address,undefined OPT=-O1 test-run \
+	    HC_TEST_SKIP="test_hitratio" || st=1; \
+	$(MAKE) --no-print-directory SANITIZE=thread OPT=-O1 test-run-tsan || st=1; \
+	tests/install-test.sh > build/release/install.log 2>&1 || st=1; \
+	sed -n 's/^install: \([0-9]*\) passed, \([0-9]*\) failed$$/release install \1 \2 0/p' \
+	    build/release/install.log > build/release/install-results.txt; \
+	grep FAILED build/release/install.log || true; \
+	scripts/test-summary.sh $(CHECK_RESULTS) || st=1; \
+	exit $$st
 
 test-run: $(TESTS) $(REPLAY)
 	@scripts/run-tests.sh $(B) "$(filter-out $(HC_TEST_SKIP),$(TESTS:$(B)/tests/%=%))"

@@ -174,6 +174,30 @@ static void test_tags(void **state)
     hc_cache_close(c);
 }
 
+/* Regression: evicting a tag's last member while storing a newcomer with the
+   same tag must not free the tag under the newcomer (found by test_stress
+   under ASan). Capacity 1 makes every put evict the previous entry. */
+static void test_eviction_of_last_tag_member(void **state)
+{
+    (void)state;
+    hc_cache *c = test_open(1, NULL);
+    const char *tags[] = {"shared", "other"};
+    hc_options o = {0, tags, 2};
+    char key[32];
+    for (int i = 0; i < 200; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        test_put_str(c, key, "v", &o);
+        hc_diagnostics d = test_diag(c);
+        assert_int_equal(d.entries, 1);
+        assert_int_equal(d.tags, 2);
+    }
+    uint64_t removed;
+    assert_int_equal(hc_invalidate_tag(c, "shared", &removed), HC_OK);
+    assert_int_equal(removed, 1);
+    assert_int_equal(test_diag(c).tags, 0);
+    hc_cache_close(c);
+}
+
 static void test_flush(void **state)
 {
     (void)state;
@@ -446,6 +470,7 @@ int main(void)
         cmocka_unit_test(test_config_defaults),
         cmocka_unit_test(test_remove_and_invalidate_key),
         cmocka_unit_test(test_tags),
+        cmocka_unit_test(test_eviction_of_last_tag_member),
         cmocka_unit_test(test_flush),
         cmocka_unit_test(test_ttl),
         cmocka_unit_test(test_expired_do_not_hold_capacity),

@@ -520,6 +520,9 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
        the new one counts before it is visible: readers never see more
        entries than the bounds allow. */
     if (old) uncount(c, old, true);
+    /* Join the tags before evicting: a victim may be a tag's last member,
+       and our membership is what keeps the tag alive. */
+    for (uint16_t i = 0; i < e->ntags; i++) hc__tag_link(tl[i].tag, &tl[i], e);
     hc__policy_add(&c->policy, &e->node);
     c->count++;
     c->bytes += e->bytes;
@@ -539,13 +542,8 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
         }
     }
     if (evicted_self) {
-        for (uint16_t i = 0; i < e->ntags; i++) hc__tag_release(c, tl[i].tag);
-        e->ntags = 0;
-        e->dead = DEAD_EVICTED;
-        e->hnext = o.garbage;
-        o.garbage = e;
+        bury(&o, e, DEAD_EVICTED);
     } else {
-        for (uint16_t i = 0; i < e->ntags; i++) hc__tag_link(tl[i].tag, &tl[i], e);
         hc__wheel_schedule(&c->wheel, e);
         *stored = true;
     }

@@ -1,0 +1,41 @@
+#!/bin/sh
+# Install into a temporary prefix and build a program the way a user would:
+# with nothing but `pkg-config --cflags --libs hydracache`. Prints a plain
+# "install: N passed, N failed" line for the check summary.
+set -u
+prefix=$(mktemp -d)
+trap 'rm -rf "$prefix"' EXIT
+passed=0 failed=0
+ok() { passed=$((passed + 1)); echo "[       OK ] install: $1"; }
+ko() { failed=$((failed + 1)); echo "[  FAILED  ] install: $1" >&2; }
+
+if make --no-print-directory -s install PREFIX="$prefix" >/dev/null; then ok "make install"; else ko "make install"; fi
+for f in include/hydracache.h lib/libhydracache.a lib/libhydracache.so lib/libhydracache.so.0 \
+         lib/pkgconfig/hydracache.pc bin/hcache-replay; do
+    if [ -e "$prefix/$f" ]; then ok "installed $f"; else ko "missing $f"; fi
+done
+
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+cflags=$(pkg-config --cflags hydracache) && libs=$(pkg-config --libs hydracache)
+if cc -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Werror $cflags examples/quickstart/quickstart.c \
+      -o "$prefix/qs-shared" $libs -pthread &&
+   LD_LIBRARY_PATH="$prefix/lib" "$prefix/qs-shared" >/dev/null; then
+    ok "shared library via pkg-config"
+else
+    ko "shared library via pkg-config"
+fi
+if cc -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Werror $cflags examples/quickstart/quickstart.c \
+      -o "$prefix/qs-static" "$prefix/lib/libhydracache.a" $(pkg-config --static --libs-only-other hydracache) -lm &&
+   "$prefix/qs-static" >/dev/null; then
+    ok "static library via pkg-config"
+else
+    ko "static library via pkg-config"
+fi
+if make --no-print-directory -s uninstall PREFIX="$prefix" >/dev/null &&
+   [ -z "$(find "$prefix" -type f ! -name 'qs-*')" ]; then
+    ok "make uninstall removes every file"
+else
+    ko "make uninstall removes every file"
+fi
+echo "install: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
