@@ -120,7 +120,9 @@ struct hc__flight {
 
 /* A shard: hash table and loads in flight for 1/HC_SHARDS of the keys. */
 typedef struct hc__shard {
-    pthread_mutex_t lock;
+    /* Aligned (and so padded) to a cache line: no two shards share one, or
+       readers of neighbouring shards would bounce it between cores. */
+    _Alignas(64) pthread_mutex_t lock;
     hc__entry **buckets;             /* nbuckets chains, NULL until first insert */
     uint32_t    mask;                /* nbuckets - 1 */
     uint32_t    count;

@@ -28,17 +28,7 @@
 #include "policy.h"
 
 #include <stddef.h>
-/* hc_mem.h's hc__calloc tests `n * size` as a boolean, which gcc 12 flags
-   under -Wall (-Wint-in-bool-context); silence it here until the header is
-   fixed, so this file builds with -Werror either way. */
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wint-in-bool-context"
-#endif
 #include "hc_mem.h"
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
 
 /* Tunables (overridable with -D for experiments). */
 #ifndef HC_POLICY_WINDOW_PCT
