@@ -79,6 +79,12 @@ awk '
     function max(a, b) { return a > b ? a : b }
     function fmt(x) { return sprintf("%.2f", x) }
 
+    BEGIN {
+        printf "| trace | capacity | LRU (this run) | HydraCache | Caffeine 2.6.2 |"
+        print " OPT | shortfall to OPT |"
+        print "|---|---:|---:|---:|---:|---:|---:|"
+    }
+
     # REFERENCE.md: | trace | capacity | LRU | Caffeine 2.6.2 | OPT |
     FNR == NR {
         if ($0 !~ /^\|/) next
@@ -117,13 +123,9 @@ awk '
         d = lru - reflru[key]
         if (d > 0.005 || d < -0.005) {
             bad++
-            badlist = badlist sprintf(" %s@%s (%.2f, reference %.2f)", $1, $2, lru, reflru[key])
+            badlist = badlist sprintf(" %s@%s (%.2f, reference %.2f)",
+                                      $1, $2, lru, reflru[key])
         }
-    }
-
-    BEGIN {
-        print "| trace | capacity | LRU (this run) | HydraCache | Caffeine 2.6.2 | OPT | shortfall to OPT |"
-        print "|---|---:|---:|---:|---:|---:|---:|"
     }
 
     END {
@@ -141,8 +143,11 @@ awk '
         printf "HydraCache %s, LRU %s, Caffeine 2.6.2 %s, better of LRU and Caffeine %s.\n",
                fmt(s_hc / n), fmt(s_lru / n), fmt(s_caf / n), fmt(s_best / n)
         print ""
-        if (below) printf "More than 0.5 points below the better of LRU and Caffeine at %d point(s):%s.\n", below, belowlist
-        else print "HydraCache is within 0.5 points of the better of LRU and Caffeine at every point."
+        if (below)
+            printf "More than 0.5 points below the better of LRU and Caffeine " \
+                   "at %d point(s):%s.\n", below, belowlist
+        else
+            print "HydraCache is within 0.5 points of the better of LRU and Caffeine at every point."
         if (bad) printf "WARNING: this run'"'"'s LRU differs from REFERENCE.md at%s.\n", badlist
         else print "This run'"'"'s LRU matches REFERENCE.md'"'"'s at every point."
     }
