@@ -31,10 +31,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define XXH_INLINE_ALL
-#include <xxhash.h>
-
 #include "hydracache.h"
+#include "baseline.h"
 
 #define NENTRIES 1000000u
 #define KEY_LEN  16u
@@ -72,81 +70,6 @@ static usage usage_now(void)
 static void make_key(char *k, size_t n, uint32_t i)
 {
     snprintf(k, n, "k%015u", (unsigned)i);
-}
-
-/* ------------------------------------------------------------ baseline */
-
-/* The bare table of bench_hitpath.c (copied: bench files stand alone). */
-typedef struct oa_slot {
-    uint32_t tag;
-    uint32_t rec;       /* arena offset / 8 + 1; 0 = empty */
-} oa_slot;
-
-typedef struct oa_table {
-    oa_slot *slots;
-    uint32_t mask, count;
-    unsigned char *arena;
-    size_t arena_len, arena_cap;
-} oa_table;
-
-typedef struct oa_rec {
-    uint32_t klen, vlen;
-    unsigned char data[];
-} oa_rec;
-
-static void *xalloc(void *p, size_t n)
-{
-    p = realloc(p, n);
-    if (!p) {
-        fputs("bench_memory: out of memory\n", stderr);
-        exit(1);
-    }
-    return p;
-}
-
-static oa_rec *oa_record(const oa_table *t, uint32_t rec)
-{
-    return (oa_rec *)(void *)(t->arena + (size_t)(rec - 1) * 8u);
-}
-
-static void oa_grow(oa_table *t)
-{
-    uint32_t n = t->slots ? (t->mask + 1) * 2 : 1024;
-    oa_slot *s = xalloc(NULL, (size_t)n * sizeof *s);
-    memset(s, 0, (size_t)n * sizeof *s);
-    for (uint32_t i = 0; t->slots && i <= t->mask; i++) {
-        if (!t->slots[i].rec) continue;
-        const oa_rec *r = oa_record(t, t->slots[i].rec);
-        uint32_t j = (uint32_t)XXH3_64bits(r->data, r->klen) & (n - 1);
-        while (s[j].rec) j = (j + 1) & (n - 1);
-        s[j] = t->slots[i];
-    }
-    free(t->slots);
-    t->slots = s;
-    t->mask = n - 1;
-}
-
-static void oa_put(oa_table *t, const char *key, const void *val, size_t vlen)
-{
-    size_t klen = strlen(key);
-    if (!t->slots || (t->count + 1) * 2 > t->mask + 1) oa_grow(t);
-    size_t need = (sizeof(oa_rec) + klen + vlen + 7u) & ~(size_t)7u;
-    while (t->arena_cap - t->arena_len < need) {
-        t->arena_cap = t->arena_cap ? t->arena_cap * 2 : 4096;
-        t->arena = xalloc(t->arena, t->arena_cap);
-    }
-    oa_rec *r = (oa_rec *)(void *)(t->arena + t->arena_len);
-    r->klen = (uint32_t)klen;
-    r->vlen = (uint32_t)vlen;
-    memcpy(r->data, key, klen);
-    memcpy(r->data + klen, val, vlen);
-    uint64_t h = XXH3_64bits(key, klen);
-    uint32_t i = (uint32_t)h & t->mask;
-    while (t->slots[i].rec) i = (i + 1) & t->mask;
-    t->slots[i].tag = (uint32_t)(h >> 32);
-    t->slots[i].rec = (uint32_t)(t->arena_len / 8u + 1u);
-    t->arena_len += need;
-    t->count++;
 }
 
 /* ------------------------------------------------------------ measures */
