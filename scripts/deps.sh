@@ -10,8 +10,9 @@ set -eu
 
 [ "${HC_NO_DEPS:-0}" = 1 ] && exit 0
 
-build="make gcc pkg-config libxxhash-dev"
-test="clang libcmocka-dev libclang-rt-14-dev"
+# gcc only recommends libc6-dev, and recommends are not installed here.
+build="make gcc libc6-dev binutils pkg-config libxxhash-dev gzip"
+test="clang libcmocka-dev"
 pg="postgresql libpq-dev"
 
 want=""
