@@ -403,6 +403,34 @@ static void test_max_entry_bytes(void **state)
     assert_int_equal(hc_put(c, "k", v, SIZE_MAX, NULL), HC_ETOOBIG);
     assert_true(hc_contains(c, "k"));
     hc_cache_close(c);
+
+    /* Keys are at most 65535 bytes and entries carry at most 255 tags. */
+    hc_config_init(&cfg);
+    assert_int_equal(hc_cache_open(&c, &cfg), HC_OK);
+    char *key = malloc(65537);
+    assert_non_null(key);
+    memset(key, 'k', 65536);
+    key[65536] = 0;
+    assert_int_equal(hc_put(c, key, "v", 1, NULL), HC_ETOOBIG);
+    key[65535] = 0;
+    assert_int_equal(hc_put(c, key, "v", 1, NULL), HC_OK);
+    assert_true(hc_contains(c, key));
+    free(key);
+    const char *tags[256];
+    char names[256][16];
+    for (int i = 0; i < 256; i++) {
+        snprintf(names[i], sizeof names[i], "t%d", i);
+        tags[i] = names[i];
+    }
+    hc_options o = {0, tags, 256};
+    assert_int_equal(hc_put(c, "tagged", "v", 1, &o), HC_EINVAL);
+    o.ntags = 255;
+    assert_int_equal(hc_put(c, "tagged", "v", 1, &o), HC_OK);
+    uint64_t removed;
+    assert_int_equal(hc_invalidate_tag(c, "t254", &removed), HC_OK);
+    assert_int_equal(removed, 1);
+    assert_int_equal(test_diag(c).tags, 0);
+    hc_cache_close(c);
 }
 
 /* An unbounded cache never evicts. */

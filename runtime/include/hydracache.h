@@ -223,7 +223,8 @@ typedef struct hc_options {
 ** eviction policy removes entries first, and it may decide that the new
 ** entry is the least worth keeping, in which case it is evicted at once
 ** (counted and reported like any eviction). Returns HC_OK, HC_ETOOBIG when
-** key + value exceed max_entry_bytes or max_bytes, HC_EINVAL, HC_ENOMEM.
+** key + value exceed max_entry_bytes or max_bytes or the key is longer than
+** 65535 bytes, HC_EINVAL (also for more than 255 tags), HC_ENOMEM.
 */
 HC_API int hc_put(hc_cache *c, const char *key, const void *val, size_t len,
                   const hc_options *opts);

@@ -8,6 +8,7 @@
 ** run with no lock held.
 */
 #include <inttypes.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -69,7 +70,7 @@ void hc_config_init(hc_config *cfg)
 
 static inline hc__shard *shard_of(hc_cache *c, uint64_t h)
 {
-    return &c->shards[(h >> 32) & (HC_SHARDS - 1)];
+    return &c->shards[hc__shard_index((uint32_t)h)];
 }
 
 static hc__entry *table_find(hc__shard *s, uint64_t h, const char *key, size_t klen)
@@ -142,7 +143,7 @@ static void uncount(hc_cache *c, hc__entry *e, bool in_policy)
 {
     if (in_policy) hc__policy_remove(&c->policy, &e->node);
     c->count--;
-    c->bytes -= e->bytes;
+    c->bytes -= hc__entry_bytes(e);
 }
 
 /* Take e, already unlinked from its shard table, out of the timer wheel and
@@ -152,7 +153,7 @@ static void bury(op *o, hc__entry *e, int why)
     hc_cache *c = o->c;
     hc__wheel_unschedule(&c->wheel, e);
     hc__taglink *tl = hc__entry_tags(e);
-    for (uint16_t i = 0; i < e->ntags; i++) hc__tag_unlink(c, &tl[i]);
+    for (unsigned i = 0; i < e->ntags; i++) hc__tag_unlink(c, &tl[i]);
     e->dead = (uint8_t)why;
     e->hnext = o->garbage;
     o->garbage = e;
@@ -162,7 +163,7 @@ static void bury(op *o, hc__entry *e, int why)
    this takes e's. */
 static void remove_entry(op *o, hc__entry *e, int why, bool in_policy)
 {
-    hc__shard *s = &o->c->shards[e->shard];
+    hc__shard *s = &o->c->shards[hc__shard_index(e->node.hash)];
     uncount(o->c, e, in_policy);
     pthread_mutex_lock(&s->lock);
     table_unlink(s, e);
@@ -450,30 +451,29 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
     *stored = false;
     size_t ntags = opts ? opts->ntags : 0;
     if (ntags && !opts->tags) return HC_EINVAL;
-    if (ntags > UINT16_MAX) return HC_EINVAL;
+    if (ntags > HC_MAX_ENTRY_TAGS) return HC_EINVAL;
     if (vlen > c->max_entry_bytes || klen > c->max_entry_bytes - vlen ||
+        klen > HC_MAX_KEY_BYTES ||
         klen + vlen >= UINT32_MAX || (c->max_bytes && klen + vlen > c->max_bytes))
         return HC_ETOOBIG;
     for (size_t i = 0; i < ntags; i++)
         if (!opts->tags[i]) return HC_EINVAL;
 
     size_t off = (klen + vlen + 7u) & ~(size_t)7u;
-    hc__entry *e = hc__malloc(&c->alloc, sizeof *e + off + ntags * sizeof(hc__taglink));
+    hc__entry *e = hc__malloc(&c->alloc, offsetof(hc__entry, data) + off + ntags * sizeof(hc__taglink));
     if (!e) return HC_ENOMEM;
     memset(e, 0, sizeof *e);
     memcpy(e->data, key, klen);
     if (vlen) memcpy(e->data + klen, val, vlen);
-    e->klen = (uint32_t)klen;
+    e->klen = (uint16_t)klen;
     e->vlen = (uint32_t)vlen;
-    e->bytes = (uint32_t)(klen + vlen);
     e->node.hash = (uint32_t)h;
-    e->node.weight = c->weigh_bytes ? e->bytes : 1;
-    e->shard = (uint8_t)((h >> 32) & (HC_SHARDS - 1));
+    e->node.weight = c->weigh_bytes ? (uint32_t)(klen + vlen) : 1;
     uint64_t now = now_ms(c);
     uint64_t ttl = opts && opts->ttl_ms != HC_TTL_DEFAULT ? opts->ttl_ms : c->default_ttl_ms;
     e->expire_at = deadline(now, ttl);
 
-    hc__shard *s = &c->shards[e->shard];
+    hc__shard *s = shard_of(c, h);
     hc__taglink *tl = hc__entry_tags(e);
     op o = {c, NULL};
     int rc = HC_OK;
@@ -505,7 +505,7 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
     pthread_mutex_unlock(&s->lock);
     if (rc != HC_OK) {
         /* Nothing changed but maybe new tags, which have no members. */
-        for (uint16_t i = 0; i < e->ntags; i++) hc__tag_release(c, tl[i].tag);
+        for (unsigned i = 0; i < e->ntags; i++) hc__tag_release(c, tl[i].tag);
         pthread_mutex_unlock(&c->lock);
         hc__free(&c->alloc, e);
         release(&o);
@@ -522,10 +522,10 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
     if (old) uncount(c, old, true);
     /* Join the tags before evicting: a victim may be a tag's last member,
        and our membership is what keeps the tag alive. */
-    for (uint16_t i = 0; i < e->ntags; i++) hc__tag_link(tl[i].tag, &tl[i], e);
+    for (unsigned i = 0; i < e->ntags; i++) hc__tag_link(tl[i].tag, &tl[i], e);
     hc__policy_add(&c->policy, &e->node);
     c->count++;
-    c->bytes += e->bytes;
+    c->bytes += hc__entry_bytes(e);
     c->inserts++;
     bool evicted_self = false;
     while (over_bounds(c)) {

@@ -55,20 +55,37 @@ typedef struct hc__taglink {
 
 /*
 ** A cache entry: one allocation holding the header, the key bytes, the value
-** bytes and, 8-aligned after them, ntags tag links.
+** bytes and, 8-aligned after them, ntags tag links. The header is 72 bytes,
+** so an entry with a 16-byte key and a 64-byte value fits a 160-byte malloc
+** chunk; its shard and weight are derived, not stored.
 */
+#define HC_MAX_KEY_BYTES   UINT16_MAX
+#define HC_MAX_ENTRY_TAGS  UINT8_MAX
 struct hc__entry {
     hc__pnode  node;                 /* first: the policy's links, hash, weight */
     hc__entry *hnext;                /* hash chain; the free list once unlinked */
     hc__link   tl;                   /* timer wheel bucket; next NULL: not scheduled */
     uint64_t   expire_at;            /* clock ms; UINT64_MAX = never */
-    uint32_t   klen, vlen;
-    uint32_t   bytes;                /* klen + vlen: the weight against max_bytes */
-    uint16_t   ntags;
-    uint8_t    shard;
-    uint8_t    dead;                 /* unlinked, waiting to be freed */
+    uint32_t   vlen;
+    uint16_t   klen;                 /* at most HC_MAX_KEY_BYTES */
+    uint8_t    ntags;                /* at most HC_MAX_ENTRY_TAGS */
+    uint8_t    dead;                 /* unlinked, waiting to be freed: why */
     char       data[];               /* key, then value, then tag links */
 };
+
+/* The shard of a key: the top bits of the low 32 bits of its hash, which
+   the entry keeps in node.hash; the bucket within the shard uses the low
+   bits. */
+static inline unsigned hc__shard_index(uint32_t h32)
+{
+    return h32 >> (32 - HC_SHARD_BITS);
+}
+
+/* An entry's weight against max_bytes: its key and value bytes. */
+static inline uint64_t hc__entry_bytes(const hc__entry *e)
+{
+    return (uint64_t)e->klen + e->vlen;
+}
 
 static inline const char *hc__entry_key(const hc__entry *e) { return e->data; }
 static inline const uint8_t *hc__entry_val(const hc__entry *e)
