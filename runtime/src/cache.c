@@ -585,13 +585,14 @@ static void expire_key(hc_cache *c, const char *key, size_t klen, uint64_t h, ui
     expire_due(&o, now);
     pthread_mutex_lock(&s->lock);
     hc__entry *e = table_find(s, h, key, klen);
-    if (e && e->expire_at <= now) {
-        table_unlink(s, e);
+    bool expired = e && e->expire_at <= now;
+    if (expired) table_unlink(s, e);
+    pthread_mutex_unlock(&s->lock);
+    if (expired) {
         c->expirations++;
         uncount(c, e, true);
+        bury(&o, e, DEAD_EXPIRED);
     }
-    pthread_mutex_unlock(&s->lock);
-    if (e && e->expire_at <= now) bury(&o, e, DEAD_EXPIRED);
     pthread_mutex_unlock(&c->lock);
     release(&o);
 }
