@@ -362,6 +362,73 @@ typedef enum hc_origin {
 HC_API const char *hc_event_kind_name(hc_event_kind k);  /* "hit", "evicted", ... */
 HC_API const char *hc_origin_name(hc_origin o);          /* "local", "bus", ... */
 
+/* ---------------------------------------------- codec for generated code */
+
+/*
+** The postcard wire format (serde's compact format, the one the original
+** HydraCache stores), used by the code hcachegen writes. Encoders append to
+** out and return HC_OK or HC_ENOMEM (out unchanged on failure), or HC_EINVAL
+** for a NULL s or a NULL p with n > 0:
+**   unsigned        LEB128 varint (u32 values go through hc_enc_u64)
+**   signed          zigzag, then varint (i32 values go through hc_enc_i64)
+**   f64             8 bytes, IEEE 754, little-endian
+**   bool            one byte, 0 or 1
+**   text, blob      varint length, then the bytes
+**   T?              0x00, or 0x01 then T (hc_enc_option)
+**   lists           varint count (hc_enc_u64), then the items
+*/
+HC_API int hc_enc_u64(hc_buf *out, uint64_t v);
+HC_API int hc_enc_i64(hc_buf *out, int64_t v);
+HC_API int hc_enc_f64(hc_buf *out, double v);
+HC_API int hc_enc_bool(hc_buf *out, bool v);
+HC_API int hc_enc_option(hc_buf *out, bool present);
+HC_API int hc_enc_bytes(hc_buf *out, const void *p, size_t n);
+HC_API int hc_enc_text(hc_buf *out, const char *s);    /* s not NULL */
+
+/*
+** A decoder reads from [p, end) and never past end. Every hc_dec_* returns
+** HC_OK, HC_ECODEC (truncated or malformed input: a varint longer than its
+** type allows, 10 bytes or 5 for u32/i32, or overflowing it; a value out of
+** range for the type; a bool or option tag other than 0 or 1; text holding a
+** NUL byte) or HC_ENOMEM; on failure the output is untouched and the decoder
+** should be abandoned. As in postcard, a varint longer than it needs to be
+** but within that limit is accepted (80 00 is 0). Text and blob bytes are
+** copied into memory from malloc (text NUL-terminated; an empty blob has
+** data NULL), which the caller frees with free().
+*/
+typedef struct hc_dec {
+    const uint8_t *p, *end;
+} hc_dec;
+
+HC_API void hc_dec_init(hc_dec *d, const void *data, size_t len);
+HC_API int hc_dec_u64(hc_dec *d, uint64_t *v);
+HC_API int hc_dec_u32(hc_dec *d, uint32_t *v);
+HC_API int hc_dec_i64(hc_dec *d, int64_t *v);
+HC_API int hc_dec_i32(hc_dec *d, int32_t *v);
+HC_API int hc_dec_f64(hc_dec *d, double *v);
+HC_API int hc_dec_bool(hc_dec *d, bool *v);
+HC_API int hc_dec_option(hc_dec *d, bool *present);
+HC_API int hc_dec_text(hc_dec *d, char **s);
+HC_API int hc_dec_bytes(hc_dec *d, hc_bytes *b);
+/* A list's count. HC_ECODEC when it exceeds the bytes left (every item takes
+   at least one), so a forged count cannot make the caller allocate much. */
+HC_API int hc_dec_count(hc_dec *d, size_t *n);
+/* HC_OK when every byte was consumed, HC_ECODEC when some are left over. */
+HC_API int hc_dec_finish(const hc_dec *d);
+
+/*
+** Pieces of key and tag templates ("team:{team}:users"): the literal parts
+** go in with hc_buf_append_str; each interpolated value with one of these,
+** which add no separator. Text is escaped as a key segment ('%' -> %25,
+** ':' -> %3A); numbers are written in decimal (f64 with %.17g), bool as
+** true/false, blobs in lowercase hex.
+*/
+HC_API int hc_key_append_escaped(hc_buf *key, const char *s, size_t n);
+HC_API int hc_key_append_int(hc_buf *key, int64_t v);
+HC_API int hc_key_append_uint(hc_buf *key, uint64_t v);
+HC_API int hc_key_append_f64(hc_buf *key, double v);
+HC_API int hc_key_append_hex(hc_buf *key, const void *p, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

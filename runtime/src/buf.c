@@ -72,19 +72,19 @@ void hc_buf_reset(hc_buf *b)
 /*
 ** Escaping: '%' -> "%25" and ':' -> "%3A", so that the separator never
 ** appears inside a segment and escaped text never looks like another escape.
-** The key is left unchanged on failure.
+** Appends sep first when it is not 0. The key is left unchanged on failure.
 */
-int hc_key_append_n(hc_buf *key, const char *seg, size_t n)
+static int append_escaped(hc_buf *key, char sep, const char *s, size_t n)
 {
-    size_t extra = n + 1;
+    size_t extra = n + (sep != 0);
     for (size_t i = 0; i < n; i++)
-        if (seg[i] == '%' || seg[i] == ':') extra += 2;
+        if (s[i] == '%' || s[i] == ':') extra += 2;
     int rc = hc_buf_reserve(key, extra);
     if (rc != HC_OK) return rc;
     uint8_t *w = key->data + key->len;
-    if (key->len) *w++ = ':';
+    if (sep) *w++ = (uint8_t)sep;
     for (size_t i = 0; i < n; i++) {
-        char ch = seg[i];
+        char ch = s[i];
         if (ch == '%' || ch == ':') {
             *w++ = '%';
             *w++ = ch == '%' ? '2' : '3';
@@ -96,6 +96,11 @@ int hc_key_append_n(hc_buf *key, const char *seg, size_t n)
     key->len = (size_t)(w - key->data);
     key->data[key->len] = 0;
     return HC_OK;
+}
+
+int hc_key_append_n(hc_buf *key, const char *seg, size_t n)
+{
+    return append_escaped(key, key->len ? ':' : 0, seg, n);
 }
 
 int hc_key_append(hc_buf *key, const char *segment)
@@ -115,4 +120,65 @@ int hc_key_append_u64(hc_buf *key, uint64_t v)
     char tmp[24];
     int n = snprintf(tmp, sizeof tmp, "%" PRIu64, v);
     return hc_key_append_n(key, tmp, (size_t)n);
+}
+
+/*
+** The pieces of key templates: no separator. Numbers need no escaping (their
+** text never holds '%' or ':'), so they go in with hc_buf_append.
+*/
+int hc_key_append_escaped(hc_buf *key, const char *s, size_t n)
+{
+    return append_escaped(key, 0, s, n);
+}
+
+int hc_key_append_int(hc_buf *key, int64_t v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
+    return hc_buf_append(key, tmp, (size_t)n);
+}
+
+int hc_key_append_uint(hc_buf *key, uint64_t v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%" PRIu64, v);
+    return hc_buf_append(key, tmp, (size_t)n);
+}
+
+/*
+** %.17g round-trips every double. printf writes the locale's decimal point,
+** and a program may have called setlocale(): a key must not depend on that,
+** so whatever stands where the point goes (one byte or several) becomes '.'.
+** The rest of the text is digits, a sign, 'e', or "inf"/"nan". -0.0 is
+** written as 0, since it equals 0.0 and equal arguments must share a key.
+*/
+int hc_key_append_f64(hc_buf *key, double v)
+{
+    char tmp[64], out[64];
+    if (v == 0) v = 0.0;
+    int n = snprintf(tmp, sizeof tmp, "%.17g", v);     /* at most 24 */
+    size_t w = 0;
+    for (int i = 0; i < n; i++) {
+        if (strchr("0123456789+-eEinfa", tmp[i])) out[w++] = tmp[i];
+        else if (w == 0 || out[w - 1] != '.') out[w++] = '.';
+    }
+    return hc_buf_append(key, out, w);
+}
+
+/* Lowercase hex, two digits per byte. */
+int hc_key_append_hex(hc_buf *key, const void *p, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    if (n > SIZE_MAX / 2) return HC_ENOMEM;
+    int rc = hc_buf_reserve(key, 2 * n);
+    if (rc != HC_OK) return rc;
+    const uint8_t *s = p;
+    uint8_t *w = key->data + key->len;
+    for (size_t i = 0; i < n; i++) {
+        *w++ = (uint8_t)digits[s[i] >> 4];
+        *w++ = (uint8_t)digits[s[i] & 15];
+    }
+    key->len += 2 * n;
+    key->data[key->len] = 0;
+    return HC_OK;
 }
