@@ -51,6 +51,16 @@ HEADERS := runtime/include/hydracache.h
 
 REPLAY  := $(B)/hcache-replay
 
+# hcachegen: the lexer (re2c), parser (lemon) and template table are
+# generated into build/gen, then compiled under the same warnings as the rest.
+GEN       := build/gen
+LEMPAR    := /usr/share/lemon/lempar.c
+HCG_SRC   := generator/parse.c generator/check.c generator/emit.c generator/main.c
+HCG_GENC  := $(GEN)/lexer.c $(GEN)/grammar.c $(GEN)/templates.c
+HCG_OBJ   := $(HCG_SRC:%.c=$(B)/%.o) $(HCG_GENC:$(GEN)/%.c=$(B)/gen/%.o)
+HCACHEGEN := $(B)/hcachegen
+TEMPLATES := $(sort $(wildcard templates/*.tmpl))
+
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 # Suites that exercise threads run under ThreadSanitizer in `make check`.
@@ -63,7 +73,7 @@ BENCHES   := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
         uninstall clean symbols-check
 .DEFAULT_GOAL := all
 
-all: deps $(LIB_A) $(LIB_SO) $(REPLAY) symbols-check
+all: deps $(LIB_A) $(LIB_SO) $(REPLAY) $(HCACHEGEN) symbols-check
 
 deps:
 	@scripts/deps.sh build
@@ -93,6 +103,39 @@ $(REPLAY): tools/hcache-replay.c $(LIB_A)
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) -Iruntime/include $< $(LIB_A) -o $@ $(LDLIBS)
+
+# ------------------------------------------------------------- hcachegen
+
+HCG_CFLAGS = $(ALL_CFLAGS) -Igenerator -I$(GEN)
+
+$(GEN)/grammar.c $(GEN)/grammar.h: generator/grammar.y
+	$(call msg,LEMON,$<)
+	@mkdir -p $(GEN)
+	$(Q)lemon -q -T$(LEMPAR) -d$(GEN) $<
+
+$(GEN)/lexer.c: generator/lexer.re
+	$(call msg,RE2C,$<)
+	@mkdir -p $(GEN)
+	$(Q)re2c -W -Werror --no-version --no-generation-date -o $@ $<
+
+$(GEN)/templates.c: $(TEMPLATES) generator/embed.c
+	$(call msg,EMBED,$@)
+	@mkdir -p $(GEN)
+	$(Q)$(CC) $(CSTD) $(WARN) -O0 generator/embed.c -o $(GEN)/embed && $(GEN)/embed $@ $(TEMPLATES)
+
+$(B)/generator/%.o: generator/%.c $(GEN)/grammar.h
+	$(call msg,CC,$<)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(HCG_CFLAGS) -c $< -o $@
+
+$(B)/gen/%.o: $(GEN)/%.c $(GEN)/grammar.h
+	$(call msg,CC,$<)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(HCG_CFLAGS) -c $< -o $@
+
+$(HCACHEGEN): $(HCG_OBJ)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(HCG_OBJ) -o $@
 
 # ------------------------------------------------------------------ tests
 
@@ -170,4 +213,4 @@ uninstall:
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(TESTS:=.d) $(BENCHES:=.d)
+-include $(LIB_OBJ:.o=.d) $(HCG_OBJ:.o=.d) $(TESTS:=.d) $(BENCHES:=.d)

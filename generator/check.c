@@ -1,0 +1,449 @@
+/*
+** check.c -- meaning: resolve types and entities, split templates, and
+** enforce every rule of the language that the grammar cannot. Each check
+** reports and goes on, so one run lists every error in the file.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hcg.h"
+
+static const struct { const char *name; hcg_base base; } scalars[] = {
+    {"i32", HCG_I32}, {"i64", HCG_I64}, {"u32", HCG_U32}, {"u64", HCG_U64},
+    {"f64", HCG_F64}, {"bool", HCG_BOOL}, {"text", HCG_TEXT}, {"blob", HCG_BLOB},
+};
+
+/* C's keywords and names a generated declaration must not take. */
+static const char *const c_words[] = {
+    "auto", "break", "case", "char", "const", "continue", "default", "do",
+    "double", "else", "enum", "extern", "float", "for", "goto", "if", "inline",
+    "int", "long", "register", "restrict", "return", "short", "signed",
+    "sizeof", "static", "struct", "switch", "typedef", "union", "unsigned",
+    "void", "volatile", "while", "bool", "true", "false", "NULL",
+    "_Alignas", "_Alignof", "_Atomic", "_Bool", "_Complex", "_Generic",
+    "_Imaginary", "_Noreturn", "_Static_assert", "_Thread_local",
+    /* parameter names the generated functions use themselves */
+    "c", "db", "out", "err", "load", "ctx", "changes",
+};
+
+static const char *kind_name(hcg_kind k)
+{
+    switch (k) {
+    case HCG_QUERY: return "query";
+    case HCG_EXEC: return "exec";
+    case HCG_POLICY: return "policy";
+    case HCG_CACHEABLE: return "cacheable";
+    }
+    return "?";
+}
+
+static hcg_entity *find_entity(const hcg_module *m, const char *name)
+{
+    for (size_t i = 0; i < m->entities.n; i++) {
+        hcg_entity *e = m->entities.v[i];
+        if (strcmp(e->name, name) == 0) return e;
+    }
+    return NULL;
+}
+
+/* A name that becomes a C identifier in the output. */
+static void check_c_name(hcg_module *m, size_t off, const char *name, const char *what)
+{
+    for (size_t i = 0; i < sizeof c_words / sizeof c_words[0]; i++)
+        if (strcmp(name, c_words[i]) == 0) {
+            hcg_error(m->src, off, "%s '%s' is reserved in the generated C; rename it", what, name);
+            return;
+        }
+    if (name[0] == '_' && (name[1] == '_' || (name[1] >= 'A' && name[1] <= 'Z')))
+        hcg_error(m->src, off, "%s '%s' is a name reserved by C; rename it", what, name);
+}
+
+/* Resolve t; entity types allowed only where entities are. */
+static void resolve_type(hcg_module *m, hcg_type *t, bool entity_ok, const char *where)
+{
+    for (size_t i = 0; i < sizeof scalars / sizeof scalars[0]; i++)
+        if (strcmp(t->name, scalars[i].name) == 0) {
+            t->base = scalars[i].base;
+            return;
+        }
+    hcg_entity *e = find_entity(m, t->name);
+    if (e && entity_ok) {
+        t->base = HCG_ENTITY;
+        t->entity = e;
+    } else if (e) {
+        hcg_error(m->src, t->off, "%s cannot be the entity '%s': use a scalar type", where, t->name);
+    } else {
+        hcg_error(m->src, t->off, "unknown type '%s' (types: i32 i64 u32 u64 f64 bool text blob%s)",
+                  t->name, entity_ok ? ", or an entity" : "");
+    }
+}
+
+/* ------------------------------------------------------------- entities */
+
+static void check_entity(hcg_module *m, hcg_entity *e)
+{
+    check_c_name(m, e->off, e->name, "entity");
+    if (e->fields.n == 0) {
+        hcg_error(m->src, e->off, "entity '%s' has no fields", e->name);
+        return;
+    }
+    for (size_t i = 0; i < e->fields.n; i++) {
+        hcg_field *f = e->fields.v[i];
+        check_c_name(m, f->off, f->name, "field");
+        resolve_type(m, &f->type, false, "a field");
+        for (size_t j = 0; j < i; j++) {
+            hcg_field *g = e->fields.v[j];
+            if (strcmp(f->name, g->name) == 0) {
+                hcg_error(m->src, f->off, "duplicate field '%s' in entity '%s'", f->name, e->name);
+                hcg_note(m->src, g->off, "'%s' was declared here", g->name);
+            }
+        }
+        /* email? makes email_is_null: no field may take that name. */
+        for (size_t j = 0; j < e->fields.n; j++) {
+            hcg_field *g = e->fields.v[j];
+            size_t n = strlen(g->name);
+            if (g != f && g->type.nullable && strncmp(f->name, g->name, n) == 0 &&
+                strcmp(f->name + n, "_is_null") == 0)
+                hcg_error(m->src, f->off, "field '%s' clashes with the null flag of nullable field '%s'",
+                          f->name, g->name);
+        }
+        if (f->primary) {
+            if (e->primary) {
+                hcg_error(m->src, f->off, "entity '%s' has two primary fields", e->name);
+                hcg_note(m->src, e->primary->off, "'%s' is primary already", e->primary->name);
+            } else {
+                e->primary = f;
+            }
+        }
+    }
+    if (!e->primary) e->primary = e->fields.v[0];
+    hcg_field *p = e->primary;
+    if (p->type.base == HCG_F64 || p->type.base == HCG_BLOB || p->type.base == HCG_BOOL)
+        hcg_error(m->src, p->off, "primary field '%s' must be an integer or text, not %s",
+                  p->name, p->type.name);
+    if (p->type.nullable)
+        hcg_error(m->src, p->off, "primary field '%s' cannot be nullable", p->name);
+    if (e->key.s && (e->key.s[0] == 0 || strpbrk(e->key.s, "{}")))
+        hcg_error(m->src, e->key.off, "an entity key is a plain prefix such as \"user\" (no '{' '}', not empty)");
+    if (e->collection.s && e->collection.s[0] == 0)
+        hcg_error(m->src, e->collection.off, "the collection tag cannot be empty");
+}
+
+/* ------------------------------------------------------------ templates */
+
+static hcg_field *find_param(const hcg_decl *d, const char *name, size_t n)
+{
+    for (size_t i = 0; i < d->params.n; i++) {
+        hcg_field *p = d->params.v[i];
+        if (strlen(p->name) == n && memcmp(p->name, name, n) == 0) return p;
+    }
+    return NULL;
+}
+
+static void add_piece(hcg_module *m, hcg_template *t, const char *text, size_t n, hcg_field *param)
+{
+    hcg_piece *p = hcg_alloc(m->arena, sizeof *p);
+    if (text) p->text = hcg_strndup(m->arena, text, n);
+    p->param = param;
+    hcg_vec_push(m->arena, &t->pieces, p);
+}
+
+/* Offset of byte i of a template's text in the source: the literal starts
+   after its quote. Escapes make this approximate, which is fine for a caret. */
+static size_t at(const hcg_str *s, size_t i)
+{
+    return s->off + 1 + i;
+}
+
+/* Split "team:{team}:users" into pieces; report unknown parameters. */
+static void split_template(hcg_module *m, hcg_decl *d, const hcg_str *src, hcg_template *t,
+                           const char *what)
+{
+    t->src = *src;
+    const char *s = src->s;
+    if (!s[0]) {
+        hcg_error(m->src, src->off, "empty %s", what);
+        return;
+    }
+    size_t lit = 0;
+    for (size_t i = 0; s[i];) {
+        if (s[i] == '}') {
+            hcg_error(m->src, at(src, i), "'}' without '{' in %s", what);
+            return;
+        }
+        if (s[i] != '{') {
+            i++;
+            continue;
+        }
+        if (i > lit) add_piece(m, t, s + lit, i - lit, NULL);
+        const char *close = strchr(s + i, '}');
+        if (!close) {
+            hcg_error(m->src, at(src, i), "'{' without '}' in %s", what);
+            return;
+        }
+        size_t n = (size_t)(close - (s + i + 1));
+        hcg_field *p = find_param(d, s + i + 1, n);
+        if (!p) {
+            hcg_error(m->src, at(src, i + 1), "unknown parameter '%.*s' in %s of %s '%s'",
+                      (int)n, s + i + 1, what, kind_name(d->kind), d->name);
+        } else if (p->type.nullable) {
+            hcg_error(m->src, at(src, i + 1), "nullable parameter '%s' cannot go in %s", p->name, what);
+        } else {
+            add_piece(m, t, NULL, 0, p);
+        }
+        i += n + 2;
+        lit = i;
+    }
+    if (s[lit]) add_piece(m, t, s + lit, strlen(s + lit), NULL);
+}
+
+/* The default key: "<name>:{p1}:{p2}...". */
+static void default_key(hcg_module *m, hcg_decl *d)
+{
+    d->key_tmpl.src.off = d->off;
+    add_piece(m, &d->key_tmpl, d->name, strlen(d->name), NULL);
+    for (size_t i = 0; i < d->params.n; i++) {
+        hcg_field *p = d->params.v[i];
+        if (p->type.nullable) {
+            hcg_error(m->src, p->off, "nullable parameter '%s' cannot go in the default key; give a 'key'",
+                      p->name);
+            continue;
+        }
+        add_piece(m, &d->key_tmpl, ":", 1, NULL);
+        add_piece(m, &d->key_tmpl, NULL, 0, p);
+    }
+}
+
+/* A template's shape with parameters blanked, so "a:{x}" and "a:{y}" match. */
+static char *shape(hcg_module *m, const hcg_template *t)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < t->pieces.n; i++) {
+        const hcg_piece *p = t->pieces.v[i];
+        n += p->text ? strlen(p->text) : 2;
+    }
+    char *s = hcg_alloc(m->arena, n), *w = s;
+    for (size_t i = 0; i < t->pieces.n; i++) {
+        const hcg_piece *p = t->pieces.v[i];
+        const char *x = p->text ? p->text : "{}";
+        size_t k = strlen(x);
+        memcpy(w, x, k);
+        w += k;
+    }
+    *w = 0;
+    return s;
+}
+
+/* --------------------------------------------------------- declarations */
+
+static void not_here(hcg_module *m, hcg_decl *d, bool given, size_t off, const char *clause,
+                     const char *belongs)
+{
+    if (given)
+        hcg_error(m->src, off, "'%s' has no meaning on %s '%s'%s%s", clause, kind_name(d->kind),
+                  d->name, belongs ? ": " : "", belongs ? belongs : "");
+}
+
+static void check_entity_clause(hcg_module *m, hcg_decl *d)
+{
+    hcg_entity *e = find_entity(m, d->entity_name);
+    if (!e) {
+        hcg_error(m->src, d->entity_off, "unknown entity '%s'", d->entity_name);
+        return;
+    }
+    d->entity = e;
+    if (d->key.s) {
+        hcg_error(m->src, d->key.off, "give either 'key' or 'entity', not both");
+        return;
+    }
+    if (d->entity_args.n != 1) {
+        hcg_error(m->src, d->entity_off, "entity %s(...) takes one parameter: the value of its primary field '%s'",
+                  e->name, e->primary ? e->primary->name : "?");
+        return;
+    }
+    hcg_str *arg = d->entity_args.v[0];
+    hcg_field *p = find_param(d, arg->s, strlen(arg->s));
+    if (!p) {
+        hcg_error(m->src, arg->off, "unknown parameter '%s' in entity %s(...)", arg->s, e->name);
+        return;
+    }
+    d->entity_param = p;
+    if (e->primary && (p->type.base != e->primary->type.base || p->type.nullable))
+        hcg_error(m->src, arg->off, "parameter '%s' is %s but the primary field '%s' of '%s' is %s",
+                  p->name, p->type.name, e->primary->name, e->name, e->primary->type.name);
+    if (d->has_result && (d->result.entity != e || d->result.list))
+        hcg_error(m->src, d->result.off, "a declaration keyed by entity %s(...) must return '%s' or '%s?'",
+                  e->name, e->name, e->name);
+}
+
+static void check_decl(hcg_module *m, hcg_decl *d)
+{
+    check_c_name(m, d->off, d->name, kind_name(d->kind));
+    for (size_t i = 0; i < d->params.n; i++) {
+        hcg_field *p = d->params.v[i];
+        check_c_name(m, p->off, p->name, "parameter");
+        resolve_type(m, &p->type, false, "a parameter");
+        for (size_t j = 0; j < i; j++) {
+            hcg_field *q = d->params.v[j];
+            if (strcmp(p->name, q->name) == 0)
+                hcg_error(m->src, p->off, "duplicate parameter '%s'", p->name);
+        }
+        if (p->type.nullable && d->kind != HCG_EXEC)
+            hcg_error(m->src, p->off, "parameter '%s' cannot be nullable: only an exec takes NULL", p->name);
+    }
+    if (d->has_result) {
+        resolve_type(m, &d->result, true, "a result");
+        if (d->result.list && d->result.base != HCG_ENTITY && d->result.base != HCG_UNKNOWN &&
+            d->kind != HCG_QUERY && d->kind != HCG_CACHEABLE && d->kind != HCG_POLICY)
+            hcg_error(m->src, d->result.off, "a list result needs a query, policy or cacheable");
+    }
+
+    bool has_sql = d->sql.s || d->sql_sqlite.s || d->sql_postgres.s;
+    size_t sql_off = d->sql.s ? d->sql.off : d->sql_sqlite.s ? d->sql_sqlite.off : d->sql_postgres.off;
+    switch (d->kind) {
+    case HCG_QUERY:
+    case HCG_EXEC:
+        if (!d->sql.s && !(d->sql_sqlite.s && d->sql_postgres.s))
+            hcg_error(m->src, d->off, "%s '%s' has no SQL: give 'sql \"...\";' (or both sql.sqlite and sql.postgres)",
+                      kind_name(d->kind), d->name);
+        if (d->infallible)
+            hcg_error(m->src, d->infallible_off, "'infallible' applies to cacheable functions only: %s '%s' runs SQL, which can fail",
+                      kind_name(d->kind), d->name);
+        break;
+    case HCG_POLICY:
+        if (d->infallible)
+            hcg_error(m->src, d->infallible_off, "'infallible' applies to cacheable functions only: a policy's loader reports errors");
+        /* fall through */
+    case HCG_CACHEABLE:
+        not_here(m, d, has_sql, sql_off, "sql", "SQL belongs to query and exec");
+        break;
+    }
+    if (d->kind == HCG_EXEC) {
+        if (!d->has_invalidates)
+            hcg_error(m->src, d->off, "exec '%s' has no 'invalidates' clause: list the tags it makes stale, or write 'invalidates nothing;'",
+                      d->name);
+        not_here(m, d, d->key.s != NULL, d->key.off, "key", "an exec caches nothing");
+        not_here(m, d, d->tags.n > 0, d->tags.n ? ((hcg_str *)d->tags.v[0])->off : 0, "tags",
+                 "an exec caches nothing; use 'invalidates'");
+        not_here(m, d, d->has_ttl, d->ttl_off, "ttl", "an exec caches nothing");
+        not_here(m, d, d->entity_name != NULL, d->entity_off, "entity", "an exec caches nothing");
+        for (size_t i = 0; i < d->invalidates.n; i++) {
+            hcg_template *t = hcg_alloc(m->arena, sizeof *t);
+            split_template(m, d, d->invalidates.v[i], t, "a tag");
+            hcg_vec_push(m->arena, &d->inv_tmpls, t);
+        }
+        return;
+    }
+    not_here(m, d, d->has_invalidates, d->invalidates_off, "invalidates", "only an exec invalidates");
+
+    if (d->entity_name)
+        check_entity_clause(m, d);
+    else if (d->key.s)
+        split_template(m, d, &d->key, &d->key_tmpl, "a key");
+    else
+        default_key(m, d);
+    for (size_t i = 0; i < d->tags.n; i++) {
+        hcg_template *t = hcg_alloc(m->arena, sizeof *t);
+        split_template(m, d, d->tags.v[i], t, "a tag");
+        hcg_vec_push(m->arena, &d->tag_tmpls, t);
+    }
+}
+
+/* ---------------------------------------------------------- uniqueness */
+
+typedef struct sym {
+    const char *name;
+    size_t off;
+    const char *owner;
+} sym;
+
+/* Every C name the output defines, so that two declarations cannot both
+   define one (entity user's shop_user_key and a query called user_key). */
+static void check_symbols(hcg_module *m)
+{
+    static const char *const ent_sfx[] = {"", "_list", "_clear", "_list_clear", "_encode",
+                                          "_decode", "_key", "_get", "_put", "_invalidate",
+                                          "_invalidate_all"};
+    size_t cap = m->entities.n * 11 + m->decls.n * 3, n = 0;
+    sym *syms = hcg_alloc(m->arena, (cap + 1) * sizeof *syms);
+    char buf[512];
+    for (size_t i = 0; i < m->entities.n; i++) {
+        hcg_entity *e = m->entities.v[i];
+        for (size_t k = 0; k < 11; k++) {
+            snprintf(buf, sizeof buf, "%s_%s%s", m->name, e->name, ent_sfx[k]);
+            syms[n++] = (sym){hcg_strndup(m->arena, buf, strlen(buf)), e->off, e->name};
+        }
+    }
+    for (size_t i = 0; i < m->decls.n; i++) {
+        hcg_decl *d = m->decls.v[i];
+        const char *sfx2 = d->kind == HCG_QUERY ? "_direct" : d->kind == HCG_POLICY ? "_loader"
+                         : d->kind == HCG_CACHEABLE ? "_load" : NULL;
+        snprintf(buf, sizeof buf, "%s_%s", m->name, d->name);
+        syms[n++] = (sym){hcg_strndup(m->arena, buf, strlen(buf)), d->off, d->name};
+        if (sfx2) {
+            snprintf(buf, sizeof buf, "%s_%s%s", m->name, d->name, sfx2);
+            syms[n++] = (sym){hcg_strndup(m->arena, buf, strlen(buf)), d->off, d->name};
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(syms[i].name, syms[j].name) == 0 && strcmp(syms[i].owner, syms[j].owner) != 0) {
+                hcg_error(m->src, syms[i].off, "'%s' would define %s, which '%s' defines already",
+                          syms[i].owner, syms[i].name, syms[j].owner);
+                hcg_note(m->src, syms[j].off, "'%s' is declared here", syms[j].owner);
+            } else if (strcmp(syms[i].name, syms[j].name) == 0 && syms[i].off != syms[j].off) {
+                hcg_error(m->src, syms[i].off, "duplicate name '%s'", syms[i].owner);
+                hcg_note(m->src, syms[j].off, "'%s' was declared here", syms[j].owner);
+            }
+}
+
+/* Two declarations with one key template would overwrite each other's
+   values (of different types). Entity-keyed declarations share the entity's
+   key on purpose: they all store that entity. */
+static void check_keys(hcg_module *m)
+{
+    size_t n = m->entities.n + m->decls.n;
+    const char **shapes = hcg_alloc(m->arena, (n + 1) * sizeof *shapes);
+    size_t *offs = hcg_alloc(m->arena, (n + 1) * sizeof *offs);
+    const char **owners = hcg_alloc(m->arena, (n + 1) * sizeof *owners);
+    size_t k = 0;
+    for (size_t i = 0; i < m->entities.n; i++) {
+        hcg_entity *e = m->entities.v[i];
+        const char *key = e->key.s ? e->key.s : e->name;
+        char *s = hcg_alloc(m->arena, strlen(key) + 4);
+        sprintf(s, "%s:{}", key);
+        shapes[k] = s;
+        offs[k] = e->key.s ? e->key.off : e->off;
+        owners[k++] = e->name;
+    }
+    for (size_t i = 0; i < m->decls.n; i++) {
+        hcg_decl *d = m->decls.v[i];
+        if (d->kind == HCG_EXEC || d->entity_name || !d->key_tmpl.pieces.n) continue;
+        shapes[k] = shape(m, &d->key_tmpl);
+        offs[k] = d->key.s ? d->key.off : d->off;
+        owners[k++] = d->name;
+    }
+    for (size_t i = 0; i < k; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(shapes[i], shapes[j]) == 0) {
+                hcg_error(m->src, offs[i], "'%s' has the same key template as '%s' (\"%s\"): their values would overwrite each other",
+                          owners[i], owners[j], shapes[i]);
+                hcg_note(m->src, offs[j], "'%s' declares it here", owners[j]);
+            }
+}
+
+int hcg_check(hcg_module *m)
+{
+    int before = m->src->nerrors;
+    if (!m->name) {
+        hcg_error(m->src, 0, "missing 'module NAME;': it names the generated symbols");
+        return m->src->nerrors - before;
+    }
+    check_c_name(m, m->name_off, m->name, "module");
+    for (size_t i = 0; i < m->entities.n; i++) check_entity(m, m->entities.v[i]);
+    for (size_t i = 0; i < m->decls.n; i++) check_decl(m, m->decls.v[i]);
+    check_symbols(m);
+    check_keys(m);
+    return m->src->nerrors - before;
+}

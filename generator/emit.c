@@ -1,0 +1,963 @@
+/*
+** emit.c -- fill the templates from a checked module.
+**
+** The templates (the .tmpl files in templates/, built into hcachegen, or --templates DIR)
+** hold the shape of the output; this file computes the pieces that depend on
+** the declarations (fields, codecs, key building) and substitutes them for
+** $name$ placeholders, as protobuf's printer does. "$$" is a dollar sign.
+**
+** #line directives point each declaration's code back at the .hcache line;
+** a "#line @OUT@" line returns to the output file and is numbered once the
+** whole file is known.
+*/
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hcg.h"
+
+/* ------------------------------------------------------ string builder */
+
+typedef struct sb {
+    char *s;
+    size_t len, cap;
+} sb;
+
+static void sb_add(sb *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *p = realloc(b->s, cap);
+        if (!p) {
+            fprintf(stderr, "hcachegen: out of memory\n");
+            exit(2);
+        }
+        b->s = p;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = 0;
+}
+
+static void sb_puts(sb *b, const char *s)
+{
+    sb_add(b, s, strlen(s));
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void sb_printf(sb *b, const char *fmt, ...)
+{
+    char tmp[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < (int)sizeof tmp) {
+        sb_add(b, tmp, (size_t)n);
+        return;
+    }
+    char *big = malloc((size_t)n + 1);
+    if (!big) {
+        fprintf(stderr, "hcachegen: out of memory\n");
+        exit(2);
+    }
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    sb_add(b, big, (size_t)n);
+    free(big);
+}
+
+/* Take the text out of b (the caller frees it); b is empty again. */
+static char *sb_take(sb *b)
+{
+    char *s = b->s ? b->s : calloc(1, 1);
+    memset(b, 0, sizeof *b);
+    return s;
+}
+
+/* s as a C string literal. */
+static void sb_cstr(sb *b, const char *s)
+{
+    sb_puts(b, "\"");
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') sb_printf(b, "\\%c", *p);
+        else if (*p == '\n') sb_puts(b, "\\n");
+        else if (*p == '\t') sb_puts(b, "\\t");
+        else if (*p < 0x20 || *p == 0x7f || *p == '?') sb_printf(b, "\\%03o", *p);  /* '?': no trigraphs */
+        else sb_add(b, (const char *)p, 1);
+    }
+    sb_puts(b, "\"");
+}
+
+/* ----------------------------------------------------------- templates */
+
+typedef struct emitter {
+    const hcg_module *m;
+    const hcg_emit_opts *o;
+    int failed;
+} emitter;
+
+typedef struct var {
+    const char *name;
+    char *value;          /* owned */
+} var;
+
+#define MAXVARS 48
+
+typedef struct vars {
+    var v[MAXVARS];
+    int n;
+} vars;
+
+static void set(vars *vs, const char *name, char *value)
+{
+    for (int i = 0; i < vs->n; i++)
+        if (strcmp(vs->v[i].name, name) == 0) {
+            free(vs->v[i].value);
+            vs->v[i].value = value;
+            return;
+        }
+    if (vs->n == MAXVARS) abort();      /* a bug in this file */
+    vs->v[vs->n].name = name;
+    vs->v[vs->n++].value = value;
+}
+
+static char *xstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (!d) {
+        fprintf(stderr, "hcachegen: out of memory\n");
+        exit(2);
+    }
+    return memcpy(d, s, n);
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static void setf(vars *vs, const char *name, const char *fmt, ...)
+{
+    sb b = {0};
+    char tmp[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    sb_puts(&b, tmp);
+    set(vs, name, sb_take(&b));
+}
+
+static void vars_free(vars *vs)
+{
+    for (int i = 0; i < vs->n; i++) free(vs->v[i].value);
+    vs->n = 0;
+}
+
+/* A template's text: from --templates DIR, else built in. Cached. */
+static const char *template_text(emitter *e, const char *name)
+{
+    static struct { char name[64]; char *text; } loaded[32];
+    static int nloaded;
+    if (!e->o->templates_dir) {
+        for (const hcg_builtin *b = hcg_builtin_templates; b->name; b++)
+            if (strcmp(b->name, name) == 0) return b->text;
+        fprintf(stderr, "hcachegen: no built-in template %s\n", name);
+        e->failed = 1;
+        return "";
+    }
+    for (int i = 0; i < nloaded; i++)
+        if (strcmp(loaded[i].name, name) == 0) return loaded[i].text;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", e->o->templates_dir, name);
+    FILE *f = fopen(path, "rb");
+    sb b = {0};
+    if (!f) {
+        fprintf(stderr, "hcachegen: cannot read template %s\n", path);
+        e->failed = 1;
+        return "";
+    }
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) sb_add(&b, buf, n);
+    fclose(f);
+    char *text = sb_take(&b);
+    if (nloaded < 32) {
+        snprintf(loaded[nloaded].name, sizeof loaded[nloaded].name, "%s", name);
+        loaded[nloaded++].text = text;
+    }
+    return text;
+}
+
+/* Append template `name` to out with every $var$ replaced. */
+static void expand(emitter *e, sb *out, const char *name, const vars *vs)
+{
+    const char *t = template_text(e, name);
+    while (*t) {
+        const char *d = strchr(t, '$');
+        if (!d) {
+            sb_puts(out, t);
+            break;
+        }
+        sb_add(out, t, (size_t)(d - t));
+        const char *end = strchr(d + 1, '$');
+        if (!end) {
+            fprintf(stderr, "hcachegen: template %s: unmatched '$'\n", name);
+            e->failed = 1;
+            return;
+        }
+        size_t n = (size_t)(end - d - 1);
+        if (n == 0) {
+            sb_puts(out, "$");
+        } else {
+            int i;
+            for (i = 0; i < vs->n; i++)
+                if (strlen(vs->v[i].name) == n && memcmp(vs->v[i].name, d + 1, n) == 0) break;
+            if (i == vs->n) {
+                fprintf(stderr, "hcachegen: template %s: unknown variable $%.*s$\n", name, (int)n, d + 1);
+                e->failed = 1;
+            } else {
+                sb_puts(out, vs->v[i].value);
+            }
+        }
+        t = end + 1;
+    }
+}
+
+/* ------------------------------------------------------------- C types */
+
+static const char *scalar_c(hcg_base b)
+{
+    switch (b) {
+    case HCG_I32: return "int32_t";
+    case HCG_I64: return "int64_t";
+    case HCG_U32: return "uint32_t";
+    case HCG_U64: return "uint64_t";
+    case HCG_F64: return "double";
+    case HCG_BOOL: return "bool";
+    case HCG_TEXT: return "char *";
+    case HCG_BLOB: return "hc_bytes";
+    default: return "?";
+    }
+}
+
+static bool owned(hcg_base b)
+{
+    return b == HCG_TEXT || b == HCG_BLOB || b == HCG_ENTITY;
+}
+
+/* "shop_user", or the scalar's C type. */
+static void type_c(const emitter *e, sb *b, const hcg_type *t)
+{
+    if (t->base == HCG_ENTITY) sb_printf(b, "%s_%s", e->m->name, t->entity->name);
+    else sb_puts(b, scalar_c(t->base));
+}
+
+/* The list type of a result T[]: shop_user_list, shop_i64_list. */
+static void list_c(const emitter *e, sb *b, const hcg_type *t)
+{
+    if (t->base == HCG_ENTITY) sb_printf(b, "%s_%s_list", e->m->name, t->entity->name);
+    else sb_printf(b, "%s_%s_list", e->m->name, t->name);
+}
+
+/* The C type a result is held in. */
+static void result_c(const emitter *e, sb *b, const hcg_type *t)
+{
+    if (t->list) list_c(e, b, t);
+    else type_c(e, b, t);
+}
+
+/* A parameter's declaration: "int64_t id", "const char *name". */
+static void param_decl(sb *b, const hcg_field *p)
+{
+    if (p->type.base == HCG_TEXT) sb_printf(b, "const char *%s", p->name);
+    else sb_printf(b, "%s %s", scalar_c(p->type.base), p->name);
+}
+
+/* Encode the scalar expression x (of base b) onto `out`. */
+static void enc_scalar(sb *b, hcg_base base, const char *x)
+{
+    switch (base) {
+    case HCG_I32: case HCG_I64: sb_printf(b, "hc_enc_i64(out, (int64_t)%s)", x); break;
+    case HCG_U32: case HCG_U64: sb_printf(b, "hc_enc_u64(out, (uint64_t)%s)", x); break;
+    case HCG_F64: sb_printf(b, "hc_enc_f64(out, %s)", x); break;
+    case HCG_BOOL: sb_printf(b, "hc_enc_bool(out, %s)", x); break;
+    case HCG_TEXT: sb_printf(b, "hc_enc_text(out, %s)", x); break;
+    case HCG_BLOB: sb_printf(b, "hc_enc_bytes(out, %s.data, %s.len)", x, x); break;
+    default: break;
+    }
+}
+
+/* Decode into the lvalue x (of base b) from decoder pointer d. */
+static void dec_scalar(sb *b, hcg_base base, const char *d, const char *x)
+{
+    static const char *const fn[] = {
+        [HCG_I32] = "i32", [HCG_I64] = "i64", [HCG_U32] = "u32", [HCG_U64] = "u64",
+        [HCG_F64] = "f64", [HCG_BOOL] = "bool", [HCG_TEXT] = "text", [HCG_BLOB] = "bytes",
+    };
+    sb_printf(b, "hc_dec_%s(%s, &%s)", fn[base], d, x);
+}
+
+/* Statements that free what the lvalue x owns. */
+static void clear_value(const emitter *e, sb *b, const hcg_type *t, const char *x, const char *indent)
+{
+    if (t->list) {
+        sb_printf(b, "%s", indent);
+        list_c(e, b, t);
+        sb_printf(b, "_clear(&%s);\n", x);
+    } else if (t->base == HCG_ENTITY) {
+        sb_printf(b, "%s%s_%s_clear(&%s);\n", indent, e->m->name, t->entity->name, x);
+    } else if (t->base == HCG_TEXT) {
+        sb_printf(b, "%sfree(%s);\n%s%s = NULL;\n", indent, x, indent, x);
+    } else if (t->base == HCG_BLOB) {
+        sb_printf(b, "%sfree(%s.data);\n%s%s.data = NULL;\n%s%s.len = 0;\n", indent, x, indent, x, indent, x);
+    }
+}
+
+/* Encode a whole value (entity, list or scalar) held in the lvalue x. */
+static void enc_value(const emitter *e, sb *b, const hcg_type *t, const char *x)
+{
+    if (t->list) {
+        list_c(e, b, t);
+        sb_printf(b, "__enc(out, &%s)", x);
+    } else if (t->base == HCG_ENTITY) {
+        sb_printf(b, "%s_%s__enc(out, &%s)", e->m->name, t->entity->name, x);
+    } else {
+        enc_scalar(b, t->base, x);
+    }
+}
+
+static void dec_value(const emitter *e, sb *b, const hcg_type *t, const char *d, const char *x)
+{
+    if (t->list) {
+        list_c(e, b, t);
+        sb_printf(b, "__dec(%s, &%s)", d, x);
+    } else if (t->base == HCG_ENTITY) {
+        sb_printf(b, "%s_%s__dec(%s, &%s)", e->m->name, t->entity->name, d, x);
+    } else {
+        dec_scalar(b, t->base, d, x);
+    }
+}
+
+/* ------------------------------------------------------------ #line */
+
+static char *line_of(const emitter *e, size_t off)
+{
+    sb b = {0};
+    if (e->o->lines) {
+        sb_printf(&b, "#line %d ", hcg_line_of(e->m->src, off));
+        sb_cstr(&b, e->o->source_path);
+    }
+    return sb_take(&b);
+}
+
+static char *end_line(const emitter *e)
+{
+    return xstrdup(e->o->lines ? "#line @OUT@" : "");
+}
+
+/* Number the "#line @OUT@" lines; without #line, squeeze the blank lines
+   the empty $line$ placeholders leave. */
+static char *finish_lines(char *text, const char *out_name, bool lines)
+{
+    sb b = {0};
+    int line = 1;
+    bool prev_blank = false;
+    for (char *p = text; *p;) {
+        char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        if (n == 11 && memcmp(p, "#line @OUT@", 11) == 0) {
+            sb_printf(&b, "#line %d ", line + 1);
+            sb_cstr(&b, out_name);
+            sb_puts(&b, "\n");
+        } else if (!(!lines && n == 0 && prev_blank)) {
+            sb_add(&b, p, n);
+            if (nl) sb_puts(&b, "\n");
+        }
+        prev_blank = n == 0;
+        line++;
+        if (!nl) break;
+        p = nl + 1;
+    }
+    free(text);
+    return sb_take(&b);
+}
+
+/* ------------------------------------------------------------- keys */
+
+/* Statements appending one interpolated parameter (C expression x) to
+   buffer expression k. */
+static void key_param(sb *b, const hcg_field *p, const char *k, const char *x)
+{
+    sb_puts(b, "    if (rc == HC_OK) rc = ");
+    switch (p->type.base) {
+    case HCG_I32: case HCG_I64: sb_printf(b, "hc_key_append_int(%s, (int64_t)%s);\n", k, x); break;
+    case HCG_U32: case HCG_U64: sb_printf(b, "hc_key_append_uint(%s, (uint64_t)%s);\n", k, x); break;
+    case HCG_F64: sb_printf(b, "hc_key_append_f64(%s, %s);\n", k, x); break;
+    case HCG_BOOL: sb_printf(b, "hc_buf_append_str(%s, %s ? \"true\" : \"false\");\n", k, x); break;
+    case HCG_TEXT: sb_printf(b, "hc_key_append_escaped(%s, %s, strlen(%s));\n", k, x, x); break;
+    case HCG_BLOB: sb_printf(b, "hc_key_append_hex(%s, %s.data, %s.len);\n", k, x, x); break;
+    default: break;
+    }
+}
+
+static void key_literal(sb *b, const char *k, const char *text)
+{
+    if (!*text) return;
+    sb_printf(b, "    if (rc == HC_OK) rc = hc_buf_append_str(%s, ", k);
+    sb_cstr(b, text);
+    sb_puts(b, ");\n");
+}
+
+/* Statements building template t into k, after a prefix literal. */
+static void build_template(sb *b, const hcg_template *t, const char *k, const char *prefix)
+{
+    sb lit = {0};
+    sb_puts(&lit, prefix);
+    for (size_t i = 0; i < t->pieces.n; i++) {
+        const hcg_piece *p = t->pieces.v[i];
+        if (p->text) {
+            sb_puts(&lit, p->text);
+            continue;
+        }
+        if (lit.len) key_literal(b, k, lit.s);
+        lit.len = 0;
+        if (lit.s) lit.s[0] = 0;
+        key_param(b, p->param, k, p->param->name);
+    }
+    if (lit.len) key_literal(b, k, lit.s);
+    free(lit.s);
+}
+
+/* The physical key prefix: "shop:" (or "" for namespace ""). */
+static char *key_prefix(const hcg_module *m)
+{
+    sb b = {0};
+    const char *ns = m->ns.s ? m->ns.s : m->name;
+    if (*ns) sb_printf(&b, "%s:", ns);
+    else sb_puts(&b, "");
+    return sb_take(&b);
+}
+
+/* A template as the documentation shows it. */
+static void template_doc(sb *b, const hcg_template *t)
+{
+    for (size_t i = 0; i < t->pieces.n; i++) {
+        const hcg_piece *p = t->pieces.v[i];
+        if (p->text) sb_puts(b, p->text);
+        else sb_printf(b, "{%s}", p->param->name);
+    }
+}
+
+static const char *entity_key(const hcg_entity *en)
+{
+    return en->key.s ? en->key.s : en->name;
+}
+
+/* The collection tag: given, or "<key>:all". */
+static char *collection_of(const hcg_entity *en)
+{
+    sb b = {0};
+    if (en->collection.s) sb_puts(&b, en->collection.s);
+    else sb_printf(&b, "%s:all", entity_key(en));
+    return sb_take(&b);
+}
+
+static char *ttl_expr(uint64_t ms, bool has)
+{
+    sb b = {0};
+    if (has) sb_printf(&b, "UINT64_C(%llu)", (unsigned long long)ms);
+    else sb_puts(&b, "HC_TTL_DEFAULT");
+    return sb_take(&b);
+}
+
+/* ----------------------------------------------------------- entities */
+
+static void emit_entity(emitter *e, const hcg_entity *en, sb *h, sb *c)
+{
+    const hcg_module *m = e->m;
+    vars vs = {{{0}}, 0};
+    sb fields = {0}, enc = {0}, dec = {0}, clr = {0}, key = {0}, tag = {0};
+    bool nullables = false;
+    for (size_t i = 0; i < en->fields.n; i++) {
+        const hcg_field *f = en->fields.v[i];
+        char x[300];
+        snprintf(x, sizeof x, "u->%s", f->name);
+        bool flag = f->type.nullable && f->type.base != HCG_TEXT;
+        if (f->type.base == HCG_TEXT)
+            sb_printf(&fields, "    char *%s;%s\n", f->name, f->type.nullable ? "              /* NULL: null */" : "");
+        else
+            sb_printf(&fields, "    %s %s;\n", scalar_c(f->type.base), f->name);
+        if (flag) sb_printf(&fields, "    bool %s_is_null;\n", f->name);
+
+        if (f->type.nullable) {
+            nullables = true;
+            if (flag) sb_printf(&enc, "    if (rc == HC_OK) rc = hc_enc_option(out, !u->%s_is_null);\n", f->name);
+            else sb_printf(&enc, "    if (rc == HC_OK) rc = hc_enc_option(out, u->%s != NULL);\n", f->name);
+            if (flag) sb_printf(&enc, "    if (rc == HC_OK && !u->%s_is_null) rc = ", f->name);
+            else sb_printf(&enc, "    if (rc == HC_OK && u->%s) rc = ", f->name);
+        } else {
+            sb_puts(&enc, "    if (rc == HC_OK) rc = ");
+        }
+        /* hc_enc_* write to "out". */
+        enc_scalar(&enc, f->type.base, x);
+        sb_puts(&enc, ";\n");
+
+        if (f->type.nullable) {
+            sb_puts(&dec, "    if (rc == HC_OK) rc = hc_dec_option(d, &some);\n");
+            sb_puts(&dec, "    if (rc == HC_OK && some) rc = ");
+            dec_scalar(&dec, f->type.base, "d", x);
+            sb_puts(&dec, ";\n");
+            if (flag) sb_printf(&dec, "    if (rc == HC_OK) u->%s_is_null = !some;\n", f->name);
+        } else {
+            sb_puts(&dec, "    if (rc == HC_OK) rc = ");
+            dec_scalar(&dec, f->type.base, "d", x);
+            sb_puts(&dec, ";\n");
+        }
+        if (f->type.base == HCG_TEXT) sb_printf(&clr, "    free(u->%s);\n", f->name);
+        if (f->type.base == HCG_BLOB) sb_printf(&clr, "    free(u->%s.data);\n", f->name);
+    }
+    if (nullables) {
+        sb pre = {0};
+        sb_puts(&pre, "    bool some = false;\n");
+        sb_add(&pre, dec.s, dec.len);
+        free(dec.s);
+        dec = pre;
+    }
+    const hcg_field *pk = en->primary;
+    char *prefix = key_prefix(m);
+    sb lit = {0};
+    sb_printf(&lit, "%s%s:", prefix, entity_key(en));
+    key_literal(&key, "key", lit.s);
+    free(lit.s);
+    key_param(&key, pk, "key", pk->name);
+    lit = (sb){0};
+    sb_printf(&lit, "%s:", entity_key(en));
+    key_literal(&tag, "tag", lit.s);
+    free(lit.s);
+    key_param(&tag, pk, "tag", pk->name);
+    /* "rc" must start out HC_OK in the key builders. */
+    sb key2 = {0}, tag2 = {0};
+    sb_puts(&key2, "    rc = HC_OK;\n");
+    sb_add(&key2, key.s, key.len);
+    sb_puts(&tag2, "    rc = HC_OK;\n");
+    sb_add(&tag2, tag.s, tag.len);
+    free(key.s);
+    free(tag.s);
+
+    sb pp = {0};
+    param_decl(&pp, pk);
+    setf(&vs, "name", "%s", en->name);
+    setf(&vs, "T", "%s_%s", m->name, en->name);
+    set(&vs, "fields", sb_take(&fields));
+    set(&vs, "encode", sb_take(&enc));
+    set(&vs, "decode", sb_take(&dec));
+    set(&vs, "clear", sb_take(&clr));
+    set(&vs, "key", sb_take(&key2));
+    set(&vs, "tag", sb_take(&tag2));
+    set(&vs, "pk_param", sb_take(&pp));
+    setf(&vs, "pk", "%s", pk->name);
+    setf(&vs, "pkname", "%s", pk->name);
+    setf(&vs, "key_example", "%s%s:{%s}", prefix, entity_key(en), pk->name);
+    setf(&vs, "tag_example", "%s:{%s}", entity_key(en), pk->name);
+    char *coll = collection_of(en);
+    sb cc = {0};
+    sb_cstr(&cc, coll);
+    set(&vs, "collection_c", sb_take(&cc));
+    set(&vs, "collection", coll);
+    set(&vs, "ttl", ttl_expr(en->has_ttl ? en->ttl_ms : m->ttl_ms, en->has_ttl || m->has_ttl));
+    if (pk->type.base == HCG_TEXT) {
+        setf(&vs, "check_pk", "    if (!%s) return HC_EINVAL;\n", pk->name);
+        setf(&vs, "check_upk", "    if (!u->%s) return HC_EINVAL;\n", pk->name);
+    } else {
+        set(&vs, "check_pk", xstrdup(""));
+        set(&vs, "check_upk", xstrdup(""));
+    }
+    set(&vs, "line", line_of(e, en->off));
+    set(&vs, "endline", end_line(e));
+    expand(e, h, "entity.h.tmpl", &vs);
+    expand(e, c, "entity.c.tmpl", &vs);
+    free(prefix);
+    vars_free(&vs);
+}
+
+/* ------------------------------------------------------- scalar lists */
+
+/* Results of the form T[] with T scalar get a list type each, made once. */
+static void emit_lists(emitter *e, sb *h, sb *c)
+{
+    const hcg_module *m = e->m;
+    bool done_scalar[HCG_ENTITY + 1] = {false};
+    bool done_entity_codec[1024] = {false};
+    for (size_t i = 0; i < m->decls.n; i++) {
+        const hcg_decl *d = m->decls.v[i];
+        if (d->kind == HCG_QUERY || d->kind == HCG_EXEC) continue;   /* the database issue */
+        if (!d->has_result || !d->result.list) continue;
+        const hcg_type *t = &d->result;
+        vars vs = {{{0}}, 0};
+        sb L = {0};
+        list_c(e, &L, t);
+        set(&vs, "L", sb_take(&L));
+        if (t->base == HCG_ENTITY) {
+            size_t k = 0;
+            while (k < m->entities.n && m->entities.v[k] != t->entity) k++;
+            if (k < 1024 && done_entity_codec[k]) { vars_free(&vs); continue; }
+            if (k < 1024) done_entity_codec[k] = true;
+            setf(&vs, "enc_item", "%s_%s__enc(out, &l->items[i])", m->name, t->entity->name);
+            setf(&vs, "dec_item", "%s_%s__dec(d, &l->items[l->len])", m->name, t->entity->name);
+            expand(e, c, "listcodec.c.tmpl", &vs);
+            vars_free(&vs);
+            continue;
+        }
+        if (done_scalar[t->base]) { vars_free(&vs); continue; }
+        done_scalar[t->base] = true;
+        setf(&vs, "what", "%s values", t->name);
+        setf(&vs, "item", "%s%s", scalar_c(t->base), t->base == HCG_TEXT ? "" : " ");
+        sb ci = {0}, ei = {0}, di = {0};
+        if (t->base == HCG_TEXT)
+            sb_puts(&ci, "    for (size_t i = 0; i < l->len; i++) free(l->items[i]);\n");
+        else if (t->base == HCG_BLOB)
+            sb_puts(&ci, "    for (size_t i = 0; i < l->len; i++) free(l->items[i].data);\n");
+        enc_scalar(&ei, t->base, "l->items[i]");
+        dec_scalar(&di, t->base, "d", "l->items[l->len]");
+        set(&vs, "clear_items", sb_take(&ci));
+        set(&vs, "enc_item", sb_take(&ei));
+        set(&vs, "dec_item", sb_take(&di));
+        expand(e, h, "list.h.tmpl", &vs);
+        expand(e, c, "list.c.tmpl", &vs);
+        expand(e, c, "listcodec.c.tmpl", &vs);
+        vars_free(&vs);
+    }
+}
+
+/* ------------------------------------------- policies and cacheables */
+
+/* Is the stored value an option (0x00 absent, 0x01 then the value)? Entity
+   keys always hold one, so every declaration sharing the key agrees. */
+static bool stored_as_option(const hcg_decl *d)
+{
+    return d->result.nullable || d->entity != NULL;
+}
+
+/* The out-parameter: "int64_t *out", "char **out", "shop_user *out". */
+static void out_param(const emitter *e, sb *b, const hcg_decl *d)
+{
+    result_c(e, b, &d->result);
+    sb_puts(b, d->result.base == HCG_TEXT && !d->result.list ? "*out" : " *out");
+}
+
+/* The comma-separated parameter declarations, with a leading ", ". */
+static void params_tail(sb *b, const hcg_decl *d)
+{
+    for (size_t i = 0; i < d->params.n; i++) {
+        sb_puts(b, ", ");
+        param_decl(b, d->params.v[i]);
+    }
+}
+
+/* The parameter names as a call passes them from struct a. */
+static void args_from(sb *b, const hcg_decl *d, bool leading_comma)
+{
+    for (size_t i = 0; i < d->params.n; i++) {
+        const hcg_field *p = d->params.v[i];
+        sb_printf(b, "%sa->%s", i || leading_comma ? ", " : "", p->name);
+    }
+}
+
+/* Is the user's infallible loader a function returning T? (Scalars and
+   text are returned; entities, lists and blobs are filled through out.) */
+static bool returns_value(const hcg_decl *d)
+{
+    return !d->result.list && d->result.base != HCG_ENTITY && d->result.base != HCG_BLOB;
+}
+
+static void emit_decl(emitter *e, const hcg_decl *d, sb *h, sb *c)
+{
+    const hcg_module *m = e->m;
+    vars vs = {{{0}}, 0};
+    const char *kind = d->kind == HCG_POLICY ? "policy" : "cacheable";
+    char F[300];
+    snprintf(F, sizeof F, "%s_%s", m->name, d->name);
+    setf(&vs, "F", "%s", F);
+    setf(&vs, "kind", "%s", kind);
+    setf(&vs, "name", "%s", d->name);
+    sb lab = {0};
+    if (d->label.s) sb_printf(&lab, " (\"%s\")", d->label.s);
+    set(&vs, "label", sb_take(&lab));
+    sb R = {0};
+    result_c(e, &R, &d->result);
+    set(&vs, "R", sb_take(&R));
+
+    /* ---- prototypes */
+    sb pr = {0}, params = {0};
+    sb_puts(&params, "hc_cache *c");
+    params_tail(&params, d);
+    if (d->kind == HCG_POLICY) sb_printf(&params, ", %s_loader load, void *ctx", F);
+    sb_puts(&params, ", ");
+    out_param(e, &params, d);
+    if (!d->infallible) sb_puts(&params, ", hc_error *err");
+    const char *absent = d->result.nullable ? " | HC_MISS" : "";
+    if (d->kind == HCG_POLICY) {
+        sb_printf(&pr, "/* The loader you pass: fill out and return HC_OK%s, or an HC_E* code\n"
+                       "   with err filled. */\n", d->result.nullable ? ", return HC_MISS for \"none\" (cached too)" : "");
+        sb_printf(&pr, "typedef int (*%s_loader)(void *ctx", F);
+        params_tail(&pr, d);
+        sb_puts(&pr, ", ");
+        out_param(e, &pr, d);
+        sb_puts(&pr, ", hc_error *err);\n");
+        sb_printf(&pr, "/* HC_OK%s, or the loader's error, or a cache error (HC_ETIMEDOUT...). */\n", absent);
+        sb_printf(&pr, "int %s(%s);", F, params.s);
+    } else if (!d->infallible) {
+        sb_printf(&pr, "/* HC_OK%s, or the loader's error, or a cache error (HC_ETIMEDOUT...). */\n", absent);
+        sb_printf(&pr, "int %s(%s);\n", F, params.s);
+        sb_printf(&pr, "/* You write this one: fill out and return HC_OK%s, or an HC_E* code\n"
+                       "   with err filled. It runs once per miss, under single-flight. */\n",
+                  d->result.nullable ? " (HC_MISS for \"none\", cached too)" : "");
+        sb_printf(&pr, "int %s_load(", F);
+        for (size_t i = 0; i < d->params.n; i++) {
+            if (i) sb_puts(&pr, ", ");
+            param_decl(&pr, d->params.v[i]);
+        }
+        sb_puts(&pr, d->params.n ? ", " : "");
+        out_param(e, &pr, d);
+        sb_puts(&pr, ", hc_error *err);");
+    } else {
+        sb_printf(&pr, "/* HC_OK, or a cache error (HC_ENOMEM, HC_ETIMEDOUT). */\n");
+        sb_printf(&pr, "int %s(%s);\n", F, params.s);
+        sb_puts(&pr, "/* You write this one; it cannot fail. It runs once per miss. */\n");
+        sb pl = {0};
+        for (size_t i = 0; i < d->params.n; i++) {
+            if (i) sb_puts(&pl, ", ");
+            param_decl(&pl, d->params.v[i]);
+        }
+        if (returns_value(d)) {
+            sb rt = {0};
+            result_c(e, &rt, &d->result);
+            sb_printf(&pr, "%s%s%s_load(%s);", rt.s, d->result.base == HCG_TEXT ? "" : " ", F,
+                      d->params.n ? pl.s : "void");
+            free(rt.s);
+        } else {
+            sb_printf(&pr, "void %s_load(%s%s", F, d->params.n ? pl.s : "", d->params.n ? ", " : "");
+            out_param(e, &pr, d);
+            sb_puts(&pr, ");");
+        }
+        free(pl.s);
+    }
+    set(&vs, "protos", sb_take(&pr));
+    set(&vs, "params", sb_take(&params));
+
+    /* ---- keys and tags */
+    char *prefix = key_prefix(m);
+    sb kd = {0}, bk = {0}, bt = {0}, td = {0};
+    hcg_template ek = {{0, NULL}, {NULL, 0, 0}};
+    size_t ntags = d->tag_tmpls.n;
+    if (d->entity) {
+        const hcg_entity *en = d->entity;
+        sb_printf(&kd, "%s%s:{%s}", prefix, entity_key(en), d->entity_param->name);
+        sb lit = {0};
+        sb_printf(&lit, "%s%s:", prefix, entity_key(en));
+        key_literal(&bk, "&key", lit.s);
+        free(lit.s);
+        key_param(&bk, d->entity_param, "&key", d->entity_param->name);
+        lit = (sb){0};
+        sb_printf(&lit, "%s:", entity_key(en));
+        key_literal(&bt, "&tagb[0]", lit.s);
+        free(lit.s);
+        key_param(&bt, d->entity_param, "&tagb[0]", d->entity_param->name);
+        char *coll = collection_of(en);
+        key_literal(&bt, "&tagb[1]", coll);
+        sb_printf(&td, ", tags \"%s:{%s}\", \"%s\"", entity_key(en), d->entity_param->name, coll);
+        free(coll);
+        ntags += 2;
+    } else {
+        sb_puts(&kd, prefix);
+        template_doc(&kd, &d->key_tmpl);
+        build_template(&bk, &d->key_tmpl, "&key", prefix);
+    }
+    (void)ek;
+    size_t first = d->entity ? 2 : 0;
+    for (size_t i = 0; i < d->tag_tmpls.n; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "&tagb[%zu]", first + i);
+        build_template(&bt, d->tag_tmpls.v[i], k, "");
+        sb_puts(&td, i == 0 && !d->entity ? ", tags \"" : ", \"");
+        template_doc(&td, d->tag_tmpls.v[i]);
+        sb_puts(&td, "\"");
+    }
+    for (size_t i = 0; i < ntags; i++)
+        sb_printf(&bt, "    tags[%zu] = (const char *)tagb[%zu].data;\n", i, i);
+    set(&vs, "key_doc", sb_take(&kd));
+    set(&vs, "tags_doc", sb_take(&td));
+    set(&vs, "build_key", sb_take(&bk));
+    set(&vs, "build_tags", sb_take(&bt));
+    setf(&vs, "ntags", "%zu", ntags);
+    setf(&vs, "ntags_dim", "%zu", ntags ? ntags : 1);
+    bool has_ttl = d->has_ttl || (d->entity && d->entity->has_ttl) || m->has_ttl;
+    uint64_t ttl = d->has_ttl ? d->ttl_ms : d->entity && d->entity->has_ttl ? d->entity->ttl_ms : m->ttl_ms;
+    set(&vs, "ttl", ttl_expr(ttl, has_ttl));
+    free(prefix);
+
+    /* ---- arguments and checks */
+    sb af = {0}, sa = {0}, cp = {0};
+    sb_puts(&cp, d->kind == HCG_POLICY ? "    if (!c || !out || !load) return hc_error_set(err, HC_EINVAL, NULL);\n"
+                                       : "    if (!c || !out) return hc_error_set(err, HC_EINVAL, NULL);\n");
+    for (size_t i = 0; i < d->params.n; i++) {
+        const hcg_field *p = d->params.v[i];
+        sb_puts(&af, "    ");
+        param_decl(&af, p);
+        sb_puts(&af, ";\n");
+        sb_printf(&sa, "    a.%s = %s;\n", p->name, p->name);
+        if (p->type.base == HCG_TEXT)
+            sb_printf(&cp, "    if (!%s) return hc_error_set(err, HC_EINVAL, \"%s is NULL\");\n", p->name, p->name);
+        if (p->type.base == HCG_BLOB)
+            sb_printf(&cp, "    if (!%s.data && %s.len) return hc_error_set(err, HC_EINVAL, \"%s has no data\");\n",
+                      p->name, p->name, p->name);
+    }
+    if (d->kind == HCG_POLICY) {
+        sb_printf(&af, "    %s_loader load;\n    void *ctx;\n", F);
+        sb_puts(&sa, "    a.load = load;\n    a.ctx = ctx;\n");
+    }
+    if (!af.len) sb_puts(&af, "    char none;                  /* C has no empty structs */\n");
+    set(&vs, "arg_fields", sb_take(&af));
+    set(&vs, "set_args", sb_take(&sa));
+    set(&vs, "check_params", sb_take(&cp));
+    set(&vs, "err_setup", xstrdup(d->infallible ? "    hc_error local, *err = &local;\n"
+                                                : "    hc_error local;\n    if (!err) err = &local;\n"));
+
+    /* ---- the fill function's call */
+    sb call = {0}, ev = {0}, cv = {0};
+    bool opt = stored_as_option(d);
+    if (opt) sb_puts(&ev, "hc_enc_option(out, true);\n    if (rc == HC_OK) rc = ");
+    enc_value(e, &ev, &d->result, "v");
+    if (d->kind == HCG_POLICY) {
+        sb_puts(&call, "    int rc = a->load(a->ctx");
+        args_from(&call, d, true);
+        sb_puts(&call, ", &v, err);\n");
+    } else if (!d->infallible) {
+        sb_printf(&call, "    int rc = %s_load(", F);
+        args_from(&call, d, false);
+        sb_printf(&call, "%s&v, err);\n", d->params.n ? ", " : "");
+    } else if (returns_value(d)) {
+        sb_puts(&call, "    int rc = HC_OK;\n    (void)err;\n");
+        sb_printf(&call, "    v = %s_load(", F);
+        args_from(&call, d, false);
+        sb_puts(&call, ");\n");
+        if (d->result.base == HCG_TEXT)
+            sb_printf(&call, "    if (!v) rc = hc_error_set(err, HC_ENOMEM, \"%s_load returned NULL\");\n", F);
+    } else {
+        sb_puts(&call, "    int rc = HC_OK;\n    (void)err;\n");
+        sb_printf(&call, "    %s_load(", F);
+        args_from(&call, d, false);
+        sb_printf(&call, "%s&v);\n", d->params.n ? ", " : "");
+    }
+    if (!d->infallible) {
+        sb_printf(&call, "    if (rc == HC_OK) rc = %s;\n", ev.s);
+        if (d->result.nullable)
+            sb_puts(&call, "    else if (rc == HC_MISS) rc = hc_enc_option(out, false);   /* absence is cached */\n");
+        else
+            sb_printf(&call, "    else if (rc == HC_MISS) rc = hc_error_set(err, HC_ENOTFOUND, \"%s found nothing\");\n",
+                      d->label.s ? d->label.s : d->name);
+    } else {
+        sb_printf(&call, "    if (rc == HC_OK) rc = %s;\n", ev.s);
+    }
+    free(ev.s);
+    if (d->result.list || owned(d->result.base)) clear_value(e, &cv, &d->result, "v", "    ");
+    set(&vs, "call", sb_take(&call));
+    set(&vs, "clear_v", sb_take(&cv));
+    setf(&vs, "loader_what", "%s", d->kind == HCG_POLICY ? "caller's loader" : "user's function");
+
+    /* ---- decoding what hc_get_or_load returned */
+    sb dc = {0}, rt = {0}, co = {0}, cw = {0};
+    result_c(e, &rt, &d->result);
+    clear_value(e, &co, &d->result, "*out", "                ");
+    clear_value(e, &cw, &d->result, "v", "                ");
+    sb_printf(&dc, "        {\n            hc_dec d;\n            %s%sv;\n", rt.s, d->result.base == HCG_TEXT && !d->result.list ? "" : " ");
+    if (opt) sb_puts(&dc, "            bool some = false;\n");
+    sb_puts(&dc, "            memset(&v, 0, sizeof v);\n            hc_dec_init(&d, val.data, val.len);\n");
+    if (opt) {
+        sb_puts(&dc, "            rc = hc_dec_option(&d, &some);\n            if (rc == HC_OK && some) rc = ");
+    } else {
+        sb_puts(&dc, "            rc = ");
+    }
+    dec_value(e, &dc, &d->result, "&d", "v");
+    sb_puts(&dc, ";\n            if (rc == HC_OK) rc = hc_dec_finish(&d);\n");
+    sb_printf(&dc, "            if (rc == HC_OK%s) {\n", opt ? " && some" : "");
+    sb_add(&dc, co.s ? co.s : "", co.len);
+    sb_puts(&dc, "                *out = v;\n            }");
+    if (cw.len || opt) sb_puts(&dc, " else {\n");
+    sb_add(&dc, cw.s ? cw.s : "", cw.len);
+    if (opt) {
+        if (d->result.nullable)
+            sb_puts(&dc, "                if (rc == HC_OK) rc = HC_MISS;            /* cached absence */\n");
+        else
+            sb_printf(&dc, "                if (rc == HC_OK) rc = hc_error_set(err, HC_ENOTFOUND, \"no %s\");\n",
+                      d->entity->name);
+    }
+    sb_puts(&dc, cw.len || opt ? "            }\n        }\n" : "\n        }\n");
+    free(rt.s);
+    free(co.s);
+    free(cw.s);
+    set(&vs, "decode", sb_take(&dc));
+    set(&vs, "line", line_of(e, d->off));
+    set(&vs, "endline", end_line(e));
+    expand(e, h, "cached.h.tmpl", &vs);
+    expand(e, c, "cached.c.tmpl", &vs);
+    vars_free(&vs);
+}
+
+/* ------------------------------------------------------------- files */
+
+int hcg_emit(const hcg_module *m, const hcg_emit_opts *o, hcg_output *out)
+{
+    emitter e = {m, o, 0};
+    sb h = {0}, c = {0};
+    for (size_t i = 0; i < m->entities.n; i++) emit_entity(&e, m->entities.v[i], &h, &c);
+    emit_lists(&e, &h, &c);
+    for (size_t i = 0; i < m->decls.n; i++) {
+        const hcg_decl *d = m->decls.v[i];
+        if (d->kind == HCG_POLICY || d->kind == HCG_CACHEABLE) emit_decl(&e, d, &h, &c);
+    }
+
+    vars vs = {{{0}}, 0};
+    setf(&vs, "version", "%s", HCG_VERSION);
+    const char *base = strrchr(o->source_path, '/');
+    setf(&vs, "source", "%s", base ? base + 1 : o->source_path);
+    setf(&vs, "header", "%s", o->header_name);
+    sb g = {0};
+    for (const char *p = o->header_name; *p; p++)
+        sb_printf(&g, "%c", (*p >= 'a' && *p <= 'z') ? *p - 'a' + 'A'
+                            : ((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')) ? *p : '_');
+    if (g.s[0] >= '0' && g.s[0] <= '9') {
+        sb g2 = {0};
+        sb_printf(&g2, "HC_%s", g.s);
+        free(g.s);
+        g = g2;
+    }
+    set(&vs, "guard", sb_take(&g));
+    set(&vs, "min_version", xstrdup("1000"));
+    set(&vs, "max_version", xstrdup("2000"));
+    set(&vs, "body", sb_take(&h));
+    sb hdr = {0};
+    expand(&e, &hdr, "header.h.tmpl", &vs);
+    set(&vs, "body", sb_take(&c));
+    sb src = {0};
+    expand(&e, &src, "source.c.tmpl", &vs);
+    vars_free(&vs);
+    if (e.failed) {
+        free(hdr.s);
+        free(src.s);
+        return -1;
+    }
+    out->header = finish_lines(sb_take(&hdr), o->header_name, o->lines);
+    char *cname = xstrdup(o->header_name);
+    cname[strlen(cname) - 1] = 'c';
+    out->source = finish_lines(sb_take(&src), cname, o->lines);
+    free(cname);
+    return 0;
+}

@@ -1,0 +1,281 @@
+/*
+** grammar.y -- the .hcache language, for lemon 3.40.
+**
+** Keywords are contextual: the lexer hands every word over as its keyword
+** token when it spells one, and `ident` accepts any of them, so a field or
+** parameter may be called `key` or `name`. One token of lookahead is enough
+** to tell `key "user";` from `key : text;`.
+**
+** The rules only build the tree; every check on meaning is in check.c, where
+** all declarations are known. A repeated clause is reported here because only
+** here is the first one's value still at hand.
+*/
+
+%name hcg_Parse
+%token_prefix TK_
+%token_type {hcg_token}
+%extra_argument {hcg_module *m}
+%start_symbol file
+
+%include {
+#include <stdio.h>
+#include <string.h>
+#include "hcg.h"
+
+/* lemon emits these without prototypes; give them one each. */
+void hcg_ParseInit(void *p);
+void hcg_ParseFinalize(void *p);
+void hcg_ParseTrace(FILE *out, char *prefix);
+int hcg_ParseFallback(int token);
+
+static hcg_decl *new_decl(hcg_module *m)
+{
+    return hcg_alloc(m->arena, sizeof(hcg_decl));
+}
+
+static hcg_str str_of(hcg_token t)
+{
+    hcg_str s;
+    s.off = t.off;
+    s.s = t.str;
+    return s;
+}
+
+static hcg_str *str_new(hcg_module *m, hcg_token t)
+{
+    hcg_str *s = hcg_alloc(m->arena, sizeof *s);
+    *s = str_of(t);
+    return s;
+}
+
+static const char *ident_of(hcg_module *m, hcg_token t)
+{
+    return hcg_strndup(m->arena, m->src->text + t.off, t.len);
+}
+
+/* Report a clause given twice; true if this is the first time. */
+static bool once(hcg_module *m, bool seen, hcg_token at, const char *what)
+{
+    if (seen) hcg_error(m->src, at.off, "duplicate '%s' clause", what);
+    return !seen;
+}
+
+static void set_str(hcg_module *m, hcg_str *dst, hcg_token kw, hcg_token s, const char *what)
+{
+    if (once(m, dst->s != NULL, kw, what)) *dst = str_of(s);
+}
+}
+
+/* Name what the parser would have accepted: the terminals with an entry of
+   their own in the action table of the state where it stopped. */
+%syntax_error {
+    int expected[YYNTOKEN], n = 0;
+    int st = yypParser->yytos->stateno;
+    (void)yymajor;
+    if (st <= YY_SHIFT_COUNT)
+        for (int t = 1; t < YYNTOKEN; t++) {
+            int i = yy_shift_ofst[st] + t;
+            if (i < YY_NLOOKAHEAD && yy_lookahead[i] == t) expected[n++] = t;
+        }
+    hcg_syntax_error(m, &TOKEN, expected, n);
+    m->stop = true;
+}
+/* Tokens own nothing (strings live in the arena); this only tells the
+   compiler that lemon's destructor uses its arguments. */
+%token_destructor { (void)m; (void)yypminor; }
+
+%parse_failure {
+    m->stop = true;
+}
+
+%type ident {hcg_token}
+%type type {hcg_type}
+%type result {hcg_type}
+%type ent_body {hcg_entity *}
+%type params {hcg_vec}
+%type param_list {hcg_vec}
+%type param {hcg_field *}
+%type clauses {hcg_decl *}
+%type strings {hcg_vec}
+%type names {hcg_vec}
+%type infallible {hcg_token}
+
+file ::= items.
+items ::= .
+items ::= items item.
+
+item ::= MODULE(K) ident(N) SEMI. {
+    if (m->name) hcg_error(m->src, K.off, "duplicate 'module' declaration");
+    else { m->name = ident_of(m, N); m->name_off = N.off; }
+}
+item ::= NAMESPACE(K) STRING(S) SEMI. {
+    set_str(m, &m->ns, K, S, "namespace");
+}
+item ::= DEFAULT(K) TTL DURATION(D) SEMI. {
+    if (once(m, m->has_ttl, K, "default ttl")) {
+        m->has_ttl = true; m->ttl_ms = D.ms; m->ttl_off = D.off;
+    }
+}
+item ::= ENTITY ident(N) LBRACE ent_body(E) RBRACE. {
+    E->name = ident_of(m, N);
+    E->off = N.off;
+    hcg_vec_push(m->arena, &m->entities, E);
+}
+item ::= QUERY ident(N) LPAREN params(P) RPAREN ARROW result(R) infallible(I) LBRACE clauses(C) RBRACE. {
+    C->kind = HCG_QUERY; C->name = ident_of(m, N); C->off = N.off; C->params = P;
+    C->has_result = true; C->result = R;
+    C->infallible = I.code != 0; C->infallible_off = I.off;
+    hcg_vec_push(m->arena, &m->decls, C);
+}
+item ::= EXEC ident(N) LPAREN params(P) RPAREN infallible(I) LBRACE clauses(C) RBRACE. {
+    C->kind = HCG_EXEC; C->name = ident_of(m, N); C->off = N.off; C->params = P;
+    C->infallible = I.code != 0; C->infallible_off = I.off;
+    hcg_vec_push(m->arena, &m->decls, C);
+}
+item ::= POLICY ident(N) LPAREN params(P) RPAREN ARROW result(R) infallible(I) LBRACE clauses(C) RBRACE. {
+    C->kind = HCG_POLICY; C->name = ident_of(m, N); C->off = N.off; C->params = P;
+    C->has_result = true; C->result = R;
+    C->infallible = I.code != 0; C->infallible_off = I.off;
+    hcg_vec_push(m->arena, &m->decls, C);
+}
+item ::= CACHEABLE ident(N) LPAREN params(P) RPAREN ARROW result(R) infallible(I) LBRACE clauses(C) RBRACE. {
+    C->kind = HCG_CACHEABLE; C->name = ident_of(m, N); C->off = N.off; C->params = P;
+    C->has_result = true; C->result = R;
+    C->infallible = I.code != 0; C->infallible_off = I.off;
+    hcg_vec_push(m->arena, &m->decls, C);
+}
+
+infallible(A) ::= . { memset(&A, 0, sizeof A); }
+infallible(A) ::= INFALLIBLE(K). { A = K; }
+
+/* ------------------------------------------------------------- entities */
+
+ent_body(A) ::= . { A = hcg_alloc(m->arena, sizeof(hcg_entity)); }
+ent_body(A) ::= ent_body(B) KEY(K) STRING(S) SEMI. {
+    A = B; set_str(m, &A->key, K, S, "key");
+}
+ent_body(A) ::= ent_body(B) COLLECTION(K) STRING(S) SEMI. {
+    A = B; set_str(m, &A->collection, K, S, "collection");
+}
+ent_body(A) ::= ent_body(B) TTL(K) DURATION(D) SEMI. {
+    A = B;
+    if (once(m, A->has_ttl, K, "ttl")) { A->has_ttl = true; A->ttl_ms = D.ms; A->ttl_off = D.off; }
+}
+ent_body(A) ::= ent_body(B) ident(N) COLON type(T) SEMI. {
+    A = B;
+    hcg_field *f = hcg_alloc(m->arena, sizeof *f);
+    f->off = N.off; f->name = ident_of(m, N); f->type = T;
+    hcg_vec_push(m->arena, &A->fields, f);
+}
+ent_body(A) ::= ent_body(B) ident(N) COLON type(T) PRIMARY SEMI. {
+    A = B;
+    hcg_field *f = hcg_alloc(m->arena, sizeof *f);
+    f->off = N.off; f->name = ident_of(m, N); f->type = T; f->primary = true;
+    hcg_vec_push(m->arena, &A->fields, f);
+}
+
+type(A) ::= ident(N). {
+    memset(&A, 0, sizeof A); A.off = N.off; A.name = ident_of(m, N);
+}
+type(A) ::= ident(N) QUESTION. {
+    memset(&A, 0, sizeof A); A.off = N.off; A.name = ident_of(m, N); A.nullable = true;
+}
+result(A) ::= type(T). { A = T; }
+result(A) ::= ident(N) LBRACKET RBRACKET. {
+    memset(&A, 0, sizeof A); A.off = N.off; A.name = ident_of(m, N); A.list = true;
+}
+
+/* ---------------------------------------------------------- declarations */
+
+params(A) ::= . { memset(&A, 0, sizeof A); }
+params(A) ::= param_list(B). { A = B; }
+param_list(A) ::= param(P). { memset(&A, 0, sizeof A); hcg_vec_push(m->arena, &A, P); }
+param_list(A) ::= param_list(B) COMMA param(P). { A = B; hcg_vec_push(m->arena, &A, P); }
+param(A) ::= ident(N) COLON type(T). {
+    A = hcg_alloc(m->arena, sizeof *A);
+    A->off = N.off; A->name = ident_of(m, N); A->type = T;
+}
+
+clauses(A) ::= . { A = new_decl(m); }
+clauses(A) ::= clauses(B) SQL(K) STRING(S) SEMI. {
+    A = B; set_str(m, &A->sql, K, S, "sql");
+}
+clauses(A) ::= clauses(B) SQL(K) DOT ident(D) STRING(S) SEMI. {
+    A = B;
+    if (D.len == 6 && memcmp(m->src->text + D.off, "sqlite", 6) == 0)
+        set_str(m, &A->sql_sqlite, K, S, "sql.sqlite");
+    else if (D.len == 8 && memcmp(m->src->text + D.off, "postgres", 8) == 0)
+        set_str(m, &A->sql_postgres, K, S, "sql.postgres");
+    else
+        hcg_error(m->src, D.off, "unknown SQL dialect '%.*s': use sql.sqlite or sql.postgres",
+                  (int)D.len, m->src->text + D.off);
+}
+clauses(A) ::= clauses(B) KEY(K) STRING(S) SEMI. {
+    A = B; set_str(m, &A->key, K, S, "key");
+}
+clauses(A) ::= clauses(B) TAGS(K) strings(L) SEMI. {
+    A = B;
+    if (once(m, A->tags.n > 0, K, "tags")) A->tags = L;
+}
+clauses(A) ::= clauses(B) TTL(K) DURATION(D) SEMI. {
+    A = B;
+    if (once(m, A->has_ttl, K, "ttl")) { A->has_ttl = true; A->ttl_ms = D.ms; A->ttl_off = D.off; }
+}
+clauses(A) ::= clauses(B) ENTITY(K) ident(N) LPAREN names(L) RPAREN SEMI. {
+    A = B;
+    if (once(m, A->entity_name != NULL, K, "entity")) {
+        A->entity_name = ident_of(m, N); A->entity_off = N.off; A->entity_args = L;
+    }
+}
+clauses(A) ::= clauses(B) INVALIDATES(K) strings(L) SEMI. {
+    A = B;
+    if (once(m, A->has_invalidates, K, "invalidates")) {
+        A->has_invalidates = true; A->invalidates_off = K.off; A->invalidates = L;
+    }
+}
+clauses(A) ::= clauses(B) INVALIDATES(K) NOTHING SEMI. {
+    A = B;
+    if (once(m, A->has_invalidates, K, "invalidates")) {
+        A->has_invalidates = true; A->invalidates_off = K.off; A->invalidates_nothing = true;
+    }
+}
+clauses(A) ::= clauses(B) NAME(K) STRING(S) SEMI. {
+    A = B; set_str(m, &A->label, K, S, "name");
+}
+
+strings(A) ::= STRING(S). { memset(&A, 0, sizeof A); hcg_vec_push(m->arena, &A, str_new(m, S)); }
+strings(A) ::= strings(B) COMMA STRING(S). { A = B; hcg_vec_push(m->arena, &A, str_new(m, S)); }
+
+names(A) ::= ident(N). {
+    memset(&A, 0, sizeof A);
+    hcg_str *s = hcg_alloc(m->arena, sizeof *s);
+    s->off = N.off; s->s = (char *)ident_of(m, N);
+    hcg_vec_push(m->arena, &A, s);
+}
+names(A) ::= names(B) COMMA ident(N). {
+    A = B;
+    hcg_str *s = hcg_alloc(m->arena, sizeof *s);
+    s->off = N.off; s->s = (char *)ident_of(m, N);
+    hcg_vec_push(m->arena, &A, s);
+}
+
+/* Every keyword is also a name where a name is expected. */
+ident(A) ::= IDENT(T). { A = T; }
+ident(A) ::= MODULE(T). { A = T; }
+ident(A) ::= NAMESPACE(T). { A = T; }
+ident(A) ::= DEFAULT(T). { A = T; }
+ident(A) ::= TTL(T). { A = T; }
+ident(A) ::= ENTITY(T). { A = T; }
+ident(A) ::= KEY(T). { A = T; }
+ident(A) ::= COLLECTION(T). { A = T; }
+ident(A) ::= PRIMARY(T). { A = T; }
+ident(A) ::= QUERY(T). { A = T; }
+ident(A) ::= EXEC(T). { A = T; }
+ident(A) ::= POLICY(T). { A = T; }
+ident(A) ::= CACHEABLE(T). { A = T; }
+ident(A) ::= INFALLIBLE(T). { A = T; }
+ident(A) ::= SQL(T). { A = T; }
+ident(A) ::= TAGS(T). { A = T; }
+ident(A) ::= INVALIDATES(T). { A = T; }
+ident(A) ::= NOTHING(T). { A = T; }
+ident(A) ::= NAME(T). { A = T; }

@@ -1,0 +1,217 @@
+/*
+** hcg.h -- the insides of hcachegen: tokens, the syntax tree, diagnostics,
+** and the passes (lex, parse, check, emit) that turn a .hcache file into C.
+**
+** Every node is allocated from one arena that lives as long as the run, so
+** nothing in the tree is freed on its own. Positions are byte offsets into
+** the source; diagnostics turn them into line:column when they print.
+*/
+#ifndef HCG_H
+#define HCG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HCG_VERSION "0.1.0"     /* follows the runtime's HC_VERSION_STRING */
+
+/* ------------------------------------------------------------ the arena */
+
+typedef struct hcg_arena hcg_arena;
+void *hcg_alloc(hcg_arena **a, size_t n);         /* zeroed; exits on OOM */
+char *hcg_strndup(hcg_arena **a, const char *s, size_t n);
+void  hcg_arena_free(hcg_arena **a);
+
+/* A growable array of pointers, allocated from the arena. */
+typedef struct hcg_vec {
+    void **v;
+    size_t n, cap;
+} hcg_vec;
+void hcg_vec_push(hcg_arena **a, hcg_vec *vec, void *p);
+
+/* ---------------------------------------------------------- diagnostics */
+
+typedef struct hcg_src {
+    const char *path;        /* as given on the command line */
+    const char *text;        /* NUL-terminated copy of the file */
+    size_t len;
+    int nerrors;
+} hcg_src;
+
+/* "path:line:col: error: message", then the line and a caret under off. */
+void hcg_error(hcg_src *src, size_t off, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* Same, as a note attached to the error before it. */
+void hcg_note(hcg_src *src, size_t off, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+int hcg_line_of(const hcg_src *src, size_t off);
+
+/* --------------------------------------------------------------- tokens */
+
+typedef struct hcg_token {
+    int    code;             /* a TK_ constant from grammar.h; 0 at the end */
+    size_t off, len;         /* where it is in the source */
+    char  *str;              /* STRING: the decoded text (arena) */
+    uint64_t ms;             /* DURATION: milliseconds */
+} hcg_token;
+
+typedef struct hcg_lexer {
+    hcg_src *src;
+    hcg_arena **arena;
+    const unsigned char *cur;
+} hcg_lexer;
+
+/* The next token; code 0 at the end of input, -1 after reporting an error. */
+int hcg_lex(hcg_lexer *lx, hcg_token *t);
+const char *hcg_token_name(int code);    /* "';'", "a string", ... */
+
+/* ---------------------------------------------------------------- types */
+
+typedef enum hcg_base {
+    HCG_UNKNOWN, HCG_I32, HCG_I64, HCG_U32, HCG_U64, HCG_F64, HCG_BOOL,
+    HCG_TEXT, HCG_BLOB, HCG_ENTITY
+} hcg_base;
+
+typedef struct hcg_entity hcg_entity;
+
+typedef struct hcg_type {
+    size_t off;
+    const char *name;        /* as written: "i64", "user" */
+    hcg_base base;           /* resolved by check */
+    hcg_entity *entity;      /* HCG_ENTITY */
+    bool nullable;           /* T? */
+    bool list;               /* T[] */
+} hcg_type;
+
+/* A string literal where it was written, e.g. a template. */
+typedef struct hcg_str {
+    size_t off;
+    char *s;                 /* NULL: not given */
+} hcg_str;
+
+/* --------------------------------------------------------------- syntax */
+
+typedef struct hcg_field {           /* entity field or parameter */
+    size_t off;
+    const char *name;
+    hcg_type type;
+    bool primary;
+} hcg_field;
+
+struct hcg_entity {
+    size_t off;
+    const char *name;
+    hcg_str key;                     /* "user"; default: the entity name */
+    hcg_str collection;              /* "users"; default: "<key>:all" */
+    bool has_ttl;
+    uint64_t ttl_ms;
+    size_t ttl_off;
+    hcg_vec fields;                  /* hcg_field * */
+    hcg_field *primary;              /* set by check */
+};
+
+typedef enum hcg_kind { HCG_QUERY, HCG_EXEC, HCG_POLICY, HCG_CACHEABLE } hcg_kind;
+
+/* A template ("team:{team}") split into literal text and parameters. */
+typedef struct hcg_piece {
+    const char *text;                /* literal, or NULL for a parameter */
+    hcg_field *param;
+} hcg_piece;
+
+typedef struct hcg_template {
+    hcg_str src;
+    hcg_vec pieces;                  /* hcg_piece * */
+} hcg_template;
+
+typedef struct hcg_decl {
+    hcg_kind kind;
+    size_t off;
+    const char *name;
+    hcg_vec params;                  /* hcg_field * */
+    bool has_result;
+    hcg_type result;
+    bool infallible;
+    size_t infallible_off;
+    /* clauses; each *_off is where the clause was written (0: absent) */
+    hcg_str sql, sql_sqlite, sql_postgres;
+    hcg_str key;
+    hcg_vec tags;                    /* hcg_str * */
+    bool has_ttl;
+    uint64_t ttl_ms;
+    size_t ttl_off;
+    const char *entity_name;         /* entity user(id) */
+    size_t entity_off;
+    hcg_vec entity_args;             /* hcg_str * (parameter names) */
+    bool has_invalidates, invalidates_nothing;
+    size_t invalidates_off;
+    hcg_vec invalidates;             /* hcg_str * */
+    hcg_str label;                   /* name "load-user" */
+    /* filled by check */
+    hcg_entity *entity;
+    hcg_field *entity_param;
+    hcg_template key_tmpl;
+    hcg_vec tag_tmpls;               /* hcg_template * */
+    hcg_vec inv_tmpls;               /* hcg_template * */
+} hcg_decl;
+
+typedef struct hcg_module {
+    hcg_src *src;
+    hcg_arena **arena;
+    const char *name;                /* module shop; */
+    size_t name_off;
+    hcg_str ns;                      /* namespace "shop"; */
+    bool has_ttl;
+    uint64_t ttl_ms;
+    size_t ttl_off;
+    hcg_vec entities;                /* hcg_entity * */
+    hcg_vec decls;                   /* hcg_decl * */
+    bool stop;                       /* a syntax error: feed no more tokens */
+} hcg_module;
+
+/* --------------------------------------------------------------- passes */
+
+/* Lex and parse src into m. Returns the number of errors reported. */
+int hcg_parse(hcg_module *m);
+/* Resolve names and check every rule of the language. Returns errors. */
+int hcg_check(hcg_module *m);
+
+/* Where the emitter's templates come from. */
+typedef struct hcg_templates {
+    const char *dir;                 /* --templates DIR, or NULL: built-in */
+} hcg_templates;
+
+typedef struct hcg_output {
+    char *header, *source;           /* malloc'd text of FILE.hc.h, FILE.hc.c */
+} hcg_output;
+
+typedef struct hcg_emit_opts {
+    const char *header_name;         /* "shop.hc.h", for the #include */
+    const char *source_path;         /* for #line, as given */
+    bool lines;                      /* emit #line directives */
+    const char *templates_dir;       /* NULL: built-in templates */
+} hcg_emit_opts;
+
+/* Fill out from a checked module. Returns 0, or -1 after printing why. */
+int hcg_emit(const hcg_module *m, const hcg_emit_opts *o, hcg_output *out);
+
+/* Built-in templates (generated from templates/ at build time). */
+typedef struct hcg_builtin {
+    const char *name, *text;
+} hcg_builtin;
+extern const hcg_builtin hcg_builtin_templates[];
+
+/* Report a syntax error at tok, naming the n tokens that would fit. */
+void hcg_syntax_error(hcg_module *m, const hcg_token *tok, const int *expected, int n);
+
+/* The lemon parser (grammar.y). */
+void *hcg_ParseAlloc(void *(*malloc_fn)(size_t));
+void  hcg_ParseFree(void *p, void (*free_fn)(void *));
+void  hcg_Parse(void *p, int code, hcg_token tok, hcg_module *m);
+
+#endif /* HCG_H */

@@ -1,0 +1,240 @@
+/*
+** main.c -- hcachegen, the .hcache compiler: the command line, reading the
+** input, and writing the outputs the way a build step must (atomically,
+** only when they change, nothing at all when there is an error).
+*/
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hcg.h"
+
+static const char usage[] =
+    "usage: hcachegen [options] -o OUTDIR FILE.hcache\n"
+    "Writes OUTDIR/FILE.hc.h and OUTDIR/FILE.hc.c from FILE.hcache.\n"
+    "\n"
+    "  -o OUTDIR          where the outputs go (required unless --check)\n"
+    "  --depfile F        also write a make dependency file\n"
+    "  --templates DIR    use the templates in DIR instead of the built-in ones\n"
+    "  --no-line          no #line directives back to the .hcache file\n"
+    "  --check            parse and check only; write nothing\n"
+    "  --schema F.sql     (with the database layer; not available yet)\n"
+    "  --pg-check INFO    (with the database layer; not available yet)\n"
+    "  --version          print the version\n"
+    "  --help             print this help\n"
+    "\n"
+    "Errors go to stderr as file:line:col: error: message; the exit status\n"
+    "is 1 when the input has errors, 2 for a bad command line or I/O error.\n";
+
+/* Read all of path into a NUL-terminated buffer. */
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    for (size_t got; buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0;) {
+        n += got;
+        if (cap - n - 1 == 0) {
+            char *p = realloc(buf, cap * 2);
+            if (!p) { free(buf); buf = NULL; break; }
+            buf = p;
+            cap *= 2;
+        }
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf || bad) {
+        free(buf);
+        errno = bad ? EIO : ENOMEM;
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+/* Write text to path through a temporary file and rename(), unless path
+   already holds exactly text (then it is left alone, timestamps and all). */
+static int write_if_changed(const char *path, const char *text)
+{
+    size_t len = strlen(text), old_len;
+    char *old = read_file(path, &old_len);
+    if (old && old_len == len && memcmp(old, text, len) == 0) {
+        free(old);
+        return 0;
+    }
+    free(old);
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    if (!tmp) return -1;
+    snprintf(tmp, plen + 16, "%s.tmpXXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        fprintf(stderr, "hcachegen: cannot create %s: %s\n", tmp, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    FILE *f = fdopen(fd, "wb");
+    int ok = f && fwrite(text, 1, len, f) == len;
+    ok = (f ? fclose(f) == 0 : (close(fd), 0)) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        fprintf(stderr, "hcachegen: cannot write %s: %s\n", path, strerror(errno));
+        unlink(tmp);
+        free(tmp);
+        return -1;
+    }
+    free(tmp);
+    return 0;
+}
+
+/* "dir/shop.hcache" -> "shop" (malloc'd). */
+static char *stem_of(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t n = strlen(base);
+    if (n > 7 && strcmp(base + n - 7, ".hcache") == 0) n -= 7;
+    char *s = malloc(n + 1);
+    if (!s) return NULL;
+    memcpy(s, base, n);
+    s[n] = 0;
+    return s;
+}
+
+/* Make escapes spaces and '$' in a dependency path. */
+static void dep_path(FILE *f, const char *p)
+{
+    fputc(' ', f);
+    for (; *p; p++) {
+        if (*p == ' ' || *p == '#') fputc('\\', f);
+        if (*p == '$') fputc('$', f);
+        fputc(*p, f);
+    }
+}
+
+static char *depfile_text(const char *h, const char *c, const char *input,
+                          const char *self, const char *templates)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return NULL;
+    fputs(h, f);
+    dep_path(f, c);
+    fputs(":", f);
+    dep_path(f, input);
+    if (self) dep_path(f, self);
+    if (templates) {
+        static const char *const names[] = {"header.h.tmpl", "source.c.tmpl", "entity.h.tmpl",
+            "entity.c.tmpl", "list.h.tmpl", "list.c.tmpl", "listcodec.c.tmpl",
+            "cached.h.tmpl", "cached.c.tmpl"};
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+            fputs(" \\\n ", f);
+            char p[4096];
+            snprintf(p, sizeof p, "%s/%s", templates, names[i]);
+            dep_path(f, p);
+        }
+    }
+    fputs("\n", f);
+    /* An empty rule per prerequisite, so a deleted one does not break make. */
+    fputs("\n", f);
+    fputs(input, f);
+    fputs(":\n", f);
+    fclose(f);
+    return buf;
+}
+
+int main(int argc, char **argv)
+{
+    const char *outdir = NULL, *depfile = NULL, *templates = NULL, *input = NULL;
+    bool lines = true, check_only = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        bool more = i + 1 < argc;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("hcachegen %s\n", HCG_VERSION);
+            return 0;
+        } else if (strcmp(a, "-o") == 0 && more) {
+            outdir = argv[++i];
+        } else if (strcmp(a, "--depfile") == 0 && more) {
+            depfile = argv[++i];
+        } else if (strcmp(a, "--templates") == 0 && more) {
+            templates = argv[++i];
+        } else if (strcmp(a, "--no-line") == 0) {
+            lines = false;
+        } else if (strcmp(a, "--check") == 0) {
+            check_only = true;
+        } else if ((strcmp(a, "--schema") == 0 || strcmp(a, "--pg-check") == 0) && more) {
+            fprintf(stderr, "hcachegen: %s needs the database layer, which this build does not have yet\n", a);
+            return 2;
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "hcachegen: %s option '%s'\n%s", more || a[1] != '-' ? "unknown" : "incomplete",
+                    a, usage);
+            return 2;
+        } else if (input) {
+            fprintf(stderr, "hcachegen: one input file at a time ('%s' and '%s')\n", input, a);
+            return 2;
+        } else {
+            input = a;
+        }
+    }
+    if (!input || (!outdir && !check_only)) {
+        fputs(usage, stderr);
+        return 2;
+    }
+
+    hcg_src src = {input, NULL, 0, 0};
+    char *text = read_file(input, &src.len);
+    if (!text) {
+        fprintf(stderr, "hcachegen: cannot read %s: %s\n", input, strerror(errno));
+        return 2;
+    }
+    src.text = text;
+    hcg_arena *arena = NULL;
+    hcg_module m;
+    memset(&m, 0, sizeof m);
+    m.src = &src;
+    m.arena = &arena;
+    if (hcg_parse(&m) == 0) hcg_check(&m);
+    int status = src.nerrors ? 1 : 0;
+    if (src.nerrors)
+        fprintf(stderr, "%s: %d error%s; nothing written\n", input, src.nerrors, src.nerrors == 1 ? "" : "s");
+
+    if (status == 0 && !check_only) {
+        char *stem = stem_of(input);
+        size_t n = strlen(outdir) + strlen(stem) + 16;
+        char *hpath = malloc(n), *cpath = malloc(n), *hname = malloc(n);
+        snprintf(hpath, n, "%s/%s.hc.h", outdir, stem);
+        snprintf(cpath, n, "%s/%s.hc.c", outdir, stem);
+        snprintf(hname, n, "%s.hc.h", stem);
+        hcg_emit_opts o = {hname, input, lines, templates};
+        hcg_output out = {NULL, NULL};
+        if (hcg_emit(&m, &o, &out) != 0) {
+            status = 2;
+        } else if (write_if_changed(hpath, out.header) != 0 || write_if_changed(cpath, out.source) != 0) {
+            status = 2;
+        } else if (depfile) {
+            char self[4096];
+            ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
+            if (k > 0) self[k] = 0;
+            char *dep = depfile_text(hpath, cpath, input, k > 0 ? self : NULL, templates);
+            if (!dep || write_if_changed(depfile, dep) != 0) status = 2;
+            free(dep);
+        }
+        free(out.header);
+        free(out.source);
+        free(stem);
+        free(hpath);
+        free(cpath);
+        free(hname);
+    }
+    hcg_arena_free(&arena);
+    free(text);
+    return status;
+}

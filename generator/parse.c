@@ -1,0 +1,187 @@
+/*
+** parse.c -- the arena, diagnostics, and the loop that feeds tokens from
+** the lexer to the lemon parser.
+*/
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hcg.h"
+#include "grammar.h"
+
+/* ------------------------------------------------------------ the arena */
+
+struct hcg_arena {
+    hcg_arena *next;
+    size_t used, cap;
+    _Alignas(max_align_t) unsigned char mem[];
+};
+
+#define ARENA_BLOCK 65536u
+
+void *hcg_alloc(hcg_arena **a, size_t n)
+{
+    n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+    if (!*a || (*a)->cap - (*a)->used < n) {
+        size_t cap = n > ARENA_BLOCK ? n : ARENA_BLOCK;
+        hcg_arena *b = malloc(sizeof *b + cap);
+        if (!b) {
+            fprintf(stderr, "hcachegen: out of memory\n");
+            exit(2);
+        }
+        b->next = *a;
+        b->used = 0;
+        b->cap = cap;
+        *a = b;
+    }
+    void *p = (*a)->mem + (*a)->used;
+    (*a)->used += n;
+    memset(p, 0, n);
+    return p;
+}
+
+char *hcg_strndup(hcg_arena **a, const char *s, size_t n)
+{
+    char *d = hcg_alloc(a, n + 1);
+    memcpy(d, s, n);
+    d[n] = 0;
+    return d;
+}
+
+void hcg_arena_free(hcg_arena **a)
+{
+    while (*a) {
+        hcg_arena *next = (*a)->next;
+        free(*a);
+        *a = next;
+    }
+}
+
+void hcg_vec_push(hcg_arena **a, hcg_vec *vec, void *p)
+{
+    if (vec->n == vec->cap) {
+        size_t cap = vec->cap ? vec->cap * 2 : 8;
+        void **v = hcg_alloc(a, cap * sizeof *v);
+        if (vec->n) memcpy(v, vec->v, vec->n * sizeof *v);
+        vec->v = v;
+        vec->cap = cap;
+    }
+    vec->v[vec->n++] = p;
+}
+
+/* ---------------------------------------------------------- diagnostics */
+
+int hcg_line_of(const hcg_src *src, size_t off)
+{
+    int line = 1;
+    for (size_t i = 0; i < off && i < src->len; i++)
+        if (src->text[i] == '\n') line++;
+    return line;
+}
+
+/* gcc's layout: the location, the message, the line, a caret under the
+   column (tabs copied so the caret lines up). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 0)))
+#endif
+static void report(hcg_src *src, size_t off, const char *kind, const char *fmt, va_list ap)
+{
+    if (off > src->len) off = src->len;
+    size_t ls = off;
+    while (ls > 0 && src->text[ls - 1] != '\n') ls--;
+    size_t le = off;
+    while (le < src->len && src->text[le] != '\n' && src->text[le] != '\r') le++;
+    fprintf(stderr, "%s:%d:%zu: %s: ", src->path, hcg_line_of(src, off), off - ls + 1, kind);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    fputc(' ', stderr);
+    for (size_t i = ls; i < le; i++) {
+        unsigned char ch = (unsigned char)src->text[i];
+        fputc(ch == '\t' || (ch >= 0x20 && ch != 0x7f) ? ch : '?', stderr);
+    }
+    fputs("\n ", stderr);
+    for (size_t i = ls; i < off; i++) fputc(src->text[i] == '\t' ? '\t' : ' ', stderr);
+    fputs("^\n", stderr);
+}
+
+void hcg_error(hcg_src *src, size_t off, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report(src, off, "error", fmt, ap);
+    va_end(ap);
+    src->nerrors++;
+}
+
+void hcg_note(hcg_src *src, size_t off, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    report(src, off, "note", fmt, ap);
+    va_end(ap);
+}
+
+/* ---------------------------------------------------------- the parser */
+
+static bool is_keyword(int code)
+{
+    return code != TK_IDENT && hcg_token_name(code)[0] == '\'' &&
+           hcg_token_name(code)[1] >= 'a' && hcg_token_name(code)[1] <= 'z';
+}
+
+void hcg_syntax_error(hcg_module *m, const hcg_token *tok, const int *expected, int n)
+{
+    /* Where a name fits, every keyword does too: say "a name" once. */
+    bool name_ok = false;
+    for (int i = 0; i < n; i++) if (expected[i] == TK_IDENT) name_ok = true;
+    char list[512] = "";
+    int shown = 0, total = 0;
+    for (int i = 0; i < n; i++)
+        if (!(name_ok && is_keyword(expected[i]))) total++;
+    for (int i = 0; i < n; i++) {
+        if (name_ok && is_keyword(expected[i])) continue;
+        size_t len = strlen(list);
+        snprintf(list + len, sizeof list - len, "%s%s",
+                 shown == 0 ? "" : shown == total - 1 ? " or " : ", ",
+                 hcg_token_name(expected[i]));
+        shown++;
+    }
+    const char *found = tok->code == TK_IDENT ? NULL : hcg_token_name(tok->code);
+    char what[96];
+    if (found)
+        snprintf(what, sizeof what, "%s", found);
+    else
+        snprintf(what, sizeof what, "'%.*s'", tok->len > 40 ? 40 : (int)tok->len,
+                 m->src->text + tok->off);
+    if (total)
+        hcg_error(m->src, tok->off, "expected %s before %s", list, what);
+    else
+        hcg_error(m->src, tok->off, "unexpected %s", what);
+}
+
+int hcg_parse(hcg_module *m)
+{
+    int before = m->src->nerrors;
+    hcg_lexer lx = {m->src, m->arena, (const unsigned char *)m->src->text};
+    void *p = hcg_ParseAlloc(malloc);
+    if (!p) {
+        fprintf(stderr, "hcachegen: out of memory\n");
+        exit(2);
+    }
+    hcg_token t;
+    bool any = false;
+    for (;;) {
+        int code = hcg_lex(&lx, &t);
+        if (code < 0) break;          /* reported; the rest cannot be trusted */
+        if (code == 0 && !any) {
+            hcg_error(m->src, t.off, "empty file: a .hcache file starts with 'module NAME;'");
+            break;
+        }
+        any = true;
+        hcg_Parse(p, code, t, m);
+        if (m->stop || code == 0) break;
+    }
+    hcg_ParseFree(p, free);
+    return m->src->nerrors - before;
+}
