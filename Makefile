@@ -146,6 +146,19 @@ $(B)/tests/%: tests/%.c tests/testutil.h $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(TEST_CFLAGS) $< $(LIB_A) -o $@ -lcmocka $(LDLIBS)
 
+# test_codegen runs the code hcachegen writes for tests/codegen/cg.hcache,
+# compiled with -Wconversion on top of the usual warnings.
+CG_DIR := $(B)/tests/codegen
+$(CG_DIR)/cg.hc.c $(CG_DIR)/cg.hc.h: tests/codegen/cg.hcache $(HCACHEGEN)
+	$(call msg,HCGEN,$<)
+	@mkdir -p $(CG_DIR)
+	$(Q)$(HCACHEGEN) -o $(CG_DIR) $<
+
+$(B)/tests/test_codegen: tests/test_codegen.c tests/testutil.h $(CG_DIR)/cg.hc.c $(CG_DIR)/cg.hc.h $(LIB_A)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) -Wconversion -I$(CG_DIR) -c $(CG_DIR)/cg.hc.c -o $(CG_DIR)/cg.hc.o
+	$(Q)$(CC) $(TEST_CFLAGS) -I$(CG_DIR) $< $(CG_DIR)/cg.hc.o $(LIB_A) -o $@ -lcmocka $(LDLIBS)
+
 # check runs every suite plain with gcc and with clang, every suite but the
 # slow trace replay under ASan+UBSan, the threaded suites under TSan, and the
 # install test; then one summary. A failing step does not stop the others.

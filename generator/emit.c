@@ -824,6 +824,7 @@ static void emit_decl(emitter *e, const hcg_decl *d, sb *h, sb *c)
         sb_puts(&sa, "    a.load = load;\n    a.ctx = ctx;\n");
     }
     if (!af.len) sb_puts(&af, "    char none;                  /* C has no empty structs */\n");
+    set(&vs, "void_a", xstrdup(d->params.n || d->kind == HCG_POLICY ? "" : "    (void)a;\n"));
     set(&vs, "arg_fields", sb_take(&af));
     set(&vs, "set_args", sb_take(&sa));
     set(&vs, "check_params", sb_take(&cp));
@@ -875,7 +876,7 @@ static void emit_decl(emitter *e, const hcg_decl *d, sb *h, sb *c)
     /* ---- decoding what hc_get_or_load returned */
     sb dc = {0}, rt = {0}, co = {0}, cw = {0};
     result_c(e, &rt, &d->result);
-    clear_value(e, &co, &d->result, "*out", "                ");
+    clear_value(e, &co, &d->result, "(*out)", "                ");
     clear_value(e, &cw, &d->result, "v", "                ");
     sb_printf(&dc, "        {\n            hc_dec d;\n            %s%sv;\n", rt.s, d->result.base == HCG_TEXT && !d->result.list ? "" : " ");
     if (opt) sb_puts(&dc, "            bool some = false;\n");
