@@ -70,7 +70,7 @@ BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
 .PHONY: all deps test-deps check test-run test-run-tsan bench demo install \
-        uninstall clean symbols-check
+        uninstall clean symbols-check golden-update
 .DEFAULT_GOAL := all
 
 all: deps $(LIB_A) $(LIB_SO) $(REPLAY) $(HCACHEGEN) symbols-check
@@ -181,8 +181,15 @@ check: test-deps
 	scripts/test-summary.sh $(CHECK_RESULTS) || st=1; \
 	exit $$st
 
-test-run: $(TESTS) $(REPLAY)
-	@scripts/run-tests.sh $(B) "$(filter-out $(HC_TEST_SKIP),$(TESTS:$(B)/tests/%=%))"
+test-run: $(TESTS) $(REPLAY) $(HCACHEGEN)
+	@st=0; \
+	scripts/run-tests.sh $(B) "$(filter-out $(HC_TEST_SKIP),$(TESTS:$(B)/tests/%=%))" || st=1; \
+	tests/golden.sh $(B) $(B)/test-results.txt || st=1; \
+	exit $$st
+
+# Regenerate tests/golden/*.hc.[ch] after a deliberate change to the output.
+golden-update: $(HCACHEGEN)
+	@tests/golden.sh $(B) --update
 
 test-run-tsan: $(TSAN_TESTS:%=$(B)/tests/%)
 	@scripts/run-tests.sh $(B) "$(TSAN_TESTS)"

@@ -57,6 +57,8 @@ static void check_c_name(hcg_module *m, size_t off, const char *name, const char
         }
     if (name[0] == '_' && (name[1] == '_' || (name[1] >= 'A' && name[1] <= 'Z')))
         hcg_error(m->src, off, "%s '%s' is a name reserved by C; rename it", what, name);
+    else if (strncmp(name, "hc_", 3) == 0)
+        hcg_error(m->src, off, "%s '%s': names starting with hc_ are reserved for the generated code", what, name);
 }
 
 /* Resolve t; entity types allowed only where entities are. */

@@ -395,7 +395,7 @@ static char *finish_lines(char *text, const char *out_name, bool lines)
    buffer expression k. */
 static void key_param(sb *b, const hcg_field *p, const char *k, const char *x)
 {
-    sb_puts(b, "    if (rc == HC_OK) rc = ");
+    sb_puts(b, "    if (hc_rc == HC_OK) hc_rc = ");
     switch (p->type.base) {
     case HCG_I32: case HCG_I64: sb_printf(b, "hc_key_append_int(%s, (int64_t)%s);\n", k, x); break;
     case HCG_U32: case HCG_U64: sb_printf(b, "hc_key_append_uint(%s, (uint64_t)%s);\n", k, x); break;
@@ -410,7 +410,7 @@ static void key_param(sb *b, const hcg_field *p, const char *k, const char *x)
 static void key_literal(sb *b, const char *k, const char *text)
 {
     if (!*text) return;
-    sb_printf(b, "    if (rc == HC_OK) rc = hc_buf_append_str(%s, ", k);
+    sb_printf(b, "    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(%s, ", k);
     sb_cstr(b, text);
     sb_puts(b, ");\n");
 }
@@ -498,25 +498,25 @@ static void emit_entity(emitter *e, const hcg_entity *en, sb *h, sb *c)
 
         if (f->type.nullable) {
             nullables = true;
-            if (flag) sb_printf(&enc, "    if (rc == HC_OK) rc = hc_enc_option(out, !u->%s_is_null);\n", f->name);
-            else sb_printf(&enc, "    if (rc == HC_OK) rc = hc_enc_option(out, u->%s != NULL);\n", f->name);
-            if (flag) sb_printf(&enc, "    if (rc == HC_OK && !u->%s_is_null) rc = ", f->name);
-            else sb_printf(&enc, "    if (rc == HC_OK && u->%s) rc = ", f->name);
+            if (flag) sb_printf(&enc, "    if (hc_rc == HC_OK) hc_rc = hc_enc_option(out, !u->%s_is_null);\n", f->name);
+            else sb_printf(&enc, "    if (hc_rc == HC_OK) hc_rc = hc_enc_option(out, u->%s != NULL);\n", f->name);
+            if (flag) sb_printf(&enc, "    if (hc_rc == HC_OK && !u->%s_is_null) hc_rc = ", f->name);
+            else sb_printf(&enc, "    if (hc_rc == HC_OK && u->%s) hc_rc = ", f->name);
         } else {
-            sb_puts(&enc, "    if (rc == HC_OK) rc = ");
+            sb_puts(&enc, "    if (hc_rc == HC_OK) hc_rc = ");
         }
         /* hc_enc_* write to "out". */
         enc_scalar(&enc, f->type.base, x);
         sb_puts(&enc, ";\n");
 
         if (f->type.nullable) {
-            sb_puts(&dec, "    if (rc == HC_OK) rc = hc_dec_option(d, &some);\n");
-            sb_puts(&dec, "    if (rc == HC_OK && some) rc = ");
+            sb_puts(&dec, "    if (hc_rc == HC_OK) hc_rc = hc_dec_option(d, &hc_some);\n");
+            sb_puts(&dec, "    if (hc_rc == HC_OK && hc_some) hc_rc = ");
             dec_scalar(&dec, f->type.base, "d", x);
             sb_puts(&dec, ";\n");
-            if (flag) sb_printf(&dec, "    if (rc == HC_OK) u->%s_is_null = !some;\n", f->name);
+            if (flag) sb_printf(&dec, "    if (hc_rc == HC_OK) u->%s_is_null = !hc_some;\n", f->name);
         } else {
-            sb_puts(&dec, "    if (rc == HC_OK) rc = ");
+            sb_puts(&dec, "    if (hc_rc == HC_OK) hc_rc = ");
             dec_scalar(&dec, f->type.base, "d", x);
             sb_puts(&dec, ";\n");
         }
@@ -525,7 +525,7 @@ static void emit_entity(emitter *e, const hcg_entity *en, sb *h, sb *c)
     }
     if (nullables) {
         sb pre = {0};
-        sb_puts(&pre, "    bool some = false;\n");
+        sb_puts(&pre, "    bool hc_some = false;\n");
         sb_add(&pre, dec.s, dec.len);
         free(dec.s);
         dec = pre;
@@ -534,19 +534,19 @@ static void emit_entity(emitter *e, const hcg_entity *en, sb *h, sb *c)
     char *prefix = key_prefix(m);
     sb lit = {0};
     sb_printf(&lit, "%s%s:", prefix, entity_key(en));
-    key_literal(&key, "key", lit.s);
+    key_literal(&key, "hc_key", lit.s);
     free(lit.s);
-    key_param(&key, pk, "key", pk->name);
+    key_param(&key, pk, "hc_key", pk->name);
     lit = (sb){0};
     sb_printf(&lit, "%s:", entity_key(en));
-    key_literal(&tag, "tag", lit.s);
+    key_literal(&tag, "hc_tag", lit.s);
     free(lit.s);
-    key_param(&tag, pk, "tag", pk->name);
+    key_param(&tag, pk, "hc_tag", pk->name);
     /* "rc" must start out HC_OK in the key builders. */
     sb key2 = {0}, tag2 = {0};
-    sb_puts(&key2, "    rc = HC_OK;\n");
+    sb_puts(&key2, "    hc_rc = HC_OK;\n");
     sb_add(&key2, key.s, key.len);
-    sb_puts(&tag2, "    rc = HC_OK;\n");
+    sb_puts(&tag2, "    hc_rc = HC_OK;\n");
     sb_add(&tag2, tag.s, tag.len);
     free(key.s);
     free(tag.s);
@@ -666,7 +666,7 @@ static void args_from(sb *b, const hcg_decl *d, bool leading_comma)
 {
     for (size_t i = 0; i < d->params.n; i++) {
         const hcg_field *p = d->params.v[i];
-        sb_printf(b, "%sa->%s", i || leading_comma ? ", " : "", p->name);
+        sb_printf(b, "%shc_a->%s", i || leading_comma ? ", " : "", p->name);
     }
 }
 
@@ -762,36 +762,36 @@ static void emit_decl(emitter *e, const hcg_decl *d, sb *h, sb *c)
         sb_printf(&kd, "%s%s:{%s}", prefix, entity_key(en), d->entity_param->name);
         sb lit = {0};
         sb_printf(&lit, "%s%s:", prefix, entity_key(en));
-        key_literal(&bk, "&key", lit.s);
+        key_literal(&bk, "&hc_key", lit.s);
         free(lit.s);
-        key_param(&bk, d->entity_param, "&key", d->entity_param->name);
+        key_param(&bk, d->entity_param, "&hc_key", d->entity_param->name);
         lit = (sb){0};
         sb_printf(&lit, "%s:", entity_key(en));
-        key_literal(&bt, "&tagb[0]", lit.s);
+        key_literal(&bt, "&hc_tagb[0]", lit.s);
         free(lit.s);
-        key_param(&bt, d->entity_param, "&tagb[0]", d->entity_param->name);
+        key_param(&bt, d->entity_param, "&hc_tagb[0]", d->entity_param->name);
         char *coll = collection_of(en);
-        key_literal(&bt, "&tagb[1]", coll);
+        key_literal(&bt, "&hc_tagb[1]", coll);
         sb_printf(&td, ", tags \"%s:{%s}\", \"%s\"", entity_key(en), d->entity_param->name, coll);
         free(coll);
         ntags += 2;
     } else {
         sb_puts(&kd, prefix);
         template_doc(&kd, &d->key_tmpl);
-        build_template(&bk, &d->key_tmpl, "&key", prefix);
+        build_template(&bk, &d->key_tmpl, "&hc_key", prefix);
     }
     (void)ek;
     size_t first = d->entity ? 2 : 0;
     for (size_t i = 0; i < d->tag_tmpls.n; i++) {
         char k[32];
-        snprintf(k, sizeof k, "&tagb[%zu]", first + i);
+        snprintf(k, sizeof k, "&hc_tagb[%zu]", first + i);
         build_template(&bt, d->tag_tmpls.v[i], k, "");
         sb_puts(&td, i == 0 && !d->entity ? ", tags \"" : ", \"");
         template_doc(&td, d->tag_tmpls.v[i]);
         sb_puts(&td, "\"");
     }
     for (size_t i = 0; i < ntags; i++)
-        sb_printf(&bt, "    tags[%zu] = (const char *)tagb[%zu].data;\n", i, i);
+        sb_printf(&bt, "    hc_tags[%zu] = (const char *)hc_tagb[%zu].data;\n", i, i);
     set(&vs, "key_doc", sb_take(&kd));
     set(&vs, "tags_doc", sb_take(&td));
     set(&vs, "build_key", sb_take(&bk));
@@ -812,7 +812,7 @@ static void emit_decl(emitter *e, const hcg_decl *d, sb *h, sb *c)
         sb_puts(&af, "    ");
         param_decl(&af, p);
         sb_puts(&af, ";\n");
-        sb_printf(&sa, "    a.%s = %s;\n", p->name, p->name);
+        sb_printf(&sa, "    hc_a.%s = %s;\n", p->name, p->name);
         if (p->type.base == HCG_TEXT)
             sb_printf(&cp, "    if (!%s) return hc_error_set(err, HC_EINVAL, \"%s is NULL\");\n", p->name, p->name);
         if (p->type.base == HCG_BLOB)
@@ -821,54 +821,54 @@ static void emit_decl(emitter *e, const hcg_decl *d, sb *h, sb *c)
     }
     if (d->kind == HCG_POLICY) {
         sb_printf(&af, "    %s_loader load;\n    void *ctx;\n", F);
-        sb_puts(&sa, "    a.load = load;\n    a.ctx = ctx;\n");
+        sb_puts(&sa, "    hc_a.load = load;\n    hc_a.ctx = ctx;\n");
     }
     if (!af.len) sb_puts(&af, "    char none;                  /* C has no empty structs */\n");
-    set(&vs, "void_a", xstrdup(d->params.n || d->kind == HCG_POLICY ? "" : "    (void)a;\n"));
+    set(&vs, "void_a", xstrdup(d->params.n || d->kind == HCG_POLICY ? "" : "    (void)hc_a;\n"));
     set(&vs, "arg_fields", sb_take(&af));
     set(&vs, "set_args", sb_take(&sa));
     set(&vs, "check_params", sb_take(&cp));
-    set(&vs, "err_setup", xstrdup(d->infallible ? "    hc_error local, *err = &local;\n"
-                                                : "    hc_error local;\n    if (!err) err = &local;\n"));
+    set(&vs, "err_setup", xstrdup(d->infallible ? "    hc_error hc_local, *err = &hc_local;\n"
+                                                : "    hc_error hc_local;\n    if (!err) err = &hc_local;\n"));
 
     /* ---- the fill function's call */
     sb call = {0}, ev = {0}, cv = {0};
     bool opt = stored_as_option(d);
-    if (opt) sb_puts(&ev, "hc_enc_option(out, true);\n    if (rc == HC_OK) rc = ");
-    enc_value(e, &ev, &d->result, "v");
+    if (opt) sb_puts(&ev, "hc_enc_option(out, true);\n    if (hc_rc == HC_OK) hc_rc = ");
+    enc_value(e, &ev, &d->result, "hc_v");
     if (d->kind == HCG_POLICY) {
-        sb_puts(&call, "    int rc = a->load(a->ctx");
+        sb_puts(&call, "    int hc_rc = hc_a->load(hc_a->ctx");
         args_from(&call, d, true);
-        sb_puts(&call, ", &v, err);\n");
+        sb_puts(&call, ", &hc_v, err);\n");
     } else if (!d->infallible) {
-        sb_printf(&call, "    int rc = %s_load(", F);
+        sb_printf(&call, "    int hc_rc = %s_load(", F);
         args_from(&call, d, false);
-        sb_printf(&call, "%s&v, err);\n", d->params.n ? ", " : "");
+        sb_printf(&call, "%s&hc_v, err);\n", d->params.n ? ", " : "");
     } else if (returns_value(d)) {
-        sb_puts(&call, "    int rc = HC_OK;\n    (void)err;\n");
-        sb_printf(&call, "    v = %s_load(", F);
+        sb_puts(&call, "    int hc_rc = HC_OK;\n    (void)err;\n");
+        sb_printf(&call, "    hc_v = %s_load(", F);
         args_from(&call, d, false);
         sb_puts(&call, ");\n");
         if (d->result.base == HCG_TEXT)
-            sb_printf(&call, "    if (!v) rc = hc_error_set(err, HC_ENOMEM, \"%s_load returned NULL\");\n", F);
+            sb_printf(&call, "    if (!hc_v) hc_rc = hc_error_set(err, HC_ENOMEM, \"%s_load returned NULL\");\n", F);
     } else {
-        sb_puts(&call, "    int rc = HC_OK;\n    (void)err;\n");
+        sb_puts(&call, "    int hc_rc = HC_OK;\n    (void)err;\n");
         sb_printf(&call, "    %s_load(", F);
         args_from(&call, d, false);
-        sb_printf(&call, "%s&v);\n", d->params.n ? ", " : "");
+        sb_printf(&call, "%s&hc_v);\n", d->params.n ? ", " : "");
     }
     if (!d->infallible) {
-        sb_printf(&call, "    if (rc == HC_OK) rc = %s;\n", ev.s);
+        sb_printf(&call, "    if (hc_rc == HC_OK) hc_rc = %s;\n", ev.s);
         if (d->result.nullable)
-            sb_puts(&call, "    else if (rc == HC_MISS) rc = hc_enc_option(out, false);   /* absence is cached */\n");
+            sb_puts(&call, "    else if (hc_rc == HC_MISS) hc_rc = hc_enc_option(out, false);   /* absence is cached */\n");
         else
-            sb_printf(&call, "    else if (rc == HC_MISS) rc = hc_error_set(err, HC_ENOTFOUND, \"%s found nothing\");\n",
+            sb_printf(&call, "    else if (hc_rc == HC_MISS) hc_rc = hc_error_set(err, HC_ENOTFOUND, \"%s found nothing\");\n",
                       d->label.s ? d->label.s : d->name);
     } else {
-        sb_printf(&call, "    if (rc == HC_OK) rc = %s;\n", ev.s);
+        sb_printf(&call, "    if (hc_rc == HC_OK) hc_rc = %s;\n", ev.s);
     }
     free(ev.s);
-    if (d->result.list || owned(d->result.base)) clear_value(e, &cv, &d->result, "v", "    ");
+    if (d->result.list || owned(d->result.base)) clear_value(e, &cv, &d->result, "hc_v", "    ");
     set(&vs, "call", sb_take(&call));
     set(&vs, "clear_v", sb_take(&cv));
     setf(&vs, "loader_what", "%s", d->kind == HCG_POLICY ? "caller's loader" : "user's function");
@@ -877,27 +877,27 @@ static void emit_decl(emitter *e, const hcg_decl *d, sb *h, sb *c)
     sb dc = {0}, rt = {0}, co = {0}, cw = {0};
     result_c(e, &rt, &d->result);
     clear_value(e, &co, &d->result, "(*out)", "                ");
-    clear_value(e, &cw, &d->result, "v", "                ");
-    sb_printf(&dc, "        {\n            hc_dec d;\n            %s%sv;\n", rt.s, d->result.base == HCG_TEXT && !d->result.list ? "" : " ");
-    if (opt) sb_puts(&dc, "            bool some = false;\n");
-    sb_puts(&dc, "            memset(&v, 0, sizeof v);\n            hc_dec_init(&d, val.data, val.len);\n");
+    clear_value(e, &cw, &d->result, "hc_v", "                ");
+    sb_printf(&dc, "        {\n            hc_dec hc_d;\n            %s%shc_v;\n", rt.s, d->result.base == HCG_TEXT && !d->result.list ? "" : " ");
+    if (opt) sb_puts(&dc, "            bool hc_some = false;\n");
+    sb_puts(&dc, "            memset(&hc_v, 0, sizeof hc_v);\n            hc_dec_init(&hc_d, hc_val.data, hc_val.len);\n");
     if (opt) {
-        sb_puts(&dc, "            rc = hc_dec_option(&d, &some);\n            if (rc == HC_OK && some) rc = ");
+        sb_puts(&dc, "            hc_rc = hc_dec_option(&hc_d, &hc_some);\n            if (hc_rc == HC_OK && hc_some) hc_rc = ");
     } else {
-        sb_puts(&dc, "            rc = ");
+        sb_puts(&dc, "            hc_rc = ");
     }
-    dec_value(e, &dc, &d->result, "&d", "v");
-    sb_puts(&dc, ";\n            if (rc == HC_OK) rc = hc_dec_finish(&d);\n");
-    sb_printf(&dc, "            if (rc == HC_OK%s) {\n", opt ? " && some" : "");
+    dec_value(e, &dc, &d->result, "&hc_d", "hc_v");
+    sb_puts(&dc, ";\n            if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);\n");
+    sb_printf(&dc, "            if (hc_rc == HC_OK%s) {\n", opt ? " && hc_some" : "");
     sb_add(&dc, co.s ? co.s : "", co.len);
-    sb_puts(&dc, "                *out = v;\n            }");
+    sb_puts(&dc, "                *out = hc_v;\n            }");
     if (cw.len || opt) sb_puts(&dc, " else {\n");
     sb_add(&dc, cw.s ? cw.s : "", cw.len);
     if (opt) {
         if (d->result.nullable)
-            sb_puts(&dc, "                if (rc == HC_OK) rc = HC_MISS;            /* cached absence */\n");
+            sb_puts(&dc, "                if (hc_rc == HC_OK) hc_rc = HC_MISS;            /* cached absence */\n");
         else
-            sb_printf(&dc, "                if (rc == HC_OK) rc = hc_error_set(err, HC_ENOTFOUND, \"no %s\");\n",
+            sb_printf(&dc, "                if (hc_rc == HC_OK) hc_rc = hc_error_set(err, HC_ENOTFOUND, \"no %s\");\n",
                       d->entity->name);
     }
     sb_puts(&dc, cw.len || opt ? "            }\n        }\n" : "\n        }\n");
