@@ -209,6 +209,7 @@ bench: all $(BENCHES)
 
 demo: all
 	@$(MAKE) --no-print-directory -C examples/quickstart run
+	@$(MAKE) --no-print-directory -C examples/functions run
 
 # --------------------------------------------------------------- install
 
@@ -219,7 +220,8 @@ install: all
 	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libhydracache.so
-	install -m 755 $(REPLAY) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(REPLAY) $(HCACHEGEN) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 hydracache.mk $(DESTDIR)$(PREFIX)/share/hydracache/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|'$$(sed -n 's/^#define HC_VERSION_STRING "\(.*\)"/\1/p' runtime/include/hydracache.h)'|' \
 	    hydracache.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/hydracache.pc
 
@@ -227,8 +229,10 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/include/hydracache.h \
 	    $(DESTDIR)$(PREFIX)/lib/libhydracache.a \
 	    $(DESTDIR)$(PREFIX)/lib/libhydracache.so $(DESTDIR)$(PREFIX)/lib/$(SONAME) \
-	    $(DESTDIR)$(PREFIX)/bin/hcache-replay \
+	    $(DESTDIR)$(PREFIX)/bin/hcache-replay $(DESTDIR)$(PREFIX)/bin/hcachegen \
+	    $(DESTDIR)$(PREFIX)/share/hydracache/hydracache.mk \
 	    $(DESTDIR)$(PREFIX)/lib/pkgconfig/hydracache.pc
+	-rmdir $(DESTDIR)$(PREFIX)/share/hydracache 2>/dev/null
 
 clean:
 	rm -rf build

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hcg.h"
@@ -17,6 +19,8 @@ static const char usage[] =
     "\n"
     "  -o OUTDIR          where the outputs go (required unless --check)\n"
     "  --depfile F        also write a make dependency file\n"
+    "  --stamp F          touch F after every successful run, and make it the\n"
+    "                     depfile's target (for make: see hydracache.mk)\n"
     "  --templates DIR    use the templates in DIR instead of the built-in ones\n"
     "  --no-line          no #line directives back to the .hcache file\n"
     "  --check            parse and check only; write nothing\n"
@@ -115,15 +119,19 @@ static void dep_path(FILE *f, const char *p)
     }
 }
 
-static char *depfile_text(const char *h, const char *c, const char *input,
+static char *depfile_text(const char *h, const char *c, const char *stamp, const char *input,
                           const char *self, const char *templates)
 {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     if (!f) return NULL;
-    fputs(h, f);
-    dep_path(f, c);
+    if (stamp) {
+        fputs(stamp, f);
+    } else {
+        fputs(h, f);
+        dep_path(f, c);
+    }
     fputs(":", f);
     dep_path(f, input);
     if (self) dep_path(f, self);
@@ -147,9 +155,25 @@ static char *depfile_text(const char *h, const char *c, const char *input,
     return buf;
 }
 
+/*
+** An output whose content is unchanged keeps its old mtime, so make would
+** run hcachegen again on every build after the .hcache is touched. The stamp
+** is what make compares instead: it is touched on every successful run.
+*/
+static int touch(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT, 0666);
+    if (fd < 0 || futimens(fd, NULL) != 0) {
+        fprintf(stderr, "hcachegen: cannot touch %s: %s\n", path, strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    return close(fd);
+}
+
 int main(int argc, char **argv)
 {
-    const char *outdir = NULL, *depfile = NULL, *templates = NULL, *input = NULL;
+    const char *outdir = NULL, *depfile = NULL, *templates = NULL, *input = NULL, *stamp = NULL;
     bool lines = true, check_only = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -164,6 +188,8 @@ int main(int argc, char **argv)
             outdir = argv[++i];
         } else if (strcmp(a, "--depfile") == 0 && more) {
             depfile = argv[++i];
+        } else if (strcmp(a, "--stamp") == 0 && more) {
+            stamp = argv[++i];
         } else if (strcmp(a, "--templates") == 0 && more) {
             templates = argv[++i];
         } else if (strcmp(a, "--no-line") == 0) {
@@ -223,10 +249,11 @@ int main(int argc, char **argv)
             char self[4096];
             ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
             if (k > 0) self[k] = 0;
-            char *dep = depfile_text(hpath, cpath, input, k > 0 ? self : NULL, templates);
+            char *dep = depfile_text(hpath, cpath, stamp, input, k > 0 ? self : NULL, templates);
             if (!dep || write_if_changed(depfile, dep) != 0) status = 2;
             free(dep);
         }
+        if (status == 0 && stamp && touch(stamp) != 0) status = 2;
         free(out.header);
         free(out.source);
         free(stem);

@@ -11,7 +11,7 @@ ko() { failed=$((failed + 1)); echo "[  FAILED  ] install: $1" >&2; }
 
 if make --no-print-directory -s install PREFIX="$prefix" >/dev/null; then ok "make install"; else ko "make install"; fi
 for f in include/hydracache.h lib/libhydracache.a lib/libhydracache.so lib/libhydracache.so.0 \
-         lib/pkgconfig/hydracache.pc bin/hcache-replay; do
+         lib/pkgconfig/hydracache.pc bin/hcache-replay bin/hcachegen share/hydracache/hydracache.mk; do
     if [ -e "$prefix/$f" ]; then ok "installed $f"; else ko "missing $f"; fi
 done
 
@@ -31,6 +31,36 @@ if cc -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Werror $cflags examples/quicksta
 else
     ko "static library via pkg-config"
 fi
+# The cacheable-functions example with the installed generator and rules:
+# what an application's Makefile does.
+work="$prefix/fn"
+mkdir -p "$work"
+cp examples/functions/functions.c examples/functions/functions.hcache "$work/"
+cat > "$work/Makefile" <<'MK'
+include $(shell pkg-config --variable=mkfile hydracache)
+CFLAGS += -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror $(shell pkg-config --cflags hydracache)
+LDLIBS += $(shell pkg-config --libs hydracache) -pthread
+functions: functions.o functions.hc.o
+functions.o: functions.hc.h
+MK
+if make --no-print-directory -s -C "$work" functions >/dev/null &&
+   LD_LIBRARY_PATH="$prefix/lib" "$work/functions" | grep -q '^fib(90) = 2880067194370816120' &&
+   [ -f "$work/functions.hc.d" ]; then
+    ok "hcachegen and hydracache.mk via pkg-config"
+else
+    ko "hcachegen and hydracache.mk via pkg-config"
+fi
+# Touching the .hcache remakes the outputs; a second make does nothing.
+sleep 1
+touch "$work/functions.hcache"
+if make --no-print-directory -C "$work" functions | grep -q hcachegen &&
+   make --no-print-directory -C "$work" functions | grep -q 'is up to date'; then
+    ok "the depfile drives rebuilds"
+else
+    ko "the depfile drives rebuilds"
+fi
+rm -rf "$work"
+
 if make --no-print-directory -s uninstall PREFIX="$prefix" >/dev/null &&
    [ -z "$(find "$prefix" -type f ! -name 'qs-*')" ]; then
     ok "make uninstall removes every file"
