@@ -24,4 +24,7 @@ HCACHEGEN_FLAGS ?=
 
 .PRECIOUS: %.hc.stamp
 
+# The dependency files hold rules; they must not become the default goal.
+hc__goal := $(.DEFAULT_GOAL)
 -include $(wildcard *.hc.d)
+.DEFAULT_GOAL := $(hc__goal)

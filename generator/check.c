@@ -86,6 +86,9 @@ static void resolve_type(hcg_module *m, hcg_type *t, bool entity_ok, const char 
 static void check_entity(hcg_module *m, hcg_entity *e)
 {
     check_c_name(m, e->off, e->name, "entity");
+    for (size_t i = 0; i < sizeof scalars / sizeof scalars[0]; i++)
+        if (strcmp(e->name, scalars[i].name) == 0)
+            hcg_error(m->src, e->off, "entity '%s' has the name of a type; rename it", e->name);
     if (e->fields.n == 0) {
         hcg_error(m->src, e->off, "entity '%s' has no fields", e->name);
         return;
@@ -165,7 +168,7 @@ static void split_template(hcg_module *m, hcg_decl *d, const hcg_str *src, hcg_t
     t->src = *src;
     const char *s = src->s;
     if (!s[0]) {
-        hcg_error(m->src, src->off, "empty %s", what);
+        hcg_error(m->src, src->off, "empty template: %s cannot be empty", what);
         return;
     }
     size_t lit = 0;
@@ -271,7 +274,7 @@ static void check_entity_clause(hcg_module *m, hcg_decl *d)
         return;
     }
     d->entity_param = p;
-    if (e->primary && (p->type.base != e->primary->type.base || p->type.nullable))
+    if (e->primary && p->type.base != e->primary->type.base && p->type.base != HCG_UNKNOWN)
         hcg_error(m->src, arg->off, "parameter '%s' is %s but the primary field '%s' of '%s' is %s",
                   p->name, p->type.name, e->primary->name, e->name, e->primary->type.name);
     if (d->has_result && (d->result.entity != e || d->result.list))
@@ -360,6 +363,13 @@ typedef struct sym {
     const char *owner;
 } sym;
 
+static int sym_cmp(const void *x, const void *y)
+{
+    const sym *a = x, *b = y;
+    int c = strcmp(a->name, b->name);
+    return c ? c : (a->off > b->off) - (a->off < b->off);
+}
+
 /* Every C name the output defines, so that two declarations cannot both
    define one (entity user's shop_user_key and a query called user_key). */
 static void check_symbols(hcg_module *m)
@@ -388,51 +398,67 @@ static void check_symbols(hcg_module *m)
             syms[n++] = (sym){hcg_strndup(m->arena, buf, strlen(buf)), d->off, d->name};
         }
     }
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(syms[i].name, syms[j].name) == 0 && strcmp(syms[i].owner, syms[j].owner) != 0) {
-                hcg_error(m->src, syms[i].off, "'%s' would define %s, which '%s' defines already",
-                          syms[i].owner, syms[i].name, syms[j].owner);
-                hcg_note(m->src, syms[j].off, "'%s' is declared here", syms[j].owner);
-            } else if (strcmp(syms[i].name, syms[j].name) == 0 && syms[i].off != syms[j].off) {
-                hcg_error(m->src, syms[i].off, "duplicate name '%s'", syms[i].owner);
-                hcg_note(m->src, syms[j].off, "'%s' was declared here", syms[j].owner);
-            }
+    /* Sorted by name, equal names are neighbours: n log n for 10,000s. */
+    qsort(syms, n, sizeof *syms, sym_cmp);
+    const char *last_owner = NULL;
+    size_t last_off = (size_t)-1;
+    for (size_t i = 1; i < n; i++) {
+        const sym *a = &syms[i - 1], *b = &syms[i];
+        if (strcmp(a->name, b->name) != 0) continue;
+        /* One error per pair of declarations, however many names clash. */
+        if (b->off == last_off && last_owner && strcmp(a->owner, last_owner) == 0) continue;
+        last_off = b->off;
+        last_owner = a->owner;
+        if (strcmp(a->owner, b->owner) != 0) {
+            hcg_error(m->src, b->off, "'%s' would define %s, which '%s' defines already",
+                      b->owner, b->name, a->owner);
+            hcg_note(m->src, a->off, "'%s' is declared here", a->owner);
+        } else {
+            hcg_error(m->src, b->off, "duplicate name '%s'", b->owner);
+            hcg_note(m->src, a->off, "'%s' was declared here", a->owner);
+        }
+    }
 }
 
 /* Two declarations with one key template would overwrite each other's
    values (of different types). Entity-keyed declarations share the entity's
    key on purpose: they all store that entity. */
+typedef struct keyshape {
+    const char *shape;
+    size_t off;
+    const char *owner;
+} keyshape;
+
+static int shape_cmp(const void *x, const void *y)
+{
+    const keyshape *a = x, *b = y;
+    int c = strcmp(a->shape, b->shape);
+    return c ? c : (a->off > b->off) - (a->off < b->off);
+}
+
 static void check_keys(hcg_module *m)
 {
-    size_t n = m->entities.n + m->decls.n;
-    const char **shapes = hcg_alloc(m->arena, (n + 1) * sizeof *shapes);
-    size_t *offs = hcg_alloc(m->arena, (n + 1) * sizeof *offs);
-    const char **owners = hcg_alloc(m->arena, (n + 1) * sizeof *owners);
-    size_t k = 0;
+    size_t n = m->entities.n + m->decls.n, k = 0;
+    keyshape *ks = hcg_alloc(m->arena, (n + 1) * sizeof *ks);
     for (size_t i = 0; i < m->entities.n; i++) {
         hcg_entity *e = m->entities.v[i];
         const char *key = e->key.s ? e->key.s : e->name;
         char *s = hcg_alloc(m->arena, strlen(key) + 4);
         sprintf(s, "%s:{}", key);
-        shapes[k] = s;
-        offs[k] = e->key.s ? e->key.off : e->off;
-        owners[k++] = e->name;
+        ks[k++] = (keyshape){s, e->key.s ? e->key.off : e->off, e->name};
     }
     for (size_t i = 0; i < m->decls.n; i++) {
         hcg_decl *d = m->decls.v[i];
         if (d->kind == HCG_EXEC || d->entity_name || !d->key_tmpl.pieces.n) continue;
-        shapes[k] = shape(m, &d->key_tmpl);
-        offs[k] = d->key.s ? d->key.off : d->off;
-        owners[k++] = d->name;
+        ks[k++] = (keyshape){shape(m, &d->key_tmpl), d->key.s ? d->key.off : d->off, d->name};
     }
-    for (size_t i = 0; i < k; i++)
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(shapes[i], shapes[j]) == 0) {
-                hcg_error(m->src, offs[i], "'%s' has the same key template as '%s' (\"%s\"): their values would overwrite each other",
-                          owners[i], owners[j], shapes[i]);
-                hcg_note(m->src, offs[j], "'%s' declares it here", owners[j]);
-            }
+    qsort(ks, k, sizeof *ks, shape_cmp);
+    for (size_t i = 1; i < k; i++)
+        if (strcmp(ks[i].shape, ks[i - 1].shape) == 0) {
+            hcg_error(m->src, ks[i].off, "'%s' has the same key template as '%s' (\"%s\"): their values would overwrite each other",
+                      ks[i].owner, ks[i - 1].owner, ks[i].shape);
+            hcg_note(m->src, ks[i - 1].off, "'%s' declares it here", ks[i - 1].owner);
+        }
 }
 
 int hcg_check(hcg_module *m)

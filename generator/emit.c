@@ -95,6 +95,20 @@ static void sb_cstr(sb *b, const char *s)
     sb_puts(b, "\"");
 }
 
+/* Text from the .hcache file that goes into a C comment: a star and a slash
+   in either order would end the comment or trip -Wcomment, so a backslash
+   goes between them. Takes ownership of s. */
+static char *comment_safe(char *s)
+{
+    sb b = {0};
+    for (const char *p = s; *p; p++) {
+        sb_add(&b, p, 1);
+        if ((p[0] == '*' && p[1] == '/') || (p[0] == '/' && p[1] == '*')) sb_puts(&b, "\\");
+    }
+    free(s);
+    return sb_take(&b);
+}
+
 /* ----------------------------------------------------------- templates */
 
 typedef struct emitter {
@@ -564,13 +578,16 @@ static void emit_entity(emitter *e, const hcg_entity *en, sb *h, sb *c)
     set(&vs, "pk_param", sb_take(&pp));
     setf(&vs, "pk", "%s", pk->name);
     setf(&vs, "pkname", "%s", pk->name);
-    setf(&vs, "key_example", "%s%s:{%s}", prefix, entity_key(en), pk->name);
-    setf(&vs, "tag_example", "%s:{%s}", entity_key(en), pk->name);
+    sb ke = {0}, te = {0};
+    sb_printf(&ke, "%s%s:{%s}", prefix, entity_key(en), pk->name);
+    sb_printf(&te, "%s:{%s}", entity_key(en), pk->name);
+    set(&vs, "key_example", comment_safe(sb_take(&ke)));
+    set(&vs, "tag_example", comment_safe(sb_take(&te)));
     char *coll = collection_of(en);
     sb cc = {0};
     sb_cstr(&cc, coll);
     set(&vs, "collection_c", sb_take(&cc));
-    set(&vs, "collection", coll);
+    set(&vs, "collection", comment_safe(coll));
     set(&vs, "ttl", ttl_expr(en->has_ttl ? en->ttl_ms : m->ttl_ms, en->has_ttl || m->has_ttl));
     if (pk->type.base == HCG_TEXT) {
         setf(&vs, "check_pk", "    if (!%s) return HC_EINVAL;\n", pk->name);
@@ -689,7 +706,7 @@ static void emit_decl(emitter *e, const hcg_decl *d, sb *h, sb *c)
     setf(&vs, "name", "%s", d->name);
     sb lab = {0};
     if (d->label.s) sb_printf(&lab, " (\"%s\")", d->label.s);
-    set(&vs, "label", sb_take(&lab));
+    set(&vs, "label", comment_safe(sb_take(&lab)));
     sb R = {0};
     result_c(e, &R, &d->result);
     set(&vs, "R", sb_take(&R));
@@ -792,8 +809,8 @@ static void emit_decl(emitter *e, const hcg_decl *d, sb *h, sb *c)
     }
     for (size_t i = 0; i < ntags; i++)
         sb_printf(&bt, "    hc_tags[%zu] = (const char *)hc_tagb[%zu].data;\n", i, i);
-    set(&vs, "key_doc", sb_take(&kd));
-    set(&vs, "tags_doc", sb_take(&td));
+    set(&vs, "key_doc", comment_safe(sb_take(&kd)));
+    set(&vs, "tags_doc", comment_safe(sb_take(&td)));
     set(&vs, "build_key", sb_take(&bk));
     set(&vs, "build_tags", sb_take(&bt));
     setf(&vs, "ntags", "%zu", ntags);
@@ -862,8 +879,11 @@ static void emit_decl(emitter *e, const hcg_decl *d, sb *h, sb *c)
         if (d->result.nullable)
             sb_puts(&call, "    else if (hc_rc == HC_MISS) hc_rc = hc_enc_option(out, false);   /* absence is cached */\n");
         else
-            sb_printf(&call, "    else if (hc_rc == HC_MISS) hc_rc = hc_error_set(err, HC_ENOTFOUND, \"%s found nothing\");\n",
-                      d->label.s ? d->label.s : d->name);
+        {
+            sb_puts(&call, "    else if (hc_rc == HC_MISS) hc_rc = hc_error_set(err, HC_ENOTFOUND, \"%s found nothing\", ");
+            sb_cstr(&call, d->label.s ? d->label.s : d->name);
+            sb_puts(&call, ");\n");
+        }
     } else {
         sb_printf(&call, "    if (hc_rc == HC_OK) hc_rc = %s;\n", ev.s);
     }
@@ -928,7 +948,7 @@ int hcg_emit(const hcg_module *m, const hcg_emit_opts *o, hcg_output *out)
     vars vs = {{{0}}, 0};
     setf(&vs, "version", "%s", HCG_VERSION);
     const char *base = strrchr(o->source_path, '/');
-    setf(&vs, "source", "%s", base ? base + 1 : o->source_path);
+    set(&vs, "source", comment_safe(xstrdup(base ? base + 1 : o->source_path)));
     setf(&vs, "header", "%s", o->header_name);
     sb g = {0};
     for (const char *p = o->header_name; *p; p++)

@@ -14,17 +14,16 @@
 #include "hcg.h"
 #include "grammar.h"
 
-/* Decode the string literal [s, e) (quotes excluded) into the arena.
-   Returns NULL after reporting a bad escape or control byte. */
+/* Decode the string literal [s, e) (quotes excluded) into the arena. A bad
+   escape or control byte is reported and left out, so checking goes on
+   with the rest of the string. */
 static char *decode_string(hcg_lexer *lx, const unsigned char *s, const unsigned char *e)
 {
     char *out = hcg_alloc(lx->arena, (size_t)(e - s) + 1), *w = out;
-    bool ok = true;
     for (const unsigned char *p = s; p < e; p++) {
         if (*p < 0x20 && *p != '\t') {
             hcg_error(lx->src, (size_t)((const char *)p - lx->src->text),
                       "control byte 0x%02x in a string (write \\n or \\t)", *p);
-            ok = false;
         } else if (*p != '\\') {
             *w++ = (char)*p;
         } else {
@@ -38,12 +37,11 @@ static char *decode_string(hcg_lexer *lx, const unsigned char *s, const unsigned
                 hcg_error(lx->src, (size_t)((const char *)p - 1 - lx->src->text),
                           "unknown escape '\\%c' in a string (use \\\" \\\\ \\n \\t \\r)",
                           *p >= 0x20 && *p < 0x7f ? *p : '?');
-                ok = false;
             }
         }
     }
     *w = 0;
-    return ok ? out : NULL;
+    return out;
 }
 
 /* A duration: digits then a unit. Returns false after reporting. */
@@ -132,7 +130,6 @@ int hcg_lex(hcg_lexer *lx, hcg_token *t)
         ["] strch* ["] {
             lx->cur = YYCURSOR;
             t->str = decode_string(lx, start + 1, YYCURSOR - 1);
-            if (!t->str) t->str = "";     /* reported; parse on */
             RET(TK_STRING);
         }
         ["] strch* {

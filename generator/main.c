@@ -81,6 +81,10 @@ static int write_if_changed(const char *path, const char *text)
         free(tmp);
         return -1;
     }
+    /* mkstemp makes the file 0600; an output gets what the umask allows. */
+    mode_t mask = umask(0);
+    umask(mask);
+    fchmod(fd, 0666 & ~mask);
     FILE *f = fdopen(fd, "wb");
     int ok = f && fwrite(text, 1, len, f) == len;
     ok = (f ? fclose(f) == 0 : (close(fd), 0)) && ok;
@@ -108,15 +112,20 @@ static char *stem_of(const char *path)
     return s;
 }
 
-/* Make escapes spaces and '$' in a dependency path. */
-static void dep_path(FILE *f, const char *p)
+/* A path as make reads it in a rule: spaces, '#' and '$' escaped. */
+static void dep_escaped(FILE *f, const char *p)
 {
-    fputc(' ', f);
     for (; *p; p++) {
         if (*p == ' ' || *p == '#') fputc('\\', f);
         if (*p == '$') fputc('$', f);
         fputc(*p, f);
     }
+}
+
+static void dep_path(FILE *f, const char *p)
+{
+    fputc(' ', f);
+    dep_escaped(f, p);
 }
 
 static char *depfile_text(const char *h, const char *c, const char *stamp, const char *input,
@@ -127,9 +136,9 @@ static char *depfile_text(const char *h, const char *c, const char *stamp, const
     FILE *f = open_memstream(&buf, &len);
     if (!f) return NULL;
     if (stamp) {
-        fputs(stamp, f);
+        dep_escaped(f, stamp);
     } else {
-        fputs(h, f);
+        dep_escaped(f, h);
         dep_path(f, c);
     }
     fputs(":", f);
@@ -149,7 +158,7 @@ static char *depfile_text(const char *h, const char *c, const char *stamp, const
     fputs("\n", f);
     /* An empty rule per prerequisite, so a deleted one does not break make. */
     fputs("\n", f);
-    fputs(input, f);
+    dep_escaped(f, input);
     fputs(":\n", f);
     fclose(f);
     return buf;
@@ -199,9 +208,13 @@ int main(int argc, char **argv)
         } else if ((strcmp(a, "--schema") == 0 || strcmp(a, "--pg-check") == 0) && more) {
             fprintf(stderr, "hcachegen: %s needs the database layer, which this build does not have yet\n", a);
             return 2;
+        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--depfile") == 0 || strcmp(a, "--stamp") == 0 ||
+                   strcmp(a, "--templates") == 0 || strcmp(a, "--schema") == 0 ||
+                   strcmp(a, "--pg-check") == 0) {
+            fprintf(stderr, "hcachegen: option '%s' needs an argument\n%s", a, usage);
+            return 2;
         } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "hcachegen: %s option '%s'\n%s", more || a[1] != '-' ? "unknown" : "incomplete",
-                    a, usage);
+            fprintf(stderr, "hcachegen: unknown option '%s'\n%s", a, usage);
             return 2;
         } else if (input) {
             fprintf(stderr, "hcachegen: one input file at a time ('%s' and '%s')\n", input, a);
@@ -227,7 +240,11 @@ int main(int argc, char **argv)
     memset(&m, 0, sizeof m);
     m.src = &src;
     m.arena = &arena;
-    if (hcg_parse(&m) == 0) hcg_check(&m);
+    /* After a syntax error the tree is incomplete and checking it would
+       only add noise; other errors (a bad escape, a repeated clause) leave
+       it whole, and checking goes on to report everything else. */
+    hcg_parse(&m);
+    if (!m.stop) hcg_check(&m);
     int status = src.nerrors ? 1 : 0;
     if (src.nerrors)
         fprintf(stderr, "%s: %d error%s; nothing written\n", input, src.nerrors, src.nerrors == 1 ? "" : "s");

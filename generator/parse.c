@@ -173,9 +173,13 @@ int hcg_parse(hcg_module *m)
     bool any = false;
     for (;;) {
         int code = hcg_lex(&lx, &t);
-        if (code < 0) break;          /* reported; the rest cannot be trusted */
+        if (code < 0) {               /* reported; the rest cannot be trusted */
+            m->stop = true;
+            break;
+        }
         if (code == 0 && !any) {
             hcg_error(m->src, t.off, "empty file: a .hcache file starts with 'module NAME;'");
+            m->stop = true;
             break;
         }
         any = true;

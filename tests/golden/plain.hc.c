@@ -48,10 +48,9 @@ static int plain_note__dec(hc_dec *d, plain_note *u)
 
 int plain_note_encode(const plain_note *u, hc_buf *out)
 {
-    size_t len = out->len;
     hc_buf_reset(out);
     int hc_rc = plain_note__enc(out, u);
-    if (hc_rc != HC_OK) out->len = len;
+    if (hc_rc != HC_OK) hc_buf_reset(out);
     return hc_rc;
 }
 
@@ -161,7 +160,7 @@ int plain_note_invalidate_all(hc_cache *c)
 {
     return hc_invalidate_tag(c, "note:all", NULL);
 }
-#line 165 "plain.hc.c"
+#line 164 "plain.hc.c"
 
 /* ------------------------------------------------------ cacheable lookup */
 #line 12 "tests/golden/plain.hcache"
@@ -236,7 +235,7 @@ int plain_lookup(hc_cache *c, const char *key, int64_t name, plain_note *out, hc
     for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
-#line 240 "plain.hc.c"
+#line 239 "plain.hc.c"
 
 /* ------------------------------------------------------ cacheable count_all */
 #line 15 "tests/golden/plain.hcache"
@@ -299,7 +298,7 @@ int plain_count_all(hc_cache *c, uint64_t *out)
     for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
-#line 303 "plain.hc.c"
+#line 302 "plain.hc.c"
 
 /* ------------------------------------------------------ policy fetch */
 #line 19 "tests/golden/plain.hcache"
@@ -318,7 +317,7 @@ static int plain_fetch__fill(void *ctx, hc_buf *out, hc_error *err)
     int hc_rc = hc_a->load(hc_a->ctx, hc_a->id, &hc_v, err);
     if (hc_rc == HC_OK) hc_rc = hc_enc_option(out, true);
     if (hc_rc == HC_OK) hc_rc = plain_note__enc(out, &hc_v);
-    else if (hc_rc == HC_MISS) hc_rc = hc_error_set(err, HC_ENOTFOUND, "fetch found nothing");
+    else if (hc_rc == HC_MISS) hc_rc = hc_error_set(err, HC_ENOTFOUND, "%s found nothing", "fetch");
     plain_note_clear(&hc_v);
     return hc_rc;
 }
@@ -379,5 +378,5 @@ int plain_fetch(hc_cache *c, const char *id, plain_fetch_loader load, void *ctx,
     for (size_t hc_i = 0; hc_i < 2; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
-#line 383 "plain.hc.c"
+#line 382 "plain.hc.c"
 

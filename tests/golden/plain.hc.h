@@ -42,7 +42,7 @@ typedef struct plain_note_list {
 void plain_note_clear(plain_note *u);
 void plain_note_list_clear(plain_note_list *l);
 /* Replace out's contents with the postcard encoding of u. HC_EINVAL for a
-   NULL text field that is not nullable. */
+   NULL text field that is not nullable; on any failure out is left empty. */
 int plain_note_encode(const plain_note *u, hc_buf *out);
 /* Decode len bytes into u. HC_ECODEC for malformed or truncated input,
    which leaves u as it was. */

@@ -48,10 +48,9 @@ static int plain_note__dec(hc_dec *d, plain_note *u)
 
 int plain_note_encode(const plain_note *u, hc_buf *out)
 {
-    size_t len = out->len;
     hc_buf_reset(out);
     int hc_rc = plain_note__enc(out, u);
-    if (hc_rc != HC_OK) out->len = len;
+    if (hc_rc != HC_OK) hc_buf_reset(out);
     return hc_rc;
 }
 
@@ -315,7 +314,7 @@ static int plain_fetch__fill(void *ctx, hc_buf *out, hc_error *err)
     int hc_rc = hc_a->load(hc_a->ctx, hc_a->id, &hc_v, err);
     if (hc_rc == HC_OK) hc_rc = hc_enc_option(out, true);
     if (hc_rc == HC_OK) hc_rc = plain_note__enc(out, &hc_v);
-    else if (hc_rc == HC_MISS) hc_rc = hc_error_set(err, HC_ENOTFOUND, "fetch found nothing");
+    else if (hc_rc == HC_MISS) hc_rc = hc_error_set(err, HC_ENOTFOUND, "%s found nothing", "fetch");
     plain_note_clear(&hc_v);
     return hc_rc;
 }

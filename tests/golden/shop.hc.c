@@ -51,10 +51,9 @@ static int shop_user__dec(hc_dec *d, shop_user *u)
 
 int shop_user_encode(const shop_user *u, hc_buf *out)
 {
-    size_t len = out->len;
     hc_buf_reset(out);
     int hc_rc = shop_user__enc(out, u);
-    if (hc_rc != HC_OK) out->len = len;
+    if (hc_rc != HC_OK) hc_buf_reset(out);
     return hc_rc;
 }
 
@@ -160,7 +159,7 @@ int shop_user_invalidate_all(hc_cache *c)
 {
     return hc_invalidate_tag(c, "users", NULL);
 }
-#line 164 "shop.hc.c"
+#line 163 "shop.hc.c"
 
 /* ------------------------------------------------------ policy load_user */
 #line 40 "tests/golden/shop.hcache"
@@ -239,7 +238,7 @@ int shop_load_user(hc_cache *c, int64_t user_id, shop_load_user_loader load, voi
     for (size_t hc_i = 0; hc_i < 2; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
-#line 243 "shop.hc.c"
+#line 242 "shop.hc.c"
 
 /* ------------------------------------------------------ cacheable fib */
 #line 45 "tests/golden/shop.hcache"
@@ -255,7 +254,7 @@ static int shop_fib__fill(void *ctx, hc_buf *out, hc_error *err)
     memset(&hc_v, 0, sizeof hc_v);
     int hc_rc = shop_fib_load(hc_a->n, &hc_v, err);
     if (hc_rc == HC_OK) hc_rc = hc_enc_i64(out, (int64_t)hc_v);
-    else if (hc_rc == HC_MISS) hc_rc = hc_error_set(err, HC_ENOTFOUND, "fib found nothing");
+    else if (hc_rc == HC_MISS) hc_rc = hc_error_set(err, HC_ENOTFOUND, "%s found nothing", "fib");
     return hc_rc;
 }
 
@@ -301,7 +300,7 @@ int shop_fib(hc_cache *c, int64_t n, int64_t *out, hc_error *err)
     for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
-#line 305 "shop.hc.c"
+#line 304 "shop.hc.c"
 
 /* ------------------------------------------------------ cacheable greeting */
 #line 49 "tests/golden/shop.hcache"
@@ -374,5 +373,5 @@ int shop_greeting(hc_cache *c, const char *name, char **out)
     for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
-#line 378 "shop.hc.c"
+#line 377 "shop.hc.c"
 

@@ -51,10 +51,9 @@ static int shop_user__dec(hc_dec *d, shop_user *u)
 
 int shop_user_encode(const shop_user *u, hc_buf *out)
 {
-    size_t len = out->len;
     hc_buf_reset(out);
     int hc_rc = shop_user__enc(out, u);
-    if (hc_rc != HC_OK) out->len = len;
+    if (hc_rc != HC_OK) hc_buf_reset(out);
     return hc_rc;
 }
 
@@ -253,7 +252,7 @@ static int shop_fib__fill(void *ctx, hc_buf *out, hc_error *err)
     memset(&hc_v, 0, sizeof hc_v);
     int hc_rc = shop_fib_load(hc_a->n, &hc_v, err);
     if (hc_rc == HC_OK) hc_rc = hc_enc_i64(out, (int64_t)hc_v);
-    else if (hc_rc == HC_MISS) hc_rc = hc_error_set(err, HC_ENOTFOUND, "fib found nothing");
+    else if (hc_rc == HC_MISS) hc_rc = hc_error_set(err, HC_ENOTFOUND, "%s found nothing", "fib");
     return hc_rc;
 }
 

@@ -43,7 +43,7 @@ typedef struct shop_user_list {
 void shop_user_clear(shop_user *u);
 void shop_user_list_clear(shop_user_list *l);
 /* Replace out's contents with the postcard encoding of u. HC_EINVAL for a
-   NULL text field that is not nullable. */
+   NULL text field that is not nullable; on any failure out is left empty. */
 int shop_user_encode(const shop_user *u, hc_buf *out);
 /* Decode len bytes into u. HC_ECODEC for malformed or truncated input,
    which leaves u as it was. */
