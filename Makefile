@@ -160,11 +160,13 @@ $(B)/tests/test_codegen: tests/test_codegen.c tests/testutil.h $(CG_DIR)/cg.hc.c
 	$(Q)$(CC) $(TEST_CFLAGS) -I$(CG_DIR) $< $(CG_DIR)/cg.hc.o $(LIB_A) -o $@ -lcmocka $(LDLIBS)
 
 # check runs every suite plain with gcc and with clang, every suite but the
-# slow trace replay under ASan+UBSan, the threaded suites under TSan, and the
-# install test; then one summary. A failing step does not stop the others.
+# slow trace replay under ASan+UBSan, the threaded suites under TSan, a short
+# fuzz of hcachegen, and the install test; then one summary. Each test-run
+# also runs hcachegen's golden tests and bad-input corpus with that build.
+# A failing step does not stop the others.
 CHECK_RESULTS := build/release/test-results.txt build/release-clang/test-results.txt \
                  build/address-undefined/test-results.txt build/thread/test-results.txt \
-                 build/release/install-results.txt
+                 build/release/install-results.txt build/fuzz/test-results.txt
 check: test-deps
 	@rm -f $(CHECK_RESULTS)
 	@$(MAKE) --no-print-directory all
@@ -174,6 +176,7 @@ check: test-deps
 	$(MAKE) --no-print-directory SANITIZE=address,undefined OPT=-O1 test-run \
 	    HC_TEST_SKIP="test_hitratio" || st=1; \
 	$(MAKE) --no-print-directory SANITIZE=thread OPT=-O1 test-run-tsan || st=1; \
+	$(MAKE) --no-print-directory fuzz-short || st=1; \
 	tests/install-test.sh > build/release/install.log 2>&1 || st=1; \
 	sed -n 's/^install: \([0-9]*\) passed, \([0-9]*\) failed$$/release install \1 \2 0/p' \
 	    build/release/install.log > build/release/install-results.txt; \
@@ -185,6 +188,7 @@ test-run: $(TESTS) $(REPLAY) $(HCACHEGEN)
 	@st=0; \
 	scripts/run-tests.sh $(B) "$(filter-out $(HC_TEST_SKIP),$(TESTS:$(B)/tests/%=%))" || st=1; \
 	tests/golden.sh $(B) $(B)/test-results.txt || st=1; \
+	tests/bad-inputs.sh $(B) $(B)/test-results.txt || st=1; \
 	exit $$st
 
 # Regenerate tests/golden/*.hc.[ch] after a deliberate change to the output.
@@ -236,5 +240,7 @@ uninstall:
 
 clean:
 	rm -rf build
+
+include tests/fuzz.mk
 
 -include $(LIB_OBJ:.o=.d) $(HCG_OBJ:.o=.d) $(TESTS:=.d) $(BENCHES:=.d)

@@ -23,9 +23,19 @@ static const char *const c_words[] = {
     "void", "volatile", "while", "bool", "true", "false", "NULL",
     "_Alignas", "_Alignof", "_Atomic", "_Bool", "_Complex", "_Generic",
     "_Imaginary", "_Noreturn", "_Static_assert", "_Thread_local",
-    /* parameter names the generated functions use themselves */
-    "c", "db", "out", "err", "load", "ctx", "changes",
 };
+
+/* Parameter names the generated functions use themselves: reserved for
+   parameters (and primary fields, which become parameters) only. */
+static const char *const param_words[] = {"c", "db", "out", "err", "load", "ctx", "changes"};
+
+static void check_param_name(hcg_module *m, size_t off, const char *name, const char *what)
+{
+    for (size_t i = 0; i < sizeof param_words / sizeof param_words[0]; i++)
+        if (strcmp(name, param_words[i]) == 0)
+            hcg_error(m->src, off, "%s '%s' would clash with the generated function's own parameter; rename it",
+                      what, name);
+}
 
 static const char *kind_name(hcg_kind k)
 {
@@ -124,6 +134,7 @@ static void check_entity(hcg_module *m, hcg_entity *e)
     }
     if (!e->primary) e->primary = e->fields.v[0];
     hcg_field *p = e->primary;
+    check_param_name(m, p->off, p->name, "primary field");
     if (p->type.base == HCG_F64 || p->type.base == HCG_BLOB || p->type.base == HCG_BOOL)
         hcg_error(m->src, p->off, "primary field '%s' must be an integer or text, not %s",
                   p->name, p->type.name);
@@ -288,6 +299,7 @@ static void check_decl(hcg_module *m, hcg_decl *d)
     for (size_t i = 0; i < d->params.n; i++) {
         hcg_field *p = d->params.v[i];
         check_c_name(m, p->off, p->name, "parameter");
+        check_param_name(m, p->off, p->name, "parameter");
         resolve_type(m, &p->type, false, "a parameter");
         for (size_t j = 0; j < i; j++) {
             hcg_field *q = d->params.v[j];

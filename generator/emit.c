@@ -158,14 +158,19 @@ __attribute__((format(printf, 3, 4)))
 #endif
 static void setf(vars *vs, const char *name, const char *fmt, ...)
 {
-    sb b = {0};
-    char tmp[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    sb_puts(&b, tmp);
-    set(vs, name, sb_take(&b));
+    char *text = malloc((size_t)n + 1);
+    if (!text) {
+        fprintf(stderr, "hcachegen: out of memory\n");
+        exit(2);
+    }
+    va_start(ap, fmt);
+    vsnprintf(text, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    set(vs, name, text);
 }
 
 static void vars_free(vars *vs)
@@ -501,8 +506,9 @@ static void emit_entity(emitter *e, const hcg_entity *en, sb *h, sb *c)
     bool nullables = false;
     for (size_t i = 0; i < en->fields.n; i++) {
         const hcg_field *f = en->fields.v[i];
-        char x[300];
-        snprintf(x, sizeof x, "u->%s", f->name);
+        sb xb = {0};
+        sb_printf(&xb, "u->%s", f->name);
+        const char *x = xb.s;
         bool flag = f->type.nullable && f->type.base != HCG_TEXT;
         if (f->type.base == HCG_TEXT)
             sb_printf(&fields, "    char *%s;%s\n", f->name, f->type.nullable ? "              /* NULL: null */" : "");
@@ -536,6 +542,7 @@ static void emit_entity(emitter *e, const hcg_entity *en, sb *h, sb *c)
         }
         if (f->type.base == HCG_TEXT) sb_printf(&clr, "    free(u->%s);\n", f->name);
         if (f->type.base == HCG_BLOB) sb_printf(&clr, "    free(u->%s.data);\n", f->name);
+        free(xb.s);
     }
     if (nullables) {
         sb pre = {0};
@@ -699,8 +706,9 @@ static void emit_decl(emitter *e, const hcg_decl *d, sb *h, sb *c)
     const hcg_module *m = e->m;
     vars vs = {{{0}}, 0};
     const char *kind = d->kind == HCG_POLICY ? "policy" : "cacheable";
-    char F[300];
-    snprintf(F, sizeof F, "%s_%s", m->name, d->name);
+    sb fb = {0};
+    sb_printf(&fb, "%s_%s", m->name, d->name);
+    const char *F = fb.s;
     setf(&vs, "F", "%s", F);
     setf(&vs, "kind", "%s", kind);
     setf(&vs, "name", "%s", d->name);
@@ -930,6 +938,7 @@ static void emit_decl(emitter *e, const hcg_decl *d, sb *h, sb *c)
     expand(e, h, "cached.h.tmpl", &vs);
     expand(e, c, "cached.c.tmpl", &vs);
     vars_free(&vs);
+    free(fb.s);
 }
 
 /* ------------------------------------------------------------- files */

@@ -172,6 +172,7 @@ typedef struct hcg_module {
     hcg_vec entities;                /* hcg_entity * */
     hcg_vec decls;                   /* hcg_decl * */
     bool stop;                       /* a syntax error: feed no more tokens */
+    size_t prev_end;                 /* end of the token before the current one */
 } hcg_module;
 
 /* --------------------------------------------------------------- passes */

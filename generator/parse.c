@@ -88,6 +88,10 @@ __attribute__((format(printf, 4, 0)))
 static void report(hcg_src *src, size_t off, const char *kind, const char *fmt, va_list ap)
 {
     if (off > src->len) off = src->len;
+    /* At the end of a file that ends in a newline: point after the last
+       text, not at an empty line past it. */
+    if (off == src->len)
+        while (off > 0 && (src->text[off - 1] == '\n' || src->text[off - 1] == '\r')) off--;
     size_t ls = off;
     while (ls > 0 && src->text[ls - 1] != '\n') ls--;
     size_t le = off;
@@ -154,8 +158,12 @@ void hcg_syntax_error(hcg_module *m, const hcg_token *tok, const int *expected, 
     else
         snprintf(what, sizeof what, "'%.*s'", tok->len > 40 ? 40 : (int)tok->len,
                  m->src->text + tok->off);
+    /* A missing ';' belongs after what came before it, as gcc puts it. */
+    bool semi = false;
+    for (int i = 0; i < n; i++) semi |= expected[i] == TK_SEMI;
+    size_t at = semi && m->prev_end ? m->prev_end : tok->off;
     if (total)
-        hcg_error(m->src, tok->off, "expected %s before %s", list, what);
+        hcg_error(m->src, at, "expected %s before %s", list, what);
     else
         hcg_error(m->src, tok->off, "unexpected %s", what);
 }
@@ -185,6 +193,7 @@ int hcg_parse(hcg_module *m)
         any = true;
         hcg_Parse(p, code, t, m);
         if (m->stop || code == 0) break;
+        m->prev_end = t.off + t.len;
     }
     hcg_ParseFree(p, free);
     return m->src->nerrors - before;
