@@ -205,9 +205,10 @@ $(B)/bench/%: bench/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) -Iruntime/include -Iruntime/src $< $(LIB_A) -o $@ $(LDLIBS)
 
-bench: all $(BENCHES)
+bench: all $(BENCHES) $(HCACHEGEN)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
 	@scripts/replay-table.sh $(REPLAY)
+	@bench/bench_hcachegen.sh $(B)
 
 # ------------------------------------------------------------------ demo
 

@@ -484,15 +484,16 @@ static void check_symbols(hcg_module *m)
     }
     /* Sorted by name, equal names are neighbours: n log n for 10,000s. */
     qsort(syms, n, sizeof *syms, sym_cmp);
-    const char *last_owner = NULL;
-    size_t last_off = (size_t)-1;
+    /* One error per declaration, however many of its names clash (the
+       list of those reported stays short: only clashing ones are in it). */
+    size_t *reported = hcg_alloc(m->arena, (n + 1) * sizeof *reported), nrep = 0;
     for (size_t i = 1; i < n; i++) {
         const sym *a = &syms[i - 1], *b = &syms[i];
         if (strcmp(a->name, b->name) != 0) continue;
-        /* One error per pair of declarations, however many names clash. */
-        if (b->off == last_off && last_owner && strcmp(a->owner, last_owner) == 0) continue;
-        last_off = b->off;
-        last_owner = a->owner;
+        bool seen = false;
+        for (size_t k = 0; k < nrep && !seen; k++) seen = reported[k] == b->off;
+        if (seen) continue;
+        reported[nrep++] = b->off;
         if (strcmp(a->owner, b->owner) != 0) {
             hcg_error(m->src, b->off, "'%s' would define %s, which '%s' defines already",
                       b->owner, b->name, a->owner);
