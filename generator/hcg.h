@@ -36,7 +36,14 @@ typedef struct hcg_src {
     const char *text;        /* NUL-terminated copy of the file */
     size_t len;
     int nerrors;
+    size_t *line_starts;     /* offset of each line's first byte (malloc'd) */
+    size_t nlines;
 } hcg_src;
+
+/* Set up src for text (which it does not own); hcg_src_free releases the
+   line index. */
+void hcg_src_init(hcg_src *src, const char *path, const char *text, size_t len);
+void hcg_src_free(hcg_src *src);
 
 /* "path:line:col: error: message", then the line and a caret under off. */
 void hcg_error(hcg_src *src, size_t off, const char *fmt, ...)

@@ -228,13 +228,14 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    hcg_src src = {input, NULL, 0, 0};
-    char *text = read_file(input, &src.len);
+    size_t len;
+    char *text = read_file(input, &len);
     if (!text) {
         fprintf(stderr, "hcachegen: cannot read %s: %s\n", input, strerror(errno));
         return 2;
     }
-    src.text = text;
+    hcg_src src;
+    hcg_src_init(&src, input, text, len);
     hcg_arena *arena = NULL;
     hcg_module m;
     memset(&m, 0, sizeof m);
@@ -279,6 +280,7 @@ int main(int argc, char **argv)
         free(hname);
     }
     hcg_arena_free(&arena);
+    hcg_src_free(&src);
     free(text);
     return status;
 }

@@ -72,12 +72,43 @@ void hcg_vec_push(hcg_arena **a, hcg_vec *vec, void *p)
 
 /* ---------------------------------------------------------- diagnostics */
 
+void hcg_src_init(hcg_src *src, const char *path, const char *text, size_t len)
+{
+    memset(src, 0, sizeof *src);
+    src->path = path;
+    src->text = text;
+    src->len = len;
+    size_t n = 1;
+    for (size_t i = 0; i < len; i++) n += text[i] == '\n';
+    src->line_starts = malloc(n * sizeof *src->line_starts);
+    if (!src->line_starts) {
+        fprintf(stderr, "hcachegen: out of memory\n");
+        exit(2);
+    }
+    src->line_starts[0] = 0;
+    src->nlines = 1;
+    for (size_t i = 0; i < len; i++)
+        if (text[i] == '\n') src->line_starts[src->nlines++] = i + 1;
+}
+
+void hcg_src_free(hcg_src *src)
+{
+    free(src->line_starts);
+    src->line_starts = NULL;
+    src->nlines = 0;
+}
+
+/* The 1-based line holding off: a binary search over the line starts (the
+   emitter asks once per declaration, so a scan would be quadratic). */
 int hcg_line_of(const hcg_src *src, size_t off)
 {
-    int line = 1;
-    for (size_t i = 0; i < off && i < src->len; i++)
-        if (src->text[i] == '\n') line++;
-    return line;
+    size_t lo = 0, hi = src->nlines;          /* line_starts[lo] <= off */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (src->line_starts[mid] <= off) lo = mid;
+        else hi = mid;
+    }
+    return (int)lo + 1;
 }
 
 /* gcc's layout: the location, the message, the line, a caret under the

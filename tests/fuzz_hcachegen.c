@@ -64,10 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     text[size] = 0;
 
     hcg_src src;
-    memset(&src, 0, sizeof src);
-    src.path = "fuzz.hcache";
-    src.text = text;
-    src.len = size;
+    hcg_src_init(&src, "fuzz.hcache", text, size);
 
     hcg_arena *arena = NULL;
     hcg_module m;
@@ -97,6 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(out.source);
     }
     hcg_arena_free(&arena);
+    hcg_src_free(&src);
     free(text);
     return 0;
 }
