@@ -3,9 +3,10 @@
 ** keeps the capacity bounds, single-flight loading with invalidation safety,
 ** and the counters.
 **
-** See hc_int.h for the locking rules. In short: reads take one shard lock;
-** writes take the policy lock, then shard locks; loaders, events and frees
-** run with no lock held.
+** See hc_int.h for the locking rules. In short: hits take no lock (an RCU
+** read-side critical section); writes take the policy lock, then shard
+** locks; loaders, events and frees run with no lock held, and frees wait
+** for a grace period.
 */
 #include <inttypes.h>
 #include <stddef.h>
@@ -30,7 +31,8 @@ enum {
     DEAD_CLOSED         /* hc_cache_close */
 };
 
-/* How many hits on a shard between two opportunistic expiry sweeps. */
+/* How many hits by one thread on one cache between two opportunistic
+   expiry sweeps. */
 #define MAINTAIN_EVERY 1024u
 
 /* ------------------------------------------------------------- clock */
@@ -73,56 +75,114 @@ static inline hc__shard *shard_of(hc_cache *c, uint64_t h)
     return &c->shards[hc__shard_index((uint32_t)h)];
 }
 
+/*
+** Chain pointers are atomic because readers follow them without a lock.
+** Writers, who hold the shard lock, read them relaxed and store them with
+** release, so that a reader who loads a pointer (with acquire) also sees
+** everything written to the entry it points to before it was linked.
+*/
+#define LOAD_RELAXED(p)  atomic_load_explicit(&(p), memory_order_relaxed)
+#define LOAD_ACQUIRE(p)  atomic_load_explicit(&(p), memory_order_acquire)
+#define STORE_RELEASE(p, v) atomic_store_explicit(&(p), (v), memory_order_release)
+
+static bool entry_is(const hc__entry *e, uint32_t h32, const char *key, size_t klen)
+{
+    return e->node.hash == h32 && e->klen == klen && memcmp(e->data, key, klen) == 0;
+}
+
+/* Find key under the shard lock. */
 static hc__entry *table_find(hc__shard *s, uint64_t h, const char *key, size_t klen)
 {
-    if (!s->buckets) return NULL;
+    hc__table *t = LOAD_RELAXED(s->table);
+    if (!t) return NULL;
     uint32_t h32 = (uint32_t)h;
-    for (hc__entry *e = s->buckets[h32 & s->mask]; e; e = e->hnext)
-        if (e->node.hash == h32 && e->klen == klen && memcmp(e->data, key, klen) == 0)
-            return e;
+    for (hc__entry *e = LOAD_RELAXED(t->bucket[h32 & t->mask]); e; e = LOAD_RELAXED(e->hnext))
+        if (entry_is(e, h32, key, klen)) return e;
     return NULL;
 }
 
-/* Make room for one more entry (load factor at most 1). A failure leaves the
-   table as it was. */
-static int table_reserve(hc_cache *c, hc__shard *s)
+/*
+** Find key with no lock, inside a read-side critical section; the entry
+** stays allocated until the section ends. May miss a present key while a
+** resize moves its chain, and may find one that a writer has just unlinked:
+** a reader that started before the unlink may still see it, like any read
+** that overlaps a write.
+*/
+static hc__entry *table_find_rcu(hc__shard *s, uint64_t h, const char *key, size_t klen)
 {
-    if (s->buckets && s->count <= s->mask) return HC_OK;
-    uint32_t n = s->buckets ? (s->mask + 1) * 2 : 16;
+    hc__table *t = LOAD_ACQUIRE(s->table);
+    if (!t) return NULL;
+    uint32_t h32 = (uint32_t)h;
+    for (hc__entry *e = LOAD_ACQUIRE(t->bucket[h32 & t->mask]); e; e = LOAD_ACQUIRE(e->hnext))
+        if (entry_is(e, h32, key, klen)) return e;
+    return NULL;
+}
+
+static void free_table(struct rcu_head *head)
+{
+    HC_TSAN_ACQUIRE();
+    hc__table *t = (hc__table *)(void *)((char *)head - offsetof(hc__table, rcu));
+    hc_cache *c = t->cache;
+    hc__free(&c->alloc, t);
+    hc__defer_done(c);
+}
+
+/*
+** Make room for one more entry (load factor at most 1). A failure leaves the
+** table as it was. Under the shard lock.
+**
+** Growing moves every entry to a new bucket array and rewrites its hash
+** link, then publishes the new table. A reader walking an old chain may
+** follow a rewritten link into a new chain and so miss a key that is
+** present; it then takes the locked path (see lookup). It never loops: a
+** rewritten link points to an entry moved earlier, so from there on it only
+** goes back in the order of the moves. The old array is freed after a grace
+** period, once no reader can still be in it.
+*/
+static int table_reserve(hc_cache *c, hc__shard *s, hc__table **retired)
+{
+    hc__table *old = LOAD_RELAXED(s->table);
+    if (old && s->count <= old->mask) return HC_OK;
+    uint32_t n = old ? (old->mask + 1) * 2 : 16;
     if (n == 0) return HC_ENOMEM;
-    hc__entry **nb = hc__calloc(&c->alloc, n, sizeof *nb);
-    if (!nb) return HC_ENOMEM;
-    if (s->buckets) {
-        for (uint32_t i = 0; i <= s->mask; i++) {
-            hc__entry *e = s->buckets[i];
-            while (e) {
-                hc__entry *next = e->hnext;
-                e->hnext = nb[e->node.hash & (n - 1)];
-                nb[e->node.hash & (n - 1)] = e;
-                e = next;
-            }
+    hc__table *t = hc__malloc(&c->alloc, offsetof(hc__table, bucket) + (size_t)n * sizeof t->bucket[0]);
+    if (!t) return HC_ENOMEM;
+    t->cache = c;
+    t->mask = n - 1;
+    for (uint32_t i = 0; i < n; i++) atomic_init(&t->bucket[i], NULL);
+    for (uint32_t i = 0; old && i <= old->mask; i++) {
+        hc__entry *e = LOAD_RELAXED(old->bucket[i]);
+        while (e) {
+            hc__entry *next = LOAD_RELAXED(e->hnext);
+            uint32_t b = e->node.hash & t->mask;
+            STORE_RELEASE(e->hnext, LOAD_RELAXED(t->bucket[b]));
+            atomic_store_explicit(&t->bucket[b], e, memory_order_relaxed);
+            e = next;
         }
-        hc__free(&c->alloc, s->buckets);
     }
-    s->buckets = nb;
-    s->mask = n - 1;
+    STORE_RELEASE(s->table, t);
+    *retired = old;
     return HC_OK;
 }
 
+/* Link e, complete, at the head of its chain. Under the shard lock. */
 static void table_insert(hc__shard *s, hc__entry *e)
 {
-    hc__entry **b = &s->buckets[e->node.hash & s->mask];
-    e->hnext = *b;
-    *b = e;
+    hc__table *t = LOAD_RELAXED(s->table);
+    _Atomic(hc__entry *) *b = &t->bucket[e->node.hash & t->mask];
+    atomic_store_explicit(&e->hnext, LOAD_RELAXED(*b), memory_order_relaxed);
+    STORE_RELEASE(*b, e);
     s->count++;
 }
 
+/* Unlink e. Its own link stays as it was, so that a reader standing on e
+   still finds the rest of the chain. Under the shard lock. */
 static void table_unlink(hc__shard *s, hc__entry *e)
 {
-    hc__entry **pp = &s->buckets[e->node.hash & s->mask];
-    while (*pp != e) pp = &(*pp)->hnext;
-    *pp = e->hnext;
-    e->hnext = NULL;
+    hc__table *t = LOAD_RELAXED(s->table);
+    _Atomic(hc__entry *) *pp = &t->bucket[e->node.hash & t->mask];
+    while (LOAD_RELAXED(*pp) != e) pp = &LOAD_RELAXED(*pp)->hnext;
+    STORE_RELEASE(*pp, LOAD_RELAXED(e->hnext));
     s->count--;
 }
 
@@ -134,7 +194,8 @@ static void table_unlink(hc__shard *s, hc__entry *e)
 */
 typedef struct op {
     hc_cache  *c;
-    hc__entry *garbage;     /* chained through hnext */
+    hc__entry *garbage;     /* chained through gone.next */
+    hc__table *retired;     /* a table a resize replaced */
 } op;
 
 /* Take e out of the policy (unless the policy let it go already) and out of
@@ -155,7 +216,7 @@ static void bury(op *o, hc__entry *e, int why)
     hc__taglink *tl = hc__entry_tags(e);
     for (unsigned i = 0; i < e->ntags; i++) hc__tag_unlink(c, &tl[i]);
     e->dead = (uint8_t)why;
-    e->hnext = o->garbage;
+    e->gone.next = o->garbage;
     o->garbage = e;
 }
 
@@ -184,14 +245,24 @@ static void expire_due(op *o, uint64_t now)
     hc__wheel_advance(&o->c->wheel, now, expire_cb, o);
 }
 
-/* Report and free what a write unlinked. No lock held. */
+static void free_entry(struct rcu_head *head)
+{
+    HC_TSAN_ACQUIRE();
+    hc__entry *e = (hc__entry *)(void *)((char *)head - offsetof(hc__entry, rcu));
+    hc_cache *c = e->gone.cache;
+    hc__free(&c->alloc, e);
+    hc__defer_done(c);
+}
+
+/* Report what a write unlinked, and free it (and a replaced table) once no
+   reader can still see it. No lock held. */
 static void release(op *o)
 {
     hc_cache *c = o->c;
     hc__entry *e = o->garbage;
     o->garbage = NULL;
     while (e) {
-        hc__entry *next = e->hnext;
+        hc__entry *next = e->gone.next;
         switch (e->dead) {
         case DEAD_REMOVED:
             hc__emit(c, HC_EVENT_REMOVED, HC_ORIGIN_LOCAL, e->data, e->klen);
@@ -208,8 +279,13 @@ static void release(op *o)
         default:
             break;
         }
-        hc__free(&c->alloc, e);
+        e->gone.cache = c;
+        hc__defer(c, &e->rcu, free_entry);
         e = next;
+    }
+    if (o->retired) {
+        hc__defer(c, &o->retired->rcu, free_table);
+        o->retired = NULL;
     }
 }
 
@@ -352,18 +428,23 @@ int hc_cache_open(hc_cache **out, const hc_config *cfg)
     if (!cfg->node_id) make_node_id(idbuf, sizeof idbuf, c);
     c->name = dup_str(&c->alloc, cfg->name ? cfg->name : "main");
     c->node_id = dup_str(&c->alloc, cfg->node_id ? cfg->node_id : idbuf);
-    /* Shards are cache-line aligned so that two shards' locks never share
-       a line: a reader on one must not slow a reader on another. */
-    c->shards_mem = hc__malloc(&c->alloc, HC_SHARDS * sizeof(hc__shard) + 63);
+    /* Shards and per-thread counters are cache-line aligned so that what
+       one thread writes never shares a line with what another reads. */
+    size_t shards_size = HC_SHARDS * sizeof(hc__shard);
+    size_t tcounts_size = (HC_THREAD_SLOTS + 1) * sizeof(hc__tcount);
+    c->shards_mem = hc__malloc(&c->alloc, shards_size + tcounts_size + 63);
     if (!c->name || !c->node_id || !c->shards_mem) goto nomem;
     c->shards = (hc__shard *)(((uintptr_t)c->shards_mem + 63) & ~(uintptr_t)63);
-    memset(c->shards, 0, HC_SHARDS * sizeof(hc__shard));
+    memset(c->shards, 0, shards_size + tcounts_size);
+    c->tcounts = (hc__tcount *)(void *)((char *)c->shards + shards_size);
 
     uint64_t max_weight = c->max_entries ? c->max_entries : c->max_bytes;
     if (hc__policy_init(&c->policy, max_weight, &c->alloc) != HC_OK) goto nomem;
 
     unsigned i = 0;
-    if (pthread_mutex_init(&c->lock, NULL) != 0) goto sysfail_policy;
+    if (pthread_mutex_init(&c->defer_lock, NULL) != 0) goto sysfail_policy;
+    if (pthread_cond_init(&c->defer_cv, NULL) != 0) goto sysfail_defer_lock;
+    if (pthread_mutex_init(&c->lock, NULL) != 0) goto sysfail_defer_cv;
     for (; i < HC_SHARDS; i++)
         if (pthread_mutex_init(&c->shards[i].lock, NULL) != 0) goto sysfail;
     hc__wheel_init(&c->wheel, now_ms(c));
@@ -373,6 +454,10 @@ int hc_cache_open(hc_cache **out, const hc_config *cfg)
 sysfail:
     while (i-- > 0) pthread_mutex_destroy(&c->shards[i].lock);
     pthread_mutex_destroy(&c->lock);
+sysfail_defer_cv:
+    pthread_cond_destroy(&c->defer_cv);
+sysfail_defer_lock:
+    pthread_mutex_destroy(&c->defer_lock);
 sysfail_policy:
     hc__policy_destroy(&c->policy);
     hc__free(&c->alloc, c->shards_mem);
@@ -391,23 +476,29 @@ nomem:
 int hc_cache_close(hc_cache *c)
 {
     if (!c) return HC_OK;
+    /* Entries and tables freed earlier may still wait for a grace period,
+       and their frees use c's allocator. */
+    hc__defer_wait(c);
     for (unsigned i = 0; i < HC_SHARDS; i++) {
         hc__shard *s = &c->shards[i];
-        for (uint32_t b = 0; s->buckets && b <= s->mask; b++) {
-            hc__entry *e = s->buckets[b];
+        hc__table *t = LOAD_RELAXED(s->table);
+        for (uint32_t b = 0; t && b <= t->mask; b++) {
+            hc__entry *e = LOAD_RELAXED(t->bucket[b]);
             while (e) {
-                hc__entry *next = e->hnext;
+                hc__entry *next = LOAD_RELAXED(e->hnext);
                 hc__free(&c->alloc, e);
                 e = next;
             }
         }
-        hc__free(&c->alloc, s->buckets);
+        hc__free(&c->alloc, t);
         pthread_mutex_destroy(&s->lock);
     }
     hc__tags_free_all(c);
     hc__free(&c->alloc, c->tags);
     hc__policy_destroy(&c->policy);
     pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->defer_cv);
+    pthread_mutex_destroy(&c->defer_lock);
     hc__free(&c->alloc, c->shards_mem);
     hc__free(&c->alloc, c->name);
     hc__free(&c->alloc, c->node_id);
@@ -475,7 +566,7 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
 
     hc__shard *s = shard_of(c, h);
     hc__taglink *tl = hc__entry_tags(e);
-    op o = {c, NULL};
+    op o = {c, NULL, NULL};
     int rc = HC_OK;
 
     /*
@@ -499,7 +590,7 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
         rc = HC_MISS;                   /* not an error: just not stored */
     }
     pthread_mutex_lock(&s->lock);
-    if (rc == HC_OK) rc = table_reserve(c, s);
+    if (rc == HC_OK) rc = table_reserve(c, s, &o.retired);
     hc__entry *old = rc == HC_OK ? table_find(s, h, key, klen) : NULL;
     if (rc != HC_OK && f) flight_detach(s, f);
     pthread_mutex_unlock(&s->lock);
@@ -507,7 +598,7 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
         /* Nothing changed but maybe new tags, which have no members. */
         for (unsigned i = 0; i < e->ntags; i++) hc__tag_release(c, tl[i].tag);
         pthread_mutex_unlock(&c->lock);
-        hc__free(&c->alloc, e);
+        hc__free(&c->alloc, e);         /* never published: no reader saw it */
         release(&o);
         if (rc == HC_MISS) {
             hc__emit(c, HC_EVENT_STALE_LOAD_DISCARDED, HC_ORIGIN_LOADER, key, klen);
@@ -580,7 +671,7 @@ int hc_put(hc_cache *c, const char *key, const void *val, size_t len,
 static void expire_key(hc_cache *c, const char *key, size_t klen, uint64_t h, uint64_t now)
 {
     hc__shard *s = shard_of(c, h);
-    op o = {c, NULL};
+    op o = {c, NULL, NULL};
     pthread_mutex_lock(&c->lock);
     expire_due(&o, now);
     pthread_mutex_lock(&s->lock);
@@ -597,24 +688,83 @@ static void expire_key(hc_cache *c, const char *key, size_t klen, uint64_t h, ui
     release(&o);
 }
 
-/* Every MAINTAIN_EVERY hits on a shard, reclaim expired entries if the
+/* Every MAINTAIN_EVERY hits of a thread, reclaim expired entries if the
    policy lock is free, so an idle-for-writes cache still lets go of them. */
-static void maybe_maintain(hc_cache *c, bool due)
+static HC_NOINLINE void maintain(hc_cache *c)
 {
-    if (!due || pthread_mutex_trylock(&c->lock) != 0) return;
-    op o = {c, NULL};
+    if (pthread_mutex_trylock(&c->lock) != 0) return;
+    op o = {c, NULL, NULL};
     expire_due(&o, now_ms(c));
     pthread_mutex_unlock(&c->lock);
     release(&o);
 }
 
+/* Count a hit in this thread's slot. True every MAINTAIN_EVERY hits of the
+   thread on c. */
+static bool count_hit(hc_cache *c, const hc__thread *t)
+{
+    atomic_uint_fast64_t *n = &c->tcounts[t->slot].hits;
+    uint64_t v;
+    if (t->slot < HC_THREAD_SLOTS) {
+        /* Only this thread writes the slot: no read-modify-write needed. */
+        v = atomic_load_explicit(n, memory_order_relaxed) + 1;
+        atomic_store_explicit(n, v, memory_order_relaxed);
+    } else {
+        v = atomic_fetch_add_explicit(n, 1, memory_order_relaxed) + 1;
+    }
+    return v % MAINTAIN_EVERY == 0;
+}
+
 /*
-** The hit path shared by hc_get and hc_get_or_load. Returns HC_OK with the
-** value copied into out; HC_MISS with the shard still locked (so the caller
-** can look for a load in flight); or HC_ENOMEM.
+** Expiry on the lock-free path. An injected clock is user code, and no user
+** code runs inside a read-side critical section, so it is read before the
+** section starts (clock_early). The built-in clock is read only when the
+** entry found has a deadline, after the lookup: clock_gettime waits for the
+** instructions before it, so reading it first would stop consecutive hits
+** from overlapping their cache misses.
 */
-static int lookup(hc_cache *c, hc__shard *s, const char *key, size_t klen,
-                  uint64_t h, hc_buf *out)
+static uint64_t clock_early(hc_cache *c)
+{
+    return c->clock_ms ? c->clock_ms(c->clock_ctx) : 0;
+}
+
+static bool live_rcu(hc_cache *c, const hc__entry *e, uint64_t early)
+{
+    if (e->expire_at == UINT64_MAX) return true;
+    return e->expire_at > (c->clock_ms ? early : monotonic_ms(NULL));
+}
+
+/*
+** The lock-free hit path: find key inside a read-side critical section and
+** copy its value into out. True on a hit. False when it cannot answer
+** without the lock: no entry (or a resize hid it for a moment), an expired
+** entry, or out too small for the value; out is then unchanged.
+*/
+static bool lookup_rcu(hc_cache *c, hc__shard *s, const char *key, size_t klen,
+                       uint64_t h, hc_buf *out)
+{
+    uint64_t early = clock_early(c);
+    bool hit = false;
+    hc__read_begin();
+    hc__entry *e = table_find_rcu(s, h, key, klen);
+    if (e && e->vlen < out->cap && live_rcu(c, e, early)) {
+        memcpy(out->data, hc__entry_val(e), e->vlen);
+        out->len = e->vlen;
+        out->data[e->vlen] = 0;
+        hc__policy_touch(&e->node);
+        hit = true;
+    }
+    hc__read_end();
+    return hit;
+}
+
+/*
+** The locked path, for what the lock-free one could not answer. Returns
+** HC_OK with the value copied into out; HC_MISS with the shard still locked
+** (so the caller can look for a load in flight); or HC_ENOMEM.
+*/
+static HC_NOINLINE int lookup_locked(hc_cache *c, hc__shard *s, const char *key,
+                                     size_t klen, uint64_t h, hc_buf *out)
 {
     for (;;) {
         uint64_t now = now_ms(c);
@@ -638,13 +788,28 @@ static int lookup(hc_cache *c, hc__shard *s, const char *key, size_t klen,
         out->len = e->vlen;
         out->data[e->vlen] = 0;
         hc__policy_touch(&e->node);
-        s->hits++;
-        bool due = ++s->reads % MAINTAIN_EVERY == 0;
         pthread_mutex_unlock(&s->lock);
-        if (c->access_events) hc__emit(c, HC_EVENT_HIT, HC_ORIGIN_LOCAL, key, klen);
-        maybe_maintain(c, due);
         return HC_OK;
     }
+}
+
+/*
+** The hit path shared by hc_get and hc_get_or_load: lock-free first, then
+** locked. Returns HC_OK with the value copied into out; HC_MISS with the
+** shard still locked; or HC_ENOMEM.
+*/
+static int lookup(hc_cache *c, hc__shard *s, const char *key, size_t klen,
+                  uint64_t h, hc_buf *out)
+{
+    const hc__thread *t = hc__thread_get();
+    if (!t->rcu || !lookup_rcu(c, s, key, klen, h, out)) {
+        int rc = lookup_locked(c, s, key, klen, h, out);
+        if (rc != HC_OK) return rc;
+    }
+    bool due = count_hit(c, t);
+    if (c->access_events) hc__emit(c, HC_EVENT_HIT, HC_ORIGIN_LOCAL, key, klen);
+    if (due) maintain(c);
+    return HC_OK;
 }
 
 int hc_get(hc_cache *c, const char *key, hc_buf *out)
@@ -667,6 +832,15 @@ bool hc_contains(hc_cache *c, const char *key)
     size_t klen = strlen(key);
     uint64_t h = hc__hash(key, klen);
     hc__shard *s = shard_of(c, h);
+    if (hc__thread_get()->rcu) {
+        uint64_t early = clock_early(c);
+        hc__read_begin();
+        hc__entry *e = table_find_rcu(s, h, key, klen);
+        bool found = e != NULL, live = e && live_rcu(c, e, early);
+        hc__read_end();
+        /* Only "not found" may be a resize's doing. */
+        if (found) return live;
+    }
     uint64_t now = now_ms(c);
     pthread_mutex_lock(&s->lock);
     hc__entry *e = table_find(s, h, key, klen);
@@ -810,7 +984,7 @@ static int remove_key(hc_cache *c, const char *key, int why)
     size_t klen = strlen(key);
     uint64_t h = hc__hash(key, klen);
     hc__shard *s = shard_of(c, h);
-    op o = {c, NULL};
+    op o = {c, NULL, NULL};
     pthread_mutex_lock(&c->lock);
     expire_due(&o, now_ms(c));
     pthread_mutex_lock(&s->lock);
@@ -850,7 +1024,7 @@ int hc_invalidate_tag(hc_cache *c, const char *tag, uint64_t *removed)
     if (removed) *removed = 0;
     if (!c || !tag) return HC_EINVAL;
     size_t len = strlen(tag);
-    op o = {c, NULL};
+    op o = {c, NULL, NULL};
     uint64_t n = 0;
     pthread_mutex_lock(&c->lock);
     expire_due(&o, now_ms(c));
@@ -882,20 +1056,21 @@ int hc_invalidate_tag(hc_cache *c, const char *tag, uint64_t *removed)
 int hc_flush(hc_cache *c)
 {
     if (!c) return HC_EINVAL;
-    op o = {c, NULL};
+    op o = {c, NULL, NULL};
     uint64_t n = 0;
     pthread_mutex_lock(&c->lock);
     for (unsigned i = 0; i < HC_SHARDS; i++) {
         hc__shard *s = &c->shards[i];
         pthread_mutex_lock(&s->lock);
-        for (uint32_t b = 0; s->buckets && b <= s->mask; b++) {
-            hc__entry *e = s->buckets[b];
-            s->buckets[b] = NULL;
+        hc__table *t = LOAD_RELAXED(s->table);
+        for (uint32_t b = 0; t && b <= t->mask; b++) {
+            hc__entry *e = LOAD_RELAXED(t->bucket[b]);
+            STORE_RELEASE(t->bucket[b], NULL);
             while (e) {
-                hc__entry *next = e->hnext;
+                hc__entry *next = LOAD_RELAXED(e->hnext);
                 hc__policy_remove(&c->policy, &e->node);
                 e->dead = DEAD_FLUSHED;
-                e->hnext = o.garbage;
+                e->gone.next = o.garbage;
                 o.garbage = e;
                 n++;
                 e = next;
@@ -932,11 +1107,12 @@ void hc_stats_get(hc_cache *c, hc_stats *out)
     for (unsigned i = 0; i < HC_SHARDS; i++) {
         hc__shard *s = &c->shards[i];
         pthread_mutex_lock(&s->lock);
-        out->hits += s->hits;
         out->misses += s->misses;
         out->single_flight_joins += s->joins;
         pthread_mutex_unlock(&s->lock);
     }
+    for (unsigned i = 0; i <= HC_THREAD_SLOTS; i++)
+        out->hits += atomic_load_explicit(&c->tcounts[i].hits, memory_order_relaxed);
 #define LOAD(f) atomic_load_explicit(&c->f, memory_order_relaxed)
     out->loads = LOAD(loads);
     out->load_failures = LOAD(load_failures);
@@ -967,7 +1143,7 @@ int hc_diagnostics_get(hc_cache *c, hc_diagnostics *out)
     if (!c || !out) return HC_EINVAL;
     memset(out, 0, sizeof *out);
     hc_stats_get(c, &out->stats);
-    op o = {c, NULL};
+    op o = {c, NULL, NULL};
     pthread_mutex_lock(&c->lock);
     expire_due(&o, now_ms(c));
     out->entries = c->count;
