@@ -186,8 +186,8 @@ static void hammer(uint64_t max_entries, bool real_clock)
 
         atomic_store(&stop, 1);
         long reads = 0;
+        for (int i = 0; i < READERS; i++) assert_int_equal(pthread_join(r[i].thread, NULL), 0);
         for (int i = 0; i < READERS; i++) {
-            assert_int_equal(pthread_join(r[i].thread, NULL), 0);
             assert_int_equal(r[i].bad, 0);
             reads += r[i].reads;
         }
@@ -213,6 +213,75 @@ static void test_readers_against_evictions(void **state)
 {
     (void)state;
     hammer(KEYS / 4, true);
+}
+
+/*
+** A lock-free miss is trusted only when no resize rewrote the chains it
+** walked, and a put swaps the new entry into the old one's place in one
+** store: so a key that is always present is always found, while the tables
+** grow under the readers and the key itself is replaced again and again.
+*/
+#define PINNED 64
+
+typedef struct pin_reader {
+    pthread_t  thread;
+    hc_cache  *c;
+    atomic_int *stop;
+    long       bad, reads;
+} pin_reader;
+
+static void *pin_reader_main(void *arg)
+{
+    pin_reader *r = arg;
+    hc_buf b = HC_BUF_INIT;
+    char key[32];
+    for (unsigned i = 0; !atomic_load(r->stop); i++) {
+        unsigned k = i % PINNED;
+        key_of(k, key, sizeof key);
+        if (i % 4 == 0) {
+            if (!hc_contains(r->c, key)) r->bad++;
+        } else if (hc_get(r->c, key, &b) != HC_OK || !value_ok(k, &b)) {
+            r->bad++;
+        }
+        r->reads++;
+    }
+    hc_buf_free(&b);
+    return NULL;
+}
+
+static void test_present_keys_always_hit(void **state)
+{
+    (void)state;
+    for (int round = 0; round < ROUNDS; round++) {
+        hc_cache *c = test_open(0, NULL);
+        for (unsigned k = 0; k < PINNED; k++) put_version(c, k, 1, HC_TTL_NEVER);
+        atomic_int stop = 0;
+        pin_reader r[READERS];
+        for (int i = 0; i < READERS; i++) {
+            memset(&r[i], 0, sizeof r[i]);
+            r[i].c = c;
+            r[i].stop = &stop;
+            assert_int_equal(pthread_create(&r[i].thread, NULL, pin_reader_main, &r[i]), 0);
+        }
+        /* Grow every shard's table from 16 to 512 buckets, replacing the
+           pinned keys in between, and remove what is not pinned. */
+        char key[32];
+        for (unsigned k = PINNED; k < 20000; k++) {
+            put_version(c, k, 1, HC_TTL_NEVER);
+            put_version(c, k % PINNED, k, HC_TTL_NEVER);
+            if (k % 3 == 0) {
+                key_of(k - 1, key, sizeof key);
+                assert_int_equal(hc_remove(c, key), HC_OK);
+            }
+        }
+        atomic_store(&stop, 1);
+        for (int i = 0; i < READERS; i++) assert_int_equal(pthread_join(r[i].thread, NULL), 0);
+        for (int i = 0; i < READERS; i++) {
+            assert_int_equal(r[i].bad, 0);
+            assert_true(r[i].reads > 0);
+        }
+        hc_cache_close(c);
+    }
 }
 
 /*
@@ -260,10 +329,8 @@ static void test_hit_counts_are_exact(void **state)
     }
     test_gate_await_arrivals(&gate, MANY);
     test_gate_open(&gate);
-    for (int i = 0; i < MANY; i++) {
-        assert_int_equal(pthread_join(h[i].thread, NULL), 0);
-        assert_int_equal(h[i].bad, 0);
-    }
+    for (int i = 0; i < MANY; i++) assert_int_equal(pthread_join(h[i].thread, NULL), 0);
+    for (int i = 0; i < MANY; i++) assert_int_equal(h[i].bad, 0);
     /* Then threads one after another, each in a slot a dead one left. */
     for (int i = 0; i < MANY; i++) {
         h[i].gate = NULL;
@@ -284,6 +351,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_readers_against_writes),
         cmocka_unit_test(test_readers_against_evictions),
+        cmocka_unit_test(test_present_keys_always_hit),
         cmocka_unit_test(test_hit_counts_are_exact),
     };
     return cmocka_run_group_tests_name("rcu", tests, NULL, NULL);

@@ -103,18 +103,27 @@ static hc__entry *table_find(hc__shard *s, uint64_t h, const char *key, size_t k
 
 /*
 ** Find key with no lock, inside a read-side critical section; the entry
-** stays allocated until the section ends. May miss a present key while a
-** resize moves its chain, and may find one that a writer has just unlinked:
-** a reader that started before the unlink may still see it, like any read
-** that overlaps a write.
+** stays allocated until the section ends. It may be one a writer has just
+** unlinked: a read that overlaps a write may see the state before it.
+**
+** A miss is certain (*sure) unless a resize rewrote chain links during the
+** walk, which can hide a present key: s->resizes is odd while one does, and
+** changes with each. The chain loads are acquire loads, so the second read
+** of s->resizes comes after them; and a walk that saw a rewritten link (a
+** release store made after the count went odd) sees the new count.
+** Nothing else hides a present key: an unlinked entry keeps its link, new
+** keys go in at the head, and a replacement takes its predecessor's place
+** in one store (table_replace).
 */
-static hc__entry *table_find_rcu(hc__shard *s, uint64_t h, const char *key, size_t klen)
+static hc__entry *table_find_rcu(hc__shard *s, uint64_t h, const char *key, size_t klen,
+                                 bool *sure)
 {
+    unsigned seq = atomic_load_explicit(&s->resizes, memory_order_acquire);
     hc__table *t = LOAD_ACQUIRE(s->table);
-    if (!t) return NULL;
     uint32_t h32 = (uint32_t)h;
-    for (hc__entry *e = LOAD_ACQUIRE(t->bucket[h32 & t->mask]); e; e = LOAD_ACQUIRE(e->hnext))
+    for (hc__entry *e = t ? LOAD_ACQUIRE(t->bucket[h32 & t->mask]) : NULL; e; e = LOAD_ACQUIRE(e->hnext))
         if (entry_is(e, h32, key, klen)) return e;
+    *sure = !(seq & 1u) && atomic_load_explicit(&s->resizes, memory_order_relaxed) == seq;
     return NULL;
 }
 
@@ -132,12 +141,13 @@ static void free_table(struct rcu_head *head)
 ** table as it was. Under the shard lock.
 **
 ** Growing moves every entry to a new bucket array and rewrites its hash
-** link, then publishes the new table. A reader walking an old chain may
-** follow a rewritten link into a new chain and so miss a key that is
-** present; it then takes the locked path (see lookup). It never loops: a
-** rewritten link points to an entry moved earlier, so from there on it only
-** goes back in the order of the moves. The old array is freed after a grace
-** period, once no reader can still be in it.
+** link (release stores, after s->resizes goes odd), then publishes the new
+** table. A reader walking an old chain may follow a rewritten link into a
+** new chain and so miss a key that is present; table_find_rcu tells, and
+** the reader takes the locked path. It never loops: a rewritten link
+** points to an entry moved earlier, so from there on it only goes back in
+** the order of the moves. The old array is freed after a grace period,
+** once no reader can still be in it.
 */
 static int table_reserve(hc_cache *c, hc__shard *s, hc__table **retired)
 {
@@ -150,6 +160,8 @@ static int table_reserve(hc_cache *c, hc__shard *s, hc__table **retired)
     t->cache = c;
     t->mask = n - 1;
     for (uint32_t i = 0; i < n; i++) atomic_init(&t->bucket[i], NULL);
+    unsigned seq = LOAD_RELAXED(s->resizes);
+    atomic_store_explicit(&s->resizes, seq + 1, memory_order_relaxed);  /* odd */
     for (uint32_t i = 0; old && i <= old->mask; i++) {
         hc__entry *e = LOAD_RELAXED(old->bucket[i]);
         while (e) {
@@ -161,6 +173,7 @@ static int table_reserve(hc_cache *c, hc__shard *s, hc__table **retired)
         }
     }
     STORE_RELEASE(s->table, t);
+    STORE_RELEASE(s->resizes, seq + 2);
     *retired = old;
     return HC_OK;
 }
@@ -175,15 +188,30 @@ static void table_insert(hc__shard *s, hc__entry *e)
     s->count++;
 }
 
-/* Unlink e. Its own link stays as it was, so that a reader standing on e
-   still finds the rest of the chain. Under the shard lock. */
-static void table_unlink(hc__shard *s, hc__entry *e)
+/* The link that points to e. Under the shard lock. */
+static _Atomic(hc__entry *) *table_link_to(hc__shard *s, hc__entry *e)
 {
     hc__table *t = LOAD_RELAXED(s->table);
     _Atomic(hc__entry *) *pp = &t->bucket[e->node.hash & t->mask];
     while (LOAD_RELAXED(*pp) != e) pp = &LOAD_RELAXED(*pp)->hnext;
-    STORE_RELEASE(*pp, LOAD_RELAXED(e->hnext));
+    return pp;
+}
+
+/* Unlink e. Its own link stays as it was, so that a reader standing on e
+   still finds the rest of the chain. Under the shard lock. */
+static void table_unlink(hc__shard *s, hc__entry *e)
+{
+    STORE_RELEASE(*table_link_to(s, e), LOAD_RELAXED(e->hnext));
     s->count--;
+}
+
+/* Put e, complete, in old's place in one store: a lock-free reader finds
+   one or the other, never neither. Under the shard lock. */
+static void table_replace(hc__shard *s, hc__entry *old, hc__entry *e)
+{
+    _Atomic(hc__entry *) *pp = table_link_to(s, old);
+    atomic_store_explicit(&e->hnext, LOAD_RELAXED(old->hnext), memory_order_relaxed);
+    STORE_RELEASE(*pp, e);
 }
 
 /* ----------------------------------------------------- entry removal */
@@ -639,8 +667,9 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
         *stored = true;
     }
     pthread_mutex_lock(&s->lock);
-    if (old) table_unlink(s, old);
-    if (*stored) table_insert(s, e);
+    if (old && *stored) table_replace(s, old, e);
+    else if (old) table_unlink(s, old);
+    else if (*stored) table_insert(s, e);
     if (f) {
         flight_detach(s, f);
     } else {
@@ -699,20 +728,22 @@ static HC_NOINLINE void maintain(hc_cache *c)
     release(&o);
 }
 
-/* Count a hit in this thread's slot. True every MAINTAIN_EVERY hits of the
-   thread on c. */
-static bool count_hit(hc_cache *c, const hc__thread *t)
+/* Add one to a counter in this thread's slot (hits or misses of c) and
+   return its new value. */
+static uint64_t count(const hc__thread *t, atomic_uint_fast64_t *n)
 {
-    atomic_uint_fast64_t *n = &c->tcounts[t->slot].hits;
-    uint64_t v;
-    if (t->slot < HC_THREAD_SLOTS) {
-        /* Only this thread writes the slot: no read-modify-write needed. */
-        v = atomic_load_explicit(n, memory_order_relaxed) + 1;
-        atomic_store_explicit(n, v, memory_order_relaxed);
-    } else {
-        v = atomic_fetch_add_explicit(n, 1, memory_order_relaxed) + 1;
-    }
-    return v % MAINTAIN_EVERY == 0;
+    if (t->slot == HC_THREAD_SLOTS)     /* the shared slot */
+        return atomic_fetch_add_explicit(n, 1, memory_order_relaxed) + 1;
+    /* Only this thread writes the slot: no read-modify-write needed. */
+    uint64_t v = atomic_load_explicit(n, memory_order_relaxed) + 1;
+    atomic_store_explicit(n, v, memory_order_relaxed);
+    return v;
+}
+
+static void count_miss(hc_cache *c)
+{
+    const hc__thread *t = hc__thread_get();
+    count(t, &c->tcounts[t->slot].misses);
 }
 
 /*
@@ -735,27 +766,33 @@ static bool live_rcu(hc_cache *c, const hc__entry *e, uint64_t early)
 }
 
 /*
-** The lock-free hit path: find key inside a read-side critical section and
-** copy its value into out. True on a hit. False when it cannot answer
-** without the lock: no entry (or a resize hid it for a moment), an expired
-** entry, or out too small for the value; out is then unchanged.
+** The lock-free path: find key inside a read-side critical section and
+** copy its value into out. FOUND on a hit; ABSENT when the key is certainly
+** not there; UNSURE when only the locked path can tell: a resize may have
+** hidden the key, the entry has expired (it must be removed), or out is too
+** small for the value. out changes only on a hit.
 */
-static bool lookup_rcu(hc_cache *c, hc__shard *s, const char *key, size_t klen,
-                       uint64_t h, hc_buf *out)
+enum { FOUND, ABSENT, UNSURE };
+
+static int lookup_rcu(hc_cache *c, hc__shard *s, const char *key, size_t klen,
+                      uint64_t h, hc_buf *out)
 {
     uint64_t early = clock_early(c);
-    bool hit = false;
+    bool sure = false;
+    int rc = UNSURE;
     hc__read_begin();
-    hc__entry *e = table_find_rcu(s, h, key, klen);
-    if (e && e->vlen < out->cap && live_rcu(c, e, early)) {
+    hc__entry *e = table_find_rcu(s, h, key, klen, &sure);
+    if (!e) {
+        if (sure) rc = ABSENT;
+    } else if (e->vlen < out->cap && live_rcu(c, e, early)) {
         memcpy(out->data, hc__entry_val(e), e->vlen);
         out->len = e->vlen;
         out->data[e->vlen] = 0;
         hc__policy_touch(&e->node);
-        hit = true;
+        rc = FOUND;
     }
     hc__read_end();
-    return hit;
+    return rc;
 }
 
 /*
@@ -794,21 +831,25 @@ static HC_NOINLINE int lookup_locked(hc_cache *c, hc__shard *s, const char *key,
 }
 
 /*
-** The hit path shared by hc_get and hc_get_or_load: lock-free first, then
-** locked. Returns HC_OK with the value copied into out; HC_MISS with the
-** shard still locked; or HC_ENOMEM.
+** The read path shared by hc_get and hc_get_or_load: lock-free first, then
+** locked if need be. Returns HC_OK with the value copied into out (a hit,
+** counted); HC_MISS, not yet counted, with the shard locked if keep_locked
+** (so the caller can look for a load in flight); or HC_ENOMEM.
 */
 static int lookup(hc_cache *c, hc__shard *s, const char *key, size_t klen,
-                  uint64_t h, hc_buf *out)
+                  uint64_t h, hc_buf *out, bool keep_locked)
 {
     const hc__thread *t = hc__thread_get();
-    if (!t->rcu || !lookup_rcu(c, s, key, klen, h, out)) {
+    int found = t->rcu ? lookup_rcu(c, s, key, klen, h, out) : UNSURE;
+    if (found == ABSENT && !keep_locked) return HC_MISS;
+    if (found != FOUND) {
         int rc = lookup_locked(c, s, key, klen, h, out);
+        if (rc == HC_MISS && !keep_locked) pthread_mutex_unlock(&s->lock);
         if (rc != HC_OK) return rc;
     }
-    bool due = count_hit(c, t);
+    uint64_t hits = count(t, &c->tcounts[t->slot].hits);
     if (c->access_events) hc__emit(c, HC_EVENT_HIT, HC_ORIGIN_LOCAL, key, klen);
-    if (due) maintain(c);
+    if (hits % MAINTAIN_EVERY == 0) maintain(c);
     return HC_OK;
 }
 
@@ -817,11 +858,9 @@ int hc_get(hc_cache *c, const char *key, hc_buf *out)
     if (!c || !key || !out) return HC_EINVAL;
     size_t klen = strlen(key);
     uint64_t h = hc__hash(key, klen);
-    hc__shard *s = shard_of(c, h);
-    int rc = lookup(c, s, key, klen, h, out);
+    int rc = lookup(c, shard_of(c, h), key, klen, h, out, false);
     if (rc != HC_MISS) return rc;
-    s->misses++;
-    pthread_mutex_unlock(&s->lock);
+    count_miss(c);
     if (c->access_events) hc__emit(c, HC_EVENT_MISS, HC_ORIGIN_LOCAL, key, klen);
     return HC_MISS;
 }
@@ -834,12 +873,12 @@ bool hc_contains(hc_cache *c, const char *key)
     hc__shard *s = shard_of(c, h);
     if (hc__thread_get()->rcu) {
         uint64_t early = clock_early(c);
+        bool sure = false;
         hc__read_begin();
-        hc__entry *e = table_find_rcu(s, h, key, klen);
+        hc__entry *e = table_find_rcu(s, h, key, klen, &sure);
         bool found = e != NULL, live = e && live_rcu(c, e, early);
         hc__read_end();
-        /* Only "not found" may be a resize's doing. */
-        if (found) return live;
+        if (found || sure) return live;
     }
     uint64_t now = now_ms(c);
     pthread_mutex_lock(&s->lock);
@@ -893,11 +932,11 @@ int hc_get_or_load(hc_cache *c, const char *key, const hc_options *opts,
     size_t klen = strlen(key);
     uint64_t h = hc__hash(key, klen);
     hc__shard *s = shard_of(c, h);
-    int rc = lookup(c, s, key, klen, h, out);
+    int rc = lookup(c, s, key, klen, h, out, true);
     if (rc != HC_MISS) return rc == HC_OK ? HC_OK : hc_error_set(err, rc, NULL);
 
     /* A miss, with the shard locked: join the load in flight or lead one. */
-    s->misses++;
+    count_miss(c);
     hc__flight *f = flight_find(s, h, key, klen);
     if (f) {
         if (pthread_equal(f->leader, pthread_self())) {
@@ -1107,12 +1146,13 @@ void hc_stats_get(hc_cache *c, hc_stats *out)
     for (unsigned i = 0; i < HC_SHARDS; i++) {
         hc__shard *s = &c->shards[i];
         pthread_mutex_lock(&s->lock);
-        out->misses += s->misses;
         out->single_flight_joins += s->joins;
         pthread_mutex_unlock(&s->lock);
     }
-    for (unsigned i = 0; i <= HC_THREAD_SLOTS; i++)
+    for (unsigned i = 0; i <= HC_THREAD_SLOTS; i++) {
         out->hits += atomic_load_explicit(&c->tcounts[i].hits, memory_order_relaxed);
+        out->misses += atomic_load_explicit(&c->tcounts[i].misses, memory_order_relaxed);
+    }
 #define LOAD(f) atomic_load_explicit(&c->f, memory_order_relaxed)
     out->loads = LOAD(loads);
     out->load_failures = LOAD(load_failures);

@@ -197,23 +197,26 @@ typedef struct hc__shard {
     /* What readers read has a cache line of its own, apart from what
        writers and misses write; and no two shards share a line. */
     _Alignas(64) hc__table *_Atomic table;   /* NULL until first insert */
+    atomic_uint resizes;             /* odd while a resize rewrites chains */
     _Alignas(64) pthread_mutex_t lock;
     uint32_t    count;
     hc__flight *flights;
-    uint64_t    misses, joins;       /* counters written under the lock */
+    uint64_t    joins;               /* written under the lock */
 } hc__shard;
 
 /*
 ** Per-thread counters. A thread that uses a cache gets one of
-** HC_THREAD_SLOTS slots (see rcu.c) and counts its hits on each cache in
-** that cache's slot: only that thread writes it, with a relaxed load and
-** store, so a hit makes no atomic read-modify-write and shares no line with
-** other threads' hits. hc_stats_get sums the slots. Threads beyond
-** HC_THREAD_SLOTS at once share the last slot and add to it atomically.
+** HC_THREAD_SLOTS slots (see rcu.c) and counts its hits and misses on each
+** cache in that cache's slot: only that thread writes it, with a relaxed
+** load and store, so a read makes no atomic read-modify-write and shares no
+** line with other threads' reads. hc_stats_get sums the slots. Threads
+** beyond HC_THREAD_SLOTS at once share the last slot and add to it
+** atomically.
 */
 #define HC_THREAD_SLOTS 64
 typedef struct hc__tcount {
     _Alignas(64) atomic_uint_fast64_t hits;
+    atomic_uint_fast64_t misses;
 } hc__tcount;
 
 /* Hierarchical timer wheel: 6 levels of 64 buckets, level i ticks 64^i ms. */
