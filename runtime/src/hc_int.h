@@ -14,18 +14,19 @@
 ** (only loads in flight change under a shard lock alone). Loaders, callbacks
 ** and the freeing of unlinked entries run with no lock held.
 **
-** Reads, in one more: a hit takes no lock. hc_get, hc_contains and the hit
+** Reads, in one more: they take no lock. hc_get, hc_contains and the hit
 ** path of hc_get_or_load first look the key up inside an RCU read-side
 ** critical section (liburcu's memb flavour: entering and leaving one is a
 ** store to a thread-local counter, no fence and no shared write). Writers
 ** publish a new entry with a release store once it is complete, unlink an
-** entry by pointing its predecessor at its successor, and never change an
-** unlinked entry's hash link; they hand unlinked entries and replaced bucket
-** arrays to call_rcu, which frees them once every read-side critical section
-** that might still see them has ended. A read that cannot answer without a
-** lock (no entry found, an expired entry, a buffer too small) takes the
-** shard lock and looks again, as all reads did before; that also covers a
-** key a table resize hid for a moment. See docs/RUNTIME.md.
+** entry by pointing its predecessor at its successor, replace one in place,
+** and never change an unlinked entry's hash link; they hand unlinked entries
+** and replaced bucket arrays to call_rcu, which frees them once every
+** read-side critical section that might still see them has ended. A read
+** that cannot answer without the lock (a miss a table resize may have
+** caused, a miss in hc_get_or_load, an expired entry, a buffer too small)
+** takes the shard lock and looks again, as all reads did before. See
+** docs/RUNTIME.md, "The read path".
 */
 #ifndef HC_INT_H
 #define HC_INT_H
