@@ -197,16 +197,16 @@ HC_API void hc_config_init(hc_config *cfg);
 /*
 ** Open a cache. cfg NULL means the defaults. The strings in cfg are copied;
 ** the allocator and bus must outlive the cache. The allocator may be called
-** from any thread, including liburcu's helper thread, which frees entries a
-** grace period after they are removed. Returns HC_OK and sets *out,
-** HC_EINVAL for a bad configuration, HC_ENOMEM.
+** from any thread using the cache; a removed entry is freed a little later
+** (in batches, once no reader can still see it) by a later write or by
+** hc_cache_close. Returns HC_OK and sets *out, HC_EINVAL for a bad
+** configuration, HC_ENOMEM.
 */
 HC_API int hc_cache_open(hc_cache **out, const hc_config *cfg);
 
 /*
-** Close a cache and free everything it holds, waiting for the frees still
-** pending after a grace period. No other call on c may run or start, and no
-** load may be in flight. Accepts NULL. Returns HC_OK.
+** Close a cache and free everything it holds. No other call on c may run or
+** start, and no load may be in flight. Accepts NULL. Returns HC_OK.
 */
 HC_API int hc_cache_close(hc_cache *c);
 

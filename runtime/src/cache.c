@@ -127,15 +127,6 @@ static hc__entry *table_find_rcu(hc__shard *s, uint64_t h, const char *key, size
     return NULL;
 }
 
-static void free_table(struct rcu_head *head)
-{
-    HC_TSAN_ACQUIRE();
-    hc__table *t = (hc__table *)(void *)((char *)head - offsetof(hc__table, rcu));
-    hc_cache *c = t->cache;
-    hc__free(&c->alloc, t);
-    hc__defer_done(c);
-}
-
 /*
 ** Make room for one more entry (load factor at most 1). A failure leaves the
 ** table as it was. Under the shard lock.
@@ -157,7 +148,7 @@ static int table_reserve(hc_cache *c, hc__shard *s, hc__table **retired)
     if (n == 0) return HC_ENOMEM;
     hc__table *t = hc__malloc(&c->alloc, offsetof(hc__table, bucket) + (size_t)n * sizeof t->bucket[0]);
     if (!t) return HC_ENOMEM;
-    t->cache = c;
+    t->next = NULL;
     t->mask = n - 1;
     for (uint32_t i = 0; i < n; i++) atomic_init(&t->bucket[i], NULL);
     unsigned seq = LOAD_RELAXED(s->resizes);
@@ -222,7 +213,7 @@ static void table_replace(hc__shard *s, hc__entry *old, hc__entry *e)
 */
 typedef struct op {
     hc_cache  *c;
-    hc__entry *garbage;     /* chained through gone.next */
+    hc__entry *garbage;     /* chained through gnext */
     hc__table *retired;     /* a table a resize replaced */
 } op;
 
@@ -244,7 +235,7 @@ static void bury(op *o, hc__entry *e, int why)
     hc__taglink *tl = hc__entry_tags(e);
     for (unsigned i = 0; i < e->ntags; i++) hc__tag_unlink(c, &tl[i]);
     e->dead = (uint8_t)why;
-    e->gone.next = o->garbage;
+    e->gnext = o->garbage;
     o->garbage = e;
 }
 
@@ -273,24 +264,26 @@ static void expire_due(op *o, uint64_t now)
     hc__wheel_advance(&o->c->wheel, now, expire_cb, o);
 }
 
-static void free_entry(struct rcu_head *head)
-{
-    HC_TSAN_ACQUIRE();
-    hc__entry *e = (hc__entry *)(void *)((char *)head - offsetof(hc__entry, rcu));
-    hc_cache *c = e->gone.cache;
-    hc__free(&c->alloc, e);
-    hc__defer_done(c);
-}
+/*
+** Report what a write unlinked, and free it once no reader can still see
+** it. No lock held.
+**
+** Readers may still be looking at an entry just unlinked, so it waits in
+** the cache's list until a grace period has passed. Rather than wait for
+** one per write, the write that brings the list to DEFER_BATCH entries (or
+** retires a table, which resizes do rarely) waits once for all of them,
+** then frees them in its own thread, where malloc reuses the memory at
+** once. A grace period takes microseconds unless a reader is descheduled
+** inside its lookup; no lock is held meanwhile.
+*/
+#define DEFER_BATCH 256u
 
-/* Report what a write unlinked, and free it (and a replaced table) once no
-   reader can still see it. No lock held. */
 static void release(op *o)
 {
     hc_cache *c = o->c;
-    hc__entry *e = o->garbage;
-    o->garbage = NULL;
-    while (e) {
-        hc__entry *next = e->gone.next;
+    hc__entry *first = o->garbage, *last = NULL;
+    unsigned n = 0;
+    for (hc__entry *e = first; e; e = e->gnext) {
         switch (e->dead) {
         case DEAD_REMOVED:
             hc__emit(c, HC_EVENT_REMOVED, HC_ORIGIN_LOCAL, e->data, e->klen);
@@ -307,13 +300,45 @@ static void release(op *o)
         default:
             break;
         }
-        e->gone.cache = c;
-        hc__defer(c, &e->rcu, free_entry);
-        e = next;
+        last = e;
+        n++;
+    }
+    if (!first && !o->retired) return;
+
+    hc__entry *entries = NULL;
+    hc__table *tables = NULL;
+    pthread_mutex_lock(&c->defer_lock);
+    if (first) {
+        last->gnext = c->defer_entries;
+        c->defer_entries = first;
+        c->ndefer += n;
     }
     if (o->retired) {
-        hc__defer(c, &o->retired->rcu, free_table);
-        o->retired = NULL;
+        o->retired->next = c->defer_tables;
+        c->defer_tables = o->retired;
+    }
+    if (c->ndefer >= DEFER_BATCH || c->defer_tables) {
+        entries = c->defer_entries;
+        tables = c->defer_tables;
+        c->defer_entries = NULL;
+        c->defer_tables = NULL;
+        c->ndefer = 0;
+    }
+    pthread_mutex_unlock(&c->defer_lock);
+    o->garbage = NULL;
+    o->retired = NULL;
+    if (!entries && !tables) return;
+
+    hc__synchronize();
+    while (entries) {
+        hc__entry *next = entries->gnext;
+        hc__free(&c->alloc, entries);
+        entries = next;
+    }
+    while (tables) {
+        hc__table *next = tables->next;
+        hc__free(&c->alloc, tables);
+        tables = next;
     }
 }
 
@@ -471,8 +496,7 @@ int hc_cache_open(hc_cache **out, const hc_config *cfg)
 
     unsigned i = 0;
     if (pthread_mutex_init(&c->defer_lock, NULL) != 0) goto sysfail_policy;
-    if (pthread_cond_init(&c->defer_cv, NULL) != 0) goto sysfail_defer_lock;
-    if (pthread_mutex_init(&c->lock, NULL) != 0) goto sysfail_defer_cv;
+    if (pthread_mutex_init(&c->lock, NULL) != 0) goto sysfail_defer;
     for (; i < HC_SHARDS; i++)
         if (pthread_mutex_init(&c->shards[i].lock, NULL) != 0) goto sysfail;
     hc__wheel_init(&c->wheel, now_ms(c));
@@ -482,9 +506,7 @@ int hc_cache_open(hc_cache **out, const hc_config *cfg)
 sysfail:
     while (i-- > 0) pthread_mutex_destroy(&c->shards[i].lock);
     pthread_mutex_destroy(&c->lock);
-sysfail_defer_cv:
-    pthread_cond_destroy(&c->defer_cv);
-sysfail_defer_lock:
+sysfail_defer:
     pthread_mutex_destroy(&c->defer_lock);
 sysfail_policy:
     hc__policy_destroy(&c->policy);
@@ -504,9 +526,16 @@ nomem:
 int hc_cache_close(hc_cache *c)
 {
     if (!c) return HC_OK;
-    /* Entries and tables freed earlier may still wait for a grace period,
-       and their frees use c's allocator. */
-    hc__defer_wait(c);
+    /* No reader can be left (no call on c may run), so what waits for a
+       grace period can go at once. */
+    for (hc__entry *e = c->defer_entries, *next; e; e = next) {
+        next = e->gnext;
+        hc__free(&c->alloc, e);
+    }
+    for (hc__table *t = c->defer_tables, *next; t; t = next) {
+        next = t->next;
+        hc__free(&c->alloc, t);
+    }
     for (unsigned i = 0; i < HC_SHARDS; i++) {
         hc__shard *s = &c->shards[i];
         hc__table *t = LOAD_RELAXED(s->table);
@@ -525,7 +554,6 @@ int hc_cache_close(hc_cache *c)
     hc__free(&c->alloc, c->tags);
     hc__policy_destroy(&c->policy);
     pthread_mutex_destroy(&c->lock);
-    pthread_cond_destroy(&c->defer_cv);
     pthread_mutex_destroy(&c->defer_lock);
     hc__free(&c->alloc, c->shards_mem);
     hc__free(&c->alloc, c->name);
@@ -1109,7 +1137,7 @@ int hc_flush(hc_cache *c)
                 hc__entry *next = LOAD_RELAXED(e->hnext);
                 hc__policy_remove(&c->policy, &e->node);
                 e->dead = DEAD_FLUSHED;
-                e->gone.next = o.garbage;
+                e->gnext = o.garbage;
                 o.garbage = e;
                 n++;
                 e = next;

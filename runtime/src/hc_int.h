@@ -20,9 +20,9 @@
 ** store to a thread-local counter, no fence and no shared write). Writers
 ** publish a new entry with a release store once it is complete, unlink an
 ** entry by pointing its predecessor at its successor, replace one in place,
-** and never change an unlinked entry's hash link; they hand unlinked entries
-** and replaced bucket arrays to call_rcu, which frees them once every
-** read-side critical section that might still see them has ended. A read
+** and never change an unlinked entry's hash link; unlinked entries and
+** replaced bucket arrays are freed, in batches, once every read-side
+** critical section that might still see them has ended. A read
 ** that cannot answer without the lock (a miss a table resize may have
 ** caused, a miss in hc_get_or_load, an expired entry, a buffer too small)
 ** takes the shard lock and looks again, as all reads did before. See
@@ -88,24 +88,17 @@ typedef struct hc__taglink {
 ** Lock-free readers read node.hash, node.freq (through hc__policy_touch),
 ** hnext, expire_at, klen, vlen and the data, so those never change once the
 ** entry is published, except hnext, which a table resize rewrites. Once an
-** entry is dead (out of its table and the policy), what readers never read
-** is reused while it waits for them to finish: the policy's links hold the
-** rcu_head, the timer wheel's links the list it waits in and its cache.
+** entry is dead (out of its table and the timer wheel), the wheel's links,
+** which readers never read, hold the list it waits in to be freed.
 */
 #define HC_MAX_KEY_BYTES   UINT16_MAX
 #define HC_MAX_ENTRY_TAGS  UINT8_MAX
 struct hc__entry {
-    union {
-        hc__pnode  node;             /* first: the policy's links, hash, weight */
-        struct rcu_head rcu;         /* dead: over node.prev and node.next only */
-    };
+    hc__pnode  node;                 /* first: the policy's links, hash, weight */
     hc__entry *_Atomic hnext;        /* hash chain */
     union {
         hc__link   tl;               /* timer wheel bucket; next NULL: not scheduled */
-        struct {
-            hc__entry *next;         /* dead: the write's list of entries to release */
-            hc_cache  *cache;        /* dead: whose allocator frees it */
-        } gone;
+        hc__entry *gnext;            /* dead: the list of entries to free */
     };
     uint64_t   expire_at;            /* clock ms; UINT64_MAX = never */
     uint32_t   vlen;
@@ -114,8 +107,6 @@ struct hc__entry {
     uint8_t    dead;                 /* unlinked, waiting to be freed: why */
     char       data[];               /* key, then value, then tag links */
 };
-_Static_assert(sizeof(struct rcu_head) <= offsetof(hc__pnode, hash),
-               "the rcu_head must not cover the hash readers compare");
 _Static_assert(sizeof(hc__entry) == 72, "the entry header is 72 bytes");
 
 /* The shard of a key: the top bits of the low 32 bits of its hash, which
@@ -187,8 +178,7 @@ struct hc__flight {
 ** period, like an entry.
 */
 typedef struct hc__table {
-    struct rcu_head rcu;             /* its deferred free, once replaced */
-    hc_cache   *cache;               /* whose allocator frees it */
+    struct hc__table *next;          /* once replaced: the list of tables to free */
     uint32_t    mask;
     hc__entry *_Atomic bucket[];
 } hc__table;
@@ -262,18 +252,20 @@ struct hc_cache {
     hc__tcount     *tcounts;         /* HC_THREAD_SLOTS + 1, after the shards */
     void           *shards_mem;      /* what to free for both */
 
-    /* Deferred frees (rcu.c): callbacks queued and not yet run. */
-    atomic_uint_fast64_t pending;
-    pthread_mutex_t defer_lock;      /* the last callback signals under it */
-    pthread_cond_t  defer_cv;
+    /* What writers unlinked, waiting for a grace period to be freed (see
+       release in cache.c). */
+    pthread_mutex_t defer_lock;      /* guards the three below */
+    hc__entry      *defer_entries;   /* chained through gnext */
+    hc__table      *defer_tables;    /* chained through next */
+    unsigned        ndefer;          /* entries in defer_entries */
 };
 
 /*
 ** rcu.c: the calling thread's state. hc__thread() sets it up on first use:
-** registers the thread with liburcu (and arranges for it to unregister when
-** the thread exits) and claims a counter slot. A thread that cannot be set
-** up (no thread-specific key left) has rcu false: its reads take the locked
-** path and what it unlinks is freed after a synchronous grace period.
+** registers the thread with liburcu as a reader (and arranges for it to
+** unregister when the thread exits) and claims a counter slot. A thread
+** that cannot be set up (no thread-specific key left) has rcu false: its
+** reads take the locked path.
 */
 typedef struct hc__thread {
     bool     ready, rcu;
@@ -290,10 +282,10 @@ static inline const hc__thread *hc__thread_get(void)
 /*
 ** ThreadSanitizer cannot see liburcu's grace periods (the library is not
 ** instrumented), so it would report each deferred free as a race with the
-** readers before it. In TSan builds only, every read-side critical section
-** ends with a release of hc__rcu_sync, every deferral starts with one, and
-** every deferred free starts with an acquire: the ordering a grace period
-** provides, told to TSan. Elsewhere these are no-ops.
+** reads before it. In TSan builds only, every read-side critical section
+** ends with a release of hc__rcu_sync, and hc__synchronize acquires it once
+** the grace period is over: the ordering a grace period provides, told to
+** TSan. Elsewhere these are no-ops.
 */
 #if defined(__SANITIZE_THREAD__)
 #  define HC_TSAN 1
@@ -326,17 +318,9 @@ static inline void hc__read_end(void)
     urcu_memb_read_unlock();
 }
 
-/*
-** Call fn(head) once every read-side critical section that began before
-** this call has ended: how c's unlinked entries and replaced tables are
-** freed. fn runs on liburcu's call_rcu thread; it must start with
-** HC_TSAN_ACQUIRE() and end with hc__defer_done(c), its last use of c.
-** hc__defer_wait(c), in hc_cache_close, returns once every fn has ended.
-** No lock may be held.
-*/
-void hc__defer(hc_cache *c, struct rcu_head *head, void (*fn)(struct rcu_head *));
-void hc__defer_done(hc_cache *c);
-void hc__defer_wait(hc_cache *c);
+/* Wait until every read-side critical section that began before this call
+   has ended (a grace period). Not inside one; no lock may be held. */
+void hc__synchronize(void);
 
 /* hash.c */
 uint64_t hc__hash(const void *p, size_t n);

@@ -11,9 +11,7 @@
 ** Nodes are embedded in cache entries. The cache sets hash and weight before
 ** hc__policy_add and otherwise touches the node only through these
 ** functions; the policy never changes hash, which readers compare without a
-** lock. Once hc__policy_remove or hc__policy_evict has let a node go, the
-** policy never looks at it again, and the cache reuses its links (prev,
-** next) while the entry waits to be freed.
+** lock.
 **
 ** Sizes are counted in "weight": 1 per entry when the cache is bounded by
 ** entries, or the entry's bytes when it is bounded only by bytes. The cache

@@ -1,15 +1,14 @@
 /*
 ** rcu.c -- what lock-free reads need from each thread: its registration with
-** liburcu, its counter slot, and the deferred frees that make unlocked reads
-** safe.
+** liburcu and its counter slot; and the grace periods writers wait for.
 **
 ** liburcu's memb flavour requires every thread that enters a read-side
-** critical section or calls call_rcu() to register first, and to unregister
-** before it exits. The cache's callers are the application's threads, so a
-** thread registers on its first call into any cache, and a thread-specific
-** key's destructor unregisters it when it exits. The same setup hands the
-** thread one of HC_THREAD_SLOTS counter slots (hc_int.h), given back at
-** exit for a later thread to continue.
+** critical section to register first, and to unregister before it exits.
+** The cache's callers are the application's threads, so a thread registers
+** on its first read from any cache, and a thread-specific key's destructor
+** unregisters it when it exits. The same setup hands the thread one of
+** HC_THREAD_SLOTS counter slots (hc_int.h), given back at exit for a later
+** thread to continue. Waiting for a grace period needs no registration.
 */
 #include "hc_int.h"
 
@@ -70,38 +69,9 @@ void hc__thread_setup(void)
     hc__self.ready = true;
 }
 
-void hc__defer(hc_cache *c, struct rcu_head *head, void (*fn)(struct rcu_head *))
+void hc__synchronize(void)
 {
-    const hc__thread *t = hc__thread_get();
-    atomic_fetch_add_explicit(&c->pending, 1, memory_order_relaxed);
-    HC_TSAN_RELEASE();
-    if (t->rcu) {
-        urcu_memb_call_rcu(head, fn);
-    } else {
-        urcu_memb_synchronize_rcu();
-        fn(head);
-    }
-}
-
-/*
-** A deferred call has ended. The count drops under the lock, so that
-** hc__defer_wait cannot see it reach zero, return and let the cache be
-** freed before this thread is done with the lock. (rcu_barrier() would
-** wait too, but for every cache's callbacks, and ThreadSanitizer cannot
-** see through it.)
-*/
-void hc__defer_done(hc_cache *c)
-{
-    pthread_mutex_lock(&c->defer_lock);
-    if (atomic_fetch_sub_explicit(&c->pending, 1, memory_order_relaxed) == 1)
-        pthread_cond_broadcast(&c->defer_cv);
-    pthread_mutex_unlock(&c->defer_lock);
-}
-
-void hc__defer_wait(hc_cache *c)
-{
-    pthread_mutex_lock(&c->defer_lock);
-    while (atomic_load_explicit(&c->pending, memory_order_relaxed) != 0)
-        pthread_cond_wait(&c->defer_cv, &c->defer_lock);
-    pthread_mutex_unlock(&c->defer_lock);
+    pthread_once(&once, init_once);
+    urcu_memb_synchronize_rcu();
+    HC_TSAN_ACQUIRE();
 }
