@@ -145,8 +145,9 @@ static int table_reserve(hc_cache *c, hc__shard *s, hc__table **retired)
     hc__table *old = LOAD_RELAXED(s->table);
     if (old && s->count <= old->mask) return HC_OK;
     uint32_t n = old ? (old->mask + 1) * 2 : 16;
-    if (n == 0) return HC_ENOMEM;
-    hc__table *t = hc__malloc(&c->alloc, offsetof(hc__table, bucket) + (size_t)n * sizeof t->bucket[0]);
+    size_t bytes = sizeof(hc__table) + (size_t)n * sizeof(hc__entry *);
+    if (n == 0 || bytes / sizeof(hc__entry *) < n) return HC_ENOMEM;   /* overflow */
+    hc__table *t = hc__malloc(&c->alloc, bytes);
     if (!t) return HC_ENOMEM;
     t->next = NULL;
     t->mask = n - 1;

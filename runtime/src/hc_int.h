@@ -22,11 +22,11 @@
 ** entry by pointing its predecessor at its successor, replace one in place,
 ** and never change an unlinked entry's hash link; unlinked entries and
 ** replaced bucket arrays are freed, in batches, once every read-side
-** critical section that might still see them has ended. A read
-** that cannot answer without the lock (a miss a table resize may have
-** caused, a miss in hc_get_or_load, an expired entry, a buffer too small)
-** takes the shard lock and looks again, as all reads did before. See
-** docs/RUNTIME.md, "The read path".
+** critical section that might still see them has ended. A read that
+** cannot answer without the lock (a miss a table resize may have caused, a
+** miss in hc_get_or_load, an expired entry, a buffer too small) takes the
+** shard lock and looks again, as all reads did before. See docs/RUNTIME.md,
+** "The read path".
 */
 #ifndef HC_INT_H
 #define HC_INT_H
@@ -261,9 +261,9 @@ struct hc_cache {
 };
 
 /*
-** rcu.c: the calling thread's state. hc__thread() sets it up on first use:
-** registers the thread with liburcu as a reader (and arranges for it to
-** unregister when the thread exits) and claims a counter slot. A thread
+** rcu.c: the calling thread's state. hc__thread_get() sets it up on first
+** use: registers the thread with liburcu as a reader (and arranges for it
+** to unregister when the thread exits) and claims a counter slot. A thread
 ** that cannot be set up (no thread-specific key left) has rcu false: its
 ** reads take the locked path.
 */

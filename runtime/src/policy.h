@@ -9,9 +9,9 @@
 ** of any shared write.
 **
 ** Nodes are embedded in cache entries. The cache sets hash and weight before
-** hc__policy_add and otherwise touches the node only through these
-** functions; the policy never changes hash, which readers compare without a
-** lock.
+** hc__policy_add, reads hash to find entries, and otherwise touches the
+** node only through these functions. The policy never changes hash:
+** readers compare it without a lock.
 **
 ** Sizes are counted in "weight": 1 per entry when the cache is bounded by
 ** entries, or the entry's bytes when it is bounded only by bytes. The cache
