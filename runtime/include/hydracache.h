@@ -15,7 +15,7 @@
 **     allocation failure returns HC_ENOMEM and leaves the cache consistent.
 **   - Every hc_cache function may be called from any thread at once. Loaders
 **     and other callbacks never run with a cache lock held. Hits take no
-**     lock: a thread's first call registers it with liburcu (the read side
+**     lock: a thread's first read registers it with liburcu (the read side
 **     is RCU), which is undone when the thread exits.
 **   - Keys are NUL-terminated strings; values are byte strings. The cache
 **     stores copies of both; hc_get copies the value out into an hc_buf the
