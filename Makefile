@@ -32,7 +32,10 @@ endif
 ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) $(SANFLAGS) -pthread -MMD -MP
 LIB_CFLAGS = $(ALL_CFLAGS) -fPIC -fvisibility=hidden -DHC_BUILDING_LIBRARY \
              -Iruntime/include -Iruntime/src
-LDLIBS  := -pthread -lm
+# liburcu (Debian's liburcu-dev): the memb flavour's read-side critical
+# sections make hits lock-free (docs/RUNTIME.md). Static links need
+# -lurcu-common after -lurcu-memb.
+LDLIBS  := -lurcu-memb -lurcu-common -pthread -lm
 
 ifeq ($(V),1)
 Q :=
@@ -64,7 +67,7 @@ TEMPLATES := $(sort $(wildcard templates/*.tmpl))
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 # Suites that exercise threads run under ThreadSanitizer in `make check`.
-TSAN_TESTS := test_singleflight test_stress
+TSAN_TESTS := test_singleflight test_stress test_rcu
 
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(B)/bench/%)

@@ -24,8 +24,11 @@ if cc -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Werror $cflags examples/quicksta
 else
     ko "shared library via pkg-config"
 fi
+# Static: the archive in place of -lhydracache, then what --static adds for
+# it (-pthread -lm and liburcu-memb's libraries, through Requires.private).
+static_libs=$(pkg-config --static --libs hydracache | sed "s|-lhydracache|$prefix/lib/libhydracache.a|")
 if cc -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Werror $cflags examples/quickstart/quickstart.c \
-      -o "$prefix/qs-static" "$prefix/lib/libhydracache.a" $(pkg-config --static --libs-only-other hydracache) -lm &&
+      -o "$prefix/qs-static" $static_libs &&
    "$prefix/qs-static" >/dev/null; then
     ok "static library via pkg-config"
 else

@@ -14,7 +14,9 @@
 **   - The library never exits or aborts on bad input or out-of-memory: an
 **     allocation failure returns HC_ENOMEM and leaves the cache consistent.
 **   - Every hc_cache function may be called from any thread at once. Loaders
-**     and other callbacks never run with a cache lock held.
+**     and other callbacks never run with a cache lock held. Hits take no
+**     lock: a thread's first read registers it with liburcu (the read side
+**     is RCU), which is undone when the thread exits.
 **   - Keys are NUL-terminated strings; values are byte strings. The cache
 **     stores copies of both; hc_get copies the value out into an hc_buf the
 **     caller owns.
@@ -194,8 +196,11 @@ HC_API void hc_config_init(hc_config *cfg);
 
 /*
 ** Open a cache. cfg NULL means the defaults. The strings in cfg are copied;
-** the allocator and bus must outlive the cache. Returns HC_OK and sets *out,
-** HC_EINVAL for a bad configuration, HC_ENOMEM.
+** the allocator and bus must outlive the cache. The allocator may be called
+** from any thread using the cache; a removed entry is freed a little later
+** (in batches, once no reader can still see it) by a later write or by
+** hc_cache_close. Returns HC_OK and sets *out, HC_EINVAL for a bad
+** configuration, HC_ENOMEM.
 */
 HC_API int hc_cache_open(hc_cache **out, const hc_config *cfg);
 

@@ -3,9 +3,10 @@
 ** keeps the capacity bounds, single-flight loading with invalidation safety,
 ** and the counters.
 **
-** See hc_int.h for the locking rules. In short: reads take one shard lock;
-** writes take the policy lock, then shard locks; loaders, events and frees
-** run with no lock held.
+** See hc_int.h for the locking rules. In short: hits take no lock (an RCU
+** read-side critical section); writes take the policy lock, then shard
+** locks; loaders, events and frees run with no lock held, and frees wait
+** for a grace period.
 */
 #include <inttypes.h>
 #include <stddef.h>
@@ -30,7 +31,8 @@ enum {
     DEAD_CLOSED         /* hc_cache_close */
 };
 
-/* How many hits on a shard between two opportunistic expiry sweeps. */
+/* How many hits by one thread on one cache between two opportunistic
+   expiry sweeps. */
 #define MAINTAIN_EVERY 1024u
 
 /* ------------------------------------------------------------- clock */
@@ -73,57 +75,135 @@ static inline hc__shard *shard_of(hc_cache *c, uint64_t h)
     return &c->shards[hc__shard_index((uint32_t)h)];
 }
 
+/*
+** Chain pointers are atomic because readers follow them without a lock.
+** Writers, who hold the shard lock, read them relaxed and store them with
+** release, so that a reader who loads a pointer (with acquire) also sees
+** everything written to the entry it points to before it was linked.
+*/
+#define LOAD_RELAXED(p)  atomic_load_explicit(&(p), memory_order_relaxed)
+#define LOAD_ACQUIRE(p)  atomic_load_explicit(&(p), memory_order_acquire)
+#define STORE_RELEASE(p, v) atomic_store_explicit(&(p), (v), memory_order_release)
+
+static bool entry_is(const hc__entry *e, uint32_t h32, const char *key, size_t klen)
+{
+    return e->node.hash == h32 && e->klen == klen && memcmp(e->data, key, klen) == 0;
+}
+
+/* Find key under the shard lock. */
 static hc__entry *table_find(hc__shard *s, uint64_t h, const char *key, size_t klen)
 {
-    if (!s->buckets) return NULL;
+    hc__table *t = LOAD_RELAXED(s->table);
+    if (!t) return NULL;
     uint32_t h32 = (uint32_t)h;
-    for (hc__entry *e = s->buckets[h32 & s->mask]; e; e = e->hnext)
-        if (e->node.hash == h32 && e->klen == klen && memcmp(e->data, key, klen) == 0)
-            return e;
+    for (hc__entry *e = LOAD_RELAXED(t->bucket[h32 & t->mask]); e; e = LOAD_RELAXED(e->hnext))
+        if (entry_is(e, h32, key, klen)) return e;
     return NULL;
 }
 
-/* Make room for one more entry (load factor at most 1). A failure leaves the
-   table as it was. */
-static int table_reserve(hc_cache *c, hc__shard *s)
+/*
+** Find key with no lock, inside a read-side critical section; the entry
+** stays allocated until the section ends. It may be one a writer has just
+** unlinked: a read that overlaps a write may see the state before it.
+**
+** A miss is certain (*sure) unless a resize rewrote chain links during the
+** walk, which can hide a present key: s->resizes is odd while one does, and
+** changes with each. The chain loads are acquire loads, so the second read
+** of s->resizes comes after them; and a walk that saw a rewritten link (a
+** release store made after the count went odd) sees the new count.
+** Nothing else hides a present key: an unlinked entry keeps its link, new
+** keys go in at the head, and a replacement takes its predecessor's place
+** in one store (table_replace).
+*/
+static hc__entry *table_find_rcu(hc__shard *s, uint64_t h, const char *key, size_t klen,
+                                 bool *sure)
 {
-    if (s->buckets && s->count <= s->mask) return HC_OK;
-    uint32_t n = s->buckets ? (s->mask + 1) * 2 : 16;
-    if (n == 0) return HC_ENOMEM;
-    hc__entry **nb = hc__calloc(&c->alloc, n, sizeof *nb);
-    if (!nb) return HC_ENOMEM;
-    if (s->buckets) {
-        for (uint32_t i = 0; i <= s->mask; i++) {
-            hc__entry *e = s->buckets[i];
-            while (e) {
-                hc__entry *next = e->hnext;
-                e->hnext = nb[e->node.hash & (n - 1)];
-                nb[e->node.hash & (n - 1)] = e;
-                e = next;
-            }
+    unsigned seq = atomic_load_explicit(&s->resizes, memory_order_acquire);
+    hc__table *t = LOAD_ACQUIRE(s->table);
+    uint32_t h32 = (uint32_t)h;
+    for (hc__entry *e = t ? LOAD_ACQUIRE(t->bucket[h32 & t->mask]) : NULL; e; e = LOAD_ACQUIRE(e->hnext))
+        if (entry_is(e, h32, key, klen)) return e;
+    *sure = !(seq & 1u) && atomic_load_explicit(&s->resizes, memory_order_relaxed) == seq;
+    return NULL;
+}
+
+/*
+** Make room for one more entry (load factor at most 1). A failure leaves the
+** table as it was. Under the shard lock.
+**
+** Growing moves every entry to a new bucket array and rewrites its hash
+** link (release stores, after s->resizes goes odd), then publishes the new
+** table. A reader walking an old chain may follow a rewritten link into a
+** new chain and so miss a key that is present; table_find_rcu tells, and
+** the reader takes the locked path. It never loops: a rewritten link
+** points to an entry moved earlier, so from there on it only goes back in
+** the order of the moves. The old array is freed after a grace period,
+** once no reader can still be in it.
+*/
+static int table_reserve(hc_cache *c, hc__shard *s, hc__table **retired)
+{
+    hc__table *old = LOAD_RELAXED(s->table);
+    if (old && s->count <= old->mask) return HC_OK;
+    uint32_t n = old ? (old->mask + 1) * 2 : 16;
+    size_t bytes = sizeof(hc__table) + (size_t)n * sizeof(hc__entry *);
+    if (n == 0 || bytes / sizeof(hc__entry *) < n) return HC_ENOMEM;   /* overflow */
+    hc__table *t = hc__malloc(&c->alloc, bytes);
+    if (!t) return HC_ENOMEM;
+    t->next = NULL;
+    t->mask = n - 1;
+    for (uint32_t i = 0; i < n; i++) atomic_init(&t->bucket[i], NULL);
+    unsigned seq = LOAD_RELAXED(s->resizes);
+    atomic_store_explicit(&s->resizes, seq + 1, memory_order_relaxed);  /* odd */
+    for (uint32_t i = 0; old && i <= old->mask; i++) {
+        hc__entry *e = LOAD_RELAXED(old->bucket[i]);
+        while (e) {
+            hc__entry *next = LOAD_RELAXED(e->hnext);
+            uint32_t b = e->node.hash & t->mask;
+            STORE_RELEASE(e->hnext, LOAD_RELAXED(t->bucket[b]));
+            atomic_store_explicit(&t->bucket[b], e, memory_order_relaxed);
+            e = next;
         }
-        hc__free(&c->alloc, s->buckets);
     }
-    s->buckets = nb;
-    s->mask = n - 1;
+    STORE_RELEASE(s->table, t);
+    STORE_RELEASE(s->resizes, seq + 2);
+    *retired = old;
     return HC_OK;
 }
 
+/* Link e, complete, at the head of its chain. Under the shard lock. */
 static void table_insert(hc__shard *s, hc__entry *e)
 {
-    hc__entry **b = &s->buckets[e->node.hash & s->mask];
-    e->hnext = *b;
-    *b = e;
+    hc__table *t = LOAD_RELAXED(s->table);
+    _Atomic(hc__entry *) *b = &t->bucket[e->node.hash & t->mask];
+    atomic_store_explicit(&e->hnext, LOAD_RELAXED(*b), memory_order_relaxed);
+    STORE_RELEASE(*b, e);
     s->count++;
 }
 
+/* The link that points to e. Under the shard lock. */
+static _Atomic(hc__entry *) *table_link_to(hc__shard *s, hc__entry *e)
+{
+    hc__table *t = LOAD_RELAXED(s->table);
+    _Atomic(hc__entry *) *pp = &t->bucket[e->node.hash & t->mask];
+    while (LOAD_RELAXED(*pp) != e) pp = &LOAD_RELAXED(*pp)->hnext;
+    return pp;
+}
+
+/* Unlink e. Its own link stays as it was, so that a reader standing on e
+   still finds the rest of the chain. Under the shard lock. */
 static void table_unlink(hc__shard *s, hc__entry *e)
 {
-    hc__entry **pp = &s->buckets[e->node.hash & s->mask];
-    while (*pp != e) pp = &(*pp)->hnext;
-    *pp = e->hnext;
-    e->hnext = NULL;
+    STORE_RELEASE(*table_link_to(s, e), LOAD_RELAXED(e->hnext));
     s->count--;
+}
+
+/* Put e, complete, in old's place in one store: a lock-free reader finds
+   one or the other, never neither. Under the shard lock. */
+static void table_replace(hc__shard *s, hc__entry *old, hc__entry *e)
+{
+    _Atomic(hc__entry *) *pp = table_link_to(s, old);
+    atomic_store_explicit(&e->hnext, LOAD_RELAXED(old->hnext), memory_order_relaxed);
+    STORE_RELEASE(*pp, e);
 }
 
 /* ----------------------------------------------------- entry removal */
@@ -134,7 +214,8 @@ static void table_unlink(hc__shard *s, hc__entry *e)
 */
 typedef struct op {
     hc_cache  *c;
-    hc__entry *garbage;     /* chained through hnext */
+    hc__entry *garbage;     /* chained through gnext */
+    hc__table *retired;     /* a table a resize replaced */
 } op;
 
 /* Take e out of the policy (unless the policy let it go already) and out of
@@ -155,7 +236,7 @@ static void bury(op *o, hc__entry *e, int why)
     hc__taglink *tl = hc__entry_tags(e);
     for (unsigned i = 0; i < e->ntags; i++) hc__tag_unlink(c, &tl[i]);
     e->dead = (uint8_t)why;
-    e->hnext = o->garbage;
+    e->gnext = o->garbage;
     o->garbage = e;
 }
 
@@ -184,14 +265,26 @@ static void expire_due(op *o, uint64_t now)
     hc__wheel_advance(&o->c->wheel, now, expire_cb, o);
 }
 
-/* Report and free what a write unlinked. No lock held. */
+/*
+** Report what a write unlinked, and free it once no reader can still see
+** it. No lock held.
+**
+** Readers may still be looking at an entry just unlinked, so it waits in
+** the cache's list until a grace period has passed. Rather than wait for
+** one per write, the write that brings the list to DEFER_BATCH entries (or
+** retires a table, which resizes do rarely) waits once for all of them,
+** then frees them in its own thread, where malloc reuses the memory at
+** once. A grace period takes microseconds unless a reader is descheduled
+** inside its lookup; no lock is held meanwhile.
+*/
+#define DEFER_BATCH 256u
+
 static void release(op *o)
 {
     hc_cache *c = o->c;
-    hc__entry *e = o->garbage;
-    o->garbage = NULL;
-    while (e) {
-        hc__entry *next = e->hnext;
+    hc__entry *first = o->garbage, *last = NULL;
+    unsigned n = 0;
+    for (hc__entry *e = first; e; e = e->gnext) {
         switch (e->dead) {
         case DEAD_REMOVED:
             hc__emit(c, HC_EVENT_REMOVED, HC_ORIGIN_LOCAL, e->data, e->klen);
@@ -208,8 +301,45 @@ static void release(op *o)
         default:
             break;
         }
-        hc__free(&c->alloc, e);
-        e = next;
+        last = e;
+        n++;
+    }
+    if (!first && !o->retired) return;
+
+    hc__entry *entries = NULL;
+    hc__table *tables = NULL;
+    pthread_mutex_lock(&c->defer_lock);
+    if (first) {
+        last->gnext = c->defer_entries;
+        c->defer_entries = first;
+        c->ndefer += n;
+    }
+    if (o->retired) {
+        o->retired->next = c->defer_tables;
+        c->defer_tables = o->retired;
+    }
+    if (c->ndefer >= DEFER_BATCH || c->defer_tables) {
+        entries = c->defer_entries;
+        tables = c->defer_tables;
+        c->defer_entries = NULL;
+        c->defer_tables = NULL;
+        c->ndefer = 0;
+    }
+    pthread_mutex_unlock(&c->defer_lock);
+    o->garbage = NULL;
+    o->retired = NULL;
+    if (!entries && !tables) return;
+
+    hc__synchronize();
+    while (entries) {
+        hc__entry *next = entries->gnext;
+        hc__free(&c->alloc, entries);
+        entries = next;
+    }
+    while (tables) {
+        hc__table *next = tables->next;
+        hc__free(&c->alloc, tables);
+        tables = next;
     }
 }
 
@@ -352,18 +482,22 @@ int hc_cache_open(hc_cache **out, const hc_config *cfg)
     if (!cfg->node_id) make_node_id(idbuf, sizeof idbuf, c);
     c->name = dup_str(&c->alloc, cfg->name ? cfg->name : "main");
     c->node_id = dup_str(&c->alloc, cfg->node_id ? cfg->node_id : idbuf);
-    /* Shards are cache-line aligned so that two shards' locks never share
-       a line: a reader on one must not slow a reader on another. */
-    c->shards_mem = hc__malloc(&c->alloc, HC_SHARDS * sizeof(hc__shard) + 63);
+    /* Shards and per-thread counters are cache-line aligned so that what
+       one thread writes never shares a line with what another reads. */
+    size_t shards_size = HC_SHARDS * sizeof(hc__shard);
+    size_t tcounts_size = (HC_THREAD_SLOTS + 1) * sizeof(hc__tcount);
+    c->shards_mem = hc__malloc(&c->alloc, shards_size + tcounts_size + 63);
     if (!c->name || !c->node_id || !c->shards_mem) goto nomem;
     c->shards = (hc__shard *)(((uintptr_t)c->shards_mem + 63) & ~(uintptr_t)63);
-    memset(c->shards, 0, HC_SHARDS * sizeof(hc__shard));
+    memset(c->shards, 0, shards_size + tcounts_size);
+    c->tcounts = (hc__tcount *)(void *)((char *)c->shards + shards_size);
 
     uint64_t max_weight = c->max_entries ? c->max_entries : c->max_bytes;
     if (hc__policy_init(&c->policy, max_weight, &c->alloc) != HC_OK) goto nomem;
 
     unsigned i = 0;
-    if (pthread_mutex_init(&c->lock, NULL) != 0) goto sysfail_policy;
+    if (pthread_mutex_init(&c->defer_lock, NULL) != 0) goto sysfail_policy;
+    if (pthread_mutex_init(&c->lock, NULL) != 0) goto sysfail_defer;
     for (; i < HC_SHARDS; i++)
         if (pthread_mutex_init(&c->shards[i].lock, NULL) != 0) goto sysfail;
     hc__wheel_init(&c->wheel, now_ms(c));
@@ -373,6 +507,8 @@ int hc_cache_open(hc_cache **out, const hc_config *cfg)
 sysfail:
     while (i-- > 0) pthread_mutex_destroy(&c->shards[i].lock);
     pthread_mutex_destroy(&c->lock);
+sysfail_defer:
+    pthread_mutex_destroy(&c->defer_lock);
 sysfail_policy:
     hc__policy_destroy(&c->policy);
     hc__free(&c->alloc, c->shards_mem);
@@ -391,23 +527,35 @@ nomem:
 int hc_cache_close(hc_cache *c)
 {
     if (!c) return HC_OK;
+    /* No reader can be left (no call on c may run), so what waits for a
+       grace period can go at once. */
+    for (hc__entry *e = c->defer_entries, *next; e; e = next) {
+        next = e->gnext;
+        hc__free(&c->alloc, e);
+    }
+    for (hc__table *t = c->defer_tables, *next; t; t = next) {
+        next = t->next;
+        hc__free(&c->alloc, t);
+    }
     for (unsigned i = 0; i < HC_SHARDS; i++) {
         hc__shard *s = &c->shards[i];
-        for (uint32_t b = 0; s->buckets && b <= s->mask; b++) {
-            hc__entry *e = s->buckets[b];
+        hc__table *t = LOAD_RELAXED(s->table);
+        for (uint32_t b = 0; t && b <= t->mask; b++) {
+            hc__entry *e = LOAD_RELAXED(t->bucket[b]);
             while (e) {
-                hc__entry *next = e->hnext;
+                hc__entry *next = LOAD_RELAXED(e->hnext);
                 hc__free(&c->alloc, e);
                 e = next;
             }
         }
-        hc__free(&c->alloc, s->buckets);
+        hc__free(&c->alloc, t);
         pthread_mutex_destroy(&s->lock);
     }
     hc__tags_free_all(c);
     hc__free(&c->alloc, c->tags);
     hc__policy_destroy(&c->policy);
     pthread_mutex_destroy(&c->lock);
+    pthread_mutex_destroy(&c->defer_lock);
     hc__free(&c->alloc, c->shards_mem);
     hc__free(&c->alloc, c->name);
     hc__free(&c->alloc, c->node_id);
@@ -475,7 +623,7 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
 
     hc__shard *s = shard_of(c, h);
     hc__taglink *tl = hc__entry_tags(e);
-    op o = {c, NULL};
+    op o = {c, NULL, NULL};
     int rc = HC_OK;
 
     /*
@@ -499,7 +647,7 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
         rc = HC_MISS;                   /* not an error: just not stored */
     }
     pthread_mutex_lock(&s->lock);
-    if (rc == HC_OK) rc = table_reserve(c, s);
+    if (rc == HC_OK) rc = table_reserve(c, s, &o.retired);
     hc__entry *old = rc == HC_OK ? table_find(s, h, key, klen) : NULL;
     if (rc != HC_OK && f) flight_detach(s, f);
     pthread_mutex_unlock(&s->lock);
@@ -507,7 +655,7 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
         /* Nothing changed but maybe new tags, which have no members. */
         for (unsigned i = 0; i < e->ntags; i++) hc__tag_release(c, tl[i].tag);
         pthread_mutex_unlock(&c->lock);
-        hc__free(&c->alloc, e);
+        hc__free(&c->alloc, e);         /* never published: no reader saw it */
         release(&o);
         if (rc == HC_MISS) {
             hc__emit(c, HC_EVENT_STALE_LOAD_DISCARDED, HC_ORIGIN_LOADER, key, klen);
@@ -548,8 +696,9 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
         *stored = true;
     }
     pthread_mutex_lock(&s->lock);
-    if (old) table_unlink(s, old);
-    if (*stored) table_insert(s, e);
+    if (old && *stored) table_replace(s, old, e);
+    else if (old) table_unlink(s, old);
+    else if (*stored) table_insert(s, e);
     if (f) {
         flight_detach(s, f);
     } else {
@@ -580,7 +729,7 @@ int hc_put(hc_cache *c, const char *key, const void *val, size_t len,
 static void expire_key(hc_cache *c, const char *key, size_t klen, uint64_t h, uint64_t now)
 {
     hc__shard *s = shard_of(c, h);
-    op o = {c, NULL};
+    op o = {c, NULL, NULL};
     pthread_mutex_lock(&c->lock);
     expire_due(&o, now);
     pthread_mutex_lock(&s->lock);
@@ -597,24 +746,91 @@ static void expire_key(hc_cache *c, const char *key, size_t klen, uint64_t h, ui
     release(&o);
 }
 
-/* Every MAINTAIN_EVERY hits on a shard, reclaim expired entries if the
+/* Every MAINTAIN_EVERY hits of a thread, reclaim expired entries if the
    policy lock is free, so an idle-for-writes cache still lets go of them. */
-static void maybe_maintain(hc_cache *c, bool due)
+static HC_NOINLINE void maintain(hc_cache *c)
 {
-    if (!due || pthread_mutex_trylock(&c->lock) != 0) return;
-    op o = {c, NULL};
+    if (pthread_mutex_trylock(&c->lock) != 0) return;
+    op o = {c, NULL, NULL};
     expire_due(&o, now_ms(c));
     pthread_mutex_unlock(&c->lock);
     release(&o);
 }
 
+/* Add one to a counter in this thread's slot (hits or misses of c) and
+   return its new value. */
+static uint64_t count(const hc__thread *t, atomic_uint_fast64_t *n)
+{
+    if (t->slot == HC_THREAD_SLOTS)     /* the shared slot */
+        return atomic_fetch_add_explicit(n, 1, memory_order_relaxed) + 1;
+    /* Only this thread writes the slot: no read-modify-write needed. */
+    uint64_t v = atomic_load_explicit(n, memory_order_relaxed) + 1;
+    atomic_store_explicit(n, v, memory_order_relaxed);
+    return v;
+}
+
+static void count_miss(hc_cache *c)
+{
+    const hc__thread *t = hc__thread_get();
+    count(t, &c->tcounts[t->slot].misses);
+}
+
 /*
-** The hit path shared by hc_get and hc_get_or_load. Returns HC_OK with the
-** value copied into out; HC_MISS with the shard still locked (so the caller
-** can look for a load in flight); or HC_ENOMEM.
+** Expiry on the lock-free path. An injected clock is user code, and no user
+** code runs inside a read-side critical section, so it is read before the
+** section starts (clock_early). The built-in clock is read only when the
+** entry found has a deadline, after the lookup: clock_gettime waits for the
+** instructions before it, so reading it first would stop consecutive hits
+** from overlapping their cache misses.
 */
-static int lookup(hc_cache *c, hc__shard *s, const char *key, size_t klen,
-                  uint64_t h, hc_buf *out)
+static uint64_t clock_early(hc_cache *c)
+{
+    return c->clock_ms ? c->clock_ms(c->clock_ctx) : 0;
+}
+
+static bool live_rcu(hc_cache *c, const hc__entry *e, uint64_t early)
+{
+    if (e->expire_at == UINT64_MAX) return true;
+    return e->expire_at > (c->clock_ms ? early : monotonic_ms(NULL));
+}
+
+/*
+** The lock-free path: find key inside a read-side critical section and
+** copy its value into out. FOUND on a hit; ABSENT when the key is certainly
+** not there; UNSURE when only the locked path can tell: a resize may have
+** hidden the key, the entry has expired (it must be removed), or out is too
+** small for the value. out changes only on a hit.
+*/
+enum { FOUND, ABSENT, UNSURE };
+
+static int lookup_rcu(hc_cache *c, hc__shard *s, const char *key, size_t klen,
+                      uint64_t h, hc_buf *out)
+{
+    uint64_t early = clock_early(c);
+    bool sure = false;
+    int rc = UNSURE;
+    hc__read_begin();
+    hc__entry *e = table_find_rcu(s, h, key, klen, &sure);
+    if (!e) {
+        if (sure) rc = ABSENT;
+    } else if (e->vlen < out->cap && live_rcu(c, e, early)) {
+        memcpy(out->data, hc__entry_val(e), e->vlen);
+        out->len = e->vlen;
+        out->data[e->vlen] = 0;
+        hc__policy_touch(&e->node);
+        rc = FOUND;
+    }
+    hc__read_end();
+    return rc;
+}
+
+/*
+** The locked path, for what the lock-free one could not answer. Returns
+** HC_OK with the value copied into out; HC_MISS with the shard still locked
+** (so the caller can look for a load in flight); or HC_ENOMEM.
+*/
+static HC_NOINLINE int lookup_locked(hc_cache *c, hc__shard *s, const char *key,
+                                     size_t klen, uint64_t h, hc_buf *out)
 {
     for (;;) {
         uint64_t now = now_ms(c);
@@ -638,13 +854,32 @@ static int lookup(hc_cache *c, hc__shard *s, const char *key, size_t klen,
         out->len = e->vlen;
         out->data[e->vlen] = 0;
         hc__policy_touch(&e->node);
-        s->hits++;
-        bool due = ++s->reads % MAINTAIN_EVERY == 0;
         pthread_mutex_unlock(&s->lock);
-        if (c->access_events) hc__emit(c, HC_EVENT_HIT, HC_ORIGIN_LOCAL, key, klen);
-        maybe_maintain(c, due);
         return HC_OK;
     }
+}
+
+/*
+** The read path shared by hc_get and hc_get_or_load: lock-free first, then
+** locked if need be. Returns HC_OK with the value copied into out (a hit,
+** counted); HC_MISS, not yet counted, with the shard locked if keep_locked
+** (so the caller can look for a load in flight); or HC_ENOMEM.
+*/
+static int lookup(hc_cache *c, hc__shard *s, const char *key, size_t klen,
+                  uint64_t h, hc_buf *out, bool keep_locked)
+{
+    const hc__thread *t = hc__thread_get();
+    int found = t->rcu ? lookup_rcu(c, s, key, klen, h, out) : UNSURE;
+    if (found == ABSENT && !keep_locked) return HC_MISS;
+    if (found != FOUND) {
+        int rc = lookup_locked(c, s, key, klen, h, out);
+        if (rc == HC_MISS && !keep_locked) pthread_mutex_unlock(&s->lock);
+        if (rc != HC_OK) return rc;
+    }
+    uint64_t hits = count(t, &c->tcounts[t->slot].hits);
+    if (c->access_events) hc__emit(c, HC_EVENT_HIT, HC_ORIGIN_LOCAL, key, klen);
+    if (hits % MAINTAIN_EVERY == 0) maintain(c);
+    return HC_OK;
 }
 
 int hc_get(hc_cache *c, const char *key, hc_buf *out)
@@ -652,11 +887,9 @@ int hc_get(hc_cache *c, const char *key, hc_buf *out)
     if (!c || !key || !out) return HC_EINVAL;
     size_t klen = strlen(key);
     uint64_t h = hc__hash(key, klen);
-    hc__shard *s = shard_of(c, h);
-    int rc = lookup(c, s, key, klen, h, out);
+    int rc = lookup(c, shard_of(c, h), key, klen, h, out, false);
     if (rc != HC_MISS) return rc;
-    s->misses++;
-    pthread_mutex_unlock(&s->lock);
+    count_miss(c);
     if (c->access_events) hc__emit(c, HC_EVENT_MISS, HC_ORIGIN_LOCAL, key, klen);
     return HC_MISS;
 }
@@ -667,6 +900,15 @@ bool hc_contains(hc_cache *c, const char *key)
     size_t klen = strlen(key);
     uint64_t h = hc__hash(key, klen);
     hc__shard *s = shard_of(c, h);
+    if (hc__thread_get()->rcu) {
+        uint64_t early = clock_early(c);
+        bool sure = false;
+        hc__read_begin();
+        hc__entry *e = table_find_rcu(s, h, key, klen, &sure);
+        bool found = e != NULL, live = e && live_rcu(c, e, early);
+        hc__read_end();
+        if (found || sure) return live;
+    }
     uint64_t now = now_ms(c);
     pthread_mutex_lock(&s->lock);
     hc__entry *e = table_find(s, h, key, klen);
@@ -719,11 +961,11 @@ int hc_get_or_load(hc_cache *c, const char *key, const hc_options *opts,
     size_t klen = strlen(key);
     uint64_t h = hc__hash(key, klen);
     hc__shard *s = shard_of(c, h);
-    int rc = lookup(c, s, key, klen, h, out);
+    int rc = lookup(c, s, key, klen, h, out, true);
     if (rc != HC_MISS) return rc == HC_OK ? HC_OK : hc_error_set(err, rc, NULL);
 
     /* A miss, with the shard locked: join the load in flight or lead one. */
-    s->misses++;
+    count_miss(c);
     hc__flight *f = flight_find(s, h, key, klen);
     if (f) {
         if (pthread_equal(f->leader, pthread_self())) {
@@ -810,7 +1052,7 @@ static int remove_key(hc_cache *c, const char *key, int why)
     size_t klen = strlen(key);
     uint64_t h = hc__hash(key, klen);
     hc__shard *s = shard_of(c, h);
-    op o = {c, NULL};
+    op o = {c, NULL, NULL};
     pthread_mutex_lock(&c->lock);
     expire_due(&o, now_ms(c));
     pthread_mutex_lock(&s->lock);
@@ -850,7 +1092,7 @@ int hc_invalidate_tag(hc_cache *c, const char *tag, uint64_t *removed)
     if (removed) *removed = 0;
     if (!c || !tag) return HC_EINVAL;
     size_t len = strlen(tag);
-    op o = {c, NULL};
+    op o = {c, NULL, NULL};
     uint64_t n = 0;
     pthread_mutex_lock(&c->lock);
     expire_due(&o, now_ms(c));
@@ -882,20 +1124,21 @@ int hc_invalidate_tag(hc_cache *c, const char *tag, uint64_t *removed)
 int hc_flush(hc_cache *c)
 {
     if (!c) return HC_EINVAL;
-    op o = {c, NULL};
+    op o = {c, NULL, NULL};
     uint64_t n = 0;
     pthread_mutex_lock(&c->lock);
     for (unsigned i = 0; i < HC_SHARDS; i++) {
         hc__shard *s = &c->shards[i];
         pthread_mutex_lock(&s->lock);
-        for (uint32_t b = 0; s->buckets && b <= s->mask; b++) {
-            hc__entry *e = s->buckets[b];
-            s->buckets[b] = NULL;
+        hc__table *t = LOAD_RELAXED(s->table);
+        for (uint32_t b = 0; t && b <= t->mask; b++) {
+            hc__entry *e = LOAD_RELAXED(t->bucket[b]);
+            STORE_RELEASE(t->bucket[b], NULL);
             while (e) {
-                hc__entry *next = e->hnext;
+                hc__entry *next = LOAD_RELAXED(e->hnext);
                 hc__policy_remove(&c->policy, &e->node);
                 e->dead = DEAD_FLUSHED;
-                e->hnext = o.garbage;
+                e->gnext = o.garbage;
                 o.garbage = e;
                 n++;
                 e = next;
@@ -932,10 +1175,12 @@ void hc_stats_get(hc_cache *c, hc_stats *out)
     for (unsigned i = 0; i < HC_SHARDS; i++) {
         hc__shard *s = &c->shards[i];
         pthread_mutex_lock(&s->lock);
-        out->hits += s->hits;
-        out->misses += s->misses;
         out->single_flight_joins += s->joins;
         pthread_mutex_unlock(&s->lock);
+    }
+    for (unsigned i = 0; i <= HC_THREAD_SLOTS; i++) {
+        out->hits += atomic_load_explicit(&c->tcounts[i].hits, memory_order_relaxed);
+        out->misses += atomic_load_explicit(&c->tcounts[i].misses, memory_order_relaxed);
     }
 #define LOAD(f) atomic_load_explicit(&c->f, memory_order_relaxed)
     out->loads = LOAD(loads);
@@ -967,7 +1212,7 @@ int hc_diagnostics_get(hc_cache *c, hc_diagnostics *out)
     if (!c || !out) return HC_EINVAL;
     memset(out, 0, sizeof *out);
     hc_stats_get(c, &out->stats);
-    op o = {c, NULL};
+    op o = {c, NULL, NULL};
     pthread_mutex_lock(&c->lock);
     expire_due(&o, now_ms(c));
     out->entries = c->count;

@@ -3,27 +3,41 @@
 ** does not show.
 **
 ** Locking, in one paragraph: a cache has one policy lock (c->lock) and
-** HC_SHARDS shard locks. A shard lock guards that shard's hash table and its
-** list of loads in flight. The policy lock guards everything else that
-** changes: the eviction policy's queues, the timer wheel, the tag index, the
-** counts and the counters of writes. Readers (hc_get, hc_contains and the hit
-** path of hc_get_or_load) take one shard lock and nothing else, so hits on
-** different shards never wait for each other or for writers of other shards.
-** Every change to the set of entries takes the policy lock first, then one
-** shard lock at a time; no thread ever holds two shard locks. Because every
-** such change holds the policy lock, a writer that holds it may look at a
-** shard, unlock it, evict elsewhere and lock it again, and find the shard's
-** entries as it left them (only hit counters and loads in flight change
-** under a shard lock alone). Loaders, callbacks and free() of unlinked
-** entries run with no lock held.
+** HC_SHARDS shard locks. A shard lock guards changes to that shard's hash
+** table and its list of loads in flight. The policy lock guards everything
+** else that changes: the eviction policy's queues, the timer wheel, the tag
+** index, the counts and the counters of writes. Every change to the set of
+** entries takes the policy lock first, then one shard lock at a time; no
+** thread ever holds two shard locks. Because every such change holds the
+** policy lock, a writer that holds it may look at a shard, unlock it, evict
+** elsewhere and lock it again, and find the shard's entries as it left them
+** (only loads in flight change under a shard lock alone). Loaders, callbacks
+** and the freeing of unlinked entries run with no lock held.
+**
+** Reads, in one more: they take no lock. hc_get, hc_contains and the hit
+** path of hc_get_or_load first look the key up inside an RCU read-side
+** critical section (liburcu's memb flavour: entering and leaving one is a
+** store to a thread-local counter, no fence and no shared write). Writers
+** publish a new entry with a release store once it is complete, unlink an
+** entry by pointing its predecessor at its successor, replace one in place,
+** and never change an unlinked entry's hash link; unlinked entries and
+** replaced bucket arrays are freed, in batches, once every read-side
+** critical section that might still see them has ended. A read that
+** cannot answer without the lock (a miss a table resize may have caused, a
+** miss in hc_get_or_load, an expired entry, a buffer too small) takes the
+** shard lock and looks again, as all reads did before. See docs/RUNTIME.md,
+** "The read path".
 */
 #ifndef HC_INT_H
 #define HC_INT_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include <urcu/urcu-memb.h>
 
 #include "hydracache.h"
 #include "hc_mem.h"
@@ -33,6 +47,18 @@
 #define HC_SHARDS     (1u << HC_SHARD_BITS)
 
 #define HC_UNUSED(x) ((void)(x))
+
+/* HC_NOINLINE keeps a slow path out of a hot function's frame. HC_TLS_IE
+   asks for the initial-exec TLS model: thread-locals read on every hit
+   then cost one load from the thread pointer, also in the shared library,
+   instead of a call to __tls_get_addr. */
+#if defined(__GNUC__)
+#  define HC_NOINLINE __attribute__((noinline))
+#  define HC_TLS_IE   __attribute__((tls_model("initial-exec")))
+#else
+#  define HC_NOINLINE
+#  define HC_TLS_IE
+#endif
 
 typedef struct hc__entry  hc__entry;
 
@@ -58,13 +84,22 @@ typedef struct hc__taglink {
 ** bytes and, 8-aligned after them, ntags tag links. The header is 72 bytes,
 ** so an entry with a 16-byte key and a 64-byte value fits a 160-byte malloc
 ** chunk; its shard and weight are derived, not stored.
+**
+** Lock-free readers read node.hash, node.freq (through hc__policy_touch),
+** hnext, expire_at, klen, vlen and the data, so those never change once the
+** entry is published, except hnext, which a table resize rewrites. Once an
+** entry is dead (out of its table and the timer wheel), the wheel's links,
+** which readers never read, hold the list it waits in to be freed.
 */
 #define HC_MAX_KEY_BYTES   UINT16_MAX
 #define HC_MAX_ENTRY_TAGS  UINT8_MAX
 struct hc__entry {
     hc__pnode  node;                 /* first: the policy's links, hash, weight */
-    hc__entry *hnext;                /* hash chain; the free list once unlinked */
-    hc__link   tl;                   /* timer wheel bucket; next NULL: not scheduled */
+    hc__entry *_Atomic hnext;        /* hash chain */
+    union {
+        hc__link   tl;               /* timer wheel bucket; next NULL: not scheduled */
+        hc__entry *gnext;            /* dead: the list of entries to free */
+    };
     uint64_t   expire_at;            /* clock ms; UINT64_MAX = never */
     uint32_t   vlen;
     uint16_t   klen;                 /* at most HC_MAX_KEY_BYTES */
@@ -72,6 +107,7 @@ struct hc__entry {
     uint8_t    dead;                 /* unlinked, waiting to be freed: why */
     char       data[];               /* key, then value, then tag links */
 };
+_Static_assert(sizeof(hc__entry) == 72, "the entry header is 72 bytes");
 
 /* The shard of a key: the top bits of the low 32 bits of its hash, which
    the entry keeps in node.hash; the bucket within the shard uses the low
@@ -135,18 +171,44 @@ struct hc__flight {
     char       *key;                 /* klen bytes, NUL-terminated */
 };
 
+/*
+** A shard's hash table: nbuckets = mask + 1 chains. Readers load the shard's
+** table pointer once and use that table's mask with its buckets, so a
+** resize publishes a whole new table; the old one is freed after a grace
+** period, like an entry.
+*/
+typedef struct hc__table {
+    struct hc__table *next;          /* once replaced: the list of tables to free */
+    uint32_t    mask;
+    hc__entry *_Atomic bucket[];
+} hc__table;
+
 /* A shard: hash table and loads in flight for 1/HC_SHARDS of the keys. */
 typedef struct hc__shard {
-    /* Aligned (and so padded) to a cache line: no two shards share one, or
-       readers of neighbouring shards would bounce it between cores. */
+    /* What readers read has a cache line of its own, apart from what
+       writers and misses write; and no two shards share a line. */
+    _Alignas(64) hc__table *_Atomic table;   /* NULL until first insert */
+    atomic_uint resizes;             /* odd while a resize rewrites chains */
     _Alignas(64) pthread_mutex_t lock;
-    hc__entry **buckets;             /* nbuckets chains, NULL until first insert */
-    uint32_t    mask;                /* nbuckets - 1 */
     uint32_t    count;
     hc__flight *flights;
-    uint64_t    hits, misses, joins; /* counters written under the lock */
-    uint32_t    reads;               /* hits since the last opportunistic maintenance */
+    uint64_t    joins;               /* written under the lock */
 } hc__shard;
+
+/*
+** Per-thread counters. A thread that uses a cache gets one of
+** HC_THREAD_SLOTS slots (see rcu.c) and counts its hits and misses on each
+** cache in that cache's slot: only that thread writes it, with a relaxed
+** load and store, so a read makes no atomic read-modify-write and shares no
+** line with other threads' reads. hc_stats_get sums the slots. Threads
+** beyond HC_THREAD_SLOTS at once share the last slot and add to it
+** atomically.
+*/
+#define HC_THREAD_SLOTS 64
+typedef struct hc__tcount {
+    _Alignas(64) atomic_uint_fast64_t hits;
+    atomic_uint_fast64_t misses;
+} hc__tcount;
 
 /* Hierarchical timer wheel: 6 levels of 64 buckets, level i ticks 64^i ms. */
 #define HC_WHEEL_LEVELS 6
@@ -187,8 +249,78 @@ struct hc_cache {
     atomic_uint_fast64_t bus_publish_failures, bus_receiver_closed;
 
     hc__shard      *shards;          /* HC_SHARDS, cache-line aligned */
-    void           *shards_mem;      /* what to free for shards */
+    hc__tcount     *tcounts;         /* HC_THREAD_SLOTS + 1, after the shards */
+    void           *shards_mem;      /* what to free for both */
+
+    /* What writers unlinked, waiting for a grace period to be freed (see
+       release in cache.c). */
+    pthread_mutex_t defer_lock;      /* guards the three below */
+    hc__entry      *defer_entries;   /* chained through gnext */
+    hc__table      *defer_tables;    /* chained through next */
+    unsigned        ndefer;          /* entries in defer_entries */
 };
+
+/*
+** rcu.c: the calling thread's state. hc__thread_get() sets it up on first
+** use: registers the thread with liburcu as a reader (and arranges for it
+** to unregister when the thread exits) and claims a counter slot. A thread
+** that cannot be set up (no thread-specific key left) has rcu false: its
+** reads take the locked path.
+*/
+typedef struct hc__thread {
+    bool     ready, rcu;
+    unsigned slot;                   /* index into hc_cache.tcounts */
+} hc__thread;
+extern _Thread_local hc__thread hc__self HC_TLS_IE;
+void hc__thread_setup(void);
+static inline const hc__thread *hc__thread_get(void)
+{
+    if (!hc__self.ready) hc__thread_setup();
+    return &hc__self;
+}
+
+/*
+** ThreadSanitizer cannot see liburcu's grace periods (the library is not
+** instrumented), so it would report each deferred free as a race with the
+** reads before it. In TSan builds only, every read-side critical section
+** ends with a release of hc__rcu_sync, and hc__synchronize acquires it once
+** the grace period is over: the ordering a grace period provides, told to
+** TSan. Elsewhere these are no-ops.
+*/
+#if defined(__SANITIZE_THREAD__)
+#  define HC_TSAN 1
+#elif defined(__has_feature)
+#  if __has_feature(thread_sanitizer)
+#    define HC_TSAN 1
+#  endif
+#endif
+#ifdef HC_TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+extern char hc__rcu_sync;
+#  define HC_TSAN_ACQUIRE() __tsan_acquire(&hc__rcu_sync)
+#  define HC_TSAN_RELEASE() __tsan_release(&hc__rcu_sync)
+#else
+#  define HC_TSAN_ACQUIRE() ((void)0)
+#  define HC_TSAN_RELEASE() ((void)0)
+#endif
+
+/* A read-side critical section: what it reads stays allocated until it
+   ends. Nests; only for a thread whose hc__thread has rcu set. */
+static inline void hc__read_begin(void)
+{
+    urcu_memb_read_lock();
+}
+
+static inline void hc__read_end(void)
+{
+    HC_TSAN_RELEASE();
+    urcu_memb_read_unlock();
+}
+
+/* Wait until every read-side critical section that began before this call
+   has ended (a grace period). Not inside one; no lock may be held. */
+void hc__synchronize(void);
 
 /* hash.c */
 uint64_t hc__hash(const void *p, size_t n);

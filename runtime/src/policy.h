@@ -3,12 +3,15 @@
 **
 ** The policy is a single-threaded data structure. The cache calls every
 ** function here with its policy lock held, except hc__policy_touch(), which
-** a reader calls on a hit with no policy lock (only the entry's shard lock),
-** possibly from several threads at once: it must only update the node's own
-** small atomic counter. That keeps the hit path free of any shared write.
+** a reader calls on a hit with no lock at all, possibly from several threads
+** at once and possibly on a node the policy has just let go: it must only
+** update the node's own small atomic counter. That keeps the hit path free
+** of any shared write.
 **
-** Nodes are embedded in cache entries. The cache never reads or writes the
-** node's fields other than through these functions.
+** Nodes are embedded in cache entries. The cache sets hash and weight before
+** hc__policy_add, reads hash to find entries, and otherwise touches the
+** node only through these functions. The policy never changes hash:
+** readers compare it without a lock.
 **
 ** Sizes are counted in "weight": 1 per entry when the cache is bounded by
 ** entries, or the entry's bytes when it is bounded only by bytes. The cache
