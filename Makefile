@@ -111,7 +111,7 @@ $(REPLAY): tools/hcache-replay.c $(LIB_A)
 
 HCG_CFLAGS = $(ALL_CFLAGS) -Igenerator -I$(GEN)
 
-$(GEN)/grammar.c $(GEN)/grammar.h: generator/grammar.y
+$(GEN)/grammar.c $(GEN)/grammar.h &: generator/grammar.y
 	$(call msg,LEMON,$<)
 	@mkdir -p $(GEN)
 	$(Q)lemon -q -T$(LEMPAR) -d$(GEN) $<
@@ -152,7 +152,7 @@ $(B)/tests/%: tests/%.c tests/testutil.h $(LIB_A)
 # test_codegen runs the code hcachegen writes for tests/codegen/cg.hcache,
 # compiled with -Wconversion on top of the usual warnings.
 CG_DIR := $(B)/tests/codegen
-$(CG_DIR)/cg.hc.c $(CG_DIR)/cg.hc.h: tests/codegen/cg.hcache $(HCACHEGEN)
+$(CG_DIR)/cg.hc.c $(CG_DIR)/cg.hc.h &: tests/codegen/cg.hcache $(HCACHEGEN)
 	$(call msg,HCGEN,$<)
 	@mkdir -p $(CG_DIR)
 	$(Q)$(HCACHEGEN) -o $(CG_DIR) $<

@@ -378,12 +378,7 @@ static void check_decl(hcg_module *m, hcg_decl *d)
         if (p->type.nullable && d->kind != HCG_EXEC)
             hcg_error(m->src, p->off, "parameter '%s' cannot be nullable: only an exec takes NULL", p->name);
     }
-    if (d->has_result) {
-        resolve_type(m, &d->result, true, "a result");
-        if (d->result.list && d->result.base != HCG_ENTITY && d->result.base != HCG_UNKNOWN &&
-            d->kind != HCG_QUERY && d->kind != HCG_CACHEABLE && d->kind != HCG_POLICY)
-            hcg_error(m->src, d->result.off, "a list result needs a query, policy or cacheable");
-    }
+    if (d->has_result) resolve_type(m, &d->result, true, "a result");
 
     bool has_sql = d->sql.s || d->sql_sqlite.s || d->sql_postgres.s;
     size_t sql_off = d->sql.s ? d->sql.off : d->sql_sqlite.s ? d->sql_sqlite.off : d->sql_postgres.off;

@@ -24,19 +24,24 @@ typedef struct sb {
     size_t len, cap;
 } sb;
 
+/* Room for n more bytes and the terminating NUL. */
+static void sb_reserve(sb *b, size_t n)
+{
+    if (b->len + n + 1 <= b->cap) return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + n + 1) cap *= 2;
+    char *p = realloc(b->s, cap);
+    if (!p) {
+        fprintf(stderr, "hcachegen: out of memory\n");
+        exit(2);
+    }
+    b->s = p;
+    b->cap = cap;
+}
+
 static void sb_add(sb *b, const char *s, size_t n)
 {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->s, cap);
-        if (!p) {
-            fprintf(stderr, "hcachegen: out of memory\n");
-            exit(2);
-        }
-        b->s = p;
-        b->cap = cap;
-    }
+    sb_reserve(b, n);
     memcpy(b->s + b->len, s, n);
     b->len += n;
     b->s[b->len] = 0;
@@ -48,29 +53,28 @@ static void sb_puts(sb *b, const char *s)
 }
 
 #if defined(__GNUC__)
+__attribute__((format(printf, 2, 0)))
+#endif
+static void sb_vprintf(sb *b, const char *fmt, va_list ap)
+{
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    sb_reserve(b, (size_t)n);
+    vsnprintf(b->s + b->len, (size_t)n + 1, fmt, again);
+    va_end(again);
+    b->len += (size_t)n;
+}
+
+#if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
 static void sb_printf(sb *b, const char *fmt, ...)
 {
-    char tmp[1024];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    sb_vprintf(b, fmt, ap);
     va_end(ap);
-    if (n < (int)sizeof tmp) {
-        sb_add(b, tmp, (size_t)n);
-        return;
-    }
-    char *big = malloc((size_t)n + 1);
-    if (!big) {
-        fprintf(stderr, "hcachegen: out of memory\n");
-        exit(2);
-    }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    sb_add(b, big, (size_t)n);
-    free(big);
 }
 
 /* Take the text out of b (the caller frees it); b is empty again. */
@@ -158,19 +162,12 @@ __attribute__((format(printf, 3, 4)))
 #endif
 static void setf(vars *vs, const char *name, const char *fmt, ...)
 {
+    sb b = {0};
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    sb_vprintf(&b, fmt, ap);
     va_end(ap);
-    char *text = malloc((size_t)n + 1);
-    if (!text) {
-        fprintf(stderr, "hcachegen: out of memory\n");
-        exit(2);
-    }
-    va_start(ap, fmt);
-    vsnprintf(text, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    set(vs, name, text);
+    set(vs, name, sb_take(&b));
 }
 
 static void vars_free(vars *vs)
@@ -479,6 +476,20 @@ static const char *entity_key(const hcg_entity *en)
     return en->key.s ? en->key.s : en->name;
 }
 
+/* Statements appending an entity's key ("shop:user:" then the parameter)
+   or, without the namespace, its tag ("user:" then the parameter) to k. */
+static void entity_key_code(sb *b, const hcg_module *m, const hcg_entity *en,
+                            const hcg_field *param, const char *k, bool physical)
+{
+    char *prefix = physical ? key_prefix(m) : NULL;
+    sb lit = {0};
+    sb_printf(&lit, "%s%s:", prefix ? prefix : "", entity_key(en));
+    key_literal(b, k, lit.s);
+    key_param(b, param, k, param->name);
+    free(lit.s);
+    free(prefix);
+}
+
 /* The collection tag: given, or "<key>:all". */
 static char *collection_of(const hcg_entity *en)
 {
@@ -553,24 +564,8 @@ static void emit_entity(emitter *e, const hcg_entity *en, sb *h, sb *c)
     }
     const hcg_field *pk = en->primary;
     char *prefix = key_prefix(m);
-    sb lit = {0};
-    sb_printf(&lit, "%s%s:", prefix, entity_key(en));
-    key_literal(&key, "hc_key", lit.s);
-    free(lit.s);
-    key_param(&key, pk, "hc_key", pk->name);
-    lit = (sb){0};
-    sb_printf(&lit, "%s:", entity_key(en));
-    key_literal(&tag, "hc_tag", lit.s);
-    free(lit.s);
-    key_param(&tag, pk, "hc_tag", pk->name);
-    /* "rc" must start out HC_OK in the key builders. */
-    sb key2 = {0}, tag2 = {0};
-    sb_puts(&key2, "    hc_rc = HC_OK;\n");
-    sb_add(&key2, key.s, key.len);
-    sb_puts(&tag2, "    hc_rc = HC_OK;\n");
-    sb_add(&tag2, tag.s, tag.len);
-    free(key.s);
-    free(tag.s);
+    entity_key_code(&key, m, en, pk, "hc_key", true);
+    entity_key_code(&tag, m, en, pk, "hc_tag", false);
 
     sb pp = {0};
     param_decl(&pp, pk);
@@ -580,8 +575,8 @@ static void emit_entity(emitter *e, const hcg_entity *en, sb *h, sb *c)
     set(&vs, "encode", sb_take(&enc));
     set(&vs, "decode", sb_take(&dec));
     set(&vs, "clear", sb_take(&clr));
-    set(&vs, "key", sb_take(&key2));
-    set(&vs, "tag", sb_take(&tag2));
+    set(&vs, "key", sb_take(&key));
+    set(&vs, "tag", sb_take(&tag));
     set(&vs, "pk_param", sb_take(&pp));
     setf(&vs, "pk", "%s", pk->name);
     setf(&vs, "pkname", "%s", pk->name);
@@ -618,7 +613,11 @@ static void emit_lists(emitter *e, sb *h, sb *c)
 {
     const hcg_module *m = e->m;
     bool done_scalar[HCG_ENTITY + 1] = {false};
-    bool done_entity_codec[1024] = {false};
+    bool *done_entity = calloc(m->entities.n + 1, sizeof *done_entity);
+    if (!done_entity) {
+        fprintf(stderr, "hcachegen: out of memory\n");
+        exit(2);
+    }
     for (size_t i = 0; i < m->decls.n; i++) {
         const hcg_decl *d = m->decls.v[i];
         if (d->kind == HCG_QUERY || d->kind == HCG_EXEC) continue;   /* the database issue */
@@ -629,10 +628,8 @@ static void emit_lists(emitter *e, sb *h, sb *c)
         list_c(e, &L, t);
         set(&vs, "L", sb_take(&L));
         if (t->base == HCG_ENTITY) {
-            size_t k = 0;
-            while (k < m->entities.n && m->entities.v[k] != t->entity) k++;
-            if (k < 1024 && done_entity_codec[k]) { vars_free(&vs); continue; }
-            if (k < 1024) done_entity_codec[k] = true;
+            if (done_entity[t->entity->index]) { vars_free(&vs); continue; }
+            done_entity[t->entity->index] = true;
             setf(&vs, "enc_item", "%s_%s__enc(out, &l->items[i])", m->name, t->entity->name);
             setf(&vs, "dec_item", "%s_%s__dec(d, &l->items[l->len])", m->name, t->entity->name);
             expand(e, c, "listcodec.c.tmpl", &vs);
@@ -658,6 +655,7 @@ static void emit_lists(emitter *e, sb *h, sb *c)
         expand(e, c, "listcodec.c.tmpl", &vs);
         vars_free(&vs);
     }
+    free(done_entity);
 }
 
 /* ------------------------------------------- policies and cacheables */
@@ -780,21 +778,12 @@ static void emit_decl(emitter *e, const hcg_decl *d, sb *h, sb *c)
     /* ---- keys and tags */
     char *prefix = key_prefix(m);
     sb kd = {0}, bk = {0}, bt = {0}, td = {0};
-    hcg_template ek = {{0, NULL}, {NULL, 0, 0}};
     size_t ntags = d->tag_tmpls.n;
     if (d->entity) {
         const hcg_entity *en = d->entity;
         sb_printf(&kd, "%s%s:{%s}", prefix, entity_key(en), d->entity_param->name);
-        sb lit = {0};
-        sb_printf(&lit, "%s%s:", prefix, entity_key(en));
-        key_literal(&bk, "&hc_key", lit.s);
-        free(lit.s);
-        key_param(&bk, d->entity_param, "&hc_key", d->entity_param->name);
-        lit = (sb){0};
-        sb_printf(&lit, "%s:", entity_key(en));
-        key_literal(&bt, "&hc_tagb[0]", lit.s);
-        free(lit.s);
-        key_param(&bt, d->entity_param, "&hc_tagb[0]", d->entity_param->name);
+        entity_key_code(&bk, m, en, d->entity_param, "&hc_key", true);
+        entity_key_code(&bt, m, en, d->entity_param, "&hc_tagb[0]", false);
         char *coll = collection_of(en);
         key_literal(&bt, "&hc_tagb[1]", coll);
         sb_printf(&td, ", tags \"%s:{%s}\", \"%s\"", entity_key(en), d->entity_param->name, coll);
@@ -805,7 +794,6 @@ static void emit_decl(emitter *e, const hcg_decl *d, sb *h, sb *c)
         template_doc(&kd, &d->key_tmpl);
         build_template(&bk, &d->key_tmpl, "&hc_key", prefix);
     }
-    (void)ek;
     size_t first = d->entity ? 2 : 0;
     for (size_t i = 0; i < d->tag_tmpls.n; i++) {
         char k[32];

@@ -119,6 +119,7 @@ item ::= DEFAULT(K) TTL DURATION(D) SEMI. {
 item ::= ENTITY ident(N) LBRACE ent_body(E) RBRACE. {
     E->name = ident_of(m, N);
     E->off = N.off;
+    E->index = m->entities.n;
     hcg_vec_push(m->arena, &m->entities, E);
 }
 item ::= QUERY ident(N) LPAREN params(P) RPAREN ARROW result(R) infallible(I) LBRACE clauses(C) RBRACE. {

@@ -112,6 +112,7 @@ typedef struct hcg_field {           /* entity field or parameter */
 } hcg_field;
 
 struct hcg_entity {
+    size_t index;                    /* position in the module's entities */
     size_t off;
     const char *name;
     hcg_str key;                     /* "user"; default: the entity name */

@@ -145,13 +145,11 @@ static char *depfile_text(const char *h, const char *c, const char *stamp, const
     dep_path(f, input);
     if (self) dep_path(f, self);
     if (templates) {
-        static const char *const names[] = {"header.h.tmpl", "source.c.tmpl", "entity.h.tmpl",
-            "entity.c.tmpl", "list.h.tmpl", "list.c.tmpl", "listcodec.c.tmpl",
-            "cached.h.tmpl", "cached.c.tmpl"};
-        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        /* The same names the built-in table holds. */
+        for (const hcg_builtin *b = hcg_builtin_templates; b->name; b++) {
             fputs(" \\\n ", f);
             char p[4096];
-            snprintf(p, sizeof p, "%s/%s", templates, names[i]);
+            snprintf(p, sizeof p, "%s/%s", templates, b->name);
             dep_path(f, p);
         }
     }

@@ -73,9 +73,8 @@ int plain_note_decode(plain_note *u, const void *data, size_t len)
 
 static int plain_note__key(hc_buf *hc_key, const char *key)
 {
-    int hc_rc;
+    int hc_rc = HC_OK;
     hc_buf_reset(hc_key);
-    hc_rc = HC_OK;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(hc_key, "note:");
     if (hc_rc == HC_OK) hc_rc = hc_key_append_escaped(hc_key, key, strlen(key));
     return hc_rc;
@@ -83,9 +82,8 @@ static int plain_note__key(hc_buf *hc_key, const char *key)
 
 static int plain_note__tag(hc_buf *hc_tag, const char *key)
 {
-    int hc_rc;
+    int hc_rc = HC_OK;
     hc_buf_reset(hc_tag);
-    hc_rc = HC_OK;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(hc_tag, "note:");
     if (hc_rc == HC_OK) hc_rc = hc_key_append_escaped(hc_tag, key, strlen(key));
     return hc_rc;
@@ -160,7 +158,7 @@ int plain_note_invalidate_all(hc_cache *c)
 {
     return hc_invalidate_tag(c, "note:all", NULL);
 }
-#line 164 "plain.hc.c"
+#line 162 "plain.hc.c"
 
 /* ------------------------------------------------------ cacheable lookup */
 #line 12 "tests/golden/plain.hcache"
@@ -235,7 +233,7 @@ int plain_lookup(hc_cache *c, const char *key, int64_t name, plain_note *out, hc
     for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
-#line 239 "plain.hc.c"
+#line 237 "plain.hc.c"
 
 /* ------------------------------------------------------ cacheable count_all */
 #line 15 "tests/golden/plain.hcache"
@@ -298,7 +296,7 @@ int plain_count_all(hc_cache *c, uint64_t *out)
     for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
-#line 302 "plain.hc.c"
+#line 300 "plain.hc.c"
 
 /* ------------------------------------------------------ policy fetch */
 #line 19 "tests/golden/plain.hcache"
@@ -378,5 +376,5 @@ int plain_fetch(hc_cache *c, const char *id, plain_fetch_loader load, void *ctx,
     for (size_t hc_i = 0; hc_i < 2; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
-#line 382 "plain.hc.c"
+#line 380 "plain.hc.c"
 

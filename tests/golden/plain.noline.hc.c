@@ -73,9 +73,8 @@ int plain_note_decode(plain_note *u, const void *data, size_t len)
 
 static int plain_note__key(hc_buf *hc_key, const char *key)
 {
-    int hc_rc;
+    int hc_rc = HC_OK;
     hc_buf_reset(hc_key);
-    hc_rc = HC_OK;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(hc_key, "note:");
     if (hc_rc == HC_OK) hc_rc = hc_key_append_escaped(hc_key, key, strlen(key));
     return hc_rc;
@@ -83,9 +82,8 @@ static int plain_note__key(hc_buf *hc_key, const char *key)
 
 static int plain_note__tag(hc_buf *hc_tag, const char *key)
 {
-    int hc_rc;
+    int hc_rc = HC_OK;
     hc_buf_reset(hc_tag);
-    hc_rc = HC_OK;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(hc_tag, "note:");
     if (hc_rc == HC_OK) hc_rc = hc_key_append_escaped(hc_tag, key, strlen(key));
     return hc_rc;

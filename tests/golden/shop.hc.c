@@ -76,9 +76,8 @@ int shop_user_decode(shop_user *u, const void *data, size_t len)
 
 static int shop_user__key(hc_buf *hc_key, int64_t id)
 {
-    int hc_rc;
+    int hc_rc = HC_OK;
     hc_buf_reset(hc_key);
-    hc_rc = HC_OK;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(hc_key, "shop:user:");
     if (hc_rc == HC_OK) hc_rc = hc_key_append_int(hc_key, (int64_t)id);
     return hc_rc;
@@ -86,9 +85,8 @@ static int shop_user__key(hc_buf *hc_key, int64_t id)
 
 static int shop_user__tag(hc_buf *hc_tag, int64_t id)
 {
-    int hc_rc;
+    int hc_rc = HC_OK;
     hc_buf_reset(hc_tag);
-    hc_rc = HC_OK;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(hc_tag, "user:");
     if (hc_rc == HC_OK) hc_rc = hc_key_append_int(hc_tag, (int64_t)id);
     return hc_rc;
@@ -159,7 +157,7 @@ int shop_user_invalidate_all(hc_cache *c)
 {
     return hc_invalidate_tag(c, "users", NULL);
 }
-#line 163 "shop.hc.c"
+#line 161 "shop.hc.c"
 
 /* ------------------------------------------------------ policy load_user */
 #line 40 "tests/golden/shop.hcache"
@@ -238,7 +236,7 @@ int shop_load_user(hc_cache *c, int64_t user_id, shop_load_user_loader load, voi
     for (size_t hc_i = 0; hc_i < 2; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
-#line 242 "shop.hc.c"
+#line 240 "shop.hc.c"
 
 /* ------------------------------------------------------ cacheable fib */
 #line 45 "tests/golden/shop.hcache"
@@ -300,7 +298,7 @@ int shop_fib(hc_cache *c, int64_t n, int64_t *out, hc_error *err)
     for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
-#line 304 "shop.hc.c"
+#line 302 "shop.hc.c"
 
 /* ------------------------------------------------------ cacheable greeting */
 #line 49 "tests/golden/shop.hcache"
@@ -373,5 +371,5 @@ int shop_greeting(hc_cache *c, const char *name, char **out)
     for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
-#line 377 "shop.hc.c"
+#line 375 "shop.hc.c"
 

@@ -76,9 +76,8 @@ int shop_user_decode(shop_user *u, const void *data, size_t len)
 
 static int shop_user__key(hc_buf *hc_key, int64_t id)
 {
-    int hc_rc;
+    int hc_rc = HC_OK;
     hc_buf_reset(hc_key);
-    hc_rc = HC_OK;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(hc_key, "shop:user:");
     if (hc_rc == HC_OK) hc_rc = hc_key_append_int(hc_key, (int64_t)id);
     return hc_rc;
@@ -86,9 +85,8 @@ static int shop_user__key(hc_buf *hc_key, int64_t id)
 
 static int shop_user__tag(hc_buf *hc_tag, int64_t id)
 {
-    int hc_rc;
+    int hc_rc = HC_OK;
     hc_buf_reset(hc_tag);
-    hc_rc = HC_OK;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(hc_tag, "user:");
     if (hc_rc == HC_OK) hc_rc = hc_key_append_int(hc_tag, (int64_t)id);
     return hc_rc;
