@@ -31,11 +31,14 @@ SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover
 endif
 ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) $(SANFLAGS) -pthread -MMD -MP
 LIB_CFLAGS = $(ALL_CFLAGS) -fPIC -fvisibility=hidden -DHC_BUILDING_LIBRARY \
-             -Iruntime/include -Iruntime/src
+             -Iruntime/include -Iruntime/src $(DB_CFLAGS)
 # liburcu (Debian's liburcu-dev): the memb flavour's read-side critical
 # sections make hits lock-free (docs/RUNTIME.md). Static links need
 # -lurcu-common after -lurcu-memb.
-LDLIBS  := -lurcu-memb -lurcu-common -pthread -lm
+# The database adapters link SQLite (libsqlite3-dev) and libpq (libpq-dev).
+DB_CFLAGS := -I/usr/include/postgresql
+DB_LIBS   := -lsqlite3 -lpq
+LDLIBS  := $(DB_LIBS) -lurcu-memb -lurcu-common -pthread -lm
 
 ifeq ($(V),1)
 Q :=
@@ -58,7 +61,7 @@ REPLAY  := $(B)/hcache-replay
 # generated into build/gen, then compiled under the same warnings as the rest.
 GEN       := build/gen
 LEMPAR    := /usr/share/lemon/lempar.c
-HCG_SRC   := generator/parse.c generator/check.c generator/emit.c generator/main.c
+HCG_SRC   := generator/parse.c generator/check.c generator/sql.c generator/emit.c generator/main.c
 HCG_GENC  := $(GEN)/lexer.c $(GEN)/grammar.c $(GEN)/templates.c
 HCG_OBJ   := $(HCG_SRC:%.c=$(B)/%.o) $(HCG_GENC:$(GEN)/%.c=$(B)/gen/%.o)
 HCACHEGEN := $(B)/hcachegen
@@ -72,7 +75,7 @@ TSAN_TESTS := test_singleflight test_stress test_rcu
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
-.PHONY: all deps test-deps check test-run test-run-tsan bench demo install \
+.PHONY: all deps test-deps check check-run test-run test-run-tsan bench demo install \
         uninstall clean symbols-check golden-update
 .DEFAULT_GOAL := all
 
@@ -82,7 +85,7 @@ deps:
 	@scripts/deps.sh build
 
 test-deps:
-	@scripts/deps.sh test
+	@scripts/deps.sh test pg
 
 $(B)/%.o: %.c
 	$(call msg,CC,$<)
@@ -170,9 +173,14 @@ $(B)/tests/test_codegen: tests/test_codegen.c tests/testutil.h $(CG_DIR)/cg.hc.c
 CHECK_RESULTS := build/release/test-results.txt build/release-clang/test-results.txt \
                  build/address-undefined/test-results.txt build/thread/test-results.txt \
                  build/release/install-results.txt build/fuzz/test-results.txt
+# PostgreSQL tests run against a throwaway server (scripts/pg.sh) started
+# for the whole run; HC_SKIP_PG=1 skips them, and the summary counts them.
 check: test-deps
 	@rm -f $(CHECK_RESULTS)
 	@$(MAKE) --no-print-directory all
+	@scripts/pg.sh run $(MAKE) --no-print-directory check-run
+
+check-run:
 	@st=0; \
 	$(MAKE) --no-print-directory test-run || st=1; \
 	$(MAKE) --no-print-directory CC=clang test-run || st=1; \

@@ -165,16 +165,6 @@ static void add_piece(hcg_module *m, hcg_template *t, const char *text, size_t n
     hcg_vec_push(m->arena, &t->pieces, p);
 }
 
-/* Where byte i of a string literal's decoded text is in the source: walk
-   the literal as written, where an escape takes two bytes for one. */
-static size_t at(const hcg_module *m, const hcg_str *s, size_t i)
-{
-    const char *raw = m->src->text + s->off + 1;
-    size_t r = 0;
-    for (size_t k = 0; k < i && raw[r] && raw[r] != '"'; k++) r += raw[r] == '\\' && raw[r + 1] ? 2 : 1;
-    return s->off + 1 + r;
-}
-
 /* Split "team:{team}:users" into pieces; report unknown parameters. */
 static void split_template(hcg_module *m, hcg_decl *d, const hcg_str *src, hcg_template *t,
                            const char *what)
@@ -188,7 +178,7 @@ static void split_template(hcg_module *m, hcg_decl *d, const hcg_str *src, hcg_t
     size_t lit = 0;
     for (size_t i = 0; s[i];) {
         if (s[i] == '}') {
-            hcg_error(m->src, at(m, src, i), "'}' without '{' in %s", what);
+            hcg_error(m->src, hcg_str_at(m, src, i), "'}' without '{' in %s", what);
             return;
         }
         if (s[i] != '{') {
@@ -198,16 +188,16 @@ static void split_template(hcg_module *m, hcg_decl *d, const hcg_str *src, hcg_t
         if (i > lit) add_piece(m, t, s + lit, i - lit, NULL);
         const char *close = strchr(s + i, '}');
         if (!close) {
-            hcg_error(m->src, at(m, src, i), "'{' without '}' in %s", what);
+            hcg_error(m->src, hcg_str_at(m, src, i), "'{' without '}' in %s", what);
             return;
         }
         size_t n = (size_t)(close - (s + i + 1));
         hcg_field *p = find_param(d, s + i + 1, n);
         if (!p) {
-            hcg_error(m->src, at(m, src, i + 1), "unknown parameter '%.*s' in %s of %s '%s'",
+            hcg_error(m->src, hcg_str_at(m, src, i + 1), "unknown parameter '%.*s' in %s of %s '%s'",
                       (int)n, s + i + 1, what, kind_name(d->kind), d->name);
         } else if (p->type.nullable) {
-            hcg_error(m->src, at(m, src, i + 1), "nullable parameter '%s' cannot go in %s", p->name, what);
+            hcg_error(m->src, hcg_str_at(m, src, i + 1), "nullable parameter '%s' cannot go in %s", p->name, what);
         } else {
             add_piece(m, t, NULL, 0, p);
         }
@@ -256,16 +246,6 @@ static char *shape(hcg_module *m, const hcg_template *t)
 
 /* ------------------------------------------------------------------ SQL */
 
-static bool ident_start(char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_';
-}
-
-static bool ident_char(char ch)
-{
-    return ident_start(ch) || (ch >= '0' && ch <= '9');
-}
-
 /*
 ** Every :name in the statement must be a declared parameter, and every
 ** parameter must be used. String literals, quoted identifiers, comments and
@@ -276,40 +256,23 @@ static void check_sql(hcg_module *m, hcg_decl *d, const hcg_str *sql, const char
 {
     const char *s = sql->s;
     bool *used = hcg_alloc(m->arena, d->params.n + 1);
-    for (size_t i = 0; s[i];) {
-        char ch = s[i];
-        if (ch == '\'' || ch == '"') {
-            const char *end = strchr(s + i + 1, ch);
-            if (!end) {
-                hcg_error(m->src, at(m, sql, i), "unterminated %s in %s",
-                          ch == '\'' ? "string literal" : "quoted identifier", clause);
-                return;
-            }
-            i = (size_t)(end - s) + 1;
-        } else if (ch == '-' && s[i + 1] == '-') {
-            while (s[i] && s[i] != '\n') i++;
-        } else if (ch == '/' && s[i + 1] == '*') {
-            const char *end = strstr(s + i + 2, "*/");
-            if (!end) {
-                hcg_error(m->src, at(m, sql, i), "unterminated comment in %s", clause);
-                return;
-            }
-            i = (size_t)(end - s) + 2;
-        } else if (ch == ':' && s[i + 1] == ':') {
-            i += 2;
-        } else if (ch == ':' && ident_start(s[i + 1])) {
-            size_t n = 1;
-            while (ident_char(s[i + 1 + n])) n++;
-            hcg_field *p = find_param(d, s + i + 1, n);
-            if (!p) {
-                hcg_error(m->src, at(m, sql, i), "unknown parameter ':%.*s' in %s of %s '%s'",
-                          (int)n, s + i + 1, clause, kind_name(d->kind), d->name);
-            } else {
-                for (size_t k = 0; k < d->params.n; k++) used[k] |= d->params.v[k] == p;
-            }
-            i += n + 1;
+    size_t pos = 0, i, n;
+    for (int kind; (kind = hcg_sql_next(s, &pos, &i, &n)) != HCG_SQL_END;) {
+        if (kind == HCG_SQL_OPEN_COMMENT) {
+            hcg_error(m->src, hcg_str_at(m, sql, i), "unterminated comment in %s", clause);
+            return;
+        }
+        if (kind != HCG_SQL_PARAM) {
+            hcg_error(m->src, hcg_str_at(m, sql, i), "unterminated %s in %s",
+                      kind == HCG_SQL_OPEN_STRING ? "string literal" : "quoted identifier", clause);
+            return;
+        }
+        hcg_field *p = find_param(d, s + i + 1, n);
+        if (!p) {
+            hcg_error(m->src, hcg_str_at(m, sql, i), "unknown parameter ':%.*s' in %s of %s '%s'",
+                      (int)n, s + i + 1, clause, kind_name(d->kind), d->name);
         } else {
-            i++;
+            for (size_t k = 0; k < d->params.n; k++) used[k] |= d->params.v[k] == p;
         }
     }
     for (size_t k = 0; k < d->params.n; k++)

@@ -190,6 +190,40 @@ int hcg_parse(hcg_module *m);
 /* Resolve names and check every rule of the language. Returns errors. */
 int hcg_check(hcg_module *m);
 
+/* ------------------------------------------------------------------ SQL */
+
+/* What hcg_sql_next found. */
+enum {
+    HCG_SQL_END,             /* no more parameters */
+    HCG_SQL_PARAM,           /* a :name at *start, the name *len bytes */
+    HCG_SQL_OPEN_STRING,     /* a string literal from *start is not closed */
+    HCG_SQL_OPEN_QUOTE,      /* a "quoted name" from *start is not closed */
+    HCG_SQL_OPEN_COMMENT     /* a block comment from *start is not closed */
+};
+/* The next :name in s from *pos, skipping literals, quoted names, comments
+   and '::' casts; *pos moves past it. (sql.c) */
+int hcg_sql_next(const char *s, size_t *pos, size_t *start, size_t *len);
+
+typedef enum hcg_dialect { HCG_SQLITE, HCG_POSTGRES } hcg_dialect;
+
+/* The statement a dialect runs: its sql.sqlite / sql.postgres, else sql. */
+const hcg_str *hcg_sql_for(const hcg_decl *d, hcg_dialect dialect);
+/* sql with each :name replaced by ?N or $N, N the parameter's position in
+   d (from 1). If map is not NULL, (*map)[i] is the offset in sql of the byte
+   that output byte i came from (arena memory, one more entry for the end).
+   sql must have passed hcg_check. */
+char *hcg_sql_rewrite(hcg_module *m, const hcg_decl *d, const char *sql,
+                      hcg_dialect dialect, size_t **map);
+/* The source offset of byte i of a string literal's decoded text. */
+size_t hcg_str_at(const hcg_module *m, const hcg_str *s, size_t i);
+
+/* Validate every statement against a schema (schema.c): --schema loads
+   schema_path into an in-memory SQLite database; --pg-check connects with
+   conninfo. Each reports at the statement's position and returns the
+   number of errors. */
+int hcg_check_schema(hcg_module *m, const char *schema_path);
+int hcg_check_pg(hcg_module *m, const char *conninfo);
+
 /* Where the emitter's templates come from. */
 typedef struct hcg_templates {
     const char *dir;                 /* --templates DIR, or NULL: built-in */

@@ -434,6 +434,111 @@ HC_API int hc_key_append_uint(hc_buf *key, uint64_t v);
 HC_API int hc_key_append_f64(hc_buf *key, double v);
 HC_API int hc_key_append_hex(hc_buf *key, const void *p, size_t n);
 
+/* -------------------------------------------------------------- database */
+
+/*
+** Database adapters. An hc_db wraps a connection the application opened and
+** still owns: hc_db_free never closes it. The code hcachegen writes for query
+** and exec declarations runs through it: each statement is prepared once per
+** hc_db (on first use), parameters are bound with their types (nothing is
+** ever spliced into SQL text) and result columns are mapped by position.
+**
+** Threads: every statement runs with the hc_db's mutex held, from
+** hc_db_begin to hc_db_end, so one hc_db may be shared by threads and its
+** calls are serialized on the one connection. Use one hc_db per connection
+** (and several connections for queries in parallel). The application must
+** not use the connection itself while a call on its hc_db runs.
+**
+** Errors: a database failure is HC_EDB with the database's own message in
+** hc_error, prefixed with the statement's name. A PostgreSQL connection that
+** is found broken makes the call fail with HC_EDB; the next call resets it
+** (PQreset) and prepares its statements again, so service resumes once the
+** server is back. SQLite statements are re-prepared by SQLite itself when
+** the schema changes.
+*/
+typedef struct hc_db   hc_db;
+typedef struct hc_stmt hc_stmt;
+struct sqlite3;                     /* sqlite3.h: typedef struct sqlite3 sqlite3 */
+struct pg_conn;                     /* libpq-fe.h: typedef struct pg_conn PGconn */
+
+typedef enum hc_db_kind {
+    HC_DB_SQLITE   = 1,
+    HC_DB_POSTGRES = 2
+} hc_db_kind;
+
+/* Wrap an open connection. Returns HC_OK and sets *out, HC_EINVAL, HC_ENOMEM. */
+HC_API int hc_db_sqlite(hc_db **out, struct sqlite3 *conn);
+HC_API int hc_db_pg(hc_db **out, struct pg_conn *conn);
+/* Finalize (SQLite) or deallocate (PostgreSQL) the prepared statements and
+   free db. The connection stays open. No call on db may be running. Accepts
+   NULL. */
+HC_API void hc_db_free(hc_db *db);
+HC_API hc_db_kind hc_db_get_kind(const hc_db *db);
+
+/*
+** What generated code knows about one statement. It is a static constant of
+** the generated file, and its address identifies the statement in every
+** hc_db's table of prepared statements.
+*/
+typedef enum hc_sql_type {
+    HC_SQL_I32 = 1, HC_SQL_I64, HC_SQL_U32, HC_SQL_U64, HC_SQL_F64,
+    HC_SQL_BOOL, HC_SQL_TEXT, HC_SQL_BLOB
+} hc_sql_type;
+
+typedef struct hc_sql {
+    const char *name;                   /* "shop_user_by_id", for messages */
+    const char *sqlite;                 /* the text with ?N parameters */
+    const char *postgres;               /* the text with $N parameters */
+    unsigned nparams;
+    const unsigned char *param_types;   /* nparams hc_sql_type values */
+} hc_sql;
+
+/*
+** The statement interface generated code uses; applications rarely need it.
+**
+** hc_db_begin locks db, finds or prepares sql and sets *st. Then bind every
+** parameter (numbered from 1), call hc_stmt_step for each row, read its
+** columns (numbered from 0), and always finish with hc_db_end, which resets
+** the statement and unlocks db. If hc_db_begin fails, nothing is held.
+** Every hc_stmt_* failure is described in the err given to hc_db_begin.
+**
+** hc_stmt_step runs the statement on its first call. It returns HC_OK when a
+** row is available, HC_MISS when there are no (more) rows, HC_EDB.
+**
+** Column readers convert the database's value to the C type and fail with
+** HC_EDB when it does not fit (a negative u64, an i32 out of range, text
+** that is not a number). is_null NULL means the column was declared not
+** nullable: a NULL there is HC_EDB naming the column. Otherwise *is_null
+** tells, and a NULL value reads as 0, NULL text or an empty blob. Text and
+** blob bytes are copied into memory from malloc (text NUL-terminated, an
+** empty blob has data NULL), freed by the caller with free().
+*/
+HC_API int hc_db_begin(hc_db *db, const hc_sql *sql, hc_stmt **st, hc_error *err);
+HC_API int hc_db_end(hc_stmt *st);
+
+HC_API int hc_stmt_bind_null(hc_stmt *st, unsigned i);
+HC_API int hc_stmt_bind_i64(hc_stmt *st, unsigned i, int64_t v);
+HC_API int hc_stmt_bind_u64(hc_stmt *st, unsigned i, uint64_t v);
+HC_API int hc_stmt_bind_f64(hc_stmt *st, unsigned i, double v);
+HC_API int hc_stmt_bind_bool(hc_stmt *st, unsigned i, bool v);
+HC_API int hc_stmt_bind_text(hc_stmt *st, unsigned i, const char *s);  /* NULL binds NULL */
+HC_API int hc_stmt_bind_blob(hc_stmt *st, unsigned i, const void *p, size_t n);
+
+HC_API int hc_stmt_step(hc_stmt *st);
+
+HC_API int hc_stmt_col_i32(hc_stmt *st, unsigned col, int32_t *v, bool *is_null);
+HC_API int hc_stmt_col_i64(hc_stmt *st, unsigned col, int64_t *v, bool *is_null);
+HC_API int hc_stmt_col_u32(hc_stmt *st, unsigned col, uint32_t *v, bool *is_null);
+HC_API int hc_stmt_col_u64(hc_stmt *st, unsigned col, uint64_t *v, bool *is_null);
+HC_API int hc_stmt_col_f64(hc_stmt *st, unsigned col, double *v, bool *is_null);
+HC_API int hc_stmt_col_bool(hc_stmt *st, unsigned col, bool *v, bool *is_null);
+HC_API int hc_stmt_col_text(hc_stmt *st, unsigned col, char **s, bool *is_null);
+HC_API int hc_stmt_col_blob(hc_stmt *st, unsigned col, hc_bytes *b, bool *is_null);
+/* The number of columns in the result (valid after the first step). */
+HC_API unsigned hc_stmt_ncols(hc_stmt *st);
+/* Rows inserted, updated or deleted by the statement, after it ran. */
+HC_API int64_t hc_stmt_changes(hc_stmt *st);
+
 #ifdef __cplusplus
 }
 #endif
