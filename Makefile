@@ -61,7 +61,7 @@ REPLAY  := $(B)/hcache-replay
 # generated into build/gen, then compiled under the same warnings as the rest.
 GEN       := build/gen
 LEMPAR    := /usr/share/lemon/lempar.c
-HCG_SRC   := generator/parse.c generator/check.c generator/sql.c generator/emit.c generator/main.c
+HCG_SRC   := generator/parse.c generator/check.c generator/sql.c generator/schema.c generator/emit.c generator/main.c
 HCG_GENC  := $(GEN)/lexer.c $(GEN)/grammar.c $(GEN)/templates.c
 HCG_OBJ   := $(HCG_SRC:%.c=$(B)/%.o) $(HCG_GENC:$(GEN)/%.c=$(B)/gen/%.o)
 HCACHEGEN := $(B)/hcachegen
@@ -112,7 +112,7 @@ $(REPLAY): tools/hcache-replay.c $(LIB_A)
 
 # ------------------------------------------------------------- hcachegen
 
-HCG_CFLAGS = $(ALL_CFLAGS) -Igenerator -I$(GEN)
+HCG_CFLAGS = $(ALL_CFLAGS) -Igenerator -I$(GEN) $(DB_CFLAGS)
 
 $(GEN)/grammar.c $(GEN)/grammar.h &: generator/grammar.y
 	$(call msg,LEMON,$<)
@@ -141,11 +141,11 @@ $(B)/gen/%.o: $(GEN)/%.c $(GEN)/grammar.h
 
 $(HCACHEGEN): $(HCG_OBJ)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(HCG_OBJ) -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(HCG_OBJ) -o $@ $(DB_LIBS)
 
 # ------------------------------------------------------------------ tests
 
-TEST_CFLAGS = $(ALL_CFLAGS) -Iruntime/include -Iruntime/src -Itests
+TEST_CFLAGS = $(ALL_CFLAGS) -Iruntime/include -Iruntime/src -Itests $(DB_CFLAGS)
 
 $(B)/tests/%: tests/%.c tests/testutil.h $(LIB_A)
 	$(call msg,CC,$@)
@@ -200,6 +200,7 @@ test-run: $(TESTS) $(REPLAY) $(HCACHEGEN)
 	scripts/run-tests.sh $(B) "$(filter-out $(HC_TEST_SKIP),$(TESTS:$(B)/tests/%=%))" || st=1; \
 	tests/golden.sh $(B) $(B)/test-results.txt || st=1; \
 	tests/bad-inputs.sh $(B) $(B)/test-results.txt || st=1; \
+	tests/schema-check.sh $(B) $(B)/test-results.txt || st=1; \
 	exit $$st
 
 # Regenerate tests/golden/*.hc.[ch] after a deliberate change to the output.
