@@ -165,6 +165,19 @@ $(B)/tests/test_codegen: tests/test_codegen.c tests/testutil.h $(CG_DIR)/cg.hc.c
 	$(Q)$(CC) $(TEST_CFLAGS) -Wconversion -I$(CG_DIR) -c $(CG_DIR)/cg.hc.c -o $(CG_DIR)/cg.hc.o
 	$(Q)$(CC) $(TEST_CFLAGS) -I$(CG_DIR) $< $(CG_DIR)/cg.hc.o $(LIB_A) -o $@ -lcmocka $(LDLIBS)
 
+# test_dao runs the query and exec code written for tests/dao/dao.hcache
+# against SQLite and PostgreSQL, also compiled with -Wconversion.
+DAO_DIR := $(B)/tests/dao
+$(DAO_DIR)/dao.hc.c $(DAO_DIR)/dao.hc.h &: tests/dao/dao.hcache $(HCACHEGEN)
+	$(call msg,HCGEN,$<)
+	@mkdir -p $(DAO_DIR)
+	$(Q)$(HCACHEGEN) -o $(DAO_DIR) $<
+
+$(B)/tests/test_dao: tests/test_dao.c tests/testutil.h $(DAO_DIR)/dao.hc.c $(DAO_DIR)/dao.hc.h $(LIB_A)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) -Wconversion -I$(DAO_DIR) -c $(DAO_DIR)/dao.hc.c -o $(DAO_DIR)/dao.hc.o
+	$(Q)$(CC) $(TEST_CFLAGS) -I$(DAO_DIR) $< $(DAO_DIR)/dao.hc.o $(LIB_A) -o $@ -lcmocka $(LDLIBS)
+
 # check runs every suite plain with gcc and with clang, every suite but the
 # slow trace replay under ASan+UBSan, the threaded suites under TSan, a short
 # fuzz of hcachegen, and the install test; then one summary. Each test-run
@@ -225,6 +238,7 @@ bench: all $(BENCHES) $(HCACHEGEN)
 # ------------------------------------------------------------------ demo
 
 demo: all
+	@$(MAKE) --no-print-directory -C examples/shop run
 	@$(MAKE) --no-print-directory -C examples/quickstart run
 	@$(MAKE) --no-print-directory -C examples/functions run
 

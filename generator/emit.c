@@ -93,7 +93,7 @@ static void sb_cstr(sb *b, const char *s)
         if (*p == '"' || *p == '\\') sb_printf(b, "\\%c", *p);
         else if (*p == '\n') sb_puts(b, "\\n");
         else if (*p == '\t') sb_puts(b, "\\t");
-        else if (*p < 0x20 || *p == 0x7f || *p == '?') sb_printf(b, "\\%03o", *p);  /* '?': no trigraphs */
+        else if (*p < 0x20 || *p == 0x7f || (*p == '?' && p[1] == '?')) sb_printf(b, "\\%03o", *p);  /* no trigraphs */
         else sb_add(b, (const char *)p, 1);
     }
     sb_puts(b, "\"");
@@ -293,6 +293,7 @@ static void result_c(const emitter *e, sb *b, const hcg_type *t)
 static void param_decl(sb *b, const hcg_field *p)
 {
     if (p->type.base == HCG_TEXT) sb_printf(b, "const char *%s", p->name);
+    else if (p->type.nullable) sb_printf(b, "const %s *%s", scalar_c(p->type.base), p->name);  /* NULL: null */
     else sb_printf(b, "%s %s", scalar_c(p->type.base), p->name);
 }
 
@@ -620,7 +621,6 @@ static void emit_lists(emitter *e, sb *h, sb *c)
     }
     for (size_t i = 0; i < m->decls.n; i++) {
         const hcg_decl *d = m->decls.v[i];
-        if (d->kind == HCG_QUERY || d->kind == HCG_EXEC) continue;   /* the database issue */
         if (!d->has_result || !d->result.list) continue;
         const hcg_type *t = &d->result;
         vars vs = {{{0}}, 0};
@@ -703,7 +703,7 @@ static void emit_decl(emitter *e, const hcg_decl *d, sb *h, sb *c)
 {
     const hcg_module *m = e->m;
     vars vs = {{{0}}, 0};
-    const char *kind = d->kind == HCG_POLICY ? "policy" : "cacheable";
+    const char *kind = d->kind == HCG_POLICY ? "policy" : d->kind == HCG_QUERY ? "query" : "cacheable";
     sb fb = {0};
     sb_printf(&fb, "%s_%s", m->name, d->name);
     const char *F = fb.s;
@@ -719,7 +719,7 @@ static void emit_decl(emitter *e, const hcg_decl *d, sb *h, sb *c)
 
     /* ---- prototypes */
     sb pr = {0}, params = {0};
-    sb_puts(&params, "hc_cache *c");
+    sb_puts(&params, d->kind == HCG_QUERY ? "hc_cache *c, hc_db *db" : "hc_cache *c");
     params_tail(&params, d);
     if (d->kind == HCG_POLICY) sb_printf(&params, ", %s_loader load, void *ctx", F);
     sb_puts(&params, ", ");
@@ -736,6 +736,18 @@ static void emit_decl(emitter *e, const hcg_decl *d, sb *h, sb *c)
         sb_puts(&pr, ", hc_error *err);\n");
         sb_printf(&pr, "/* HC_OK%s, or the loader's error, or a cache error (HC_ETIMEDOUT...). */\n", absent);
         sb_printf(&pr, "int %s(%s);", F, params.s);
+    } else if (d->kind == HCG_QUERY) {
+        sb_printf(&pr, "/* HC_OK%s, %sHC_EDB with the database's message, or a cache\n"
+                       "   error (HC_ETIMEDOUT...). A failed query stores nothing. */\n",
+                  d->result.nullable ? " | HC_MISS (no row: the absence is cached too)" : "",
+                  d->result.list || d->result.nullable ? "" : "HC_ENOTFOUND (no row: nothing cached), ");
+        sb_printf(&pr, "int %s(%s);\n", F, params.s);
+        sb_puts(&pr, "/* The same statement without the cache: no key, no single-flight. */\n");
+        sb_printf(&pr, "int %s_direct(hc_db *db", F);
+        params_tail(&pr, d);
+        sb_puts(&pr, ", ");
+        out_param(e, &pr, d);
+        sb_puts(&pr, ", hc_error *err);");
     } else if (!d->infallible) {
         sb_printf(&pr, "/* HC_OK%s, or the loader's error, or a cache error (HC_ETIMEDOUT...). */\n", absent);
         sb_printf(&pr, "int %s(%s);\n", F, params.s);
@@ -819,7 +831,8 @@ static void emit_decl(emitter *e, const hcg_decl *d, sb *h, sb *c)
     /* ---- arguments and checks */
     sb af = {0}, sa = {0}, cp = {0};
     sb_puts(&cp, d->kind == HCG_POLICY ? "    if (!c || !out || !load) return hc_error_set(err, HC_EINVAL, NULL);\n"
-                                       : "    if (!c || !out) return hc_error_set(err, HC_EINVAL, NULL);\n");
+                 : d->kind == HCG_QUERY ? "    if (!c || !db || !out) return hc_error_set(err, HC_EINVAL, NULL);\n"
+                                        : "    if (!c || !out) return hc_error_set(err, HC_EINVAL, NULL);\n");
     for (size_t i = 0; i < d->params.n; i++) {
         const hcg_field *p = d->params.v[i];
         sb_puts(&af, "    ");
@@ -836,8 +849,12 @@ static void emit_decl(emitter *e, const hcg_decl *d, sb *h, sb *c)
         sb_printf(&af, "    %s_loader load;\n    void *ctx;\n", F);
         sb_puts(&sa, "    hc_a.load = load;\n    hc_a.ctx = ctx;\n");
     }
+    if (d->kind == HCG_QUERY) {
+        sb_puts(&af, "    hc_db *db;\n");
+        sb_puts(&sa, "    hc_a.db = db;\n");
+    }
     if (!af.len) sb_puts(&af, "    char none;                  /* C has no empty structs */\n");
-    set(&vs, "void_a", xstrdup(d->params.n || d->kind == HCG_POLICY ? "" : "    (void)hc_a;\n"));
+    set(&vs, "void_a", xstrdup(d->params.n || d->kind != HCG_CACHEABLE ? "" : "    (void)hc_a;\n"));
     set(&vs, "arg_fields", sb_take(&af));
     set(&vs, "set_args", sb_take(&sa));
     set(&vs, "check_params", sb_take(&cp));
@@ -851,6 +868,10 @@ static void emit_decl(emitter *e, const hcg_decl *d, sb *h, sb *c)
     enc_value(e, &ev, &d->result, "hc_v");
     if (d->kind == HCG_POLICY) {
         sb_puts(&call, "    int hc_rc = hc_a->load(hc_a->ctx");
+        args_from(&call, d, true);
+        sb_puts(&call, ", &hc_v, err);\n");
+    } else if (d->kind == HCG_QUERY) {
+        sb_printf(&call, "    int hc_rc = %s_direct(hc_a->db", F);
         args_from(&call, d, true);
         sb_puts(&call, ", &hc_v, err);\n");
     } else if (!d->infallible) {
@@ -887,7 +908,8 @@ static void emit_decl(emitter *e, const hcg_decl *d, sb *h, sb *c)
     if (d->result.list || owned(d->result.base)) clear_value(e, &cv, &d->result, "hc_v", "    ");
     set(&vs, "call", sb_take(&call));
     set(&vs, "clear_v", sb_take(&cv));
-    setf(&vs, "loader_what", "%s", d->kind == HCG_POLICY ? "caller's loader" : "user's function");
+    setf(&vs, "loader_what", "%s", d->kind == HCG_POLICY ? "caller's loader"
+                                    : d->kind == HCG_QUERY ? "query without the cache" : "user's function");
 
     /* ---- decoding what hc_get_or_load returned */
     sb dc = {0}, rt = {0}, co = {0}, cw = {0};
@@ -929,6 +951,257 @@ static void emit_decl(emitter *e, const hcg_decl *d, sb *h, sb *c)
     free(fb.s);
 }
 
+/* ------------------------------------------------------------ database */
+
+static const char *sql_type(hcg_base b)
+{
+    static const char *const name[] = {
+        [HCG_I32] = "HC_SQL_I32", [HCG_I64] = "HC_SQL_I64", [HCG_U32] = "HC_SQL_U32",
+        [HCG_U64] = "HC_SQL_U64", [HCG_F64] = "HC_SQL_F64", [HCG_BOOL] = "HC_SQL_BOOL",
+        [HCG_TEXT] = "HC_SQL_TEXT", [HCG_BLOB] = "HC_SQL_BLOB",
+    };
+    return name[b];
+}
+
+/* The suffix of the hc_stmt_col_* reader for a base type. */
+static const char *col_fn(hcg_base b)
+{
+    static const char *const fn[] = {
+        [HCG_I32] = "i32", [HCG_I64] = "i64", [HCG_U32] = "u32", [HCG_U64] = "u64",
+        [HCG_F64] = "f64", [HCG_BOOL] = "bool", [HCG_TEXT] = "text", [HCG_BLOB] = "blob",
+    };
+    return fn[b];
+}
+
+/* The statement's constants: $types$, $sqlite$, $postgres$, $nparams$. */
+static void set_sql(emitter *e, vars *vs, const hcg_decl *d)
+{
+    hcg_module *m = (hcg_module *)e->m;     /* the rewrite allocates from the arena */
+    sb t = {0}, lite = {0}, pg = {0};
+    for (size_t i = 0; i < d->params.n; i++) {
+        const hcg_field *p = d->params.v[i];
+        sb_printf(&t, "%s%s", i ? ", " : "", sql_type(p->type.base));
+    }
+    if (!d->params.n) sb_puts(&t, "0");
+    sb_cstr(&lite, hcg_sql_rewrite(m, d, hcg_sql_for(d, HCG_SQLITE)->s, HCG_SQLITE, NULL));
+    sb_cstr(&pg, hcg_sql_rewrite(m, d, hcg_sql_for(d, HCG_POSTGRES)->s, HCG_POSTGRES, NULL));
+    set(vs, "types", sb_take(&t));
+    set(vs, "sqlite", sb_take(&lite));
+    set(vs, "postgres", sb_take(&pg));
+    setf(vs, "nparams", "%zu", d->params.n);
+}
+
+/* Statements binding every parameter, in declaration order, to hc_s. */
+static void bind_params(sb *b, const hcg_decl *d)
+{
+    for (size_t i = 0; i < d->params.n; i++) {
+        const hcg_field *p = d->params.v[i];
+        const char *x = p->name;
+        unsigned n = (unsigned)i + 1;
+        bool ptr = p->type.nullable && p->type.base != HCG_TEXT;   /* const T *x, NULL: null */
+        sb_puts(b, "    if (hc_rc == HC_OK) hc_rc = ");
+        if (ptr) sb_printf(b, "!%s ? hc_stmt_bind_null(hc_s, %u) : ", x, n);
+        const char *v = x;
+        char deref[128];
+        if (ptr) {
+            snprintf(deref, sizeof deref, "*%s", x);
+            v = deref;
+        }
+        switch (p->type.base) {
+        case HCG_I32: case HCG_I64: sb_printf(b, "hc_stmt_bind_i64(hc_s, %u, (int64_t)%s);\n", n, v); break;
+        case HCG_U32: case HCG_U64: sb_printf(b, "hc_stmt_bind_u64(hc_s, %u, (uint64_t)%s);\n", n, v); break;
+        case HCG_F64: sb_printf(b, "hc_stmt_bind_f64(hc_s, %u, %s);\n", n, v); break;
+        case HCG_BOOL: sb_printf(b, "hc_stmt_bind_bool(hc_s, %u, %s);\n", n, v); break;
+        case HCG_TEXT: sb_printf(b, "hc_stmt_bind_text(hc_s, %u, %s);\n", n, x); break;
+        case HCG_BLOB:
+            if (ptr) sb_printf(b, "hc_stmt_bind_blob(hc_s, %u, %s->data, %s->len);\n", n, x, x);
+            else sb_printf(b, "hc_stmt_bind_blob(hc_s, %u, %s.data, %s.len);\n", n, x, x);
+            break;
+        default: break;
+        }
+    }
+}
+
+/* Checks of the parameters a caller passes: text that must not be NULL,
+   blobs whose length has no data. */
+static void check_args(sb *b, const hcg_decl *d)
+{
+    for (size_t i = 0; i < d->params.n; i++) {
+        const hcg_field *p = d->params.v[i];
+        if (p->type.nullable) continue;
+        if (p->type.base == HCG_TEXT)
+            sb_printf(b, "    if (!%s) return hc_error_set(err, HC_EINVAL, \"%s is NULL\");\n", p->name, p->name);
+        if (p->type.base == HCG_BLOB)
+            sb_printf(b, "    if (!%s.data && %s.len) return hc_error_set(err, HC_EINVAL, \"%s has no data\");\n",
+                      p->name, p->name, p->name);
+    }
+}
+
+/* Does some query return this entity (so it needs a row reader)? */
+static bool entity_read(const hcg_module *m, const hcg_entity *en)
+{
+    for (size_t i = 0; i < m->decls.n; i++) {
+        const hcg_decl *d = m->decls.v[i];
+        if (d->kind == HCG_QUERY && d->result.base == HCG_ENTITY && d->result.entity == en) return true;
+    }
+    return false;
+}
+
+/* Each entity a query returns gets a reader of one row: columns map to the
+   fields by position. */
+static void emit_rows(emitter *e, sb *c)
+{
+    const hcg_module *m = e->m;
+    for (size_t i = 0; i < m->entities.n; i++) {
+        const hcg_entity *en = m->entities.v[i];
+        if (!entity_read(m, en)) continue;
+        vars vs = {{{0}}, 0};
+        sb cols = {0};
+        bool dummy = false;
+        for (size_t k = 0; k < en->fields.n; k++) {
+            const hcg_field *f = en->fields.v[k];
+            const char *flag = "NULL";
+            char fb[160];
+            if (f->type.nullable && f->type.base == HCG_TEXT) {
+                flag = "&hc_null";           /* a NULL text reads as NULL */
+                dummy = true;
+            } else if (f->type.nullable) {
+                snprintf(fb, sizeof fb, "&u->%s_is_null", f->name);
+                flag = fb;
+            }
+            sb_printf(&cols, "    if (hc_rc == HC_OK) hc_rc = hc_stmt_col_%s(hc_s, %zu, &u->%s, %s);\n",
+                      col_fn(f->type.base), k, f->name, flag);
+        }
+        setf(&vs, "T", "%s_%s", m->name, en->name);
+        setf(&vs, "name", "%s", en->name);
+        set(&vs, "null_dummy", xstrdup(dummy ? "    bool hc_null;\n" : ""));
+        set(&vs, "cols", sb_take(&cols));
+        set(&vs, "line", line_of(e, en->off));
+        set(&vs, "endline", end_line(e));
+        expand(e, c, "row.c.tmpl", &vs);
+        vars_free(&vs);
+    }
+}
+
+/* Statements reading one result value of the current row into the lvalue
+   x: an entity's row, or column 0. */
+static void read_value(const emitter *e, sb *b, const hcg_type *t, const char *x, const char *indent)
+{
+    if (t->base == HCG_ENTITY)
+        sb_printf(b, "%sif (hc_rc == HC_OK) hc_rc = %s_%s__row(hc_s, &%s);\n", indent, e->m->name, t->entity->name, x);
+    else
+        sb_printf(b, "%sif (hc_rc == HC_OK) hc_rc = hc_stmt_col_%s(hc_s, 0, &%s, %s);\n", indent,
+                  col_fn(t->base), x, t->nullable && !t->list ? "&hc_null" : "NULL");
+}
+
+/* A query's uncached function, <name>_direct. */
+static void emit_direct(emitter *e, const hcg_decl *d, sb *c)
+{
+    const hcg_module *m = e->m;
+    const hcg_type *t = &d->result;
+    vars vs = {{{0}}, 0};
+    setf(&vs, "F", "%s_%s", m->name, d->name);
+    setf(&vs, "name", "%s", d->name);
+    set_sql(e, &vs, d);
+    sb dp = {0}, cp = {0}, bind = {0}, fetch = {0}, fin = {0}, R = {0};
+    sb_puts(&dp, "hc_db *db");
+    params_tail(&dp, d);
+    sb_puts(&dp, ", ");
+    out_param(e, &dp, d);
+    sb_puts(&dp, ", hc_error *err");
+    sb_puts(&cp, "    if (!db || !out) return hc_error_set(err, HC_EINVAL, NULL);\n");
+    check_args(&cp, d);
+    bind_params(&bind, d);
+    result_c(e, &R, t);
+    if (t->list) {
+        sb_puts(&fetch, "    size_t hc_cap = 0;\n"
+                        "    while (hc_rc == HC_OK && (hc_rc = hc_stmt_step(hc_s)) == HC_OK) {\n"
+                        "        if (hc_v.len == hc_cap) {\n"
+                        "            size_t hc_n = hc_cap ? 2 * hc_cap : 8;\n"
+                        "            void *hc_p = hc_n <= SIZE_MAX / sizeof *hc_v.items ? realloc(hc_v.items, hc_n * sizeof *hc_v.items) : NULL;\n"
+                        "            if (!hc_p) {\n"
+                        "                hc_rc = hc_error_set(err, HC_ENOMEM, NULL);\n"
+                        "                break;\n"
+                        "            }\n"
+                        "            hc_v.items = hc_p;\n"
+                        "            hc_cap = hc_n;\n"
+                        "        }\n"
+                        "        memset(&hc_v.items[hc_v.len], 0, sizeof hc_v.items[0]);\n");
+        read_value(e, &fetch, t, "hc_v.items[hc_v.len++]", "        ");
+        sb_puts(&fetch, "    }\n    if (hc_rc == HC_MISS) hc_rc = HC_OK;        /* no more rows */\n");
+    } else {
+        if (t->base != HCG_ENTITY && t->nullable) sb_puts(&fetch, "    bool hc_null = false;\n");
+        sb_puts(&fetch, "    if (hc_rc == HC_OK) hc_rc = hc_stmt_step(hc_s);\n");
+        read_value(e, &fetch, t, "hc_v", "    ");
+        if (t->base != HCG_ENTITY && t->nullable)
+            sb_puts(&fetch, "    if (hc_rc == HC_OK && hc_null) hc_rc = HC_MISS;   /* a NULL is \"none\" */\n");
+    }
+    sb co = {0}, cv = {0};
+    clear_value(e, &co, t, "(*out)", "        ");
+    clear_value(e, &cv, t, "hc_v", "        ");
+    sb_printf(&fin, "    if (hc_rc == HC_OK) {\n%s        *out = hc_v;\n    }", co.s ? co.s : "");
+    if (cv.len || (!t->list && !t->nullable)) {
+        sb_printf(&fin, " else {\n%s", cv.s ? cv.s : "");
+        if (!t->list && !t->nullable) {
+            sb_puts(&fin, "        if (hc_rc == HC_MISS) hc_rc = hc_error_set(err, HC_ENOTFOUND, \"%s: no row\", ");
+            sb_cstr(&fin, vs.v[0].value);
+            sb_puts(&fin, ");\n");
+        }
+        sb_puts(&fin, "    }\n");
+    } else {
+        sb_puts(&fin, "\n");
+    }
+    free(co.s);
+    free(cv.s);
+    set(&vs, "dparams", sb_take(&dp));
+    set(&vs, "check_dparams", sb_take(&cp));
+    set(&vs, "bind", sb_take(&bind));
+    set(&vs, "fetch", sb_take(&fetch));
+    set(&vs, "finish", sb_take(&fin));
+    setf(&vs, "R", "%s%s", R.s, t->base == HCG_TEXT && !t->list ? "" : " ");
+    free(R.s);
+    set(&vs, "line", line_of(e, d->off));
+    set(&vs, "endline", end_line(e));
+    expand(e, c, "direct.c.tmpl", &vs);
+    vars_free(&vs);
+}
+
+static void emit_exec(emitter *e, const hcg_decl *d, sb *h, sb *c)
+{
+    const hcg_module *m = e->m;
+    vars vs = {{{0}}, 0};
+    setf(&vs, "F", "%s_%s", m->name, d->name);
+    setf(&vs, "name", "%s", d->name);
+    set_sql(e, &vs, d);
+    sb params = {0}, cp = {0}, bind = {0}, inv = {0}, doc = {0};
+    sb_puts(&params, "hc_cache *c, hc_db *db");
+    params_tail(&params, d);
+    sb_puts(&params, ", int64_t *changes, hc_error *err");
+    sb_puts(&cp, "    if (!c || !db) return hc_error_set(err, HC_EINVAL, NULL);\n");
+    check_args(&cp, d);
+    bind_params(&bind, d);
+    for (size_t i = 0; i < d->inv_tmpls.n; i++) {
+        const hcg_template *t = d->inv_tmpls.v[i];
+        sb_puts(&inv, "    hc_buf_reset(&hc_tag);\n");
+        build_template(&inv, t, "&hc_tag", "");
+        sb_puts(&inv, "    if (hc_rc == HC_OK) hc_rc = hc_invalidate_tag(c, (const char *)hc_tag.data, NULL);\n");
+        sb_puts(&doc, i ? ", \"" : "\"");
+        template_doc(&doc, t);
+        sb_puts(&doc, "\"");
+    }
+    if (!d->inv_tmpls.n) sb_puts(&doc, "nothing");
+    set(&vs, "params", sb_take(&params));
+    set(&vs, "check_params", sb_take(&cp));
+    set(&vs, "bind", sb_take(&bind));
+    set(&vs, "invalidate", sb_take(&inv));
+    set(&vs, "inv_doc", comment_safe(sb_take(&doc)));
+    set(&vs, "line", line_of(e, d->off));
+    set(&vs, "endline", end_line(e));
+    expand(e, h, "exec.h.tmpl", &vs);
+    expand(e, c, "exec.c.tmpl", &vs);
+    vars_free(&vs);
+}
+
 /* ------------------------------------------------------------- files */
 
 int hcg_emit(const hcg_module *m, const hcg_emit_opts *o, hcg_output *out)
@@ -937,9 +1210,15 @@ int hcg_emit(const hcg_module *m, const hcg_emit_opts *o, hcg_output *out)
     sb h = {0}, c = {0};
     for (size_t i = 0; i < m->entities.n; i++) emit_entity(&e, m->entities.v[i], &h, &c);
     emit_lists(&e, &h, &c);
+    emit_rows(&e, &c);
     for (size_t i = 0; i < m->decls.n; i++) {
         const hcg_decl *d = m->decls.v[i];
-        if (d->kind == HCG_POLICY || d->kind == HCG_CACHEABLE) emit_decl(&e, d, &h, &c);
+        if (d->kind == HCG_EXEC) {
+            emit_exec(&e, d, &h, &c);
+            continue;
+        }
+        if (d->kind == HCG_QUERY) emit_direct(&e, d, &c);
+        emit_decl(&e, d, &h, &c);
     }
 
     vars vs = {{{0}}, 0};

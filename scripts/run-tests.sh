@@ -20,9 +20,10 @@ for name in $names; do
     "$bin" > "$out" 2>&1
     rc=$?
     cat "$out"
-    passed=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -n 1)
-    failed=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | tail -n 1)
-    skipped=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$out" | tail -n 1)
+    # A suite may run several groups: each prints its own summary lines.
+    passed=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | awk '{ n += $1 } END { print n + 0 }')
+    failed=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | awk '{ n += $1 } END { print n + 0 }')
+    skipped=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$out" | awk '{ n += $1 } END { print n + 0 }')
     passed=${passed:-0}; failed=${failed:-0}; skipped=${skipped:-0}
     if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
         # A crash or sanitizer report: cmocka never printed its summary.

@@ -1,0 +1,206 @@
+/*
+** shop.c -- the main example: cached queries over a real database.
+**
+**     ./shop [FILE.db]              SQLite (default: shop.db, created afresh)
+**     ./shop --pg "CONNINFO"        PostgreSQL (tables created afresh)
+**
+** It loads schema.sql and seed.sql from the current directory, then reads
+** through the functions hcachegen wrote from shop.hcache and shows, with the
+** cache's own counters, what a hit, a miss, a cached absence and a write that
+** invalidates look like.
+*/
+#include <libpq-fe.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shop.hc.h"
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *s = NULL;
+    size_t len = 0;
+    char buf[4096];
+    for (size_t n; (n = fread(buf, 1, sizeof buf, f)) > 0; len += n) {
+        char *p = realloc(s, len + n + 1);
+        if (!p) {
+            free(s);
+            fclose(f);
+            return NULL;
+        }
+        s = p;
+        memcpy(s + len, buf, n);
+    }
+    fclose(f);
+    if (s) s[len] = 0;
+    return s;
+}
+
+/* Run schema.sql then seed.sql on the application's own connection. */
+static int load_sql(sqlite3 *lite, PGconn *pg)
+{
+    static const char *const files[] = {"schema.sql", "seed.sql"};
+    for (size_t i = 0; i < 2; i++) {
+        char *sql = slurp(files[i]);
+        if (!sql) {
+            fprintf(stderr, "shop: cannot read %s (run me from examples/shop)\n", files[i]);
+            return -1;
+        }
+        int ok;
+        if (lite) {
+            char *msg = NULL;
+            ok = sqlite3_exec(lite, sql, NULL, NULL, &msg) == SQLITE_OK;
+            if (!ok) fprintf(stderr, "shop: %s: %s\n", files[i], msg);
+            sqlite3_free(msg);
+        } else {
+            PGresult *r = PQexec(pg, sql);
+            ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+            if (!ok) fprintf(stderr, "shop: %s: %s", files[i], PQerrorMessage(pg));
+            PQclear(r);
+        }
+        free(sql);
+        if (!ok) return -1;
+    }
+    return 0;
+}
+
+static void show_stats(hc_cache *c, const char *when)
+{
+    hc_diagnostics d;
+    hc_diagnostics_get(c, &d);
+    printf("   [%s: %llu hits, %llu misses, %llu loads, %llu invalidated, %llu entries]\n", when,
+           (unsigned long long)d.stats.hits, (unsigned long long)d.stats.misses,
+           (unsigned long long)d.stats.loads, (unsigned long long)d.stats.invalidations,
+           (unsigned long long)d.entries);
+}
+
+static void show_user(const char *what, int rc, const shop_user *u, const hc_error *err)
+{
+    if (rc == HC_OK)
+        printf("%-34s -> %s <%s>, score %.2f%s\n", what, u->name, u->email ? u->email : "no email",
+               u->score, u->active ? "" : " (inactive)");
+    else if (rc == HC_MISS)
+        printf("%-34s -> no such user\n", what);
+    else
+        printf("%-34s -> %s: %s\n", what, hc_err_name(rc), err->message);
+}
+
+static int demo(hc_cache *c, hc_db *db)
+{
+    shop_user u = {0};
+    shop_product_list books = {0};
+    shop_order_summary o = {0};
+    shop_order_summary_list orders = {0};
+    hc_error err;
+    int64_t n = 0, changes = 0;
+    int rc;
+
+    printf("1. A miss loads from the database; the same call again is a hit.\n");
+    rc = shop_user_by_id(c, db, 1, &u, &err);
+    show_user("   shop_user_by_id(1)", rc, &u, &err);
+    rc = shop_user_by_id(c, db, 1, &u, &err);
+    show_user("   shop_user_by_id(1) again", rc, &u, &err);
+    show_stats(c, "after two reads");
+
+    printf("\n2. Absence is cached too: the second lookup of a missing user is a hit.\n");
+    rc = shop_user_by_id(c, db, 42, &u, &err);
+    show_user("   shop_user_by_id(42)", rc, &u, &err);
+    rc = shop_user_by_id(c, db, 42, &u, &err);
+    show_user("   shop_user_by_id(42) again", rc, &u, &err);
+    show_stats(c, "after the absent user");
+
+    printf("\n3. Lists, counts and joins.\n");
+    if ((rc = shop_products_in_category(c, db, "books", &books, &err)) != HC_OK) goto failed;
+    for (size_t i = 0; i < books.len; i++)
+        printf("   book %lld: %-30s %7.2f\n", (long long)books.items[i].id, books.items[i].name, books.items[i].price);
+    if ((rc = shop_user_count(c, db, &n, &err)) != HC_OK) goto failed;
+    printf("   shop_user_count()                  -> %lld\n", (long long)n);
+    if ((rc = shop_orders_of_user(c, db, 1, &orders, &err)) != HC_OK) goto failed;
+    for (size_t i = 0; i < orders.len; i++)
+        printf("   order %lld of user 1: %-8s %lld items, total %.2f\n", (long long)orders.items[i].id,
+               orders.items[i].status, (long long)orders.items[i].items, orders.items[i].total);
+    show_stats(c, "after the lists");
+
+    printf("\n4. A write invalidates exactly what it changes.\n");
+    if ((rc = shop_order_by_id(c, db, 100, &o, &err)) != HC_OK) goto failed;
+    printf("   order 100 total before             -> %.2f\n", o.total);
+    if ((rc = shop_set_price(c, db, 13, 5.0, &changes, &err)) != HC_OK) goto failed;
+    printf("   shop_set_price(13, 5.00)           -> %lld row changed; tags product:13, products invalidated\n",
+           (long long)changes);
+    show_stats(c, "after the write");
+    if ((rc = shop_order_by_id(c, db, 100, &o, &err)) != HC_OK) goto failed;
+    printf("   order 100 total after (reloaded)   -> %.2f\n", o.total);
+    rc = shop_user_by_id(c, db, 1, &u, &err);
+    show_user("   shop_user_by_id(1) (still cached)", rc, &u, &err);
+    show_stats(c, "after reading again");
+
+    printf("\n5. A failed write returns the database's message and invalidates nothing.\n");
+    rc = shop_add_item(c, db, 100, 10, 0, &changes, &err);
+    printf("   shop_add_item(100, 10, quantity 0) -> %s: %s\n", hc_err_name(rc), err.message);
+    rc = shop_add_item(c, db, 100, 999, 1, &changes, &err);
+    printf("   shop_add_item(100, product 999)    -> %s%s%s\n", hc_err_name(rc), rc ? ": " : "",
+           rc ? err.message : "");
+    show_stats(c, "after the failed writes");
+    rc = HC_OK;
+    goto done;
+
+failed:
+    fprintf(stderr, "shop: %s: %s\n", hc_err_name(rc), err.message);
+done:
+    shop_user_clear(&u);
+    shop_product_list_clear(&books);
+    shop_order_summary_clear(&o);
+    shop_order_summary_list_clear(&orders);
+    return rc == HC_OK ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    sqlite3 *lite = NULL;
+    PGconn *pg = NULL;
+    hc_db *db = NULL;
+    hc_cache *c = NULL;
+    int status = 1;
+
+    if (argc == 3 && strcmp(argv[1], "--pg") == 0) {
+        pg = PQconnectdb(argv[2]);
+        if (PQstatus(pg) != CONNECTION_OK) {
+            fprintf(stderr, "shop: %s", PQerrorMessage(pg));
+            goto out;
+        }
+        PQclear(PQexec(pg, "SET client_min_messages = warning"));
+        printf("HydraCache shop example on PostgreSQL %d\n\n", PQserverVersion(pg));
+    } else if (argc <= 2 && (argc < 2 || argv[1][0] != '-')) {
+        const char *path = argc == 2 ? argv[1] : "shop.db";
+        remove(path);
+        if (sqlite3_open(path, &lite) != SQLITE_OK) {
+            fprintf(stderr, "shop: %s: %s\n", path, sqlite3_errmsg(lite));
+            goto out;
+        }
+        sqlite3_exec(lite, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+        printf("HydraCache shop example on SQLite %s (%s)\n\n", sqlite3_libversion(), path);
+    } else {
+        fprintf(stderr, "usage: shop [FILE.db] | shop --pg CONNINFO\n");
+        return 2;
+    }
+    if (load_sql(lite, pg) != 0) goto out;
+
+    hc_config cfg;
+    hc_config_init(&cfg);
+    cfg.name = "shop";
+    cfg.max_entries = 10000;
+    if (hc_cache_open(&c, &cfg) != HC_OK || (lite ? hc_db_sqlite(&db, lite) : hc_db_pg(&db, pg)) != HC_OK) {
+        fprintf(stderr, "shop: cannot set up the cache\n");
+        goto out;
+    }
+    status = demo(c, db);
+out:
+    hc_db_free(db);
+    hc_cache_close(c);
+    sqlite3_close(lite);
+    PQfinish(pg);
+    return status;
+}
