@@ -75,7 +75,7 @@ TSAN_TESTS := test_singleflight test_stress test_rcu
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
-.PHONY: all deps test-deps check check-run test-run test-run-tsan bench demo install \
+.PHONY: all deps test-deps check check-run bench-run test-run test-run-tsan bench demo install \
         uninstall clean symbols-check golden-update
 .DEFAULT_GOAL := all
 
@@ -230,7 +230,18 @@ $(B)/bench/%: bench/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) -Iruntime/include -Iruntime/src $< $(LIB_A) -o $@ $(LDLIBS)
 
+# bench_dao measures the code written for tests/dao/dao.hcache.
+$(B)/bench/bench_dao: bench/bench_dao.c $(DAO_DIR)/dao.hc.c $(DAO_DIR)/dao.hc.h $(LIB_A)
+	$(call msg,CC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(DB_CFLAGS) -Iruntime/include -I$(DAO_DIR) $< $(DAO_DIR)/dao.hc.c $(LIB_A) -o $@ $(LDLIBS)
+
+# The PostgreSQL figures come from a throwaway server (scripts/pg.sh).
 bench: all $(BENCHES) $(HCACHEGEN)
+	@scripts/deps.sh pg
+	@scripts/pg.sh run $(MAKE) --no-print-directory bench-run
+
+bench-run:
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
 	@scripts/replay-table.sh $(REPLAY)
 	@bench/bench_hcachegen.sh $(B)
