@@ -24,13 +24,18 @@ static const char usage[] =
     "  --templates DIR    use the templates in DIR instead of the built-in ones\n"
     "  --no-line          no #line directives back to the .hcache file\n"
     "  --check            parse and check only; write nothing\n"
-    "  --schema F.sql     (with the database layer; not available yet)\n"
-    "  --pg-check INFO    (with the database layer; not available yet)\n"
+    "  --schema F.sql     load F.sql into an in-memory SQLite database and\n"
+    "                     prepare every query and exec there (the depfile\n"
+    "                     lists F.sql)\n"
+    "  --pg-check INFO    prepare every query and exec on the PostgreSQL\n"
+    "                     server that the libpq connection string INFO names\n"
     "  --version          print the version\n"
     "  --help             print this help\n"
     "\n"
     "Errors go to stderr as file:line:col: error: message; the exit status\n"
-    "is 1 when the input has errors, 2 for a bad command line or I/O error.\n";
+    "is 1 when the input has errors (statements that fail --schema or\n"
+    "--pg-check included), 2 for a bad command line, an I/O error or a\n"
+    "PostgreSQL server that cannot be reached.\n";
 
 /* Read all of path into a NUL-terminated buffer. */
 static char *read_file(const char *path, size_t *len)
@@ -129,7 +134,7 @@ static void dep_path(FILE *f, const char *p)
 }
 
 static char *depfile_text(const char *h, const char *c, const char *stamp, const char *input,
-                          const char *self, const char *templates)
+                          const char *schema, const char *self, const char *templates)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -143,6 +148,7 @@ static char *depfile_text(const char *h, const char *c, const char *stamp, const
     }
     fputs(":", f);
     dep_path(f, input);
+    if (schema) dep_path(f, schema);
     if (self) dep_path(f, self);
     if (templates) {
         /* The same names the built-in table holds. */
@@ -158,6 +164,11 @@ static char *depfile_text(const char *h, const char *c, const char *stamp, const
     fputs("\n", f);
     dep_escaped(f, input);
     fputs(":\n", f);
+    if (schema) {
+        fputs("\n", f);
+        dep_escaped(f, schema);
+        fputs(":\n", f);
+    }
     fclose(f);
     return buf;
 }
@@ -181,6 +192,7 @@ static int touch(const char *path)
 int main(int argc, char **argv)
 {
     const char *outdir = NULL, *depfile = NULL, *templates = NULL, *input = NULL, *stamp = NULL;
+    const char *schema = NULL, *pg_check = NULL;
     bool lines = true, check_only = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -203,9 +215,10 @@ int main(int argc, char **argv)
             lines = false;
         } else if (strcmp(a, "--check") == 0) {
             check_only = true;
-        } else if ((strcmp(a, "--schema") == 0 || strcmp(a, "--pg-check") == 0) && more) {
-            fprintf(stderr, "hcachegen: %s needs the database layer, which this build does not have yet\n", a);
-            return 2;
+        } else if (strcmp(a, "--schema") == 0 && more) {
+            schema = argv[++i];
+        } else if (strcmp(a, "--pg-check") == 0 && more) {
+            pg_check = argv[++i];
         } else if (strcmp(a, "-o") == 0 || strcmp(a, "--depfile") == 0 || strcmp(a, "--stamp") == 0 ||
                    strcmp(a, "--templates") == 0 || strcmp(a, "--schema") == 0 ||
                    strcmp(a, "--pg-check") == 0) {
@@ -244,9 +257,26 @@ int main(int argc, char **argv)
        it whole, and checking goes on to report everything else. */
     hcg_parse(&m);
     if (!m.stop) hcg_check(&m);
-    int status = src.nerrors ? 1 : 0;
-    if (src.nerrors)
-        fprintf(stderr, "%s: %d error%s; nothing written\n", input, src.nerrors, src.nerrors == 1 ? "" : "s");
+    /* The statements go to a database only once the file is sound: the
+       rewriting to ?N and $N relies on the checks. Then both databases
+       report, so one run lists everything. An error in the schema file
+       counts with the input's errors; a schema file that cannot be read or
+       a server that cannot be reached is an I/O error. */
+    int errors = src.nerrors, status = 0;
+    bool sound = errors == 0;
+    if (sound && schema) {
+        int k = hcg_check_schema(&m, schema);
+        if (k < 0) status = 2;
+        else errors += k;
+    }
+    if (sound && status == 0 && pg_check) {
+        int k = hcg_check_pg(&m, pg_check);
+        if (k < 0) status = 2;
+        else errors += k;
+    }
+    if (status == 0 && errors) status = 1;
+    if (errors)
+        fprintf(stderr, "%s: %d error%s; nothing written\n", input, errors, errors == 1 ? "" : "s");
 
     if (status == 0 && !check_only) {
         char *stem = stem_of(input);
@@ -265,7 +295,7 @@ int main(int argc, char **argv)
             char self[4096];
             ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
             if (k > 0) self[k] = 0;
-            char *dep = depfile_text(hpath, cpath, stamp, input, k > 0 ? self : NULL, templates);
+            char *dep = depfile_text(hpath, cpath, stamp, input, schema, k > 0 ? self : NULL, templates);
             if (!dep || write_if_changed(depfile, dep) != 0) status = 2;
             free(dep);
         }

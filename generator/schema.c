@@ -1,0 +1,666 @@
+/*
+** schema.c -- --schema and --pg-check: prepare every query and exec
+** statement against a real database at build time, so that a misspelled
+** table or column, a stray placeholder, a column count that does not match
+** the result, or a column type that cannot fill a field is an error at the
+** statement's line instead of a failure at run time.
+**
+** --schema loads a schema file into an in-memory SQLite database and
+** prepares each statement's SQLite text there. --pg-check prepares each
+** statement's PostgreSQL text on a live server (in a session of its own,
+** with no parameter types, so the server infers them) and describes it.
+** Nothing is ever executed: a prepared statement is only compiled.
+**
+** Errors point into the .hcache file: the database's offset into the text
+** it was given goes back through hcg_sql_rewrite's map to the :name text,
+** then through hcg_str_at to the byte as written in the string literal.
+*/
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+#include <sqlite3.h>
+
+#include "hcg.h"
+
+/* ---------------------------------------------------------- both kinds */
+
+static const char *kind_name(hcg_kind k)
+{
+    return k == HCG_QUERY ? "query" : "exec";
+}
+
+static bool ident_start(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_';
+}
+
+static bool ident_char(char ch)
+{
+    return ident_start(ch) || (ch >= '0' && ch <= '9');
+}
+
+static bool digit(char ch)
+{
+    return ch >= '0' && ch <= '9';
+}
+
+/* "no columns", "1 column", "3 columns", written into buf. */
+static const char *columns(size_t n, char *buf, size_t cap)
+{
+    if (n == 0) snprintf(buf, cap, "no columns");
+    else snprintf(buf, cap, "%zu column%s", n, n == 1 ? "" : "s");
+    return buf;
+}
+
+/*
+** The first placeholder in s that hcachegen did not write: for SQLite a
+** '?' or '?N', '@x', '$x', '#x' or ':N'; for PostgreSQL a '$N'. Its index,
+** or (size_t)-1; *len is its length. It skips what hcg_sql_next skips
+** (literals, quoted names, comments, '::') and the :names it rewrites.
+*/
+static size_t foreign_param(const char *s, hcg_dialect dialect, size_t *len)
+{
+    size_t i = 0;
+    while (s[i]) {
+        char ch = s[i];
+        if (ch == '\'' || ch == '"' || (dialect == HCG_SQLITE && (ch == '`' || ch == '['))) {
+            const char *end = strchr(s + i + 1, ch == '[' ? ']' : ch);
+            if (!end) break;
+            i = (size_t)(end - s) + 1;
+        } else if (ch == '-' && s[i + 1] == '-') {
+            while (s[i] && s[i] != '\n') i++;
+        } else if (ch == '/' && s[i + 1] == '*') {
+            const char *end = strstr(s + i + 2, "*/");
+            if (!end) break;
+            i = (size_t)(end - s) + 2;
+        } else if (ch == ':' && s[i + 1] == ':') {
+            i += 2;
+        } else if (ch == ':' && ident_start(s[i + 1])) {
+            for (i++; ident_char(s[i]); i++) {}
+        } else if (dialect == HCG_POSTGRES ? ch == '$' && digit(s[i + 1])
+                   : ch == '?' || (ch == ':' && digit(s[i + 1])) ||
+                     ((ch == '@' || ch == '$' || ch == '#') && ident_char(s[i + 1]))) {
+            size_t n = 1;
+            while (ident_char(s[i + n])) n++;
+            *len = n;
+            return i;
+        } else {
+            i++;
+        }
+    }
+    return (size_t)-1;
+}
+
+/* The first :name of parameter p in the statement, or the literal's start. */
+static size_t param_use(const hcg_module *m, const hcg_str *sql, const hcg_field *p)
+{
+    size_t pos = 0, start, len;
+    while (hcg_sql_next(sql->s, &pos, &start, &len) == HCG_SQL_PARAM)
+        if (strlen(p->name) == len && memcmp(p->name, sql->s + start + 1, len) == 0)
+            return hcg_str_at(m, sql, start);
+    return sql->off;
+}
+
+/* Where output byte i of a rewritten statement came from in the .hcache. */
+static size_t source_of(const hcg_module *m, const hcg_str *sql, const size_t *map,
+                        const char *text, size_t i)
+{
+    return i <= strlen(text) ? hcg_str_at(m, sql, map[i]) : sql->off;
+}
+
+/*
+** The placeholders of the statement against the declared parameters:
+** nparams is what the database counted. A literal '?' or '$1' in the SQL
+** is counted there but bound by nobody.
+*/
+static void check_params(hcg_module *m, const hcg_decl *d, const hcg_str *sql,
+                         hcg_dialect dialect, size_t nparams)
+{
+    size_t flen = 0, foreign = foreign_param(sql->s, dialect, &flen);
+    size_t at = foreign != (size_t)-1 ? hcg_str_at(m, sql, foreign) : sql->off;
+    const char *how = dialect == HCG_SQLITE ? "'?', '?N', '@x' or '$x'" : "'$N'";
+    if (nparams != d->params.n) {
+        if (foreign != (size_t)-1)
+            hcg_error(m->src, at, "in %s '%s': the statement takes %zu parameter%s but '%s' declares %zu "
+                      "('%.*s' is not a declared parameter: write parameters as :name)",
+                      kind_name(d->kind), d->name, nparams, nparams == 1 ? "" : "s", d->name,
+                      d->params.n, (int)flen, sql->s + foreign);
+        else
+            hcg_error(m->src, at, "in %s '%s': the statement takes %zu parameter%s but '%s' declares %zu",
+                      kind_name(d->kind), d->name, nparams, nparams == 1 ? "" : "s", d->name, d->params.n);
+    } else if (foreign != (size_t)-1) {
+        hcg_error(m->src, at, "in %s '%s': '%.*s' is a placeholder hcachegen does not bind "
+                  "(write parameters as :name, not %s)",
+                  kind_name(d->kind), d->name, (int)flen, sql->s + foreign, how);
+    }
+}
+
+/* How many columns the declaration's result takes: 0 for an exec. */
+static size_t wanted_columns(const hcg_decl *d)
+{
+    if (d->kind == HCG_EXEC || !d->has_result) return 0;
+    return d->result.base == HCG_ENTITY && d->result.entity ? d->result.entity->fields.n : 1;
+}
+
+/* Report a column count that does not fit. Returns whether it fits. */
+static bool check_ncols(hcg_module *m, const hcg_decl *d, const hcg_str *sql, size_t ncols)
+{
+    size_t want = wanted_columns(d);
+    if (ncols == want) return true;
+    char b[64];
+    if (d->kind == HCG_EXEC || !d->has_result) {
+        hcg_error(m->src, sql->off, "in %s '%s': the statement returns %s, but an exec discards rows "
+                  "(make it a query, or drop the RETURNING clause)",
+                  kind_name(d->kind), d->name, columns(ncols, b, sizeof b));
+    } else if (d->result.base == HCG_ENTITY && d->result.entity) {
+        const hcg_entity *e = d->result.entity;
+        hcg_error(m->src, sql->off, "in %s '%s': the statement returns %s but entity '%s' has %zu field%s "
+                  "(columns fill fields by position)",
+                  kind_name(d->kind), d->name, columns(ncols, b, sizeof b), e->name, e->fields.n,
+                  e->fields.n == 1 ? "" : "s");
+        hcg_note(m->src, e->off, "entity '%s' is declared here", e->name);
+    } else {
+        hcg_error(m->src, sql->off, "in %s '%s': the statement returns %s but the result (%s) takes 1",
+                  kind_name(d->kind), d->name, columns(ncols, b, sizeof b), d->result.name);
+    }
+    return false;
+}
+
+/* Report that column i (name, described as coltype) cannot fill its field. */
+static void type_error(hcg_module *m, const hcg_decl *d, const hcg_str *sql, size_t i,
+                       const char *name, const char *coltype)
+{
+    if (d->result.base == HCG_ENTITY && d->result.entity) {
+        const hcg_entity *e = d->result.entity;
+        const hcg_field *f = e->fields.v[i];
+        hcg_error(m->src, sql->off, "in %s '%s': column '%s' (%s) cannot fill field '%s' (%s) of entity '%s'",
+                  kind_name(d->kind), d->name, name, coltype, f->name, f->type.name, e->name);
+        hcg_note(m->src, f->off, "field '%s' is declared here", f->name);
+    } else {
+        hcg_error(m->src, sql->off, "in %s '%s': column '%s' (%s) cannot fill the result (%s)",
+                  kind_name(d->kind), d->name, name, coltype, d->result.name);
+        hcg_note(m->src, d->result.off, "the result type is declared here");
+    }
+}
+
+/* The type column i of the result must fill. */
+static hcg_base column_base(const hcg_decl *d, size_t i)
+{
+    if (d->result.base == HCG_ENTITY && d->result.entity)
+        return ((const hcg_field *)d->result.entity->fields.v[i])->type.base;
+    return d->result.base;
+}
+
+/* -------------------------------------------------------------- SQLite */
+
+enum { AFF_INTEGER, AFF_TEXT, AFF_BLOB, AFF_REAL, AFF_NUMERIC };
+static const char *const aff_names[] = {"INTEGER", "TEXT", "BLOB", "REAL", "NUMERIC"};
+
+static bool has(const char *s, const char *word)
+{
+    for (; *s; s++) {
+        size_t k = 0;
+        while (word[k] && (s[k] | 0x20) == (word[k] | 0x20)) k++;
+        if (!word[k]) return true;
+    }
+    return false;
+}
+
+/* A declared type's affinity, by the rules of sqlite.org/datatype3.html
+   section 3.1, in their order. */
+static int affinity(const char *decl)
+{
+    if (has(decl, "INT")) return AFF_INTEGER;
+    if (has(decl, "CHAR") || has(decl, "CLOB") || has(decl, "TEXT")) return AFF_TEXT;
+    if (has(decl, "BLOB") || !*decl) return AFF_BLOB;
+    if (has(decl, "REAL") || has(decl, "FLOA") || has(decl, "DOUB")) return AFF_REAL;
+    return AFF_NUMERIC;
+}
+
+static bool affinity_fits(hcg_base b, int aff)
+{
+    switch (b) {
+    case HCG_I32: case HCG_I64: case HCG_U32: case HCG_U64: case HCG_BOOL:
+        return aff == AFF_INTEGER || aff == AFF_NUMERIC;
+    case HCG_F64:
+        return aff == AFF_REAL || aff == AFF_INTEGER || aff == AFF_NUMERIC;
+    case HCG_TEXT:
+        return aff == AFF_TEXT;
+    case HCG_BLOB:
+        return aff == AFF_BLOB;
+    default:
+        return true;
+    }
+}
+
+/* Skip whitespace, comments and empty statements. */
+static const char *skip_blank(const char *p)
+{
+    for (;;) {
+        if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f' || *p == '\v' || *p == ';') {
+            p++;
+        } else if (p[0] == '-' && p[1] == '-') {
+            while (*p && *p != '\n') p++;
+        } else if (p[0] == '/' && p[1] == '*') {
+            const char *end = strstr(p + 2, "*/");
+            if (!end) return p;
+            p = end + 2;
+        } else {
+            return p;
+        }
+    }
+}
+
+/* Read all of path into a NUL-terminated buffer (malloc'd). */
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0) break;
+        if (n + 1 == cap) {
+            char *p = realloc(buf, cap * 2);
+            if (!p) { free(buf); buf = NULL; break; }
+            buf = p;
+            cap *= 2;
+        }
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf || bad) {
+        free(buf);
+        errno = bad ? EIO : ENOMEM;
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+/* Where name (or, for "main.t", just "t") first stands as a whole word in
+   text, ignoring case; or (size_t)-1. */
+static size_t find_word(const char *text, const char *name)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        size_t n = strlen(name);
+        for (size_t i = 0; n && text[i]; i++) {
+            if (i > 0 && ident_char(text[i - 1])) continue;
+            size_t k = 0;
+            while (k < n && text[i + k] && (text[i + k] | 0x20) == (name[k] | 0x20)) k++;
+            if (k == n && !ident_char(text[i + n])) return i;
+        }
+        const char *dot = strrchr(name, '.');
+        if (!dot) break;
+        name = dot + 1;
+    }
+    return (size_t)-1;
+}
+
+/* Where in text, the statement just prepared, the last error on db is; or
+   (size_t)-1. SQLite gives an offset for most errors; for "no such table",
+   which has none, the first place the name stands will do. */
+static size_t error_at(sqlite3 *db, const char *text)
+{
+    int eo = sqlite3_error_offset(db);
+    if (eo >= 0) return (size_t)eo;
+    const char *msg = sqlite3_errmsg(db);
+    return strncmp(msg, "no such table: ", 15) == 0 ? find_word(text, msg + 15) : (size_t)-1;
+}
+
+/* Just past the ';' that ends the statement at p, or NULL. (After an error
+   in sqlite3_prepare_v2, its tail points where parsing stopped.) */
+static const char *statement_end(const char *p)
+{
+    for (const char *q = strchr(p, ';'); q; q = strchr(q + 1, ';')) {
+        size_t n = (size_t)(q - p) + 1;
+        char *s = malloc(n + 1);
+        if (!s) return NULL;
+        memcpy(s, p, n);
+        s[n] = 0;
+        int complete = sqlite3_complete(s);
+        free(s);
+        if (complete) return q + 1;
+    }
+    return NULL;
+}
+
+/*
+** Run the schema file one statement at a time, so that an error can be
+** reported at its line and column in the file. The first error stops the
+** load: what follows may depend on what failed. Returns the errors (0 or 1).
+*/
+static int load_schema(sqlite3 *db, hcg_src *src)
+{
+    const char *p = src->text;
+    while (*(p = skip_blank(p))) {
+        sqlite3_stmt *st = NULL;
+        const char *tail = NULL;
+        size_t at = (size_t)(p - src->text);
+        int rc = sqlite3_prepare_v2(db, p, -1, &st, &tail);
+        if (rc != SQLITE_OK) {
+            /* `sqlite3 app.db .schema` prints the table SQLite makes for
+               AUTOINCREMENT, which cannot be created by hand: it is made
+               again by the first AUTOINCREMENT table, so skip it. */
+            const char *end;
+            if (strncmp(sqlite3_errmsg(db), "object name reserved for internal use: sqlite_", 46) == 0 &&
+                (end = statement_end(p)) != NULL) {
+                p = end;
+                continue;
+            }
+            size_t eo = error_at(db, p);
+            hcg_error(src, eo != (size_t)-1 ? at + eo : at, "%s", sqlite3_errmsg(db));
+            return 1;
+        }
+        if (!st) {
+            if (!tail || tail == p) break;
+            p = tail;
+            continue;
+        }
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {}
+        if (rc != SQLITE_DONE) {
+            size_t eo = error_at(db, p);
+            hcg_error(src, eo != (size_t)-1 ? at + eo : at, "%s", sqlite3_errmsg(db));
+            sqlite3_finalize(st);
+            return 1;
+        }
+        sqlite3_finalize(st);
+        p = tail;
+    }
+    return 0;
+}
+
+/*
+** Prepare text with double-quoted strings off (see hcg_check_schema). An
+** unknown column with no offset in text is in the body of a view or
+** trigger, which belongs to the schema and its rules: try once more with
+** them on. (A "name" of the statement's own that is also a string in the
+** view then passes as well.)
+*/
+static int prepare(sqlite3 *db, const char *text, sqlite3_stmt **st, const char **tail)
+{
+    int rc = sqlite3_prepare_v2(db, text, -1, st, tail);
+    if (rc == SQLITE_OK || sqlite3_error_offset(db) >= 0 ||
+        strncmp(sqlite3_errmsg(db), "no such column: ", 16) != 0)
+        return rc;
+    sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DML, 1, (int *)NULL);
+    rc = sqlite3_prepare_v2(db, text, -1, st, tail);
+    sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DML, 0, (int *)NULL);
+    return rc;
+}
+
+static void check_sqlite(hcg_module *m, sqlite3 *db, const hcg_decl *d)
+{
+    const hcg_str *sql = hcg_sql_for(d, HCG_SQLITE);
+    if (!sql->s) return;
+    size_t *map;
+    const char *text = hcg_sql_rewrite(m, d, sql->s, HCG_SQLITE, &map);
+    const char *what = kind_name(d->kind);
+    sqlite3_stmt *st = NULL;
+    const char *tail = NULL;
+    if (prepare(db, text, &st, &tail) != SQLITE_OK) {
+        size_t eo = error_at(db, text);
+        hcg_error(m->src, eo != (size_t)-1 ? source_of(m, sql, map, text, eo) : sql->off,
+                  "in %s '%s': %s", what, d->name, sqlite3_errmsg(db));
+        return;
+    }
+    if (!st) {
+        hcg_error(m->src, sql->off, "in %s '%s': the SQL holds no statement", what, d->name);
+        return;
+    }
+    const char *rest = tail ? skip_blank(tail) : "";
+    if (*rest)
+        hcg_error(m->src, source_of(m, sql, map, text, (size_t)(rest - text)),
+                  "in %s '%s': a second statement: only one statement runs per %s",
+                  what, d->name, what);
+    check_params(m, d, sql, HCG_SQLITE, (size_t)sqlite3_bind_parameter_count(st));
+    size_t ncols = (size_t)sqlite3_column_count(st);
+    if (check_ncols(m, d, sql, ncols)) {
+        for (size_t i = 0; i < ncols; i++) {
+            const char *decl = sqlite3_column_decltype(st, (int)i);
+            if (!decl) continue;              /* an expression: no declared type */
+            int aff = affinity(decl);
+            if (affinity_fits(column_base(d, i), aff)) continue;
+            char desc[256];
+            if (strlen(decl) == strlen(aff_names[aff]) && has(decl, aff_names[aff]))
+                snprintf(desc, sizeof desc, "%s", decl);
+            else
+                snprintf(desc, sizeof desc, "%s, %s affinity", decl, aff_names[aff]);
+            type_error(m, d, sql, i, sqlite3_column_name(st, (int)i), desc);
+        }
+    }
+    sqlite3_finalize(st);
+}
+
+int hcg_check_schema(hcg_module *m, const char *schema_path)
+{
+    size_t len;
+    char *text = slurp(schema_path, &len);
+    if (!text) {
+        fprintf(stderr, "hcachegen: cannot read %s: %s\n", schema_path, strerror(errno));
+        return -1;
+    }
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+        fprintf(stderr, "hcachegen: cannot open an in-memory SQLite database: %s\n",
+                db ? sqlite3_errmsg(db) : "out of memory");
+        sqlite3_close(db);
+        free(text);
+        return -1;
+    }
+    hcg_src src;
+    hcg_src_init(&src, schema_path, text, len);
+    int before = m->src->nerrors;
+    int errors = load_schema(db, &src);
+    /* In a statement, a "quoted name" that names no column is an error, not
+       the string SQLite would quietly make of it (a misfeature its own
+       documentation advises turning off). The schema keeps the old rule,
+       views and triggers included: old dumps use "" for strings. */
+    sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DML, 0, (int *)NULL);
+    if (errors == 0)
+        for (size_t i = 0; i < m->decls.n; i++) {
+            const hcg_decl *d = m->decls.v[i];
+            if (d->kind == HCG_QUERY || d->kind == HCG_EXEC) check_sqlite(m, db, d);
+        }
+    errors += m->src->nerrors - before;
+    hcg_src_free(&src);
+    sqlite3_close(db);
+    free(text);
+    return errors;
+}
+
+/* ---------------------------------------------------------- PostgreSQL */
+
+/* Type OIDs (pg_type.h's values, fixed since PostgreSQL 7). */
+enum {
+    OID_BOOL = 16, OID_BYTEA = 17, OID_NAME = 19, OID_INT8 = 20, OID_INT2 = 21,
+    OID_INT4 = 23, OID_TEXT = 25, OID_FLOAT4 = 700, OID_FLOAT8 = 701,
+    OID_UNKNOWN = 705, OID_BPCHAR = 1042, OID_VARCHAR = 1043, OID_NUMERIC = 1700
+};
+
+static bool is_int(hcg_base b)
+{
+    return b == HCG_I32 || b == HCG_I64 || b == HCG_U32 || b == HCG_U64;
+}
+
+/* Whether a value of type oid and a C value of type b convert both ways;
+   -1 for an oid this table does not know. */
+static int oid_fits(Oid oid, hcg_base b)
+{
+    switch (oid) {
+    case OID_INT2: case OID_INT4: case OID_INT8: return is_int(b);
+    case OID_NUMERIC: return is_int(b) || b == HCG_F64;
+    case OID_FLOAT4: case OID_FLOAT8: return b == HCG_F64;
+    case OID_BOOL: return b == HCG_BOOL;
+    case OID_TEXT: case OID_VARCHAR: case OID_BPCHAR: case OID_NAME: return b == HCG_TEXT;
+    case OID_BYTEA: return b == HCG_BLOB;
+    case OID_UNKNOWN: return 1;
+    default: return -1;
+    }
+}
+
+/* One row, one column of a query with one oid parameter, or NULL. */
+static PGresult *ask(PGconn *c, const char *q, Oid oid)
+{
+    char arg[16];
+    snprintf(arg, sizeof arg, "%u", (unsigned)oid);
+    const char *args[1] = {arg};
+    PGresult *r = PQexecParams(c, q, 1, NULL, args, NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0)) return r;
+    PQclear(r);
+    return NULL;
+}
+
+/* Whether oid fits b, looking through domains to their base type. */
+static bool pg_fits(PGconn *c, Oid oid, hcg_base b)
+{
+    for (int depth = 0; depth < 16; depth++) {
+        int fits = oid_fits(oid, b);
+        if (fits >= 0) return fits;
+        PGresult *r = ask(c, "SELECT typbasetype FROM pg_catalog.pg_type WHERE oid = $1::oid AND typtype = 'd'", oid);
+        if (!r) return false;
+        oid = (Oid)strtoul(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+    }
+    return false;
+}
+
+/* The server's name for a type ("integer", "timestamp with time zone"). */
+static const char *pg_type_name(hcg_module *m, PGconn *c, Oid oid)
+{
+    PGresult *r = ask(c, "SELECT pg_catalog.format_type($1::oid, NULL)", oid);
+    char buf[32];
+    const char *s = r ? PQgetvalue(r, 0, 0) : buf;
+    if (!r) snprintf(buf, sizeof buf, "type %u", (unsigned)oid);
+    char *name = hcg_strndup(m->arena, s, strlen(s));
+    PQclear(r);
+    return name;
+}
+
+/* The byte offset of the n-th character (from 0) of UTF-8 text. */
+static size_t char_offset(const char *text, size_t n)
+{
+    size_t i = 0;
+    for (; text[i]; i++)
+        if (((unsigned char)text[i] & 0xC0) != 0x80 && n-- == 0) return i;
+    return i;
+}
+
+/* A libpq message without its trailing newline (arena copy). */
+static const char *trimmed(hcg_module *m, const char *s)
+{
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' ')) n--;
+    return hcg_strndup(m->arena, s, n);
+}
+
+/* Returns -1 when the connection is lost, else 0. */
+static int check_pg_decl(hcg_module *m, PGconn *c, const hcg_decl *d, size_t index)
+{
+    const hcg_str *sql = hcg_sql_for(d, HCG_POSTGRES);
+    if (!sql->s) return 0;
+    size_t *map;
+    const char *text = hcg_sql_rewrite(m, d, sql->s, HCG_POSTGRES, &map);
+    const char *what = kind_name(d->kind);
+    char name[48];
+    snprintf(name, sizeof name, "hcachegen_check_%zu", index);
+    if (!*skip_blank(text)) {
+        hcg_error(m->src, sql->off, "in %s '%s': the SQL holds no statement", what, d->name);
+        return 0;
+    }
+
+    PGresult *r = PQprepare(c, name, text, 0, NULL);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        if (PQstatus(c) == CONNECTION_BAD) {
+            fprintf(stderr, "hcachegen: lost the connection to PostgreSQL: %s\n", trimmed(m, PQerrorMessage(c)));
+            PQclear(r);
+            return -1;
+        }
+        const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+        const char *pos = r ? PQresultErrorField(r, PG_DIAG_STATEMENT_POSITION) : NULL;
+        const char *hint = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_HINT) : NULL;
+        size_t at = sql->off;
+        if (pos) {
+            unsigned long n = strtoul(pos, NULL, 10);
+            if (n > 0) at = source_of(m, sql, map, text, char_offset(text, n - 1));
+        }
+        /* "could not determine data type of parameter $1", "inconsistent
+           types deduced for parameter $1": say which :name $1 is, and
+           point at its first use when the server gives no position. */
+        const char *ref = msg ? strstr(msg, "parameter $") : NULL;
+        unsigned long n;
+        if (ref && sscanf(ref, "parameter $%lu", &n) == 1 && n >= 1 && n <= d->params.n) {
+            const hcg_field *p = d->params.v[n - 1];
+            if (!pos) at = param_use(m, sql, p);
+            size_t k = strlen(msg) + strlen(p->name) + 8;
+            char *s = hcg_alloc(m->arena, k);
+            snprintf(s, k, "%s (:%s)", msg, p->name);
+            msg = s;
+        }
+        hcg_error(m->src, at, "in %s '%s': %s", what, d->name, msg ? msg : trimmed(m, PQerrorMessage(c)));
+        if (hint) hcg_note(m->src, at, "the server's hint: %s", hint);
+        PQclear(r);
+        return 0;
+    }
+    PQclear(r);
+
+    r = PQdescribePrepared(c, name);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        fprintf(stderr, "hcachegen: cannot describe %s '%s' on PostgreSQL: %s\n", what, d->name,
+                trimmed(m, PQerrorMessage(c)));
+        PQclear(r);
+        return -1;
+    }
+    size_t nparams = (size_t)PQnparams(r);
+    check_params(m, d, sql, HCG_POSTGRES, nparams);
+    for (size_t i = 0; i < nparams && i < d->params.n; i++) {
+        const hcg_field *p = d->params.v[i];
+        Oid oid = PQparamtype(r, (int)i);
+        if (pg_fits(c, oid, p->type.base)) continue;
+        hcg_error(m->src, param_use(m, sql, p), "in %s '%s': parameter '%s' is %s but PostgreSQL takes %s for it",
+                  what, d->name, p->name, p->type.name, pg_type_name(m, c, oid));
+        hcg_note(m->src, p->off, "parameter '%s' is declared here", p->name);
+    }
+    size_t ncols = (size_t)PQnfields(r);
+    if (check_ncols(m, d, sql, ncols))
+        for (size_t i = 0; i < ncols; i++) {
+            Oid oid = PQftype(r, (int)i);
+            if (!pg_fits(c, oid, column_base(d, i)))
+                type_error(m, d, sql, i, PQfname(r, (int)i), pg_type_name(m, c, oid));
+        }
+    PQclear(r);
+
+    char q[80];
+    snprintf(q, sizeof q, "DEALLOCATE %s", name);
+    PQclear(PQexec(c, q));
+    return 0;
+}
+
+int hcg_check_pg(hcg_module *m, const char *conninfo)
+{
+    PGconn *c = PQconnectdb(conninfo);
+    if (PQstatus(c) != CONNECTION_OK) {
+        fprintf(stderr, "hcachegen: --pg-check: cannot connect to PostgreSQL: %s\n",
+                c ? trimmed(m, PQerrorMessage(c)) : "out of memory");
+        PQfinish(c);
+        return -1;
+    }
+    /* Error positions count characters; the map counts UTF-8 bytes. */
+    PQsetClientEncoding(c, "UTF8");
+    int before = m->src->nerrors;
+    for (size_t i = 0; i < m->decls.n; i++) {
+        const hcg_decl *d = m->decls.v[i];
+        if ((d->kind == HCG_QUERY || d->kind == HCG_EXEC) && check_pg_decl(m, c, d, i) < 0) {
+            PQfinish(c);
+            return -1;
+        }
+    }
+    PQfinish(c);
+    return m->src->nerrors - before;
+}
