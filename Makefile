@@ -117,7 +117,7 @@ HCG_CFLAGS = $(ALL_CFLAGS) -Igenerator -I$(GEN) $(DB_CFLAGS)
 $(GEN)/grammar.c $(GEN)/grammar.h &: generator/grammar.y
 	$(call msg,LEMON,$<)
 	@mkdir -p $(GEN)
-	$(Q)lemon -q -T$(LEMPAR) -d$(GEN) $<
+	$(Q)lemon -q -T$(LEMPAR) -d$(GEN) $< && touch $(GEN)/grammar.h   # lemon keeps an unchanged header's old mtime
 
 $(GEN)/lexer.c: generator/lexer.re
 	$(call msg,RE2C,$<)

@@ -61,6 +61,41 @@ int shop_user_invalidate(hc_cache *c, int64_t id);
 int shop_user_invalidate_all(hc_cache *c);
 #line 63 "shop.hc.h"
 
+/* query user_by_id: key "shop:user:{id}", tags "user:{id}", "users". */
+#line 18 "tests/golden/shop.hcache"
+/* HC_OK | HC_MISS (no row: the absence is cached too), HC_EDB with the database's message, or a cache
+   error (HC_ETIMEDOUT...). A failed query stores nothing. */
+int shop_user_by_id(hc_cache *c, hc_db *db, int64_t id, shop_user *out, hc_error *err);
+/* The same statement without the cache: no key, no single-flight. */
+int shop_user_by_id_direct(hc_db *db, int64_t id, shop_user *out, hc_error *err);
+#line 72 "shop.hc.h"
+
+/* query users_in_team: key "shop:team:{team}:users", tags "users", "team:{team}". */
+#line 24 "tests/golden/shop.hcache"
+/* HC_OK, HC_EDB with the database's message, or a cache
+   error (HC_ETIMEDOUT...). A failed query stores nothing. */
+int shop_users_in_team(hc_cache *c, hc_db *db, int64_t team, shop_user_list *out, hc_error *err);
+/* The same statement without the cache: no key, no single-flight. */
+int shop_users_in_team_direct(hc_db *db, int64_t team, shop_user_list *out, hc_error *err);
+#line 81 "shop.hc.h"
+
+/* query user_count: key "shop:user_count", tags "users". */
+#line 30 "tests/golden/shop.hcache"
+/* HC_OK, HC_ENOTFOUND (no row: nothing cached), HC_EDB with the database's message, or a cache
+   error (HC_ETIMEDOUT...). A failed query stores nothing. */
+int shop_user_count(hc_cache *c, hc_db *db, int64_t *out, hc_error *err);
+/* The same statement without the cache: no key, no single-flight. */
+int shop_user_count_direct(hc_db *db, int64_t *out, hc_error *err);
+#line 90 "shop.hc.h"
+
+/* exec rename_user: invalidates "user:{id}", "users". */
+#line 35 "tests/golden/shop.hcache"
+/* Runs the statement; only if it succeeded, invalidates those tags in c.
+   *changes (if changes is not NULL) gets the number of rows it changed.
+   HC_OK, HC_EDB with the database's message, HC_EINVAL. */
+int shop_rename_user(hc_cache *c, hc_db *db, int64_t id, const char *name, int64_t *changes, hc_error *err);
+#line 98 "shop.hc.h"
+
 /* policy load_user ("load-user"): key "shop:user:{user_id}", tags "user:{user_id}", "users". */
 #line 40 "tests/golden/shop.hcache"
 /* The loader you pass: fill out and return HC_OK, return HC_MISS for "none" (cached too), or an HC_E* code
@@ -68,7 +103,7 @@ int shop_user_invalidate_all(hc_cache *c);
 typedef int (*shop_load_user_loader)(void *ctx, int64_t user_id, shop_user *out, hc_error *err);
 /* HC_OK | HC_MISS, or the loader's error, or a cache error (HC_ETIMEDOUT...). */
 int shop_load_user(hc_cache *c, int64_t user_id, shop_load_user_loader load, void *ctx, shop_user *out, hc_error *err);
-#line 72 "shop.hc.h"
+#line 107 "shop.hc.h"
 
 /* cacheable fib: key "shop:fib:{n}". */
 #line 45 "tests/golden/shop.hcache"
@@ -77,7 +112,7 @@ int shop_fib(hc_cache *c, int64_t n, int64_t *out, hc_error *err);
 /* You write this one: fill out and return HC_OK, or an HC_E* code
    with err filled. It runs once per miss, under single-flight. */
 int shop_fib_load(int64_t n, int64_t *out, hc_error *err);
-#line 81 "shop.hc.h"
+#line 116 "shop.hc.h"
 
 /* cacheable greeting: key "shop:greeting:{name}", tags "greetings". */
 #line 49 "tests/golden/shop.hcache"
@@ -85,7 +120,7 @@ int shop_fib_load(int64_t n, int64_t *out, hc_error *err);
 int shop_greeting(hc_cache *c, const char *name, char **out);
 /* You write this one; it cannot fail. It runs once per miss. */
 char *shop_greeting_load(const char *name);
-#line 89 "shop.hc.h"
+#line 124 "shop.hc.h"
 
 #ifdef __cplusplus
 }

@@ -158,6 +158,397 @@ int shop_user_invalidate_all(hc_cache *c)
     return hc_invalidate_tag(c, "users", NULL);
 }
 
+static int shop_user_list__enc(hc_buf *out, const shop_user_list *l)
+{
+    int rc = hc_enc_u64(out, (uint64_t)l->len);
+    for (size_t i = 0; rc == HC_OK && i < l->len; i++) rc = shop_user__enc(out, &l->items[i]);
+    return rc;
+}
+
+/* Items are counted as they start, so clearing l frees a half-done one. */
+static int shop_user_list__dec(hc_dec *d, shop_user_list *l)
+{
+    size_t n;
+    int rc = hc_dec_count(d, &n);
+    if (rc != HC_OK || n == 0) return rc;
+    l->items = calloc(n, sizeof *l->items);
+    if (!l->items) return HC_ENOMEM;
+    for (; rc == HC_OK && l->len < n; l->len++) rc = shop_user__dec(d, &l->items[l->len]);
+    return rc;
+}
+
+/* Fill a zeroed u from the current row: columns map to fields by position.
+   On failure the caller clears what was filled. */
+
+static int shop_user__row(hc_stmt *hc_s, shop_user *u)
+{
+    int hc_rc = HC_OK;
+    bool hc_null;
+    if (hc_rc == HC_OK) hc_rc = hc_stmt_col_i64(hc_s, 0, &u->id, NULL);
+    if (hc_rc == HC_OK) hc_rc = hc_stmt_col_text(hc_s, 1, &u->name, NULL);
+    if (hc_rc == HC_OK) hc_rc = hc_stmt_col_text(hc_s, 2, &u->email, &hc_null);
+    if (hc_rc == HC_OK) hc_rc = hc_stmt_col_f64(hc_s, 3, &u->score, NULL);
+    if (hc_rc == HC_OK) hc_rc = hc_stmt_col_bool(hc_s, 4, &u->active, NULL);
+    return hc_rc;
+}
+
+/* ------------------------------------- query user_by_id, without the cache */
+
+static const unsigned char shop_user_by_id__types[] = {HC_SQL_I64};
+static const hc_sql shop_user_by_id__sql = {
+    "shop_user_by_id",
+    "SELECT id, name, email, score, active FROM users WHERE id = ?1",
+    "SELECT id, name, email, score, active FROM users WHERE id = $1",
+    1, shop_user_by_id__types
+};
+
+int shop_user_by_id_direct(hc_db *db, int64_t id, shop_user *out, hc_error *err)
+{
+    hc_stmt *hc_s;
+    shop_user hc_v;
+    int hc_rc;
+    if (!db || !out) return hc_error_set(err, HC_EINVAL, NULL);
+    memset(&hc_v, 0, sizeof hc_v);
+    hc_rc = hc_db_begin(db, &shop_user_by_id__sql, &hc_s, err);
+    if (hc_rc != HC_OK) return hc_rc;
+    if (hc_rc == HC_OK) hc_rc = hc_stmt_bind_i64(hc_s, 1, (int64_t)id);
+    if (hc_rc == HC_OK) hc_rc = hc_stmt_step(hc_s);
+    if (hc_rc == HC_OK) hc_rc = shop_user__row(hc_s, &hc_v);
+    hc_db_end(hc_s);
+    if (hc_rc == HC_OK) {
+        shop_user_clear(&(*out));
+        *out = hc_v;
+    } else {
+        shop_user_clear(&hc_v);
+    }
+    return hc_rc;
+}
+
+/* ------------------------------------------------------ query user_by_id */
+
+typedef struct shop_user_by_id__args {
+    int64_t id;
+    hc_db *db;
+} shop_user_by_id__args;
+
+/* The hc_load_fn: runs the query without the cache and encodes what it returns. */
+static int shop_user_by_id__fill(void *ctx, hc_buf *out, hc_error *err)
+{
+    shop_user_by_id__args *hc_a = ctx;
+    shop_user hc_v;
+    memset(&hc_v, 0, sizeof hc_v);
+    int hc_rc = shop_user_by_id_direct(hc_a->db, hc_a->id, &hc_v, err);
+    if (hc_rc == HC_OK) hc_rc = hc_enc_option(out, true);
+    if (hc_rc == HC_OK) hc_rc = shop_user__enc(out, &hc_v);
+    else if (hc_rc == HC_MISS) hc_rc = hc_enc_option(out, false);   /* absence is cached */
+    shop_user_clear(&hc_v);
+    return hc_rc;
+}
+
+int shop_user_by_id(hc_cache *c, hc_db *db, int64_t id, shop_user *out, hc_error *err)
+{
+    hc_buf hc_key = HC_BUF_INIT, hc_val = HC_BUF_INIT;
+    hc_buf hc_tagb[2];
+    const char *hc_tags[2] = {NULL};
+    shop_user_by_id__args hc_a;
+    int hc_rc = HC_OK;
+    hc_error hc_local;
+    if (!err) err = &hc_local;
+    hc_error_clear(err);
+    memset(hc_tagb, 0, sizeof hc_tagb);
+    if (!c || !db || !out) return hc_error_set(err, HC_EINVAL, NULL);
+    memset(&hc_a, 0, sizeof hc_a);
+    hc_a.id = id;
+    hc_a.db = db;
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_key, "shop:user:");
+    if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_key, (int64_t)id);
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tagb[0], "user:");
+    if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_tagb[0], (int64_t)id);
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tagb[1], "users");
+    hc_tags[0] = (const char *)hc_tagb[0].data;
+    hc_tags[1] = (const char *)hc_tagb[1].data;
+    for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
+        hc_options hc_o = {UINT64_C(60000), hc_tags, 2};
+        hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, shop_user_by_id__fill, &hc_a, &hc_val, err);
+        if (hc_rc != HC_OK) break;
+        {
+            hc_dec hc_d;
+            shop_user hc_v;
+            bool hc_some = false;
+            memset(&hc_v, 0, sizeof hc_v);
+            hc_dec_init(&hc_d, hc_val.data, hc_val.len);
+            hc_rc = hc_dec_option(&hc_d, &hc_some);
+            if (hc_rc == HC_OK && hc_some) hc_rc = shop_user__dec(&hc_d, &hc_v);
+            if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
+            if (hc_rc == HC_OK && hc_some) {
+                shop_user_clear(&(*out));
+                *out = hc_v;
+            } else {
+                shop_user_clear(&hc_v);
+                if (hc_rc == HC_OK) hc_rc = HC_MISS;            /* cached absence */
+            }
+        }
+        /* Bytes that do not decode are dropped and loaded afresh, once. */
+        if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
+        hc_remove(c, (const char *)hc_key.data);
+        hc_rc = HC_OK;
+    }
+    if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
+    hc_buf_free(&hc_key);
+    hc_buf_free(&hc_val);
+    for (size_t hc_i = 0; hc_i < 2; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
+    return hc_rc;
+}
+
+/* ------------------------------------- query users_in_team, without the cache */
+
+static const unsigned char shop_users_in_team__types[] = {HC_SQL_I64};
+static const hc_sql shop_users_in_team__sql = {
+    "shop_users_in_team",
+    "SELECT id, name, email, score, active FROM users WHERE team_id = ?1 ORDER BY id",
+    "SELECT id, name, email, score, active FROM users WHERE team_id = $1 ORDER BY id",
+    1, shop_users_in_team__types
+};
+
+int shop_users_in_team_direct(hc_db *db, int64_t team, shop_user_list *out, hc_error *err)
+{
+    hc_stmt *hc_s;
+    shop_user_list hc_v;
+    int hc_rc;
+    if (!db || !out) return hc_error_set(err, HC_EINVAL, NULL);
+    memset(&hc_v, 0, sizeof hc_v);
+    hc_rc = hc_db_begin(db, &shop_users_in_team__sql, &hc_s, err);
+    if (hc_rc != HC_OK) return hc_rc;
+    if (hc_rc == HC_OK) hc_rc = hc_stmt_bind_i64(hc_s, 1, (int64_t)team);
+    size_t hc_cap = 0;
+    while (hc_rc == HC_OK && (hc_rc = hc_stmt_step(hc_s)) == HC_OK) {
+        if (hc_v.len == hc_cap) {
+            size_t hc_n = hc_cap ? 2 * hc_cap : 8;
+            void *hc_p = hc_n <= SIZE_MAX / sizeof *hc_v.items ? realloc(hc_v.items, hc_n * sizeof *hc_v.items) : NULL;
+            if (!hc_p) {
+                hc_rc = hc_error_set(err, HC_ENOMEM, NULL);
+                break;
+            }
+            hc_v.items = hc_p;
+            hc_cap = hc_n;
+        }
+        memset(&hc_v.items[hc_v.len], 0, sizeof hc_v.items[0]);
+        if (hc_rc == HC_OK) hc_rc = shop_user__row(hc_s, &hc_v.items[hc_v.len++]);
+    }
+    if (hc_rc == HC_MISS) hc_rc = HC_OK;        /* no more rows */
+    hc_db_end(hc_s);
+    if (hc_rc == HC_OK) {
+        shop_user_list_clear(&(*out));
+        *out = hc_v;
+    } else {
+        shop_user_list_clear(&hc_v);
+    }
+    return hc_rc;
+}
+
+/* ------------------------------------------------------ query users_in_team */
+
+typedef struct shop_users_in_team__args {
+    int64_t team;
+    hc_db *db;
+} shop_users_in_team__args;
+
+/* The hc_load_fn: runs the query without the cache and encodes what it returns. */
+static int shop_users_in_team__fill(void *ctx, hc_buf *out, hc_error *err)
+{
+    shop_users_in_team__args *hc_a = ctx;
+    shop_user_list hc_v;
+    memset(&hc_v, 0, sizeof hc_v);
+    int hc_rc = shop_users_in_team_direct(hc_a->db, hc_a->team, &hc_v, err);
+    if (hc_rc == HC_OK) hc_rc = shop_user_list__enc(out, &hc_v);
+    else if (hc_rc == HC_MISS) hc_rc = hc_error_set(err, HC_ENOTFOUND, "%s found nothing", "users_in_team");
+    shop_user_list_clear(&hc_v);
+    return hc_rc;
+}
+
+int shop_users_in_team(hc_cache *c, hc_db *db, int64_t team, shop_user_list *out, hc_error *err)
+{
+    hc_buf hc_key = HC_BUF_INIT, hc_val = HC_BUF_INIT;
+    hc_buf hc_tagb[2];
+    const char *hc_tags[2] = {NULL};
+    shop_users_in_team__args hc_a;
+    int hc_rc = HC_OK;
+    hc_error hc_local;
+    if (!err) err = &hc_local;
+    hc_error_clear(err);
+    memset(hc_tagb, 0, sizeof hc_tagb);
+    if (!c || !db || !out) return hc_error_set(err, HC_EINVAL, NULL);
+    memset(&hc_a, 0, sizeof hc_a);
+    hc_a.team = team;
+    hc_a.db = db;
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_key, "shop:team:");
+    if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_key, (int64_t)team);
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_key, ":users");
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tagb[0], "users");
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tagb[1], "team:");
+    if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_tagb[1], (int64_t)team);
+    hc_tags[0] = (const char *)hc_tagb[0].data;
+    hc_tags[1] = (const char *)hc_tagb[1].data;
+    for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
+        hc_options hc_o = {UINT64_C(300000), hc_tags, 2};
+        hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, shop_users_in_team__fill, &hc_a, &hc_val, err);
+        if (hc_rc != HC_OK) break;
+        {
+            hc_dec hc_d;
+            shop_user_list hc_v;
+            memset(&hc_v, 0, sizeof hc_v);
+            hc_dec_init(&hc_d, hc_val.data, hc_val.len);
+            hc_rc = shop_user_list__dec(&hc_d, &hc_v);
+            if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
+            if (hc_rc == HC_OK) {
+                shop_user_list_clear(&(*out));
+                *out = hc_v;
+            } else {
+                shop_user_list_clear(&hc_v);
+            }
+        }
+        /* Bytes that do not decode are dropped and loaded afresh, once. */
+        if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
+        hc_remove(c, (const char *)hc_key.data);
+        hc_rc = HC_OK;
+    }
+    if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
+    hc_buf_free(&hc_key);
+    hc_buf_free(&hc_val);
+    for (size_t hc_i = 0; hc_i < 2; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
+    return hc_rc;
+}
+
+/* ------------------------------------- query user_count, without the cache */
+
+static const unsigned char shop_user_count__types[] = {0};
+static const hc_sql shop_user_count__sql = {
+    "shop_user_count",
+    "SELECT count(*) FROM users",
+    "SELECT count(*) FROM users",
+    0, shop_user_count__types
+};
+
+int shop_user_count_direct(hc_db *db, int64_t *out, hc_error *err)
+{
+    hc_stmt *hc_s;
+    int64_t hc_v;
+    int hc_rc;
+    if (!db || !out) return hc_error_set(err, HC_EINVAL, NULL);
+    memset(&hc_v, 0, sizeof hc_v);
+    hc_rc = hc_db_begin(db, &shop_user_count__sql, &hc_s, err);
+    if (hc_rc != HC_OK) return hc_rc;
+    if (hc_rc == HC_OK) hc_rc = hc_stmt_step(hc_s);
+    if (hc_rc == HC_OK) hc_rc = hc_stmt_col_i64(hc_s, 0, &hc_v, NULL);
+    hc_db_end(hc_s);
+    if (hc_rc == HC_OK) {
+        *out = hc_v;
+    } else {
+        if (hc_rc == HC_MISS) hc_rc = hc_error_set(err, HC_ENOTFOUND, "%s: no row", "shop_user_count");
+    }
+    return hc_rc;
+}
+
+/* ------------------------------------------------------ query user_count */
+
+typedef struct shop_user_count__args {
+    hc_db *db;
+} shop_user_count__args;
+
+/* The hc_load_fn: runs the query without the cache and encodes what it returns. */
+static int shop_user_count__fill(void *ctx, hc_buf *out, hc_error *err)
+{
+    shop_user_count__args *hc_a = ctx;
+    int64_t hc_v;
+    memset(&hc_v, 0, sizeof hc_v);
+    int hc_rc = shop_user_count_direct(hc_a->db, &hc_v, err);
+    if (hc_rc == HC_OK) hc_rc = hc_enc_i64(out, (int64_t)hc_v);
+    else if (hc_rc == HC_MISS) hc_rc = hc_error_set(err, HC_ENOTFOUND, "%s found nothing", "user_count");
+    return hc_rc;
+}
+
+int shop_user_count(hc_cache *c, hc_db *db, int64_t *out, hc_error *err)
+{
+    hc_buf hc_key = HC_BUF_INIT, hc_val = HC_BUF_INIT;
+    hc_buf hc_tagb[1];
+    const char *hc_tags[1] = {NULL};
+    shop_user_count__args hc_a;
+    int hc_rc = HC_OK;
+    hc_error hc_local;
+    if (!err) err = &hc_local;
+    hc_error_clear(err);
+    memset(hc_tagb, 0, sizeof hc_tagb);
+    if (!c || !db || !out) return hc_error_set(err, HC_EINVAL, NULL);
+    memset(&hc_a, 0, sizeof hc_a);
+    hc_a.db = db;
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_key, "shop:user_count");
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tagb[0], "users");
+    hc_tags[0] = (const char *)hc_tagb[0].data;
+    for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
+        hc_options hc_o = {UINT64_C(300000), hc_tags, 1};
+        hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, shop_user_count__fill, &hc_a, &hc_val, err);
+        if (hc_rc != HC_OK) break;
+        {
+            hc_dec hc_d;
+            int64_t hc_v;
+            memset(&hc_v, 0, sizeof hc_v);
+            hc_dec_init(&hc_d, hc_val.data, hc_val.len);
+            hc_rc = hc_dec_i64(&hc_d, &hc_v);
+            if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
+            if (hc_rc == HC_OK) {
+                *out = hc_v;
+            }
+        }
+        /* Bytes that do not decode are dropped and loaded afresh, once. */
+        if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
+        hc_remove(c, (const char *)hc_key.data);
+        hc_rc = HC_OK;
+    }
+    if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
+    hc_buf_free(&hc_key);
+    hc_buf_free(&hc_val);
+    for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
+    return hc_rc;
+}
+
+/* ------------------------------------------------------- exec rename_user */
+
+static const unsigned char shop_rename_user__types[] = {HC_SQL_I64, HC_SQL_TEXT};
+static const hc_sql shop_rename_user__sql = {
+    "shop_rename_user",
+    "UPDATE users SET name = ?2 WHERE id = ?1",
+    "UPDATE users SET name = $2 WHERE id = $1",
+    2, shop_rename_user__types
+};
+
+int shop_rename_user(hc_cache *c, hc_db *db, int64_t id, const char *name, int64_t *changes, hc_error *err)
+{
+    hc_stmt *hc_s;
+    hc_buf hc_tag = HC_BUF_INIT;
+    int hc_rc;
+    if (!c || !db) return hc_error_set(err, HC_EINVAL, NULL);
+    if (!name) return hc_error_set(err, HC_EINVAL, "name is NULL");
+    hc_rc = hc_db_begin(db, &shop_rename_user__sql, &hc_s, err);
+    if (hc_rc != HC_OK) return hc_rc;
+    if (hc_rc == HC_OK) hc_rc = hc_stmt_bind_i64(hc_s, 1, (int64_t)id);
+    if (hc_rc == HC_OK) hc_rc = hc_stmt_bind_text(hc_s, 2, name);
+    while (hc_rc == HC_OK) hc_rc = hc_stmt_step(hc_s);   /* rows, if any, are dropped */
+    if (hc_rc == HC_MISS) hc_rc = HC_OK;
+    if (hc_rc == HC_OK && changes) *changes = hc_stmt_changes(hc_s);
+    hc_db_end(hc_s);
+    if (hc_rc != HC_OK) return hc_rc;          /* a failed write invalidates nothing */
+    hc_buf_reset(&hc_tag);
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tag, "user:");
+    if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_tag, (int64_t)id);
+    if (hc_rc == HC_OK) hc_rc = hc_invalidate_tag(c, (const char *)hc_tag.data, NULL);
+    hc_buf_reset(&hc_tag);
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tag, "users");
+    if (hc_rc == HC_OK) hc_rc = hc_invalidate_tag(c, (const char *)hc_tag.data, NULL);
+    if (hc_rc != HC_OK) hc_flush(c);           /* a tag could not be built: drop everything */
+    hc_buf_free(&hc_tag);
+    return HC_OK;
+}
+
 /* ------------------------------------------------------ policy load_user */
 
 typedef struct shop_load_user__args {

@@ -60,6 +60,37 @@ int shop_user_invalidate(hc_cache *c, int64_t id);
 /* Invalidate tag "users": every cached value about any of them. */
 int shop_user_invalidate_all(hc_cache *c);
 
+/* query user_by_id: key "shop:user:{id}", tags "user:{id}", "users". */
+
+/* HC_OK | HC_MISS (no row: the absence is cached too), HC_EDB with the database's message, or a cache
+   error (HC_ETIMEDOUT...). A failed query stores nothing. */
+int shop_user_by_id(hc_cache *c, hc_db *db, int64_t id, shop_user *out, hc_error *err);
+/* The same statement without the cache: no key, no single-flight. */
+int shop_user_by_id_direct(hc_db *db, int64_t id, shop_user *out, hc_error *err);
+
+/* query users_in_team: key "shop:team:{team}:users", tags "users", "team:{team}". */
+
+/* HC_OK, HC_EDB with the database's message, or a cache
+   error (HC_ETIMEDOUT...). A failed query stores nothing. */
+int shop_users_in_team(hc_cache *c, hc_db *db, int64_t team, shop_user_list *out, hc_error *err);
+/* The same statement without the cache: no key, no single-flight. */
+int shop_users_in_team_direct(hc_db *db, int64_t team, shop_user_list *out, hc_error *err);
+
+/* query user_count: key "shop:user_count", tags "users". */
+
+/* HC_OK, HC_ENOTFOUND (no row: nothing cached), HC_EDB with the database's message, or a cache
+   error (HC_ETIMEDOUT...). A failed query stores nothing. */
+int shop_user_count(hc_cache *c, hc_db *db, int64_t *out, hc_error *err);
+/* The same statement without the cache: no key, no single-flight. */
+int shop_user_count_direct(hc_db *db, int64_t *out, hc_error *err);
+
+/* exec rename_user: invalidates "user:{id}", "users". */
+
+/* Runs the statement; only if it succeeded, invalidates those tags in c.
+   *changes (if changes is not NULL) gets the number of rows it changed.
+   HC_OK, HC_EDB with the database's message, HC_EINVAL. */
+int shop_rename_user(hc_cache *c, hc_db *db, int64_t id, const char *name, int64_t *changes, hc_error *err);
+
 /* policy load_user ("load-user"): key "shop:user:{user_id}", tags "user:{user_id}", "users". */
 
 /* The loader you pass: fill out and return HC_OK, return HC_MISS for "none" (cached too), or an HC_E* code
