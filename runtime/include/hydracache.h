@@ -447,14 +447,20 @@ HC_API int hc_key_append_hex(hc_buf *key, const void *p, size_t n);
 ** hc_db_begin to hc_db_end, so one hc_db may be shared by threads and its
 ** calls are serialized on the one connection. Use one hc_db per connection
 ** (and several connections for queries in parallel). The application must
-** not use the connection itself while a call on its hc_db runs.
+** not use the connection itself while a call on its hc_db runs: when other
+** threads share the hc_db, hold hc_db_lock while using the connection
+** directly, and to run several statements as one transaction.
 **
 ** Errors: a database failure is HC_EDB with the database's own message in
-** hc_error, prefixed with the statement's name. A PostgreSQL connection that
-** is found broken makes the call fail with HC_EDB; the next call resets it
-** (PQreset) and prepares its statements again, so service resumes once the
-** server is back. SQLite statements are re-prepared by SQLite itself when
-** the schema changes.
+** hc_error, prefixed with the statement's name ("shop_user_by_id: no such
+** table: users"; on PostgreSQL the primary message and its detail). A
+** PostgreSQL connection that is found broken makes the call fail with
+** HC_EDB; the next call resets it (PQreset, which blocks while it
+** reconnects, and loses the session's settings) and prepares its
+** statements again, so service resumes once the server is back. A
+** statement the session lost otherwise (DEALLOCATE ALL, DISCARD ALL) is
+** prepared again and run once more. SQLite statements are re-prepared by
+** SQLite itself when the schema changes.
 */
 typedef struct hc_db   hc_db;
 typedef struct hc_stmt hc_stmt;
@@ -466,7 +472,8 @@ typedef enum hc_db_kind {
     HC_DB_POSTGRES = 2
 } hc_db_kind;
 
-/* Wrap an open connection. Returns HC_OK and sets *out, HC_EINVAL, HC_ENOMEM. */
+/* Wrap an open connection. Returns HC_OK and sets *out, HC_EINVAL, HC_ENOMEM.
+   Free the hc_db before closing the connection. */
 HC_API int hc_db_sqlite(hc_db **out, struct sqlite3 *conn);
 HC_API int hc_db_pg(hc_db **out, struct pg_conn *conn);
 /* Finalize (SQLite) or deallocate (PostgreSQL) the prepared statements and
@@ -474,6 +481,20 @@ HC_API int hc_db_pg(hc_db **out, struct pg_conn *conn);
    NULL. */
 HC_API void hc_db_free(hc_db *db);
 HC_API hc_db_kind hc_db_get_kind(const hc_db *db);
+
+/*
+** Hold db's lock across several statements, so that no other thread's call
+** on db runs in between: a transaction (BEGIN, statements, COMMIT, each
+** through hc_db_begin/hc_db_end on this thread), or the application's own
+** use of the connection. Holds nest; each hc_db_lock needs an hc_db_unlock
+** on the same thread. While a hold lasts, a broken PostgreSQL connection is
+** not reset (its calls keep failing with HC_EDB), so the statements of a
+** transaction never continue on a new session; the first hc_db_begin after
+** the last unlock resets it. hc_db_lock returns HC_OK, HC_EINVAL, HC_ESYS;
+** hc_db_unlock HC_OK, or HC_EINVAL when this thread holds no hc_db_lock.
+*/
+HC_API int hc_db_lock(hc_db *db);
+HC_API int hc_db_unlock(hc_db *db);
 
 /*
 ** What generated code knows about one statement. It is a static constant of
@@ -498,16 +519,27 @@ typedef struct hc_sql {
 **
 ** hc_db_begin locks db, finds or prepares sql and sets *st. Then bind every
 ** parameter (numbered from 1), call hc_stmt_step for each row, read its
-** columns (numbered from 0), and always finish with hc_db_end, which resets
-** the statement and unlocks db. If hc_db_begin fails, nothing is held.
-** Every hc_stmt_* failure is described in the err given to hc_db_begin.
+** columns (numbered from 0), and always finish with hc_db_end on the same
+** thread, which resets the statement and unlocks db (hc_db_end(NULL) does
+** nothing). If hc_db_begin fails, nothing is held and *st is NULL; a failed
+** prepare is not remembered, so the next call prepares again. An
+** hc_db_begin on a thread whose previous statement on db has not ended is
+** HC_EBUSY. Every hc_stmt_* failure is described in the err given to
+** hc_db_begin (which may be NULL: the codes are returned all the same).
+** Bound text and blobs are copied.
 **
 ** hc_stmt_step runs the statement on its first call. It returns HC_OK when a
-** row is available, HC_MISS when there are no (more) rows, HC_EDB.
+** row is available, HC_MISS when there are no (more) rows, HC_EDB. Once it
+** has returned HC_MISS or an error it returns the same again: a statement
+** runs at most once between hc_db_begin and hc_db_end.
 **
 ** Column readers convert the database's value to the C type and fail with
 ** HC_EDB when it does not fit (a negative u64, an i32 out of range, text
-** that is not a number). is_null NULL means the column was declared not
+** that is not a number). Nothing is converted loosely: on SQLite an integer
+** reader wants an integer, f64 an integer or a real, bool 0 or 1, text a
+** text value; on PostgreSQL the value's text must be exactly the number
+** ("t" or "f" for bool), and a bytea column is decoded for blob readers
+** (docs/RUNTIME.md, "Database adapters"). is_null NULL means the column was declared not
 ** nullable: a NULL there is HC_EDB naming the column. Otherwise *is_null
 ** tells, and a NULL value reads as 0, NULL text or an empty blob. Text and
 ** blob bytes are copied into memory from malloc (text NUL-terminated, an

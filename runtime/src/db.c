@@ -1,0 +1,486 @@
+/*
+** db.c -- the part of the database adapters that does not depend on the
+** database: hc_db (its lock and its table of prepared statements), argument
+** and state checks, NULL and range handling for column readers, and error
+** messages. db_sqlite.c and db_pg.c do the rest through an hc__db_ops.
+**
+** Locking: every hc_stmt call runs between hc_db_begin and hc_db_end, which
+** hold the hc_db's mutex, so the statements, the table and the connection
+** are only touched by the thread that holds it. The mutex is recursive so
+** that hc_db_lock can hold it across several statements (a transaction);
+** db->active catches an hc_db_begin nested inside another statement on the
+** same thread, which would otherwise reuse or corrupt the running one.
+*/
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db_int.h"
+
+/* ------------------------------------------------------------ messages */
+
+int hc__sql_error(hc_error *err, const hc_sql *sql, int code, const char *fmt, ...)
+{
+    if (!err) return code;
+    char msg[sizeof err->message];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const char *name = sql && sql->name ? sql->name : "hc_db";
+    /* "%.*s" bounds what the compiler sees: the result is truncated anyway. */
+    return hc_error_set(err, code, "%s: %.*s", name, (int)sizeof msg, msg);
+}
+
+int hc__stmt_error(hc_stmt *st, int code, const char *fmt, ...)
+{
+    char msg[sizeof st->err->message];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return hc__sql_error(st->err, st->sql, code, "%s", msg);
+}
+
+int hc__col_error(hc_stmt *st, unsigned col, const char *fmt, ...)
+{
+    char msg[sizeof st->err->message];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const char *name = st->db->ops->col_name(st, col);
+    if (name)
+        return hc__stmt_error(st, HC_EDB, "column %u ('%s'): %s", col, name, msg);
+    return hc__stmt_error(st, HC_EDB, "column %u: %s", col, msg);
+}
+
+const char *hc__sql_type_name(int type)
+{
+    switch (type) {
+    case HC_SQL_I32: return "i32";
+    case HC_SQL_I64: return "i64";
+    case HC_SQL_U32: return "u32";
+    case HC_SQL_U64: return "u64";
+    case HC_SQL_F64: return "f64";
+    case HC_SQL_BOOL: return "bool";
+    case HC_SQL_TEXT: return "text";
+    case HC_SQL_BLOB: return "blob";
+    default: return "unknown";
+    }
+}
+
+/* ----------------------------------------------------- statement table */
+
+/* The table is keyed by the hc_sql's address: a static constant of the
+   generated file, so the address is the statement's identity. Linear
+   probing, at most half full; statements are only ever all removed. */
+static size_t slot_of(const hc_db *db, const hc_sql *sql)
+{
+    uint64_t h = (uint64_t)(uintptr_t)sql * UINT64_C(0x9E3779B97F4A7C15);
+    return (size_t)(h >> 32) & (db->nslots - 1);
+}
+
+static hc_stmt *table_find(const hc_db *db, const hc_sql *sql)
+{
+    if (db->nslots == 0) return NULL;
+    for (size_t i = slot_of(db, sql);; i = (i + 1) & (db->nslots - 1)) {
+        hc_stmt *st = db->slots[i];
+        if (!st || st->sql == sql) return st;
+    }
+}
+
+static void table_put(hc_db *db, hc_stmt *st)
+{
+    size_t i = slot_of(db, st->sql);
+    while (db->slots[i]) i = (i + 1) & (db->nslots - 1);
+    db->slots[i] = st;
+    db->count++;
+}
+
+/* Make room for one more statement, so that inserting a freshly prepared
+   one cannot fail. */
+static int table_reserve(hc_db *db)
+{
+    if ((db->count + 1) * 2 <= db->nslots) return HC_OK;
+    size_t n = db->nslots ? db->nslots * 2 : 16;
+    if (n > SIZE_MAX / sizeof *db->slots) return HC_ENOMEM;
+    hc_stmt **old = db->slots;
+    size_t oldn = db->nslots;
+    db->slots = calloc(n, sizeof *db->slots);
+    if (!db->slots) {
+        db->slots = old;
+        return HC_ENOMEM;
+    }
+    db->nslots = n;
+    db->count = 0;
+    for (size_t i = 0; i < oldn; i++)
+        if (old[i]) table_put(db, old[i]);
+    free(old);
+    return HC_OK;
+}
+
+static void release_all(hc_db *db, bool deallocate)
+{
+    for (size_t i = 0; i < db->nslots; i++) {
+        if (db->slots[i]) db->ops->release(db->slots[i], deallocate);
+        db->slots[i] = NULL;
+    }
+    db->count = 0;
+}
+
+void hc__db_forget(hc_db *db)
+{
+    release_all(db, false);
+}
+
+/* ------------------------------------------------------------- handles */
+
+static int db_new(hc_db **out, hc_db_kind kind, const hc__db_ops *ops, void *conn)
+{
+    if (!out) return HC_EINVAL;
+    *out = NULL;
+    if (!conn) return HC_EINVAL;
+    hc_db *db = calloc(1, sizeof *db);
+    if (!db) return HC_ENOMEM;
+    pthread_mutexattr_t attr;
+    if (pthread_mutexattr_init(&attr) != 0) {
+        free(db);
+        return HC_ENOMEM;
+    }
+    int e = pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    if (e == 0) e = pthread_mutex_init(&db->mu, &attr);
+    pthread_mutexattr_destroy(&attr);
+    if (e != 0) {
+        free(db);
+        return e == ENOMEM ? HC_ENOMEM : HC_ESYS;
+    }
+    db->kind = kind;
+    db->ops = ops;
+    db->conn = conn;
+    *out = db;
+    return HC_OK;
+}
+
+int hc_db_sqlite(hc_db **out, struct sqlite3 *conn)
+{
+    return db_new(out, HC_DB_SQLITE, &hc__db_sqlite_ops, conn);
+}
+
+int hc_db_pg(hc_db **out, struct pg_conn *conn)
+{
+    return db_new(out, HC_DB_POSTGRES, &hc__db_pg_ops, conn);
+}
+
+void hc_db_free(hc_db *db)
+{
+    if (!db) return;
+    release_all(db, true);
+    free(db->slots);
+    pthread_mutex_destroy(&db->mu);
+    free(db);
+}
+
+hc_db_kind hc_db_get_kind(const hc_db *db)
+{
+    return db ? db->kind : (hc_db_kind)0;
+}
+
+int hc_db_lock(hc_db *db)
+{
+    if (!db) return HC_EINVAL;
+    if (pthread_mutex_lock(&db->mu) != 0) return HC_ESYS;
+    db->holds++;
+    return HC_OK;
+}
+
+int hc_db_unlock(hc_db *db)
+{
+    if (!db) return HC_EINVAL;
+    /* Only the owner can take a recursive mutex that is held; a thread that
+       gets it here and finds no hold of its own did not lock db. */
+    if (pthread_mutex_trylock(&db->mu) != 0) return HC_EINVAL;
+    int rc = HC_OK;
+    if (db->holds > 0) {
+        db->holds--;
+        pthread_mutex_unlock(&db->mu);
+    } else {
+        rc = HC_EINVAL;
+    }
+    pthread_mutex_unlock(&db->mu);
+    return rc;
+}
+
+/* ---------------------------------------------------------- statements */
+
+int hc_db_begin(hc_db *db, const hc_sql *sql, hc_stmt **out, hc_error *err)
+{
+    hc_error_clear(err);
+    if (out) *out = NULL;
+    if (!db || !sql || !out || !sql->name)
+        return hc_error_set(err, HC_EINVAL, "hc_db_begin: invalid argument");
+    const char *text = db->kind == HC_DB_SQLITE ? sql->sqlite : sql->postgres;
+    if (!text)
+        return hc__sql_error(err, sql, HC_EINVAL, "no SQL text for %s",
+                             db->kind == HC_DB_SQLITE ? "SQLite" : "PostgreSQL");
+    if (sql->nparams > 0 && !sql->param_types)
+        return hc__sql_error(err, sql, HC_EINVAL, "no parameter types");
+
+    if (pthread_mutex_lock(&db->mu) != 0)
+        return hc__sql_error(err, sql, HC_ESYS, "cannot lock the hc_db");
+    int rc;
+    if (db->active) {
+        rc = hc__sql_error(err, sql, HC_EBUSY,
+                           "the hc_db is in use by this thread: '%s' has not ended",
+                           db->active->sql->name);
+        goto fail;
+    }
+    /* A broken connection is repaired only outside hc_db_lock: inside, the
+       caller may be in a transaction, whose later statements must not run
+       on a fresh session as if nothing happened. */
+    rc = db->ops->begin(db, sql, db->holds == 0, err);
+    if (rc != HC_OK) goto fail;
+    hc_stmt *st = table_find(db, sql);
+    if (!st) {
+        if (table_reserve(db) != HC_OK) {
+            rc = hc__sql_error(err, sql, HC_ENOMEM, "out of memory");
+            goto fail;
+        }
+        rc = db->ops->prepare(db, sql, err, &st);
+        if (rc != HC_OK) goto fail;
+        table_put(db, st);
+    }
+    st->err = err ? err : &st->own_err;
+    hc_error_clear(st->err);
+    st->state = HC__STMT_READY;
+    db->active = st;
+    *out = st;
+    return HC_OK;
+fail:
+    pthread_mutex_unlock(&db->mu);
+    return rc;
+}
+
+int hc_db_end(hc_stmt *st)
+{
+    if (!st) return HC_OK;
+    hc_db *db = st->db;
+    if (db->active != st) return HC_EINVAL;
+    db->ops->reset(st);
+    st->state = HC__STMT_READY;
+    st->err = &st->own_err;         /* the caller's may not outlive the call */
+    db->active = NULL;
+    return pthread_mutex_unlock(&db->mu) == 0 ? HC_OK : HC_ESYS;
+}
+
+/* ------------------------------------------------------------- binding */
+
+static int bind(hc_stmt *st, unsigned i, const hc__value *v)
+{
+    if (!st) return HC_EINVAL;
+    if (st->state != HC__STMT_READY)
+        return hc__stmt_error(st, HC_EINVAL, "parameter %u bound after the statement ran", i);
+    if (i == 0 || i > st->sql->nparams)
+        return hc__stmt_error(st, HC_EINVAL, "parameter %u out of range: the statement has %u",
+                              i, st->sql->nparams);
+    return st->db->ops->bind(st, i, v);
+}
+
+int hc_stmt_bind_null(hc_stmt *st, unsigned i)
+{
+    hc__value v = {.type = 0};
+    return bind(st, i, &v);
+}
+
+int hc_stmt_bind_i64(hc_stmt *st, unsigned i, int64_t x)
+{
+    hc__value v = {.type = HC_SQL_I64, .v.i = x};
+    return bind(st, i, &v);
+}
+
+int hc_stmt_bind_u64(hc_stmt *st, unsigned i, uint64_t x)
+{
+    hc__value v = {.type = HC_SQL_U64, .v.u = x};
+    return bind(st, i, &v);
+}
+
+int hc_stmt_bind_f64(hc_stmt *st, unsigned i, double x)
+{
+    hc__value v = {.type = HC_SQL_F64, .v.f = x};
+    return bind(st, i, &v);
+}
+
+int hc_stmt_bind_bool(hc_stmt *st, unsigned i, bool x)
+{
+    hc__value v = {.type = HC_SQL_BOOL, .v.b = x};
+    return bind(st, i, &v);
+}
+
+int hc_stmt_bind_text(hc_stmt *st, unsigned i, const char *s)
+{
+    if (!s) return hc_stmt_bind_null(st, i);
+    hc__value v = {.type = HC_SQL_TEXT, .v.s = {s, strlen(s)}};
+    return bind(st, i, &v);
+}
+
+int hc_stmt_bind_blob(hc_stmt *st, unsigned i, const void *p, size_t n)
+{
+    if (!p && n > 0) {
+        if (!st) return HC_EINVAL;
+        return hc__stmt_error(st, HC_EINVAL, "parameter %u: NULL blob of %zu bytes", i, n);
+    }
+    hc__value v = {.type = HC_SQL_BLOB, .v.s = {p, n}};
+    return bind(st, i, &v);
+}
+
+/* ------------------------------------------------------------- running */
+
+int hc_stmt_step(hc_stmt *st)
+{
+    if (!st) return HC_EINVAL;
+    switch (st->state) {
+    case HC__STMT_DONE: return HC_MISS;     /* never runs a statement twice */
+    case HC__STMT_FAILED: return st->fail_rc;
+    default: break;
+    }
+    int rc = st->db->ops->step(st);
+    if (rc == HC_OK) {
+        st->state = HC__STMT_ROW;
+    } else if (rc == HC_MISS) {
+        st->state = HC__STMT_DONE;
+    } else {
+        st->state = HC__STMT_FAILED;
+        st->fail_rc = rc;
+    }
+    return rc;
+}
+
+unsigned hc_stmt_ncols(hc_stmt *st)
+{
+    return st ? st->db->ops->ncols(st) : 0;
+}
+
+int64_t hc_stmt_changes(hc_stmt *st)
+{
+    if (!st || st->state == HC__STMT_READY) return 0;
+    return st->db->ops->changes(st);
+}
+
+/* -------------------------------------------------------------- columns */
+
+/*
+** Read column col of the current row as type. Returns HC_OK with the value
+** in *out, HC_MISS for a NULL the caller accepts (is_null not NULL), or an
+** error. *is_null is set only on success.
+*/
+static int col_get(hc_stmt *st, unsigned col, int type, hc__cell *out, bool *is_null)
+{
+    if (st->state != HC__STMT_ROW)
+        return hc__stmt_error(st, HC_EINVAL, "column %u read with no current row", col);
+    unsigned n = st->db->ops->ncols(st);
+    if (col >= n)
+        return hc__stmt_error(st, HC_EDB, "column %u out of range: the result has %u column%s",
+                              col, n, n == 1 ? "" : "s");
+    if (st->db->ops->is_null(st, col)) {
+        if (!is_null) return hc__col_error(st, col, "NULL in a column not declared nullable");
+        *is_null = true;
+        return HC_MISS;
+    }
+    int rc = st->db->ops->read(st, col, type, out);
+    if (rc == HC_OK && is_null) *is_null = false;
+    return rc;
+}
+
+int hc_stmt_col_i64(hc_stmt *st, unsigned col, int64_t *v, bool *is_null)
+{
+    if (!st || !v) return HC_EINVAL;
+    hc__cell c;
+    int rc = col_get(st, col, HC_SQL_I64, &c, is_null);
+    if (rc == HC_MISS) c.i = 0;
+    else if (rc != HC_OK) return rc;
+    *v = c.i;
+    return HC_OK;
+}
+
+int hc_stmt_col_i32(hc_stmt *st, unsigned col, int32_t *v, bool *is_null)
+{
+    if (!st || !v) return HC_EINVAL;
+    hc__cell c;
+    int rc = col_get(st, col, HC_SQL_I32, &c, is_null);
+    if (rc == HC_MISS) c.i = 0;
+    else if (rc != HC_OK) return rc;
+    if (c.i < INT32_MIN || c.i > INT32_MAX)
+        return hc__col_error(st, col, "%" PRId64 " does not fit i32", c.i);
+    *v = (int32_t)c.i;
+    return HC_OK;
+}
+
+int hc_stmt_col_u64(hc_stmt *st, unsigned col, uint64_t *v, bool *is_null)
+{
+    if (!st || !v) return HC_EINVAL;
+    hc__cell c;
+    int rc = col_get(st, col, HC_SQL_U64, &c, is_null);
+    if (rc == HC_MISS) c.u = 0;
+    else if (rc != HC_OK) return rc;
+    *v = c.u;
+    return HC_OK;
+}
+
+int hc_stmt_col_u32(hc_stmt *st, unsigned col, uint32_t *v, bool *is_null)
+{
+    if (!st || !v) return HC_EINVAL;
+    hc__cell c;
+    int rc = col_get(st, col, HC_SQL_U32, &c, is_null);
+    if (rc == HC_MISS) c.u = 0;
+    else if (rc != HC_OK) return rc;
+    if (c.u > UINT32_MAX) return hc__col_error(st, col, "%" PRIu64 " does not fit u32", c.u);
+    *v = (uint32_t)c.u;
+    return HC_OK;
+}
+
+int hc_stmt_col_f64(hc_stmt *st, unsigned col, double *v, bool *is_null)
+{
+    if (!st || !v) return HC_EINVAL;
+    hc__cell c;
+    int rc = col_get(st, col, HC_SQL_F64, &c, is_null);
+    if (rc == HC_MISS) c.f = 0;
+    else if (rc != HC_OK) return rc;
+    *v = c.f;
+    return HC_OK;
+}
+
+int hc_stmt_col_bool(hc_stmt *st, unsigned col, bool *v, bool *is_null)
+{
+    if (!st || !v) return HC_EINVAL;
+    hc__cell c;
+    int rc = col_get(st, col, HC_SQL_BOOL, &c, is_null);
+    if (rc == HC_MISS) c.b = false;
+    else if (rc != HC_OK) return rc;
+    *v = c.b;
+    return HC_OK;
+}
+
+int hc_stmt_col_text(hc_stmt *st, unsigned col, char **s, bool *is_null)
+{
+    if (!st || !s) return HC_EINVAL;
+    hc__cell c;
+    int rc = col_get(st, col, HC_SQL_TEXT, &c, is_null);
+    if (rc == HC_MISS) c.bytes.data = NULL;
+    else if (rc != HC_OK) return rc;
+    *s = (char *)c.bytes.data;
+    return HC_OK;
+}
+
+int hc_stmt_col_blob(hc_stmt *st, unsigned col, hc_bytes *b, bool *is_null)
+{
+    if (!st || !b) return HC_EINVAL;
+    hc__cell c;
+    int rc = col_get(st, col, HC_SQL_BLOB, &c, is_null);
+    if (rc == HC_MISS) c.bytes = (hc_bytes){NULL, 0};
+    else if (rc != HC_OK) return rc;
+    *b = c.bytes;
+    return HC_OK;
+}

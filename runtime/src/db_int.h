@@ -1,0 +1,142 @@
+/*
+** db_int.h -- what the database adapters share: the hc_db and the common
+** head of every hc_stmt, and the table of operations each adapter
+** (db_sqlite.c, db_pg.c) fills in. db.c does the rest: the lock, the table
+** of prepared statements, argument and state checks, NULL handling, range
+** checks, and error messages.
+*/
+#ifndef HC_DB_INT_H
+#define HC_DB_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hydracache.h"
+
+/* Where a statement is between hc_db_begin and hc_db_end. */
+typedef enum hc__stmt_state {
+    HC__STMT_READY,     /* binding; not run yet */
+    HC__STMT_ROW,       /* a row is current */
+    HC__STMT_DONE,      /* ran; no (more) rows */
+    HC__STMT_FAILED     /* ran and failed: step repeats fail_rc */
+} hc__stmt_state;
+
+/*
+** The head of an adapter's statement, which embeds it first. A statement
+** stays in its hc_db's table from a successful prepare until hc_db_free (or,
+** on PostgreSQL, until a connection reset forgets it).
+*/
+struct hc_stmt {
+    hc_db        *db;
+    const hc_sql *sql;               /* its identity in the table */
+    hc_error     *err;               /* the caller's, or own_err */
+    hc_error      own_err;           /* for callers that passed NULL */
+    hc__stmt_state state;
+    int           fail_rc;           /* what step returns once FAILED */
+};
+
+/*
+** A value to bind: type 0 is NULL. Text and blob point at the caller's
+** bytes, which the adapter copies.
+*/
+typedef struct hc__value {
+    int type;                        /* 0 or an hc_sql_type */
+    union {
+        int64_t  i;                  /* HC_SQL_I64 */
+        uint64_t u;                  /* HC_SQL_U64 */
+        double   f;                  /* HC_SQL_F64 */
+        bool     b;                  /* HC_SQL_BOOL */
+        struct { const void *p; size_t n; } s;   /* HC_SQL_TEXT, HC_SQL_BLOB */
+    } v;
+} hc__value;
+
+/*
+** A column value read by an adapter: i for HC_SQL_I64 and HC_SQL_I32 (which
+** db.c narrows), u for HC_SQL_U64 and HC_SQL_U32 (likewise), f, b, and
+** bytes for HC_SQL_TEXT (data NUL-terminated, never NULL) and HC_SQL_BLOB
+** (data NULL when empty). Text and blob bytes come from malloc.
+*/
+typedef union hc__cell {
+    int64_t  i;
+    uint64_t u;
+    double   f;
+    bool     b;
+    hc_bytes bytes;
+} hc__cell;
+
+/*
+** An adapter. Every function runs with the hc_db's lock held. Failures are
+** reported through hc__stmt_error or hc__col_error (or hc__sql_error where
+** there is no statement yet) and return an HC_E* code.
+*/
+typedef struct hc__db_ops {
+    /* Before a statement is looked up: check the connection, and repair it
+       if may_repair (PostgreSQL: PQreset, then hc__db_forget). */
+    int  (*begin)(hc_db *db, const hc_sql *sql, bool may_repair, hc_error *err);
+    /* Prepare sql and allocate the statement with its head filled in. On
+       failure nothing is left allocated or prepared. */
+    int  (*prepare)(hc_db *db, const hc_sql *sql, hc_error *err, hc_stmt **out);
+    /* Finalize or deallocate (if the connection allows) and free. */
+    void (*release)(hc_stmt *st, bool deallocate);
+    /* Back to READY with no parameters bound (hc_db_end). */
+    void (*reset)(hc_stmt *st);
+    int  (*bind)(hc_stmt *st, unsigned i, const hc__value *v);
+    /* HC_OK with a row, HC_MISS when there is none left, or an error. */
+    int  (*step)(hc_stmt *st);
+    unsigned (*ncols)(hc_stmt *st);
+    /* The current row's column col (< ncols). */
+    bool (*is_null)(hc_stmt *st, unsigned col);
+    int  (*read)(hc_stmt *st, unsigned col, int type, hc__cell *out);
+    const char *(*col_name)(hc_stmt *st, unsigned col);   /* may be NULL */
+    int64_t (*changes)(hc_stmt *st);
+} hc__db_ops;
+
+extern const hc__db_ops hc__db_sqlite_ops;
+extern const hc__db_ops hc__db_pg_ops;
+
+/*
+** Statements live in an open-addressing table keyed by their hc_sql's
+** address. The lock is recursive so that hc_db_lock can hold it across
+** several statements; active marks a statement between hc_db_begin and
+** hc_db_end, so that a nested hc_db_begin is HC_EBUSY, not a deadlock.
+*/
+struct hc_db {
+    hc_db_kind        kind;
+    const hc__db_ops *ops;
+    void             *conn;          /* sqlite3 * or PGconn * */
+    pthread_mutex_t   mu;            /* recursive */
+    unsigned          holds;         /* hc_db_lock depth, under mu */
+    hc_stmt          *active;        /* under mu */
+    hc_stmt         **slots;         /* nslots (a power of 2, or 0) */
+    size_t            nslots, count;
+};
+
+/* Free every statement without deallocating it on the server: the
+   connection was reset and they died with its session. */
+void hc__db_forget(hc_db *db);
+
+/* Set err (may be NULL) to code and "<sql name>: <message>"; returns code. */
+int hc__sql_error(hc_error *err, const hc_sql *sql, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+/* The same, for st's statement, into the err given to hc_db_begin. */
+int hc__stmt_error(hc_stmt *st, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* HC_EDB with "<sql name>: column N ('name'): <message>". */
+int hc__col_error(hc_stmt *st, unsigned col, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* "i64", "text", ...: for messages. */
+const char *hc__sql_type_name(int type);
+
+#endif
