@@ -70,7 +70,7 @@ TEMPLATES := $(sort $(wildcard templates/*.tmpl))
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 # Suites that exercise threads run under ThreadSanitizer in `make check`.
-TSAN_TESTS := test_singleflight test_stress test_rcu
+TSAN_TESTS := test_singleflight test_stress test_rcu test_db
 
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(B)/bench/%)

@@ -10,6 +10,7 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -420,7 +421,7 @@ static void test_database_goes_away(void **state)
         assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
         PQclear(r);
         PQfinish(killer);
-        usleep(100 * 1000);          /* let the backend exit; not a timing assertion */
+        nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);   /* let the backend exit; not a timing assertion */
         assert_int_equal(dao_user_count(f->c, f->db, &n, &err), HC_EDB);
         assert_non_null(strstr(err.message, "dao_user_count"));
         assert_false(hc_contains(f->c, "dao:user_count"));
