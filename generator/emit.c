@@ -699,6 +699,35 @@ static bool returns_value(const hcg_decl *d)
     return !d->result.list && d->result.base != HCG_ENTITY && d->result.base != HCG_BLOB;
 }
 
+/* The most bytes a value of this parameter adds to a key, or 0 when there
+   is no bound (text, blob). */
+static size_t param_bound(const hcg_field *p)
+{
+    switch (p->type.base) {
+    case HCG_I32: case HCG_I64: case HCG_U32: case HCG_U64: return 20;   /* "-9223372036854775808" */
+    case HCG_F64: return 32;                                             /* %.17g, "-inf", "nan" */
+    case HCG_BOOL: return 5;
+    default: return 0;
+    }
+}
+
+/* The size of a buffer that holds d's physical key and its terminator, or 0
+   when the key's length has no bound. */
+static size_t key_bound(const hcg_module *m, const hcg_decl *d)
+{
+    char *prefix = key_prefix(m);
+    size_t n = strlen(prefix) + 1;
+    free(prefix);
+    if (d->entity) return param_bound(d->entity_param) ? n + strlen(entity_key(d->entity)) + 1 + param_bound(d->entity_param) : 0;
+    for (size_t i = 0; i < d->key_tmpl.pieces.n; i++) {
+        const hcg_piece *p = d->key_tmpl.pieces.v[i];
+        size_t k = p->text ? strlen(p->text) : param_bound(p->param);
+        if (!k && !p->text) return 0;
+        n += k;
+    }
+    return n;
+}
+
 static void emit_decl(emitter *e, const hcg_decl *d, sb *h, sb *c)
 {
     const hcg_module *m = e->m;
@@ -817,9 +846,35 @@ static void emit_decl(emitter *e, const hcg_decl *d, sb *h, sb *c)
     }
     for (size_t i = 0; i < ntags; i++)
         sb_printf(&bt, "    hc_tags[%zu] = (const char *)hc_tagb[%zu].data;\n", i, i);
+    {
+        /* The tags are built inside the miss branch (again after a value
+           that did not decode): reset first, indent to the block. */
+        sb in = {0};
+        for (size_t i = 0; i < ntags; i++) sb_printf(&in, "            hc_buf_reset(&hc_tagb[%zu]);\n", i);
+        for (char *p = bt.s; p && *p;) {
+            char *nl = strchr(p, '\n');
+            sb_puts(&in, "        ");
+            sb_add(&in, p, (size_t)(nl - p) + 1);
+            p = nl + 1;
+        }
+        free(bt.s);
+        bt = in;
+    }
     set(&vs, "key_doc", comment_safe(sb_take(&kd)));
     set(&vs, "tags_doc", comment_safe(sb_take(&td)));
     set(&vs, "build_key", sb_take(&bk));
+    /* A key whose length has a bound (no text or blob in it) is built in
+       a stack array: hc_buf_reserve reallocates only when room runs short,
+       which it cannot, so the buffer is neither grown nor freed. */
+    size_t bound = key_bound(m, d);
+    if (bound) {
+        setf(&vs, "key_decl", "    uint8_t hc_kmem[%zu] = {0};         /* the longest key fits */\n"
+                              "    hc_buf hc_key = {hc_kmem, 0, sizeof hc_kmem};\n", bound);
+        set(&vs, "free_key", xstrdup(""));
+    } else {
+        set(&vs, "key_decl", xstrdup("    hc_buf hc_key = HC_BUF_INIT;\n"));
+        set(&vs, "free_key", xstrdup("    hc_buf_free(&hc_key);\n"));
+    }
     set(&vs, "build_tags", sb_take(&bt));
     setf(&vs, "ntags", "%zu", ntags);
     setf(&vs, "ntags_dim", "%zu", ntags ? ntags : 1);

@@ -80,12 +80,12 @@ static void show_stats(hc_cache *c, const char *when)
 static void show_user(const char *what, int rc, const shop_user *u, const hc_error *err)
 {
     if (rc == HC_OK)
-        printf("%-34s -> %s <%s>, score %.2f%s\n", what, u->name, u->email ? u->email : "no email",
+        printf("%-37s -> %s <%s>, score %.2f%s\n", what, u->name, u->email ? u->email : "no email",
                u->score, u->active ? "" : " (inactive)");
     else if (rc == HC_MISS)
-        printf("%-34s -> no such user\n", what);
+        printf("%-37s -> no such user\n", what);
     else
-        printf("%-34s -> %s: %s\n", what, hc_err_name(rc), err->message);
+        printf("%-37s -> %s: %s\n", what, hc_err_name(rc), err->message);
 }
 
 static int demo(hc_cache *c, hc_db *db)
@@ -134,7 +134,7 @@ static int demo(hc_cache *c, hc_db *db)
     if ((rc = shop_order_by_id(c, db, 100, &o, &err)) != HC_OK) goto failed;
     printf("   order 100 total after (reloaded)   -> %.2f\n", o.total);
     rc = shop_user_by_id(c, db, 1, &u, &err);
-    show_user("   shop_user_by_id(1) (still cached)", rc, &u, &err);
+    show_user("   shop_user_by_id(1), untouched", rc, &u, &err);
     show_stats(c, "after reading again");
 
     printf("\n5. A failed write returns the database's message and invalidates nothing.\n");
@@ -172,7 +172,7 @@ int main(int argc, char **argv)
             goto out;
         }
         PQclear(PQexec(pg, "SET client_min_messages = warning"));
-        printf("HydraCache shop example on PostgreSQL %d\n\n", PQserverVersion(pg));
+        printf("HydraCache shop example on PostgreSQL %d.%d\n\n", PQserverVersion(pg) / 10000, PQserverVersion(pg) % 10000);
     } else if (argc <= 2 && (argc < 2 || argv[1][0] != '-')) {
         const char *path = argc == 2 ? argv[1] : "shop.db";
         remove(path);

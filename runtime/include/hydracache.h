@@ -130,7 +130,11 @@ HC_API void hc_buf_init(hc_buf *b);
 /* Free the memory and reset to empty. Accepts NULL. */
 HC_API void hc_buf_free(hc_buf *b);
 /* Make room for len + extra bytes and the terminating 0. HC_ENOMEM leaves
-   the buffer as it was. */
+   the buffer as it was. It reallocates only when cap is short, so every
+   function here may be used on a buffer set to caller storage,
+   {array, 0, sizeof array} with array[0] = 0, as long as what is written
+   provably fits (generated code builds bounded keys that way); such a
+   buffer is never passed to hc_buf_free. */
 HC_API int hc_buf_reserve(hc_buf *b, size_t extra);
 /* Replace the contents with n bytes of p. */
 HC_API int hc_buf_set(hc_buf *b, const void *p, size_t n);
@@ -240,6 +244,15 @@ HC_API int hc_put(hc_cache *c, const char *key, const void *val, size_t len,
 ** when out cannot grow, HC_EINVAL.
 */
 HC_API int hc_get(hc_cache *c, const char *key, hc_buf *out);
+
+/*
+** hc_get for a caller that goes on to hc_get_or_load when it misses: a hit
+** is counted and copied out as by hc_get, but a miss is not counted (the
+** hc_get_or_load that follows counts it once). It lets generated code build
+** an entry's tags only on a miss. Returns HC_OK, HC_MISS, HC_ENOMEM,
+** HC_EINVAL.
+*/
+HC_API int hc_try_get(hc_cache *c, const char *key, hc_buf *out);
 
 /* True if key has a live entry. Does not count as a hit or miss. */
 HC_API bool hc_contains(hc_cache *c, const char *key);

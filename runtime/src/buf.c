@@ -108,18 +108,36 @@ int hc_key_append(hc_buf *key, const char *segment)
     return hc_key_append_n(key, segment, strlen(segment));
 }
 
+/* v in decimal, ending at end (exclusive); returns where it starts. Keys
+   are built on every cached call, so this avoids printf. */
+static char *format_u64(char *end, uint64_t v)
+{
+    char *p = end;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return p;
+}
+
+static char *format_i64(char *end, int64_t v)
+{
+    /* The magnitude as unsigned, so INT64_MIN works too. */
+    char *p = format_u64(end, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
+    if (v < 0) *--p = '-';
+    return p;
+}
+
 int hc_key_append_i64(hc_buf *key, int64_t v)
 {
-    char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
-    return hc_key_append_n(key, tmp, (size_t)n);
+    char tmp[24], *p = format_i64(tmp + sizeof tmp, v);
+    return hc_key_append_n(key, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 int hc_key_append_u64(hc_buf *key, uint64_t v)
 {
-    char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%" PRIu64, v);
-    return hc_key_append_n(key, tmp, (size_t)n);
+    char tmp[24], *p = format_u64(tmp + sizeof tmp, v);
+    return hc_key_append_n(key, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 /*
@@ -133,16 +151,14 @@ int hc_key_append_escaped(hc_buf *key, const char *s, size_t n)
 
 int hc_key_append_int(hc_buf *key, int64_t v)
 {
-    char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%" PRId64, v);
-    return hc_buf_append(key, tmp, (size_t)n);
+    char tmp[24], *p = format_i64(tmp + sizeof tmp, v);
+    return hc_buf_append(key, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 int hc_key_append_uint(hc_buf *key, uint64_t v)
 {
-    char tmp[24];
-    int n = snprintf(tmp, sizeof tmp, "%" PRIu64, v);
-    return hc_buf_append(key, tmp, (size_t)n);
+    char tmp[24], *p = format_u64(tmp + sizeof tmp, v);
+    return hc_buf_append(key, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 /*

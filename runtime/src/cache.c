@@ -813,13 +813,20 @@ static int lookup_rcu(hc_cache *c, hc__shard *s, const char *key, size_t klen,
     hc__entry *e = table_find_rcu(s, h, key, klen, &sure);
     if (!e) {
         if (sure) rc = ABSENT;
-    } else if (e->vlen < out->cap && live_rcu(c, e, early)) {
+    } else if (live_rcu(c, e, early)) {
+        /* Growing out here is safe: the entry cannot be freed before
+           hc__read_end, and a reader may block. */
+        if (e->vlen >= out->cap) {
+            out->len = 0;
+            if (hc_buf_reserve(out, e->vlen) != HC_OK) goto unsure;
+        }
         memcpy(out->data, hc__entry_val(e), e->vlen);
         out->len = e->vlen;
         out->data[e->vlen] = 0;
         hc__policy_touch(&e->node);
         rc = FOUND;
     }
+unsure:
     hc__read_end();
     return rc;
 }
@@ -892,6 +899,14 @@ int hc_get(hc_cache *c, const char *key, hc_buf *out)
     count_miss(c);
     if (c->access_events) hc__emit(c, HC_EVENT_MISS, HC_ORIGIN_LOCAL, key, klen);
     return HC_MISS;
+}
+
+int hc_try_get(hc_cache *c, const char *key, hc_buf *out)
+{
+    if (!c || !key || !out) return HC_EINVAL;
+    size_t klen = strlen(key);
+    uint64_t h = hc__hash(key, klen);
+    return lookup(c, shard_of(c, h), key, klen, h, out, false);
 }
 
 bool hc_contains(hc_cache *c, const char *key)

@@ -183,7 +183,8 @@ static int plain_lookup__fill(void *ctx, hc_buf *out, hc_error *err)
 
 int plain_lookup(hc_cache *c, const char *key, int64_t name, plain_note *out, hc_error *err)
 {
-    hc_buf hc_key = HC_BUF_INIT, hc_val = HC_BUF_INIT;
+    hc_buf hc_key = HC_BUF_INIT;
+    hc_buf hc_val = HC_BUF_INIT;
     hc_buf hc_tagb[1];
     const char *hc_tags[1] = {NULL};
     plain_lookup__args hc_a;
@@ -202,8 +203,13 @@ int plain_lookup(hc_cache *c, const char *key, int64_t name, plain_note *out, hc
     if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_key, ":");
     if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_key, (int64_t)name);
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
-        hc_options hc_o = {HC_TTL_DEFAULT, hc_tags, 0};
-        hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, plain_lookup__fill, &hc_a, &hc_val, err);
+        /* A hit needs no tags: they are built for a miss only. */
+        hc_rc = hc_try_get(c, (const char *)hc_key.data, &hc_val);
+        if (hc_rc == HC_MISS) {
+            hc_options hc_o = {HC_TTL_DEFAULT, hc_tags, 0};
+            hc_rc = HC_OK;
+            if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, plain_lookup__fill, &hc_a, &hc_val, err);
+        }
         if (hc_rc != HC_OK) break;
         {
             hc_dec hc_d;
@@ -228,12 +234,13 @@ int plain_lookup(hc_cache *c, const char *key, int64_t name, plain_note *out, hc
         hc_rc = HC_OK;
     }
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
+    else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
     hc_buf_free(&hc_key);
     hc_buf_free(&hc_val);
     for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
-#line 237 "plain.hc.c"
+#line 244 "plain.hc.c"
 
 /* ------------------------------------------------------ cacheable count_all */
 #line 15 "tests/golden/plain.hcache"
@@ -257,7 +264,9 @@ static int plain_count_all__fill(void *ctx, hc_buf *out, hc_error *err)
 
 int plain_count_all(hc_cache *c, uint64_t *out)
 {
-    hc_buf hc_key = HC_BUF_INIT, hc_val = HC_BUF_INIT;
+    uint8_t hc_kmem[10] = {0};         /* the longest key fits */
+    hc_buf hc_key = {hc_kmem, 0, sizeof hc_kmem};
+    hc_buf hc_val = HC_BUF_INIT;
     hc_buf hc_tagb[1];
     const char *hc_tags[1] = {NULL};
     plain_count_all__args hc_a;
@@ -268,11 +277,17 @@ int plain_count_all(hc_cache *c, uint64_t *out)
     if (!c || !out) return hc_error_set(err, HC_EINVAL, NULL);
     memset(&hc_a, 0, sizeof hc_a);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_key, "count_all");
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tagb[0], "notes");
-    hc_tags[0] = (const char *)hc_tagb[0].data;
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
-        hc_options hc_o = {HC_TTL_DEFAULT, hc_tags, 1};
-        hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, plain_count_all__fill, &hc_a, &hc_val, err);
+        /* A hit needs no tags: they are built for a miss only. */
+        hc_rc = hc_try_get(c, (const char *)hc_key.data, &hc_val);
+        if (hc_rc == HC_MISS) {
+            hc_options hc_o = {HC_TTL_DEFAULT, hc_tags, 1};
+            hc_rc = HC_OK;
+            hc_buf_reset(&hc_tagb[0]);
+            if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tagb[0], "notes");
+            hc_tags[0] = (const char *)hc_tagb[0].data;
+            if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, plain_count_all__fill, &hc_a, &hc_val, err);
+        }
         if (hc_rc != HC_OK) break;
         {
             hc_dec hc_d;
@@ -291,12 +306,12 @@ int plain_count_all(hc_cache *c, uint64_t *out)
         hc_rc = HC_OK;
     }
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
-    hc_buf_free(&hc_key);
+    else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
     hc_buf_free(&hc_val);
     for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
-#line 300 "plain.hc.c"
+#line 315 "plain.hc.c"
 
 /* ------------------------------------------------------ policy fetch */
 #line 19 "tests/golden/plain.hcache"
@@ -322,7 +337,8 @@ static int plain_fetch__fill(void *ctx, hc_buf *out, hc_error *err)
 
 int plain_fetch(hc_cache *c, const char *id, plain_fetch_loader load, void *ctx, plain_note *out, hc_error *err)
 {
-    hc_buf hc_key = HC_BUF_INIT, hc_val = HC_BUF_INIT;
+    hc_buf hc_key = HC_BUF_INIT;
+    hc_buf hc_val = HC_BUF_INIT;
     hc_buf hc_tagb[2];
     const char *hc_tags[2] = {NULL};
     plain_fetch__args hc_a;
@@ -339,14 +355,21 @@ int plain_fetch(hc_cache *c, const char *id, plain_fetch_loader load, void *ctx,
     hc_a.ctx = ctx;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_key, "note:");
     if (hc_rc == HC_OK) hc_rc = hc_key_append_escaped(&hc_key, id, strlen(id));
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tagb[0], "note:");
-    if (hc_rc == HC_OK) hc_rc = hc_key_append_escaped(&hc_tagb[0], id, strlen(id));
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tagb[1], "note:all");
-    hc_tags[0] = (const char *)hc_tagb[0].data;
-    hc_tags[1] = (const char *)hc_tagb[1].data;
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
-        hc_options hc_o = {UINT64_C(30000), hc_tags, 2};
-        hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, plain_fetch__fill, &hc_a, &hc_val, err);
+        /* A hit needs no tags: they are built for a miss only. */
+        hc_rc = hc_try_get(c, (const char *)hc_key.data, &hc_val);
+        if (hc_rc == HC_MISS) {
+            hc_options hc_o = {UINT64_C(30000), hc_tags, 2};
+            hc_rc = HC_OK;
+            hc_buf_reset(&hc_tagb[0]);
+            hc_buf_reset(&hc_tagb[1]);
+            if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tagb[0], "note:");
+            if (hc_rc == HC_OK) hc_rc = hc_key_append_escaped(&hc_tagb[0], id, strlen(id));
+            if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tagb[1], "note:all");
+            hc_tags[0] = (const char *)hc_tagb[0].data;
+            hc_tags[1] = (const char *)hc_tagb[1].data;
+            if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, plain_fetch__fill, &hc_a, &hc_val, err);
+        }
         if (hc_rc != HC_OK) break;
         {
             hc_dec hc_d;
@@ -371,10 +394,11 @@ int plain_fetch(hc_cache *c, const char *id, plain_fetch_loader load, void *ctx,
         hc_rc = HC_OK;
     }
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
+    else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
     hc_buf_free(&hc_key);
     hc_buf_free(&hc_val);
     for (size_t hc_i = 0; hc_i < 2; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
-#line 380 "plain.hc.c"
+#line 404 "plain.hc.c"
 
