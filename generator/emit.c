@@ -969,31 +969,33 @@ static void emit_decl(emitter *e, const hcg_decl *d, sb *h, sb *c)
     /* ---- decoding what hc_get_or_load returned */
     sb dc = {0}, rt = {0}, co = {0}, cw = {0};
     result_c(e, &rt, &d->result);
-    clear_value(e, &co, &d->result, "(*out)", "                ");
-    clear_value(e, &cw, &d->result, "hc_v", "                ");
-    sb_printf(&dc, "        {\n            hc_dec hc_d;\n            %s%shc_v;\n", rt.s, d->result.base == HCG_TEXT && !d->result.list ? "" : " ");
-    if (opt) sb_puts(&dc, "            bool hc_some = false;\n");
-    sb_puts(&dc, "            memset(&hc_v, 0, sizeof hc_v);\n            hc_dec_init(&hc_d, hc_val.data, hc_val.len);\n");
+    clear_value(e, &co, &d->result, "(*out)", "        ");
+    clear_value(e, &cw, &d->result, "hc_v", "        ");
+    sb_printf(&dc, "    hc_dec hc_d;\n    %s%shc_v;\n", rt.s, d->result.base == HCG_TEXT && !d->result.list ? "" : " ");
+    if (opt) sb_puts(&dc, "    bool hc_some = false;\n");
+    sb_puts(&dc, "    memset(&hc_v, 0, sizeof hc_v);\n    hc_dec_init(&hc_d, data, len);\n");
     if (opt) {
-        sb_puts(&dc, "            hc_rc = hc_dec_option(&hc_d, &hc_some);\n            if (hc_rc == HC_OK && hc_some) hc_rc = ");
+        sb_puts(&dc, "    hc_rc = hc_dec_option(&hc_d, &hc_some);\n    if (hc_rc == HC_OK && hc_some) hc_rc = ");
     } else {
-        sb_puts(&dc, "            hc_rc = ");
+        sb_puts(&dc, "    hc_rc = ");
     }
     dec_value(e, &dc, &d->result, "&hc_d", "hc_v");
-    sb_puts(&dc, ";\n            if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);\n");
-    sb_printf(&dc, "            if (hc_rc == HC_OK%s) {\n", opt ? " && hc_some" : "");
+    sb_puts(&dc, ";\n    if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);\n");
+    sb_printf(&dc, "    if (hc_rc == HC_OK%s) {\n", opt ? " && hc_some" : "");
     sb_add(&dc, co.s ? co.s : "", co.len);
-    sb_puts(&dc, "                *out = hc_v;\n            }");
+    sb_puts(&dc, "        *out = hc_v;\n    }");
     if (cw.len || opt) sb_puts(&dc, " else {\n");
     sb_add(&dc, cw.s ? cw.s : "", cw.len);
     if (opt) {
         if (d->result.nullable)
-            sb_puts(&dc, "                if (hc_rc == HC_OK) hc_rc = HC_MISS;            /* cached absence */\n");
+            sb_puts(&dc, "        if (hc_rc == HC_OK) hc_rc = HC_MISS;            /* cached absence */\n");
         else
-            sb_printf(&dc, "                if (hc_rc == HC_OK) hc_rc = hc_error_set(err, HC_ENOTFOUND, \"no %s\");\n",
+            sb_printf(&dc, "        if (hc_rc == HC_OK) hc_rc = hc_error_set(err, HC_ENOTFOUND, \"no %s\");\n",
                       d->entity->name);
     }
-    sb_puts(&dc, cw.len || opt ? "            }\n        }\n" : "\n        }\n");
+    sb_puts(&dc, cw.len || opt ? "    }\n" : "\n");
+    set(&vs, "absent_rc", xstrdup(!opt ? "" : d->result.nullable ? ", HC_MISS (a cached absence)"
+                                                                 : ", HC_ENOTFOUND (a cached absence)"));
     free(rt.s);
     free(co.s);
     free(cw.s);

@@ -507,6 +507,37 @@ static void test_try_get(void **state)
     hc_cache_close(c);
 }
 
+/* hc_try_visit reads the value in place and returns what the visitor
+   returns; counted as hc_try_get is. */
+static int visit_copy(void *ctx, const void *data, size_t len)
+{
+    hc_buf *b = ctx;
+    return hc_buf_set(b, data, len) == HC_OK ? HC_ECODEC : HC_ENOMEM;   /* any code passes through */
+}
+
+static void test_try_visit(void **state)
+{
+    (void)state;
+    hc_cache *c;
+    assert_int_equal(hc_cache_open(&c, NULL), HC_OK);
+    hc_buf seen = HC_BUF_INIT;
+    assert_int_equal(hc_try_visit(c, "k", visit_copy, &seen), HC_MISS);
+    assert_null(seen.data);
+    assert_int_equal(hc_put(c, "k", "value", 5, NULL), HC_OK);
+    assert_int_equal(hc_try_visit(c, "k", visit_copy, &seen), HC_ECODEC);
+    assert_int_equal(seen.len, 5);
+    assert_memory_equal(seen.data, "value", 5);
+    hc_stats s;
+    hc_stats_get(c, &s);
+    assert_int_equal(s.hits, 1);
+    assert_int_equal(s.misses, 0);
+    assert_int_equal(hc_try_visit(NULL, "k", visit_copy, &seen), HC_EINVAL);
+    assert_int_equal(hc_try_visit(c, NULL, visit_copy, &seen), HC_EINVAL);
+    assert_int_equal(hc_try_visit(c, "k", NULL, &seen), HC_EINVAL);
+    hc_buf_free(&seen);
+    hc_cache_close(c);
+}
+
 static void test_stats_names(void **state)
 {
     (void)state;
@@ -540,6 +571,7 @@ int main(void)
         cmocka_unit_test(test_unbounded),
         cmocka_unit_test(test_scan_resistance),
         cmocka_unit_test(test_try_get),
+        cmocka_unit_test(test_try_visit),
         cmocka_unit_test(test_stats_names),
     };
     return cmocka_run_group_tests_name("cache", tests, NULL, NULL);

@@ -254,6 +254,18 @@ HC_API int hc_get(hc_cache *c, const char *key, hc_buf *out);
 */
 HC_API int hc_try_get(hc_cache *c, const char *key, hc_buf *out);
 
+/*
+** hc_try_get without the copy: on a hit, fn(ctx, data, len) reads the value
+** where it lies and hc_try_visit returns what fn returns. fn runs where the
+** entry cannot be freed under it (an RCU read-side section, or a private
+** copy): it may allocate and free memory, but it must not call any
+** hc_cache function, and it should be short, since a cache write waiting to
+** reclaim memory waits for it. Counted as hc_try_get counts: a hit, and no
+** miss. Returns fn's result, HC_MISS, HC_ENOMEM, HC_EINVAL.
+*/
+typedef int (*hc_visit_fn)(void *ctx, const void *data, size_t len);
+HC_API int hc_try_visit(hc_cache *c, const char *key, hc_visit_fn fn, void *ctx);
+
 /* True if key has a live entry. Does not count as a hit or miss. */
 HC_API bool hc_contains(hc_cache *c, const char *key);
 

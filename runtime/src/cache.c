@@ -866,6 +866,15 @@ static HC_NOINLINE int lookup_locked(hc_cache *c, hc__shard *s, const char *key,
     }
 }
 
+/* Count a hit (a thread's own counter), report it, and now and then do
+   the maintenance hits owe. */
+static void count_hit(hc_cache *c, const hc__thread *t, const char *key, size_t klen)
+{
+    uint64_t hits = count(t, &c->tcounts[t->slot].hits);
+    if (c->access_events) hc__emit(c, HC_EVENT_HIT, HC_ORIGIN_LOCAL, key, klen);
+    if (hits % MAINTAIN_EVERY == 0) maintain(c);
+}
+
 /*
 ** The read path shared by hc_get and hc_get_or_load: lock-free first, then
 ** locked if need be. Returns HC_OK with the value copied into out (a hit,
@@ -883,9 +892,7 @@ static int lookup(hc_cache *c, hc__shard *s, const char *key, size_t klen,
         if (rc == HC_MISS && !keep_locked) pthread_mutex_unlock(&s->lock);
         if (rc != HC_OK) return rc;
     }
-    uint64_t hits = count(t, &c->tcounts[t->slot].hits);
-    if (c->access_events) hc__emit(c, HC_EVENT_HIT, HC_ORIGIN_LOCAL, key, klen);
-    if (hits % MAINTAIN_EVERY == 0) maintain(c);
+    count_hit(c, t, key, klen);
     return HC_OK;
 }
 
@@ -907,6 +914,43 @@ int hc_try_get(hc_cache *c, const char *key, hc_buf *out)
     size_t klen = strlen(key);
     uint64_t h = hc__hash(key, klen);
     return lookup(c, shard_of(c, h), key, klen, h, out, false);
+}
+
+int hc_try_visit(hc_cache *c, const char *key, hc_visit_fn fn, void *ctx)
+{
+    if (!c || !key || !fn) return HC_EINVAL;
+    size_t klen = strlen(key);
+    uint64_t h = hc__hash(key, klen);
+    hc__shard *s = shard_of(c, h);
+    const hc__thread *t = hc__thread_get();
+    if (t->rcu) {
+        uint64_t early = clock_early(c);
+        bool sure = false;
+        int rc = HC_OK, found = UNSURE;
+        hc__read_begin();
+        hc__entry *e = table_find_rcu(s, h, key, klen, &sure);
+        if (!e) {
+            if (sure) found = ABSENT;
+        } else if (live_rcu(c, e, early)) {
+            /* The entry cannot be freed before hc__read_end. */
+            hc__policy_touch(&e->node);
+            rc = fn(ctx, hc__entry_val(e), e->vlen);
+            found = FOUND;
+        }
+        hc__read_end();
+        if (found == ABSENT) return HC_MISS;
+        if (found == FOUND) {
+            count_hit(c, t, key, klen);
+            return rc;
+        }
+    }
+    /* What the lock-free path could not tell: copy the value under the
+       lock, and read it once the lock is released. */
+    hc_buf tmp = HC_BUF_INIT;
+    int rc = lookup(c, s, key, klen, h, &tmp, false);
+    if (rc == HC_OK) rc = fn(ctx, tmp.data, tmp.len);
+    hc_buf_free(&tmp);
+    return rc;
 }
 
 bool hc_contains(hc_cache *c, const char *key)

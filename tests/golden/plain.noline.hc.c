@@ -180,6 +180,40 @@ static int plain_lookup__fill(void *ctx, hc_buf *out, hc_error *err)
     return hc_rc;
 }
 
+typedef struct plain_lookup__dest {
+    plain_note *out;
+    hc_error *err;
+    bool seen;                  /* the key held a value */
+} plain_lookup__dest;
+
+/* The hc_visit_fn: decodes a cached value straight into *out, where the
+   value lies. HC_OK, HC_ECODEC, HC_MISS (a cached absence). */
+static int plain_lookup__take(void *ctx, const void *data, size_t len)
+{
+    plain_lookup__dest *hc_t = ctx;
+    plain_note *out = hc_t->out;
+    hc_error *err = hc_t->err;
+    int hc_rc;
+    hc_t->seen = true;
+    (void)err;
+    hc_dec hc_d;
+    plain_note hc_v;
+    bool hc_some = false;
+    memset(&hc_v, 0, sizeof hc_v);
+    hc_dec_init(&hc_d, data, len);
+    hc_rc = hc_dec_option(&hc_d, &hc_some);
+    if (hc_rc == HC_OK && hc_some) hc_rc = plain_note__dec(&hc_d, &hc_v);
+    if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
+    if (hc_rc == HC_OK && hc_some) {
+        plain_note_clear(&(*out));
+        *out = hc_v;
+    } else {
+        plain_note_clear(&hc_v);
+        if (hc_rc == HC_OK) hc_rc = HC_MISS;            /* cached absence */
+    }
+    return hc_rc;
+}
+
 int plain_lookup(hc_cache *c, const char *key, int64_t name, plain_note *out, hc_error *err)
 {
     hc_buf hc_key = HC_BUF_INIT;
@@ -187,6 +221,7 @@ int plain_lookup(hc_cache *c, const char *key, int64_t name, plain_note *out, hc
     hc_buf hc_tagb[1];
     const char *hc_tags[1] = {NULL};
     plain_lookup__args hc_a;
+    plain_lookup__dest hc_t;
     int hc_rc = HC_OK;
     hc_error hc_local;
     if (!err) err = &hc_local;
@@ -197,35 +232,22 @@ int plain_lookup(hc_cache *c, const char *key, int64_t name, plain_note *out, hc
     memset(&hc_a, 0, sizeof hc_a);
     hc_a.key = key;
     hc_a.name = name;
+    hc_t.out = out;
+    hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_key, "lookup:");
     if (hc_rc == HC_OK) hc_rc = hc_key_append_escaped(&hc_key, key, strlen(key));
     if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_key, ":");
     if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_key, (int64_t)name);
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
-        /* A hit needs no tags: they are built for a miss only. */
-        hc_rc = hc_try_get(c, (const char *)hc_key.data, &hc_val);
-        if (hc_rc == HC_MISS) {
+        /* A hit is decoded in place, and needs no tags: they are built for
+           a miss only. */
+        hc_t.seen = false;
+        hc_rc = hc_try_visit(c, (const char *)hc_key.data, plain_lookup__take, &hc_t);
+        if (hc_rc == HC_MISS && !hc_t.seen) {
             hc_options hc_o = {HC_TTL_DEFAULT, hc_tags, 0};
             hc_rc = HC_OK;
             if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, plain_lookup__fill, &hc_a, &hc_val, err);
-        }
-        if (hc_rc != HC_OK) break;
-        {
-            hc_dec hc_d;
-            plain_note hc_v;
-            bool hc_some = false;
-            memset(&hc_v, 0, sizeof hc_v);
-            hc_dec_init(&hc_d, hc_val.data, hc_val.len);
-            hc_rc = hc_dec_option(&hc_d, &hc_some);
-            if (hc_rc == HC_OK && hc_some) hc_rc = plain_note__dec(&hc_d, &hc_v);
-            if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
-            if (hc_rc == HC_OK && hc_some) {
-                plain_note_clear(&(*out));
-                *out = hc_v;
-            } else {
-                plain_note_clear(&hc_v);
-                if (hc_rc == HC_OK) hc_rc = HC_MISS;            /* cached absence */
-            }
+            if (hc_rc == HC_OK) hc_rc = plain_lookup__take(&hc_t, hc_val.data, hc_val.len);
         }
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
@@ -260,6 +282,34 @@ static int plain_count_all__fill(void *ctx, hc_buf *out, hc_error *err)
     return hc_rc;
 }
 
+typedef struct plain_count_all__dest {
+    uint64_t *out;
+    hc_error *err;
+    bool seen;                  /* the key held a value */
+} plain_count_all__dest;
+
+/* The hc_visit_fn: decodes a cached value straight into *out, where the
+   value lies. HC_OK, HC_ECODEC. */
+static int plain_count_all__take(void *ctx, const void *data, size_t len)
+{
+    plain_count_all__dest *hc_t = ctx;
+    uint64_t *out = hc_t->out;
+    hc_error *err = hc_t->err;
+    int hc_rc;
+    hc_t->seen = true;
+    (void)err;
+    hc_dec hc_d;
+    uint64_t hc_v;
+    memset(&hc_v, 0, sizeof hc_v);
+    hc_dec_init(&hc_d, data, len);
+    hc_rc = hc_dec_u64(&hc_d, &hc_v);
+    if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
+    if (hc_rc == HC_OK) {
+        *out = hc_v;
+    }
+    return hc_rc;
+}
+
 int plain_count_all(hc_cache *c, uint64_t *out)
 {
     uint8_t hc_kmem[10] = {0};         /* the longest key fits */
@@ -268,35 +318,29 @@ int plain_count_all(hc_cache *c, uint64_t *out)
     hc_buf hc_tagb[1];
     const char *hc_tags[1] = {NULL};
     plain_count_all__args hc_a;
+    plain_count_all__dest hc_t;
     int hc_rc = HC_OK;
     hc_error hc_local, *err = &hc_local;
     hc_error_clear(err);
     memset(hc_tagb, 0, sizeof hc_tagb);
     if (!c || !out) return hc_error_set(err, HC_EINVAL, NULL);
     memset(&hc_a, 0, sizeof hc_a);
+    hc_t.out = out;
+    hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_key, "count_all");
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
-        /* A hit needs no tags: they are built for a miss only. */
-        hc_rc = hc_try_get(c, (const char *)hc_key.data, &hc_val);
-        if (hc_rc == HC_MISS) {
+        /* A hit is decoded in place, and needs no tags: they are built for
+           a miss only. */
+        hc_t.seen = false;
+        hc_rc = hc_try_visit(c, (const char *)hc_key.data, plain_count_all__take, &hc_t);
+        if (hc_rc == HC_MISS && !hc_t.seen) {
             hc_options hc_o = {HC_TTL_DEFAULT, hc_tags, 1};
             hc_rc = HC_OK;
             hc_buf_reset(&hc_tagb[0]);
             if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tagb[0], "notes");
             hc_tags[0] = (const char *)hc_tagb[0].data;
             if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, plain_count_all__fill, &hc_a, &hc_val, err);
-        }
-        if (hc_rc != HC_OK) break;
-        {
-            hc_dec hc_d;
-            uint64_t hc_v;
-            memset(&hc_v, 0, sizeof hc_v);
-            hc_dec_init(&hc_d, hc_val.data, hc_val.len);
-            hc_rc = hc_dec_u64(&hc_d, &hc_v);
-            if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
-            if (hc_rc == HC_OK) {
-                *out = hc_v;
-            }
+            if (hc_rc == HC_OK) hc_rc = plain_count_all__take(&hc_t, hc_val.data, hc_val.len);
         }
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
@@ -332,6 +376,40 @@ static int plain_fetch__fill(void *ctx, hc_buf *out, hc_error *err)
     return hc_rc;
 }
 
+typedef struct plain_fetch__dest {
+    plain_note *out;
+    hc_error *err;
+    bool seen;                  /* the key held a value */
+} plain_fetch__dest;
+
+/* The hc_visit_fn: decodes a cached value straight into *out, where the
+   value lies. HC_OK, HC_ECODEC, HC_ENOTFOUND (a cached absence). */
+static int plain_fetch__take(void *ctx, const void *data, size_t len)
+{
+    plain_fetch__dest *hc_t = ctx;
+    plain_note *out = hc_t->out;
+    hc_error *err = hc_t->err;
+    int hc_rc;
+    hc_t->seen = true;
+    (void)err;
+    hc_dec hc_d;
+    plain_note hc_v;
+    bool hc_some = false;
+    memset(&hc_v, 0, sizeof hc_v);
+    hc_dec_init(&hc_d, data, len);
+    hc_rc = hc_dec_option(&hc_d, &hc_some);
+    if (hc_rc == HC_OK && hc_some) hc_rc = plain_note__dec(&hc_d, &hc_v);
+    if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
+    if (hc_rc == HC_OK && hc_some) {
+        plain_note_clear(&(*out));
+        *out = hc_v;
+    } else {
+        plain_note_clear(&hc_v);
+        if (hc_rc == HC_OK) hc_rc = hc_error_set(err, HC_ENOTFOUND, "no note");
+    }
+    return hc_rc;
+}
+
 int plain_fetch(hc_cache *c, const char *id, plain_fetch_loader load, void *ctx, plain_note *out, hc_error *err)
 {
     hc_buf hc_key = HC_BUF_INIT;
@@ -339,6 +417,7 @@ int plain_fetch(hc_cache *c, const char *id, plain_fetch_loader load, void *ctx,
     hc_buf hc_tagb[2];
     const char *hc_tags[2] = {NULL};
     plain_fetch__args hc_a;
+    plain_fetch__dest hc_t;
     int hc_rc = HC_OK;
     hc_error hc_local;
     if (!err) err = &hc_local;
@@ -350,12 +429,16 @@ int plain_fetch(hc_cache *c, const char *id, plain_fetch_loader load, void *ctx,
     hc_a.id = id;
     hc_a.load = load;
     hc_a.ctx = ctx;
+    hc_t.out = out;
+    hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_key, "note:");
     if (hc_rc == HC_OK) hc_rc = hc_key_append_escaped(&hc_key, id, strlen(id));
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
-        /* A hit needs no tags: they are built for a miss only. */
-        hc_rc = hc_try_get(c, (const char *)hc_key.data, &hc_val);
-        if (hc_rc == HC_MISS) {
+        /* A hit is decoded in place, and needs no tags: they are built for
+           a miss only. */
+        hc_t.seen = false;
+        hc_rc = hc_try_visit(c, (const char *)hc_key.data, plain_fetch__take, &hc_t);
+        if (hc_rc == HC_MISS && !hc_t.seen) {
             hc_options hc_o = {UINT64_C(30000), hc_tags, 2};
             hc_rc = HC_OK;
             hc_buf_reset(&hc_tagb[0]);
@@ -366,24 +449,7 @@ int plain_fetch(hc_cache *c, const char *id, plain_fetch_loader load, void *ctx,
             hc_tags[0] = (const char *)hc_tagb[0].data;
             hc_tags[1] = (const char *)hc_tagb[1].data;
             if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, plain_fetch__fill, &hc_a, &hc_val, err);
-        }
-        if (hc_rc != HC_OK) break;
-        {
-            hc_dec hc_d;
-            plain_note hc_v;
-            bool hc_some = false;
-            memset(&hc_v, 0, sizeof hc_v);
-            hc_dec_init(&hc_d, hc_val.data, hc_val.len);
-            hc_rc = hc_dec_option(&hc_d, &hc_some);
-            if (hc_rc == HC_OK && hc_some) hc_rc = plain_note__dec(&hc_d, &hc_v);
-            if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
-            if (hc_rc == HC_OK && hc_some) {
-                plain_note_clear(&(*out));
-                *out = hc_v;
-            } else {
-                plain_note_clear(&hc_v);
-                if (hc_rc == HC_OK) hc_rc = hc_error_set(err, HC_ENOTFOUND, "no note");
-            }
+            if (hc_rc == HC_OK) hc_rc = plain_fetch__take(&hc_t, hc_val.data, hc_val.len);
         }
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;

@@ -245,6 +245,40 @@ static int shop_user_by_id__fill(void *ctx, hc_buf *out, hc_error *err)
     return hc_rc;
 }
 
+typedef struct shop_user_by_id__dest {
+    shop_user *out;
+    hc_error *err;
+    bool seen;                  /* the key held a value */
+} shop_user_by_id__dest;
+
+/* The hc_visit_fn: decodes a cached value straight into *out, where the
+   value lies. HC_OK, HC_ECODEC, HC_MISS (a cached absence). */
+static int shop_user_by_id__take(void *ctx, const void *data, size_t len)
+{
+    shop_user_by_id__dest *hc_t = ctx;
+    shop_user *out = hc_t->out;
+    hc_error *err = hc_t->err;
+    int hc_rc;
+    hc_t->seen = true;
+    (void)err;
+    hc_dec hc_d;
+    shop_user hc_v;
+    bool hc_some = false;
+    memset(&hc_v, 0, sizeof hc_v);
+    hc_dec_init(&hc_d, data, len);
+    hc_rc = hc_dec_option(&hc_d, &hc_some);
+    if (hc_rc == HC_OK && hc_some) hc_rc = shop_user__dec(&hc_d, &hc_v);
+    if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
+    if (hc_rc == HC_OK && hc_some) {
+        shop_user_clear(&(*out));
+        *out = hc_v;
+    } else {
+        shop_user_clear(&hc_v);
+        if (hc_rc == HC_OK) hc_rc = HC_MISS;            /* cached absence */
+    }
+    return hc_rc;
+}
+
 int shop_user_by_id(hc_cache *c, hc_db *db, int64_t id, shop_user *out, hc_error *err)
 {
     uint8_t hc_kmem[31] = {0};         /* the longest key fits */
@@ -253,6 +287,7 @@ int shop_user_by_id(hc_cache *c, hc_db *db, int64_t id, shop_user *out, hc_error
     hc_buf hc_tagb[2];
     const char *hc_tags[2] = {NULL};
     shop_user_by_id__args hc_a;
+    shop_user_by_id__dest hc_t;
     int hc_rc = HC_OK;
     hc_error hc_local;
     if (!err) err = &hc_local;
@@ -262,12 +297,16 @@ int shop_user_by_id(hc_cache *c, hc_db *db, int64_t id, shop_user *out, hc_error
     memset(&hc_a, 0, sizeof hc_a);
     hc_a.id = id;
     hc_a.db = db;
+    hc_t.out = out;
+    hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_key, "shop:user:");
     if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_key, (int64_t)id);
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
-        /* A hit needs no tags: they are built for a miss only. */
-        hc_rc = hc_try_get(c, (const char *)hc_key.data, &hc_val);
-        if (hc_rc == HC_MISS) {
+        /* A hit is decoded in place, and needs no tags: they are built for
+           a miss only. */
+        hc_t.seen = false;
+        hc_rc = hc_try_visit(c, (const char *)hc_key.data, shop_user_by_id__take, &hc_t);
+        if (hc_rc == HC_MISS && !hc_t.seen) {
             hc_options hc_o = {UINT64_C(60000), hc_tags, 2};
             hc_rc = HC_OK;
             hc_buf_reset(&hc_tagb[0]);
@@ -278,24 +317,7 @@ int shop_user_by_id(hc_cache *c, hc_db *db, int64_t id, shop_user *out, hc_error
             hc_tags[0] = (const char *)hc_tagb[0].data;
             hc_tags[1] = (const char *)hc_tagb[1].data;
             if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, shop_user_by_id__fill, &hc_a, &hc_val, err);
-        }
-        if (hc_rc != HC_OK) break;
-        {
-            hc_dec hc_d;
-            shop_user hc_v;
-            bool hc_some = false;
-            memset(&hc_v, 0, sizeof hc_v);
-            hc_dec_init(&hc_d, hc_val.data, hc_val.len);
-            hc_rc = hc_dec_option(&hc_d, &hc_some);
-            if (hc_rc == HC_OK && hc_some) hc_rc = shop_user__dec(&hc_d, &hc_v);
-            if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
-            if (hc_rc == HC_OK && hc_some) {
-                shop_user_clear(&(*out));
-                *out = hc_v;
-            } else {
-                shop_user_clear(&hc_v);
-                if (hc_rc == HC_OK) hc_rc = HC_MISS;            /* cached absence */
-            }
+            if (hc_rc == HC_OK) hc_rc = shop_user_by_id__take(&hc_t, hc_val.data, hc_val.len);
         }
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
@@ -375,6 +397,37 @@ static int shop_users_in_team__fill(void *ctx, hc_buf *out, hc_error *err)
     return hc_rc;
 }
 
+typedef struct shop_users_in_team__dest {
+    shop_user_list *out;
+    hc_error *err;
+    bool seen;                  /* the key held a value */
+} shop_users_in_team__dest;
+
+/* The hc_visit_fn: decodes a cached value straight into *out, where the
+   value lies. HC_OK, HC_ECODEC. */
+static int shop_users_in_team__take(void *ctx, const void *data, size_t len)
+{
+    shop_users_in_team__dest *hc_t = ctx;
+    shop_user_list *out = hc_t->out;
+    hc_error *err = hc_t->err;
+    int hc_rc;
+    hc_t->seen = true;
+    (void)err;
+    hc_dec hc_d;
+    shop_user_list hc_v;
+    memset(&hc_v, 0, sizeof hc_v);
+    hc_dec_init(&hc_d, data, len);
+    hc_rc = shop_user_list__dec(&hc_d, &hc_v);
+    if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
+    if (hc_rc == HC_OK) {
+        shop_user_list_clear(&(*out));
+        *out = hc_v;
+    } else {
+        shop_user_list_clear(&hc_v);
+    }
+    return hc_rc;
+}
+
 int shop_users_in_team(hc_cache *c, hc_db *db, int64_t team, shop_user_list *out, hc_error *err)
 {
     uint8_t hc_kmem[37] = {0};         /* the longest key fits */
@@ -383,6 +436,7 @@ int shop_users_in_team(hc_cache *c, hc_db *db, int64_t team, shop_user_list *out
     hc_buf hc_tagb[2];
     const char *hc_tags[2] = {NULL};
     shop_users_in_team__args hc_a;
+    shop_users_in_team__dest hc_t;
     int hc_rc = HC_OK;
     hc_error hc_local;
     if (!err) err = &hc_local;
@@ -392,13 +446,17 @@ int shop_users_in_team(hc_cache *c, hc_db *db, int64_t team, shop_user_list *out
     memset(&hc_a, 0, sizeof hc_a);
     hc_a.team = team;
     hc_a.db = db;
+    hc_t.out = out;
+    hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_key, "shop:team:");
     if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_key, (int64_t)team);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_key, ":users");
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
-        /* A hit needs no tags: they are built for a miss only. */
-        hc_rc = hc_try_get(c, (const char *)hc_key.data, &hc_val);
-        if (hc_rc == HC_MISS) {
+        /* A hit is decoded in place, and needs no tags: they are built for
+           a miss only. */
+        hc_t.seen = false;
+        hc_rc = hc_try_visit(c, (const char *)hc_key.data, shop_users_in_team__take, &hc_t);
+        if (hc_rc == HC_MISS && !hc_t.seen) {
             hc_options hc_o = {UINT64_C(300000), hc_tags, 2};
             hc_rc = HC_OK;
             hc_buf_reset(&hc_tagb[0]);
@@ -409,21 +467,7 @@ int shop_users_in_team(hc_cache *c, hc_db *db, int64_t team, shop_user_list *out
             hc_tags[0] = (const char *)hc_tagb[0].data;
             hc_tags[1] = (const char *)hc_tagb[1].data;
             if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, shop_users_in_team__fill, &hc_a, &hc_val, err);
-        }
-        if (hc_rc != HC_OK) break;
-        {
-            hc_dec hc_d;
-            shop_user_list hc_v;
-            memset(&hc_v, 0, sizeof hc_v);
-            hc_dec_init(&hc_d, hc_val.data, hc_val.len);
-            hc_rc = shop_user_list__dec(&hc_d, &hc_v);
-            if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
-            if (hc_rc == HC_OK) {
-                shop_user_list_clear(&(*out));
-                *out = hc_v;
-            } else {
-                shop_user_list_clear(&hc_v);
-            }
+            if (hc_rc == HC_OK) hc_rc = shop_users_in_team__take(&hc_t, hc_val.data, hc_val.len);
         }
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
@@ -485,6 +529,34 @@ static int shop_user_count__fill(void *ctx, hc_buf *out, hc_error *err)
     return hc_rc;
 }
 
+typedef struct shop_user_count__dest {
+    int64_t *out;
+    hc_error *err;
+    bool seen;                  /* the key held a value */
+} shop_user_count__dest;
+
+/* The hc_visit_fn: decodes a cached value straight into *out, where the
+   value lies. HC_OK, HC_ECODEC. */
+static int shop_user_count__take(void *ctx, const void *data, size_t len)
+{
+    shop_user_count__dest *hc_t = ctx;
+    int64_t *out = hc_t->out;
+    hc_error *err = hc_t->err;
+    int hc_rc;
+    hc_t->seen = true;
+    (void)err;
+    hc_dec hc_d;
+    int64_t hc_v;
+    memset(&hc_v, 0, sizeof hc_v);
+    hc_dec_init(&hc_d, data, len);
+    hc_rc = hc_dec_i64(&hc_d, &hc_v);
+    if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
+    if (hc_rc == HC_OK) {
+        *out = hc_v;
+    }
+    return hc_rc;
+}
+
 int shop_user_count(hc_cache *c, hc_db *db, int64_t *out, hc_error *err)
 {
     uint8_t hc_kmem[16] = {0};         /* the longest key fits */
@@ -493,6 +565,7 @@ int shop_user_count(hc_cache *c, hc_db *db, int64_t *out, hc_error *err)
     hc_buf hc_tagb[1];
     const char *hc_tags[1] = {NULL};
     shop_user_count__args hc_a;
+    shop_user_count__dest hc_t;
     int hc_rc = HC_OK;
     hc_error hc_local;
     if (!err) err = &hc_local;
@@ -501,29 +574,22 @@ int shop_user_count(hc_cache *c, hc_db *db, int64_t *out, hc_error *err)
     if (!c || !db || !out) return hc_error_set(err, HC_EINVAL, NULL);
     memset(&hc_a, 0, sizeof hc_a);
     hc_a.db = db;
+    hc_t.out = out;
+    hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_key, "shop:user_count");
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
-        /* A hit needs no tags: they are built for a miss only. */
-        hc_rc = hc_try_get(c, (const char *)hc_key.data, &hc_val);
-        if (hc_rc == HC_MISS) {
+        /* A hit is decoded in place, and needs no tags: they are built for
+           a miss only. */
+        hc_t.seen = false;
+        hc_rc = hc_try_visit(c, (const char *)hc_key.data, shop_user_count__take, &hc_t);
+        if (hc_rc == HC_MISS && !hc_t.seen) {
             hc_options hc_o = {UINT64_C(300000), hc_tags, 1};
             hc_rc = HC_OK;
             hc_buf_reset(&hc_tagb[0]);
             if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tagb[0], "users");
             hc_tags[0] = (const char *)hc_tagb[0].data;
             if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, shop_user_count__fill, &hc_a, &hc_val, err);
-        }
-        if (hc_rc != HC_OK) break;
-        {
-            hc_dec hc_d;
-            int64_t hc_v;
-            memset(&hc_v, 0, sizeof hc_v);
-            hc_dec_init(&hc_d, hc_val.data, hc_val.len);
-            hc_rc = hc_dec_i64(&hc_d, &hc_v);
-            if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
-            if (hc_rc == HC_OK) {
-                *out = hc_v;
-            }
+            if (hc_rc == HC_OK) hc_rc = shop_user_count__take(&hc_t, hc_val.data, hc_val.len);
         }
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
@@ -597,6 +663,40 @@ static int shop_load_user__fill(void *ctx, hc_buf *out, hc_error *err)
     return hc_rc;
 }
 
+typedef struct shop_load_user__dest {
+    shop_user *out;
+    hc_error *err;
+    bool seen;                  /* the key held a value */
+} shop_load_user__dest;
+
+/* The hc_visit_fn: decodes a cached value straight into *out, where the
+   value lies. HC_OK, HC_ECODEC, HC_MISS (a cached absence). */
+static int shop_load_user__take(void *ctx, const void *data, size_t len)
+{
+    shop_load_user__dest *hc_t = ctx;
+    shop_user *out = hc_t->out;
+    hc_error *err = hc_t->err;
+    int hc_rc;
+    hc_t->seen = true;
+    (void)err;
+    hc_dec hc_d;
+    shop_user hc_v;
+    bool hc_some = false;
+    memset(&hc_v, 0, sizeof hc_v);
+    hc_dec_init(&hc_d, data, len);
+    hc_rc = hc_dec_option(&hc_d, &hc_some);
+    if (hc_rc == HC_OK && hc_some) hc_rc = shop_user__dec(&hc_d, &hc_v);
+    if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
+    if (hc_rc == HC_OK && hc_some) {
+        shop_user_clear(&(*out));
+        *out = hc_v;
+    } else {
+        shop_user_clear(&hc_v);
+        if (hc_rc == HC_OK) hc_rc = HC_MISS;            /* cached absence */
+    }
+    return hc_rc;
+}
+
 int shop_load_user(hc_cache *c, int64_t user_id, shop_load_user_loader load, void *ctx, shop_user *out, hc_error *err)
 {
     uint8_t hc_kmem[31] = {0};         /* the longest key fits */
@@ -605,6 +705,7 @@ int shop_load_user(hc_cache *c, int64_t user_id, shop_load_user_loader load, voi
     hc_buf hc_tagb[2];
     const char *hc_tags[2] = {NULL};
     shop_load_user__args hc_a;
+    shop_load_user__dest hc_t;
     int hc_rc = HC_OK;
     hc_error hc_local;
     if (!err) err = &hc_local;
@@ -615,12 +716,16 @@ int shop_load_user(hc_cache *c, int64_t user_id, shop_load_user_loader load, voi
     hc_a.user_id = user_id;
     hc_a.load = load;
     hc_a.ctx = ctx;
+    hc_t.out = out;
+    hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_key, "shop:user:");
     if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_key, (int64_t)user_id);
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
-        /* A hit needs no tags: they are built for a miss only. */
-        hc_rc = hc_try_get(c, (const char *)hc_key.data, &hc_val);
-        if (hc_rc == HC_MISS) {
+        /* A hit is decoded in place, and needs no tags: they are built for
+           a miss only. */
+        hc_t.seen = false;
+        hc_rc = hc_try_visit(c, (const char *)hc_key.data, shop_load_user__take, &hc_t);
+        if (hc_rc == HC_MISS && !hc_t.seen) {
             hc_options hc_o = {UINT64_C(600000), hc_tags, 2};
             hc_rc = HC_OK;
             hc_buf_reset(&hc_tagb[0]);
@@ -631,24 +736,7 @@ int shop_load_user(hc_cache *c, int64_t user_id, shop_load_user_loader load, voi
             hc_tags[0] = (const char *)hc_tagb[0].data;
             hc_tags[1] = (const char *)hc_tagb[1].data;
             if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, shop_load_user__fill, &hc_a, &hc_val, err);
-        }
-        if (hc_rc != HC_OK) break;
-        {
-            hc_dec hc_d;
-            shop_user hc_v;
-            bool hc_some = false;
-            memset(&hc_v, 0, sizeof hc_v);
-            hc_dec_init(&hc_d, hc_val.data, hc_val.len);
-            hc_rc = hc_dec_option(&hc_d, &hc_some);
-            if (hc_rc == HC_OK && hc_some) hc_rc = shop_user__dec(&hc_d, &hc_v);
-            if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
-            if (hc_rc == HC_OK && hc_some) {
-                shop_user_clear(&(*out));
-                *out = hc_v;
-            } else {
-                shop_user_clear(&hc_v);
-                if (hc_rc == HC_OK) hc_rc = HC_MISS;            /* cached absence */
-            }
+            if (hc_rc == HC_OK) hc_rc = shop_load_user__take(&hc_t, hc_val.data, hc_val.len);
         }
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
@@ -680,6 +768,34 @@ static int shop_fib__fill(void *ctx, hc_buf *out, hc_error *err)
     return hc_rc;
 }
 
+typedef struct shop_fib__dest {
+    int64_t *out;
+    hc_error *err;
+    bool seen;                  /* the key held a value */
+} shop_fib__dest;
+
+/* The hc_visit_fn: decodes a cached value straight into *out, where the
+   value lies. HC_OK, HC_ECODEC. */
+static int shop_fib__take(void *ctx, const void *data, size_t len)
+{
+    shop_fib__dest *hc_t = ctx;
+    int64_t *out = hc_t->out;
+    hc_error *err = hc_t->err;
+    int hc_rc;
+    hc_t->seen = true;
+    (void)err;
+    hc_dec hc_d;
+    int64_t hc_v;
+    memset(&hc_v, 0, sizeof hc_v);
+    hc_dec_init(&hc_d, data, len);
+    hc_rc = hc_dec_i64(&hc_d, &hc_v);
+    if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
+    if (hc_rc == HC_OK) {
+        *out = hc_v;
+    }
+    return hc_rc;
+}
+
 int shop_fib(hc_cache *c, int64_t n, int64_t *out, hc_error *err)
 {
     uint8_t hc_kmem[30] = {0};         /* the longest key fits */
@@ -688,6 +804,7 @@ int shop_fib(hc_cache *c, int64_t n, int64_t *out, hc_error *err)
     hc_buf hc_tagb[1];
     const char *hc_tags[1] = {NULL};
     shop_fib__args hc_a;
+    shop_fib__dest hc_t;
     int hc_rc = HC_OK;
     hc_error hc_local;
     if (!err) err = &hc_local;
@@ -696,27 +813,20 @@ int shop_fib(hc_cache *c, int64_t n, int64_t *out, hc_error *err)
     if (!c || !out) return hc_error_set(err, HC_EINVAL, NULL);
     memset(&hc_a, 0, sizeof hc_a);
     hc_a.n = n;
+    hc_t.out = out;
+    hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_key, "shop:fib:");
     if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_key, (int64_t)n);
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
-        /* A hit needs no tags: they are built for a miss only. */
-        hc_rc = hc_try_get(c, (const char *)hc_key.data, &hc_val);
-        if (hc_rc == HC_MISS) {
+        /* A hit is decoded in place, and needs no tags: they are built for
+           a miss only. */
+        hc_t.seen = false;
+        hc_rc = hc_try_visit(c, (const char *)hc_key.data, shop_fib__take, &hc_t);
+        if (hc_rc == HC_MISS && !hc_t.seen) {
             hc_options hc_o = {UINT64_C(3600000), hc_tags, 0};
             hc_rc = HC_OK;
             if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, shop_fib__fill, &hc_a, &hc_val, err);
-        }
-        if (hc_rc != HC_OK) break;
-        {
-            hc_dec hc_d;
-            int64_t hc_v;
-            memset(&hc_v, 0, sizeof hc_v);
-            hc_dec_init(&hc_d, hc_val.data, hc_val.len);
-            hc_rc = hc_dec_i64(&hc_d, &hc_v);
-            if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
-            if (hc_rc == HC_OK) {
-                *out = hc_v;
-            }
+            if (hc_rc == HC_OK) hc_rc = shop_fib__take(&hc_t, hc_val.data, hc_val.len);
         }
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
@@ -752,6 +862,39 @@ static int shop_greeting__fill(void *ctx, hc_buf *out, hc_error *err)
     return hc_rc;
 }
 
+typedef struct shop_greeting__dest {
+    char * *out;
+    hc_error *err;
+    bool seen;                  /* the key held a value */
+} shop_greeting__dest;
+
+/* The hc_visit_fn: decodes a cached value straight into *out, where the
+   value lies. HC_OK, HC_ECODEC. */
+static int shop_greeting__take(void *ctx, const void *data, size_t len)
+{
+    shop_greeting__dest *hc_t = ctx;
+    char * *out = hc_t->out;
+    hc_error *err = hc_t->err;
+    int hc_rc;
+    hc_t->seen = true;
+    (void)err;
+    hc_dec hc_d;
+    char *hc_v;
+    memset(&hc_v, 0, sizeof hc_v);
+    hc_dec_init(&hc_d, data, len);
+    hc_rc = hc_dec_text(&hc_d, &hc_v);
+    if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
+    if (hc_rc == HC_OK) {
+        free((*out));
+        (*out) = NULL;
+        *out = hc_v;
+    } else {
+        free(hc_v);
+        hc_v = NULL;
+    }
+    return hc_rc;
+}
+
 int shop_greeting(hc_cache *c, const char *name, char **out)
 {
     hc_buf hc_key = HC_BUF_INIT;
@@ -759,6 +902,7 @@ int shop_greeting(hc_cache *c, const char *name, char **out)
     hc_buf hc_tagb[1];
     const char *hc_tags[1] = {NULL};
     shop_greeting__args hc_a;
+    shop_greeting__dest hc_t;
     int hc_rc = HC_OK;
     hc_error hc_local, *err = &hc_local;
     hc_error_clear(err);
@@ -767,35 +911,23 @@ int shop_greeting(hc_cache *c, const char *name, char **out)
     if (!name) return hc_error_set(err, HC_EINVAL, "name is NULL");
     memset(&hc_a, 0, sizeof hc_a);
     hc_a.name = name;
+    hc_t.out = out;
+    hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_key, "shop:greeting:");
     if (hc_rc == HC_OK) hc_rc = hc_key_append_escaped(&hc_key, name, strlen(name));
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
-        /* A hit needs no tags: they are built for a miss only. */
-        hc_rc = hc_try_get(c, (const char *)hc_key.data, &hc_val);
-        if (hc_rc == HC_MISS) {
+        /* A hit is decoded in place, and needs no tags: they are built for
+           a miss only. */
+        hc_t.seen = false;
+        hc_rc = hc_try_visit(c, (const char *)hc_key.data, shop_greeting__take, &hc_t);
+        if (hc_rc == HC_MISS && !hc_t.seen) {
             hc_options hc_o = {UINT64_C(300000), hc_tags, 1};
             hc_rc = HC_OK;
             hc_buf_reset(&hc_tagb[0]);
             if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tagb[0], "greetings");
             hc_tags[0] = (const char *)hc_tagb[0].data;
             if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, shop_greeting__fill, &hc_a, &hc_val, err);
-        }
-        if (hc_rc != HC_OK) break;
-        {
-            hc_dec hc_d;
-            char *hc_v;
-            memset(&hc_v, 0, sizeof hc_v);
-            hc_dec_init(&hc_d, hc_val.data, hc_val.len);
-            hc_rc = hc_dec_text(&hc_d, &hc_v);
-            if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
-            if (hc_rc == HC_OK) {
-                free((*out));
-                (*out) = NULL;
-                *out = hc_v;
-            } else {
-                free(hc_v);
-                hc_v = NULL;
-            }
+            if (hc_rc == HC_OK) hc_rc = shop_greeting__take(&hc_t, hc_val.data, hc_val.len);
         }
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
