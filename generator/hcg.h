@@ -220,7 +220,8 @@ size_t hcg_str_at(const hcg_module *m, const hcg_str *s, size_t i);
 /* Validate every statement against a schema (schema.c): --schema loads
    schema_path into an in-memory SQLite database; --pg-check connects with
    conninfo. Each reports at the statement's position and returns the
-   number of errors. */
+   number of errors, or -1 after printing why when the schema file cannot
+   be read or the server cannot be reached (an I/O error: exit status 2). */
 int hcg_check_schema(hcg_module *m, const char *schema_path);
 int hcg_check_pg(hcg_module *m, const char *conninfo);
 
