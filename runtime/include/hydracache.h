@@ -515,7 +515,10 @@ HC_API hc_db_kind hc_db_get_kind(const hc_db *db);
 ** on the same thread. While a hold lasts, a broken PostgreSQL connection is
 ** not reset (its calls keep failing with HC_EDB), so the statements of a
 ** transaction never continue on a new session; the first hc_db_begin after
-** the last unlock resets it. hc_db_lock returns HC_OK, HC_EINVAL, HC_ESYS;
+** the last unlock resets it. Inside a hold, call the _direct functions,
+** not the cached ones: a cached call that joins another thread's load of
+** the same key would wait for a loader that waits for this hold.
+** hc_db_lock returns HC_OK, HC_EINVAL, HC_ESYS;
 ** hc_db_unlock HC_OK, or HC_EINVAL when this thread holds no hc_db_lock.
 */
 HC_API int hc_db_lock(hc_db *db);
