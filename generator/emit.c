@@ -1033,7 +1033,7 @@ static const char *col_fn(hcg_base b)
 /* The statement's constants: $types$, $sqlite$, $postgres$, $nparams$. */
 static void set_sql(emitter *e, vars *vs, const hcg_decl *d)
 {
-    hcg_module *m = (hcg_module *)e->m;     /* the rewrite allocates from the arena */
+    const hcg_module *m = e->m;
     sb t = {0}, lite = {0}, pg = {0};
     for (size_t i = 0; i < d->params.n; i++) {
         const hcg_field *p = d->params.v[i];

@@ -212,7 +212,7 @@ const hcg_str *hcg_sql_for(const hcg_decl *d, hcg_dialect dialect);
    d (from 1). If map is not NULL, (*map)[i] is the offset in sql of the byte
    that output byte i came from (arena memory, one more entry for the end).
    sql must have passed hcg_check. */
-char *hcg_sql_rewrite(hcg_module *m, const hcg_decl *d, const char *sql,
+char *hcg_sql_rewrite(const hcg_module *m, const hcg_decl *d, const char *sql,
                       hcg_dialect dialect, size_t **map);
 /* The source offset of byte i of a string literal's decoded text. */
 size_t hcg_str_at(const hcg_module *m, const hcg_str *s, size_t i);

@@ -66,7 +66,7 @@ const hcg_str *hcg_sql_for(const hcg_decl *d, hcg_dialect dialect)
     return own->s ? own : &d->sql;
 }
 
-char *hcg_sql_rewrite(hcg_module *m, const hcg_decl *d, const char *sql,
+char *hcg_sql_rewrite(const hcg_module *m, const hcg_decl *d, const char *sql,
                       hcg_dialect dialect, size_t **map)
 {
     /* "$65535" is 6 bytes for a ":x" of 2 at least, so 4 extra per
