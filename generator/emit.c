@@ -699,6 +699,21 @@ static bool returns_value(const hcg_decl *d)
     return !d->result.list && d->result.base != HCG_ENTITY && d->result.base != HCG_BLOB;
 }
 
+/* Checks of the parameters a caller passes: text that must not be NULL,
+   blobs whose length has no data. */
+static void check_args(sb *b, const hcg_decl *d)
+{
+    for (size_t i = 0; i < d->params.n; i++) {
+        const hcg_field *p = d->params.v[i];
+        if (p->type.nullable) continue;
+        if (p->type.base == HCG_TEXT)
+            sb_printf(b, "    if (!%s) return hc_error_set(err, HC_EINVAL, \"%s is NULL\");\n", p->name, p->name);
+        if (p->type.base == HCG_BLOB)
+            sb_printf(b, "    if (!%s.data && %s.len) return hc_error_set(err, HC_EINVAL, \"%s has no data\");\n",
+                      p->name, p->name, p->name);
+    }
+}
+
 /* The most bytes a value of this parameter adds to a key, or 0 when there
    is no bound (text, blob). */
 static size_t param_bound(const hcg_field *p)
@@ -894,12 +909,8 @@ static void emit_decl(emitter *e, const hcg_decl *d, sb *h, sb *c)
         param_decl(&af, p);
         sb_puts(&af, ";\n");
         sb_printf(&sa, "    hc_a.%s = %s;\n", p->name, p->name);
-        if (p->type.base == HCG_TEXT)
-            sb_printf(&cp, "    if (!%s) return hc_error_set(err, HC_EINVAL, \"%s is NULL\");\n", p->name, p->name);
-        if (p->type.base == HCG_BLOB)
-            sb_printf(&cp, "    if (!%s.data && %s.len) return hc_error_set(err, HC_EINVAL, \"%s has no data\");\n",
-                      p->name, p->name, p->name);
     }
+    check_args(&cp, d);
     if (d->kind == HCG_POLICY) {
         sb_printf(&af, "    %s_loader load;\n    void *ctx;\n", F);
         sb_puts(&sa, "    hc_a.load = load;\n    hc_a.ctx = ctx;\n");
@@ -1076,21 +1087,6 @@ static void bind_params(sb *b, const hcg_decl *d)
             break;
         default: break;
         }
-    }
-}
-
-/* Checks of the parameters a caller passes: text that must not be NULL,
-   blobs whose length has no data. */
-static void check_args(sb *b, const hcg_decl *d)
-{
-    for (size_t i = 0; i < d->params.n; i++) {
-        const hcg_field *p = d->params.v[i];
-        if (p->type.nullable) continue;
-        if (p->type.base == HCG_TEXT)
-            sb_printf(b, "    if (!%s) return hc_error_set(err, HC_EINVAL, \"%s is NULL\");\n", p->name, p->name);
-        if (p->type.base == HCG_BLOB)
-            sb_printf(b, "    if (!%s.data && %s.len) return hc_error_set(err, HC_EINVAL, \"%s has no data\");\n",
-                      p->name, p->name, p->name);
     }
 }
 

@@ -40,6 +40,10 @@ typedef struct hcg_src {
     size_t nlines;
 } hcg_src;
 
+/* All of path in a NUL-terminated buffer from malloc, its length in *len;
+   NULL with errno set when it cannot be read. (parse.c) */
+char *hcg_read_file(const char *path, size_t *len);
+
 /* Set up src for text (which it does not own); hcg_src_free releases the
    line index. */
 void hcg_src_init(hcg_src *src, const char *path, const char *text, size_t len);

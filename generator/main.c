@@ -37,40 +37,12 @@ static const char usage[] =
     "--pg-check included), 2 for a bad command line, an I/O error or a\n"
     "PostgreSQL server that cannot be reached.\n";
 
-/* Read all of path into a NUL-terminated buffer. */
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    for (size_t got; buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0;) {
-        n += got;
-        if (cap - n - 1 == 0) {
-            char *p = realloc(buf, cap * 2);
-            if (!p) { free(buf); buf = NULL; break; }
-            buf = p;
-            cap *= 2;
-        }
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf || bad) {
-        free(buf);
-        errno = bad ? EIO : ENOMEM;
-        return NULL;
-    }
-    buf[n] = 0;
-    *len = n;
-    return buf;
-}
-
 /* Write text to path through a temporary file and rename(), unless path
    already holds exactly text (then it is left alone, timestamps and all). */
 static int write_if_changed(const char *path, const char *text)
 {
     size_t len = strlen(text), old_len;
-    char *old = read_file(path, &old_len);
+    char *old = hcg_read_file(path, &old_len);
     if (old && old_len == len && memcmp(old, text, len) == 0) {
         free(old);
         return 0;
@@ -240,7 +212,7 @@ int main(int argc, char **argv)
     }
 
     size_t len;
-    char *text = read_file(input, &len);
+    char *text = hcg_read_file(input, &len);
     if (!text) {
         fprintf(stderr, "hcachegen: cannot read %s: %s\n", input, strerror(errno));
         return 2;

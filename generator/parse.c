@@ -1,7 +1,8 @@
 /*
-** parse.c -- the arena, diagnostics, and the loop that feeds tokens from
-** the lexer to the lemon parser.
+** parse.c -- reading files, the arena, diagnostics, and the loop that
+** feeds tokens from the lexer to the lemon parser.
 */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,35 @@
 
 #include "hcg.h"
 #include "grammar.h"
+
+/* ---------------------------------------------------------------- files */
+
+char *hcg_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    for (size_t got; buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0;) {
+        n += got;
+        if (cap - n - 1 == 0) {
+            char *p = realloc(buf, cap * 2);
+            if (!p) { free(buf); buf = NULL; break; }
+            buf = p;
+            cap *= 2;
+        }
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf || bad) {
+        free(buf);
+        errno = bad ? EIO : ENOMEM;
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
 
 /* ------------------------------------------------------------ the arena */
 

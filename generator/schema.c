@@ -254,36 +254,6 @@ static const char *skip_blank(const char *p)
     }
 }
 
-/* Read all of path into a NUL-terminated buffer (malloc'd). */
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0) break;
-        if (n + 1 == cap) {
-            char *p = realloc(buf, cap * 2);
-            if (!p) { free(buf); buf = NULL; break; }
-            buf = p;
-            cap *= 2;
-        }
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf || bad) {
-        free(buf);
-        errno = bad ? EIO : ENOMEM;
-        return NULL;
-    }
-    buf[n] = 0;
-    *len = n;
-    return buf;
-}
-
 /* Where name (or, for "main.t", just "t") first stands as a whole word in
    text, ignoring case; or (size_t)-1. */
 static size_t find_word(const char *text, const char *name)
@@ -441,7 +411,7 @@ static void check_sqlite(hcg_module *m, sqlite3 *db, const hcg_decl *d)
 int hcg_check_schema(hcg_module *m, const char *schema_path)
 {
     size_t len;
-    char *text = slurp(schema_path, &len);
+    char *text = hcg_read_file(schema_path, &len);
     if (!text) {
         fprintf(stderr, "hcachegen: cannot read %s: %s\n", schema_path, strerror(errno));
         return -1;
