@@ -70,7 +70,7 @@ TEMPLATES := $(sort $(wildcard templates/*.tmpl))
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 # Suites that exercise threads run under ThreadSanitizer in `make check`.
-TSAN_TESTS := test_singleflight test_stress test_rcu test_db
+TSAN_TESTS := test_singleflight test_stress test_rcu test_db test_events test_bus
 
 # The LIRS traces (test_hitratio, the replay table) live in ../shared/traces
 # beside the repository. A clone made elsewhere (CI's `git clone . /tmp/x`)
@@ -84,6 +84,7 @@ BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
 .PHONY: all deps test-deps check check-run bench-run test-run test-run-tsan bench demo install \
+        multiprocess-run \
         uninstall clean symbols-check golden-update
 .DEFAULT_GOAL := all
 
@@ -193,7 +194,8 @@ $(B)/tests/test_dao: tests/test_dao.c tests/testutil.h $(DAO_DIR)/dao.hc.c $(DAO
 # A failing step does not stop the others.
 CHECK_RESULTS := build/release/test-results.txt build/release-clang/test-results.txt \
                  build/address-undefined/test-results.txt build/thread/test-results.txt \
-                 build/release/install-results.txt build/fuzz/test-results.txt
+                 build/release/install-results.txt build/fuzz/test-results.txt \
+                 build/release/multiprocess-results.txt
 # PostgreSQL tests run against a throwaway server (scripts/pg.sh) started
 # for the whole run; HC_SKIP_PG=1 skips them, and the summary counts them.
 check: test-deps
@@ -213,8 +215,21 @@ check-run:
 	sed -n 's/^install: \([0-9]*\) passed, \([0-9]*\) failed$$/release install \1 \2 0/p' \
 	    build/release/install.log > build/release/install-results.txt; \
 	grep FAILED build/release/install.log || true; \
+	$(MAKE) --no-print-directory multiprocess-run || st=1; \
 	scripts/test-summary.sh $(CHECK_RESULTS) || st=1; \
 	exit $$st
+
+# examples/multiprocess doubles as an integration test of the PostgreSQL
+# bus between two processes: one result line, skipped with HC_SKIP_PG=1.
+multiprocess-run: all
+	@r=build/release/multiprocess-results.txt; \
+	if [ -z "$$HC_PG_CONNINFO" ]; then \
+	    echo "multiprocess: skipped (no PostgreSQL)"; echo "release multiprocess 0 0 1" > $$r; \
+	elif $(MAKE) --no-print-directory -C examples/multiprocess run > build/release/multiprocess.log 2>&1; then \
+	    echo "multiprocess: passed"; echo "release multiprocess 1 0 0" > $$r; \
+	else \
+	    cat build/release/multiprocess.log; echo "release multiprocess 0 1 0" > $$r; exit 1; \
+	fi
 
 test-run: $(TESTS) $(REPLAY) $(HCACHEGEN)
 	@st=0; \
@@ -236,7 +251,7 @@ test-run-tsan: $(TSAN_TESTS:%=$(B)/tests/%)
 $(B)/bench/%: bench/%.c $(LIB_A)
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(ALL_CFLAGS) -Iruntime/include -Iruntime/src $< $(LIB_A) -o $@ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(DB_CFLAGS) -Iruntime/include -Iruntime/src $< $(LIB_A) -o $@ $(LDLIBS)
 
 # bench_dao measures the code written for tests/dao/dao.hcache.
 $(B)/bench/bench_dao: bench/bench_dao.c $(DAO_DIR)/dao.hc.c $(DAO_DIR)/dao.hc.h $(LIB_A)

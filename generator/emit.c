@@ -1226,27 +1226,45 @@ static void emit_exec(emitter *e, const hcg_decl *d, sb *h, sb *c)
     setf(&vs, "F", "%s_%s", m->name, d->name);
     setf(&vs, "name", "%s", d->name);
     set_sql(e, &vs, d);
-    sb params = {0}, cp = {0}, bind = {0}, inv = {0}, doc = {0};
+    sb params = {0}, cp = {0}, bind = {0}, inv = {0}, doc = {0}, decl = {0};
     sb_puts(&params, "hc_cache *c, hc_db *db");
     params_tail(&params, d);
     sb_puts(&params, ", int64_t *changes, hc_error *err");
     sb_puts(&cp, "    if (!c || !db) return hc_error_set(err, HC_EINVAL, NULL);\n");
     check_args(&cp, d);
     bind_params(&bind, d);
-    for (size_t i = 0; i < d->inv_tmpls.n; i++) {
+    /* The tags are built once the write is done, into hc_tag[i]; if one
+       cannot be (out of memory), hc_exec_end flushes instead. */
+    size_t n = d->inv_tmpls.n;
+    if (n) {
+        sb_printf(&decl, "    hc_buf hc_tag[%zu] = {", n);
+        for (size_t i = 0; i < n; i++) sb_puts(&decl, i ? ", HC_BUF_INIT" : "HC_BUF_INIT");
+        sb_printf(&decl, "};\n    const char *hc_tags[%zu];\n    int hc_wrc;\n", n);
+        sb_puts(&inv, "    hc_wrc = hc_rc;                            /* the write's result */\n");
+    }
+    for (size_t i = 0; i < n; i++) {
         const hcg_template *t = d->inv_tmpls.v[i];
-        sb_puts(&inv, "    hc_buf_reset(&hc_tag);\n");
-        build_template(&inv, t, "&hc_tag", "");
-        sb_puts(&inv, "    if (hc_rc == HC_OK) hc_rc = hc_invalidate_tag(c, (const char *)hc_tag.data, NULL);\n");
+        char k[32];
+        snprintf(k, sizeof k, "&hc_tag[%zu]", i);
+        build_template(&inv, t, k, "");
+        sb_printf(&inv, "    hc_tags[%zu] = (const char *)hc_tag[%zu].data;\n", i, i);
         sb_puts(&doc, i ? ", \"" : "\"");
         template_doc(&doc, t);
         sb_puts(&doc, "\"");
     }
-    if (!d->inv_tmpls.n) sb_puts(&doc, "nothing");
+    if (n) {
+        sb_printf(&inv, "    hc_rc = hc_exec_end(c, db, hc_tx, hc_wrc, hc_tags, hc_rc == HC_OK ? %zu : HC_EXEC_FLUSH, err);\n", n);
+        for (size_t i = 0; i < n; i++) sb_printf(&inv, "    hc_buf_free(&hc_tag[%zu]);\n", i);
+        sb_puts(&inv, "    return hc_rc;\n");
+    } else {
+        sb_puts(&doc, "nothing");
+        sb_puts(&inv, "    return hc_exec_end(c, db, hc_tx, hc_rc, NULL, 0, err);\n");
+    }
     set(&vs, "params", sb_take(&params));
     set(&vs, "check_params", sb_take(&cp));
     set(&vs, "bind", sb_take(&bind));
     set(&vs, "invalidate", sb_take(&inv));
+    set(&vs, "tag_decls", sb_take(&decl));
     set(&vs, "inv_doc", comment_safe(sb_take(&doc)));
     set(&vs, "line", line_of(e, d->off));
     set(&vs, "endline", end_line(e));

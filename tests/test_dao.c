@@ -146,6 +146,13 @@ static fx *ready(void **state)
     return f;
 }
 
+static uint64_t stats_of_bus(hc_cache *c)
+{
+    hc_stats s;
+    hc_stats_get(c, &s);
+    return s.bus_published;
+}
+
 static hc_stats stats(fx *f)
 {
     hc_stats s;
@@ -377,6 +384,74 @@ static void test_failed_exec_invalidates_nothing(void **state)
     assert_int_equal(n, 4);
 }
 
+/* Poll (bounded) until c no longer holds key: the bus delivers later. */
+static void expect_gone(hc_cache *c, const char *key)
+{
+    for (int i = 0; i < 20000 && hc_contains(c, key); i++)
+        nanosleep(&(struct timespec){0, 1000 * 1000}, NULL);
+    if (hc_contains(c, key)) fail_msg("'%s' was never invalidated", key);
+}
+
+static hc_cache *open_on(hc_bus *bus, const char *node)
+{
+    hc_config cfg;
+    hc_config_init(&cfg);
+    cfg.name = "dao";
+    cfg.node_id = node;
+    cfg.bus = bus;
+    hc_cache *c = NULL;
+    assert_int_equal(hc_cache_open(&c, &cfg), HC_OK);
+    return c;
+}
+
+/*
+** A write through generated exec code with a bus: another cache hears of
+** it only if it succeeded. On PostgreSQL each cache has a PostgreSQL bus
+** of its own (as two processes would), so the statement and its
+** notifications commit together; on SQLite they share a memory bus.
+*/
+static void test_exec_on_a_bus(void **state)
+{
+    fx *f = ready(state);
+    hc_bus *ba, *bb;
+    hc_error err;
+    if (f->kind == HC_DB_POSTGRES) {
+        char chan[32];
+        snprintf(chan, sizeof chan, "hc_dao_%ld", (long)getpid());
+        assert_int_equal(hc_bus_pg_new(&ba, getenv("HC_PG_CONNINFO"), chan, &err), HC_OK);
+        assert_int_equal(hc_bus_pg_new(&bb, getenv("HC_PG_CONNINFO"), chan, &err), HC_OK);
+    } else {
+        assert_int_equal(hc_bus_memory_new(&ba, 0), HC_OK);
+        bb = ba;
+    }
+    hc_cache *a = open_on(ba, "a"), *b = open_on(bb, "b");
+    dao_user u = {0};
+    int64_t n = 0, changes = 0;
+    assert_int_equal(dao_user_by_id(b, f->db, 1, &u, NULL), HC_OK);
+    assert_int_equal(dao_user_count(b, f->db, &n, NULL), HC_OK);
+
+    /* A failed write (UNIQUE) publishes nothing... */
+    assert_int_equal(dao_add_user(a, f->db, 20, "bob", NULL, 1, true, 1, NULL, &changes, &err), HC_EDB);
+    assert_int_equal(stats_of_bus(a), 0);
+    /* ... and one that succeeds reaches b: tags "user:1" and "users". */
+    assert_int_equal(dao_rename_user(a, f->db, 1, "alicia", &changes, &err), HC_OK);
+    assert_int_equal(changes, 1);
+    assert_int_equal(stats_of_bus(a), 2);
+    expect_gone(b, "dao:user:1");
+    expect_gone(b, "dao:user_count");
+    assert_int_equal(dao_user_by_id(b, f->db, 1, &u, NULL), HC_OK);
+    assert_string_equal(u.name, "alicia");
+    if (f->kind == HC_DB_POSTGRES) {
+        /* The transaction is over, and the write is there. */
+        assert_int_equal(PQtransactionStatus(f->pg), PQTRANS_IDLE);
+    }
+    dao_user_clear(&u);
+    hc_cache_close(a);
+    hc_cache_close(b);
+    hc_bus_free(ba);
+    if (bb != ba) hc_bus_free(bb);
+}
+
 /* ----------------------------------------------------------- failures */
 
 static void test_bad_sql_at_run_time(void **state)
@@ -476,6 +551,7 @@ int main(void)
         T(test_types_round_trip),
         T(test_exec_invalidates),
         T(test_failed_exec_invalidates_nothing),
+        T(test_exec_on_a_bus),
         T(test_bad_sql_at_run_time),
         T(test_database_goes_away),
         T(test_bad_arguments),

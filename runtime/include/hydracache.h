@@ -359,24 +359,28 @@ HC_API int hc_diagnostics_get(hc_cache *c, hc_diagnostics *out);
 /* ---------------------------------------------------------------- events */
 
 /*
-** Event kinds and origins. The subscription API that delivers them comes
-** with the events issue; the cache already reports them internally.
+** Every change to a cache, and (when hc_config.access_events is on) every
+** access, is an event. Subscribers receive the events published after they
+** subscribed, each through a bounded ring of hc_config.event_buffer events:
+** the cache never waits for a subscriber, so one that falls behind loses the
+** oldest events and is told so (HC_ELAGGED). With nobody subscribed,
+** publishing costs one relaxed load and a branch.
 */
 typedef enum hc_event_kind {
-    HC_EVENT_HIT,
-    HC_EVENT_MISS,
-    HC_EVENT_SINGLE_FLIGHT_JOINED,
-    HC_EVENT_LOAD_STARTED,
-    HC_EVENT_LOAD_COMPLETED,
-    HC_EVENT_LOAD_FAILED,
-    HC_EVENT_STORED,
-    HC_EVENT_REMOVED,
-    HC_EVENT_KEY_INVALIDATED,
-    HC_EVENT_TAG_INVALIDATED,
-    HC_EVENT_FLUSHED,
-    HC_EVENT_STALE_LOAD_DISCARDED,
-    HC_EVENT_EXPIRED,
-    HC_EVENT_EVICTED
+    HC_EVENT_HIT,                   /* access: hc_get, hc_try_*, hits of get_or_load */
+    HC_EVENT_MISS,                  /* access */
+    HC_EVENT_SINGLE_FLIGHT_JOINED,  /* access: a caller waits for another's load */
+    HC_EVENT_LOAD_STARTED,          /* access */
+    HC_EVENT_LOAD_COMPLETED,        /* access */
+    HC_EVENT_LOAD_FAILED,           /* access */
+    HC_EVENT_STORED,                /* an entry stored by hc_put or a load */
+    HC_EVENT_REMOVED,               /* hc_remove */
+    HC_EVENT_KEY_INVALIDATED,       /* hc_invalidate_key, local or from the bus */
+    HC_EVENT_TAG_INVALIDATED,       /* hc_invalidate_tag: key is the tag */
+    HC_EVENT_FLUSHED,               /* hc_flush: key is NULL */
+    HC_EVENT_STALE_LOAD_DISCARDED,  /* a load's result not stored, see hc_get_or_load */
+    HC_EVENT_EXPIRED,               /* TTL passed */
+    HC_EVENT_EVICTED                /* removed to respect the capacity */
 } hc_event_kind;
 #define HC_EVENT_KIND_COUNT 14
 
@@ -391,6 +395,183 @@ typedef enum hc_origin {
 
 HC_API const char *hc_event_kind_name(hc_event_kind k);  /* "hit", "evicted", ... */
 HC_API const char *hc_origin_name(hc_origin o);          /* "local", "bus", ... */
+
+/* Bit sets for hc_event_filter. */
+#define HC_EVENT_BIT(kind)     (1u << (kind))
+#define HC_ORIGIN_BIT(origin)  (1u << (origin))
+#define HC_EVENTS_ACCESS  0x3fu     /* hit .. load_failed */
+#define HC_EVENTS_CHANGES 0x3fc0u   /* stored .. evicted */
+
+/*
+** One event. The pointers stay valid until the subscription's next
+** hc_subscription_recv or its close (for a listener: until the callback
+** returns); copy what you keep.
+*/
+typedef struct hc_event {
+    hc_event_kind kind;
+    hc_origin     origin;
+    uint64_t      seq;          /* the cache's event number, from 1, in publishing order */
+    const char   *key;          /* the key; the tag for tag_invalidated; NULL for flushed */
+    size_t        key_len;
+    const char *const *tags;    /* stored: the entry's tags; otherwise none */
+    size_t        ntags;
+    uint64_t      count;        /* tag_invalidated, flushed: entries removed */
+    uint64_t      skipped;      /* with HC_ELAGGED: events this subscriber lost */
+} hc_event;
+
+/*
+** What a subscriber wants; an all-zero filter (or NULL) wants everything
+** published. Each set member narrows:
+**   kinds        HC_EVENT_BIT()s, 0 = every kind (access kinds are only
+**                published when hc_config.access_events is on)
+**   origins      HC_ORIGIN_BIT()s, 0 = every origin
+**   key_prefix   events whose key starts with it (flushed has no key, so
+**                it never matches)
+**   tag          tag_invalidated of that tag, and stored events of
+**                entries carrying it
+** The strings are copied.
+*/
+typedef struct hc_event_filter {
+    unsigned    kinds;
+    unsigned    origins;
+    const char *key_prefix;
+    const char *tag;
+} hc_event_filter;
+
+typedef struct hc_subscription hc_subscription;
+
+/*
+** Subscribe to c's events from now on. Returns HC_OK and sets *out,
+** HC_EINVAL, HC_ENOMEM, HC_ESYS.
+*/
+HC_API int hc_subscribe(hc_cache *c, const hc_event_filter *filter,
+                        hc_subscription **out);
+
+/*
+** Take the oldest event not yet received into *ev, waiting at most
+** timeout_ms for one (0: do not wait; UINT64_MAX: wait as long as it takes).
+** Returns HC_OK; HC_ELAGGED with ev->skipped set when the ring overflowed
+** and events were lost since the last call (the next call returns the
+** oldest one kept); HC_ETIMEDOUT; HC_ECLOSED once the cache was closed and
+** every event was received; HC_EINVAL. One thread at a time per
+** subscription.
+*/
+HC_API int hc_subscription_recv(hc_subscription *sub, hc_event *ev,
+                                uint64_t timeout_ms);
+
+/*
+** Stop receiving and free sub. Events not received are dropped. Accepts
+** NULL. May be called after the cache is closed, but not while another
+** thread is inside hc_subscription_recv on sub.
+*/
+HC_API void hc_subscription_close(hc_subscription *sub);
+
+/*
+** A listener: fn(ctx, ev) is called for each event that passes filter, in
+** order, on a thread of the listener's own (never with a cache lock held,
+** never on the thread whose call caused the event). When events were lost,
+** the next event delivered has skipped set to how many. fn may call the
+** cache (and should not be slow: a listener that falls behind loses events
+** like any subscriber). Returns HC_OK and sets *out, HC_EINVAL, HC_ENOMEM,
+** HC_ESYS.
+*/
+typedef void (*hc_event_fn)(void *ctx, const hc_event *ev);
+typedef struct hc_listener hc_listener;
+HC_API int hc_listen(hc_cache *c, const hc_event_filter *filter,
+                     hc_event_fn fn, void *ctx, hc_listener **out);
+
+/*
+** Stop the listener: waits for a callback that is running to return (so ctx
+** may be freed afterwards), then frees it. Events not yet delivered are
+** dropped. Called from inside its own callback, it stops the listener
+** after that callback returns, without waiting. Accepts NULL.
+*/
+HC_API void hc_listener_close(hc_listener *l);
+
+/* ------------------------------------------------------ invalidation bus */
+
+/*
+** An invalidation bus carries invalidations between caches: in one process
+** (hc_bus_memory_new) or between processes (hc_bus_pg_new: PostgreSQL
+** LISTEN/NOTIFY). Caches opened with the same hc_config.bus form a group;
+** hc_invalidate_key, hc_remove, hc_invalidate_tag and hc_flush apply
+** locally, then publish, and every other cache of the same name on the bus
+** applies the message (origin HC_ORIGIN_BUS; counted as bus_received and
+** bus_applied; never published again). A cache ignores the messages it
+** published itself (by node_id). Values never travel, only invalidations.
+**
+** A message lost on the way (a ring that overflowed, a connection that
+** broke) cannot be named, so every cache of the bus flushes when it learns
+** of a loss (counted as bus_lagged, or bus_receiver_closed for a lost
+** connection). A failed publish is counted (bus_publish_failures) and the
+** call returns HC_EBUS, after the local invalidation was applied.
+*/
+typedef enum hc_bus_op {
+    HC_BUS_KEY   = 1,       /* invalidate the key value */
+    HC_BUS_TAG   = 2,       /* invalidate the tag value */
+    HC_BUS_FLUSH = 3        /* flush; value is NULL */
+} hc_bus_op;
+
+typedef struct hc_bus_msg {
+    hc_bus_op   op;
+    const char *node_id;    /* the publishing cache's hc_config.node_id */
+    const char *cache;      /* its name: only caches of that name apply it */
+    const char *value;      /* the key or the tag */
+} hc_bus_msg;
+
+/*
+** A transport: how messages travel. hc_bus_new calls start once, and from
+** then on the transport calls hc_bus_deliver for each message it receives
+** (its own ones included: the bus drops them), hc_bus_lost when messages
+** were lost, from one thread of its own. publish may be called from any
+** thread at once and returns HC_OK or a negative code with err filled.
+** close stops the delivery (no hc_bus_deliver runs once it returns) and
+** frees the transport.
+*/
+typedef struct hc_bus_transport {
+    int  (*publish)(void *impl, const hc_bus_msg *m, hc_error *err);
+    int  (*start)(void *impl, hc_bus *bus, hc_error *err);
+    void (*close)(void *impl);
+} hc_bus_transport;
+
+/* Make a bus over a transport (t must outlive it). On failure impl is closed
+   through t->close. Returns HC_OK, HC_ENOMEM, HC_ESYS, or start's error. */
+HC_API int hc_bus_new(hc_bus **out, const hc_bus_transport *t, void *impl,
+                      hc_error *err);
+/* For transports: apply m to every other cache of its name on the bus. */
+HC_API void hc_bus_deliver(hc_bus *bus, const hc_bus_msg *m);
+/* For transports: n messages (0: an unknown number) were lost; every cache
+   flushes. reconnected says they were lost to a broken connection. */
+HC_API void hc_bus_lost(hc_bus *bus, uint64_t n, bool reconnected);
+
+/*
+** An in-process bus: published messages wait in a ring of capacity messages
+** (0: 1024) for its delivery thread. A publisher never waits for delivery;
+** if the ring is full the oldest message is dropped and the caches flush.
+*/
+HC_API int hc_bus_memory_new(hc_bus **out, unsigned capacity);
+
+/*
+** A bus between processes over PostgreSQL: a connection of its own (opened
+** here with conninfo, with TCP keepalives) LISTENs on channel (a plain
+** identifier: letters, digits, '_', at most 63 bytes) and a thread of its
+** own waits on its socket. Messages are published with pg_notify on the
+** same connection. The payload format is in docs/RUNTIME.md ("The
+** invalidation bus"); one over PostgreSQL's 8000-byte limit is sent as a
+** flush of that cache. A lost connection is retried with backoff (50 ms
+** doubling to 5 s); once back, it LISTENs again and every cache of the bus
+** flushes, since notifications sent meanwhile are lost. Publishing while
+** the connection is down fails with HC_EBUS. A payload that does not parse
+** flushes every cache of the bus. Returns HC_OK, HC_EINVAL (bad channel),
+** HC_EBUS with the server's message when it cannot connect or LISTEN,
+** HC_ENOMEM, HC_ESYS.
+*/
+HC_API int hc_bus_pg_new(hc_bus **out, const char *conninfo,
+                         const char *channel, hc_error *err);
+
+/* Close the transport and free bus. Every cache using it must be closed
+   first. Accepts NULL. */
+HC_API void hc_bus_free(hc_bus *bus);
 
 /* ---------------------------------------------- codec for generated code */
 
@@ -598,6 +779,35 @@ HC_API int hc_stmt_col_blob(hc_stmt *st, unsigned col, hc_bytes *b, bool *is_nul
 HC_API unsigned hc_stmt_ncols(hc_stmt *st);
 /* Rows inserted, updated or deleted by the statement, after it ran. */
 HC_API int64_t hc_stmt_changes(hc_stmt *st);
+
+/*
+** What a generated exec runs around its statement, so that the tags it
+** invalidates are invalidated everywhere if and only if the write commits.
+**
+** hc_exec_begin: when db is PostgreSQL and c's bus is a PostgreSQL bus, it
+** takes hc_db_lock and runs BEGIN, unless the connection is inside a
+** transaction already (the application's: then it joins it); otherwise it
+** does nothing. *tx tells hc_exec_end what was done. Returns HC_OK, or an
+** error with nothing held.
+**
+** hc_exec_end, with rc the statement's result (and after hc_db_end):
+**   - with a transaction: if rc is HC_OK, one pg_notify per tag runs in it
+**     (the bus's payload, see docs/RUNTIME.md) and BEGIN's transaction is
+**     committed, then the tags are invalidated in c; if anything failed the
+**     transaction is rolled back, nothing is invalidated, and the error is
+**     returned. Notifications made in the application's transaction carry
+**     no node id, so this process's bus applies them too, at its commit.
+**   - without: if rc is HC_OK, hc_invalidate_tag for each tag (published on
+**     c's bus, if any); a failed publish returns HC_EBUS although the write
+**     succeeded.
+**   ntags HC_EXEC_FLUSH (tags NULL) flushes instead: what generated code
+**   passes when it could not build a tag. A NULL tag is the empty tag.
+** Returns rc when it is an error, else HC_OK, HC_EDB, HC_EBUS, HC_ENOMEM.
+*/
+#define HC_EXEC_FLUSH ((size_t)-1)
+HC_API int hc_exec_begin(hc_cache *c, hc_db *db, int *tx, hc_error *err);
+HC_API int hc_exec_end(hc_cache *c, hc_db *db, int tx, int rc,
+                       const char *const *tags, size_t ntags, hc_error *err);
 
 #ifdef __cplusplus
 }

@@ -216,6 +216,7 @@ typedef struct op {
     hc_cache  *c;
     hc__entry *garbage;     /* chained through gnext */
     hc__table *retired;     /* a table a resize replaced */
+    hc_origin  origin;      /* of the removals it reports (0: local) */
 } op;
 
 /* Take e out of the policy (unless the policy let it go already) and out of
@@ -287,10 +288,10 @@ static void release(op *o)
     for (hc__entry *e = first; e; e = e->gnext) {
         switch (e->dead) {
         case DEAD_REMOVED:
-            hc__emit(c, HC_EVENT_REMOVED, HC_ORIGIN_LOCAL, e->data, e->klen);
+            hc__emit(c, HC_EVENT_REMOVED, o->origin, e->data, e->klen);
             break;
         case DEAD_INVALIDATED:
-            hc__emit(c, HC_EVENT_KEY_INVALIDATED, HC_ORIGIN_LOCAL, e->data, e->klen);
+            hc__emit(c, HC_EVENT_KEY_INVALIDATED, o->origin, e->data, e->klen);
             break;
         case DEAD_EXPIRED:
             hc__emit(c, HC_EVENT_EXPIRED, HC_ORIGIN_BACKEND, e->data, e->klen);
@@ -501,6 +502,13 @@ int hc_cache_open(hc_cache **out, const hc_config *cfg)
     for (; i < HC_SHARDS; i++)
         if (pthread_mutex_init(&c->shards[i].lock, NULL) != 0) goto sysfail;
     hc__wheel_init(&c->wheel, now_ms(c));
+    int rc = hc__events_open(c);
+    if (rc == HC_OK && c->bus) rc = hc__bus_attach(c->bus, c);
+    if (rc != HC_OK) {
+        c->bus = NULL;                  /* not attached */
+        hc_cache_close(c);              /* events_close accepts a failed open */
+        return rc;
+    }
     *out = c;
     return HC_OK;
 
@@ -527,6 +535,10 @@ nomem:
 int hc_cache_close(hc_cache *c)
 {
     if (!c) return HC_OK;
+    /* First stop what arrives from outside: the bus's deliveries (waiting
+       for one that runs), then the subscriptions. */
+    if (c->bus) hc__bus_detach(c->bus, c);
+    hc__events_close(c);
     /* No reader can be left (no call on c may run), so what waits for a
        grace period can go at once. */
     for (hc__entry *e = c->defer_entries, *next; e; e = next) {
@@ -623,7 +635,7 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
 
     hc__shard *s = shard_of(c, h);
     hc__taglink *tl = hc__entry_tags(e);
-    op o = {c, NULL, NULL};
+    op o = {c, NULL, NULL, HC_ORIGIN_LOCAL};
     int rc = HC_OK;
 
     /*
@@ -708,7 +720,12 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
     pthread_mutex_unlock(&s->lock);
     if (old) bury(&o, old, DEAD_REPLACED);
     pthread_mutex_unlock(&c->lock);
-    if (*stored) hc__emit(c, HC_EVENT_STORED, f ? HC_ORIGIN_LOADER : HC_ORIGIN_LOCAL, key, klen);
+    if (*stored && atomic_load_explicit(&c->nsubs, memory_order_relaxed)) {
+        hc_event ev = {HC_EVENT_STORED, f ? HC_ORIGIN_LOADER : HC_ORIGIN_LOCAL,
+                       0, key, klen, opts ? opts->tags : NULL,
+                       opts ? opts->ntags : 0, 0, 0};
+        hc__emit_event(c, &ev);
+    }
     release(&o);
     return HC_OK;
 }
@@ -729,7 +746,7 @@ int hc_put(hc_cache *c, const char *key, const void *val, size_t len,
 static void expire_key(hc_cache *c, const char *key, size_t klen, uint64_t h, uint64_t now)
 {
     hc__shard *s = shard_of(c, h);
-    op o = {c, NULL, NULL};
+    op o = {c, NULL, NULL, HC_ORIGIN_LOCAL};
     pthread_mutex_lock(&c->lock);
     expire_due(&o, now);
     pthread_mutex_lock(&s->lock);
@@ -751,7 +768,7 @@ static void expire_key(hc_cache *c, const char *key, size_t klen, uint64_t h, ui
 static HC_NOINLINE void maintain(hc_cache *c)
 {
     if (pthread_mutex_trylock(&c->lock) != 0) return;
-    op o = {c, NULL, NULL};
+    op o = {c, NULL, NULL, HC_ORIGIN_LOCAL};
     expire_due(&o, now_ms(c));
     pthread_mutex_unlock(&c->lock);
     release(&o);
@@ -1105,13 +1122,12 @@ int hc_get_or_load(hc_cache *c, const char *key, const hc_options *opts,
 
 /* ------------------------------------------------------ invalidation */
 
-static int remove_key(hc_cache *c, const char *key, int why)
+static int remove_key(hc_cache *c, const char *key, int why, hc_origin origin)
 {
-    if (!c || !key) return HC_EINVAL;
     size_t klen = strlen(key);
     uint64_t h = hc__hash(key, klen);
     hc__shard *s = shard_of(c, h);
-    op o = {c, NULL, NULL};
+    op o = {c, NULL, NULL, origin};
     pthread_mutex_lock(&c->lock);
     expire_due(&o, now_ms(c));
     pthread_mutex_lock(&s->lock);
@@ -1130,28 +1146,37 @@ static int remove_key(hc_cache *c, const char *key, int why)
         /* Report the invalidation even when nothing was cached: a load may
            have been made stale by it. */
         if (why == DEAD_INVALIDATED)
-            hc__emit(c, HC_EVENT_KEY_INVALIDATED, HC_ORIGIN_LOCAL, key, klen);
+            hc__emit(c, HC_EVENT_KEY_INVALIDATED, origin, key, klen);
     }
     release(&o);
     return e ? HC_OK : HC_MISS;
 }
 
+/* Apply locally, then publish on the bus if there is one: a failed
+   publish is the result, since the other caches did not hear of it. */
+static int published(hc_cache *c, int rc, hc_bus_op what, const char *value)
+{
+    if (!c->bus) return rc;
+    int b = hc__bus_publish(c, what, value);
+    return b == HC_OK ? rc : b;
+}
+
 int hc_remove(hc_cache *c, const char *key)
 {
-    return remove_key(c, key, DEAD_REMOVED);
+    if (!c || !key) return HC_EINVAL;
+    return published(c, remove_key(c, key, DEAD_REMOVED, HC_ORIGIN_LOCAL), HC_BUS_KEY, key);
 }
 
 int hc_invalidate_key(hc_cache *c, const char *key)
 {
-    return remove_key(c, key, DEAD_INVALIDATED);
+    if (!c || !key) return HC_EINVAL;
+    return published(c, remove_key(c, key, DEAD_INVALIDATED, HC_ORIGIN_LOCAL), HC_BUS_KEY, key);
 }
 
-int hc_invalidate_tag(hc_cache *c, const char *tag, uint64_t *removed)
+static uint64_t invalidate_tag(hc_cache *c, const char *tag, hc_origin origin)
 {
-    if (removed) *removed = 0;
-    if (!c || !tag) return HC_EINVAL;
     size_t len = strlen(tag);
-    op o = {c, NULL, NULL};
+    op o = {c, NULL, NULL, origin};
     uint64_t n = 0;
     pthread_mutex_lock(&c->lock);
     expire_due(&o, now_ms(c));
@@ -1174,16 +1199,26 @@ int hc_invalidate_tag(hc_cache *c, const char *tag, uint64_t *removed)
     }
     c->invalidations += n;
     pthread_mutex_unlock(&c->lock);
-    hc__emit(c, HC_EVENT_TAG_INVALIDATED, HC_ORIGIN_LOCAL, tag, len);
+    if (atomic_load_explicit(&c->nsubs, memory_order_relaxed)) {
+        hc_event ev = {HC_EVENT_TAG_INVALIDATED, origin, 0, tag, len, NULL, 0, n, 0};
+        hc__emit_event(c, &ev);
+    }
     release(&o);
-    if (removed) *removed = n;
-    return HC_OK;
+    return n;
 }
 
-int hc_flush(hc_cache *c)
+int hc_invalidate_tag(hc_cache *c, const char *tag, uint64_t *removed)
 {
-    if (!c) return HC_EINVAL;
-    op o = {c, NULL, NULL};
+    if (removed) *removed = 0;
+    if (!c || !tag) return HC_EINVAL;
+    uint64_t n = invalidate_tag(c, tag, HC_ORIGIN_LOCAL);
+    if (removed) *removed = n;
+    return published(c, HC_OK, HC_BUS_TAG, tag);
+}
+
+static void flush(hc_cache *c, hc_origin origin)
+{
+    op o = {c, NULL, NULL, origin};
     uint64_t n = 0;
     pthread_mutex_lock(&c->lock);
     for (unsigned i = 0; i < HC_SHARDS; i++) {
@@ -1213,9 +1248,38 @@ int hc_flush(hc_cache *c)
     c->count = c->bytes = 0;
     c->invalidations += n;
     pthread_mutex_unlock(&c->lock);
-    hc__emit(c, HC_EVENT_FLUSHED, HC_ORIGIN_LOCAL, NULL, 0);
+    if (atomic_load_explicit(&c->nsubs, memory_order_relaxed)) {
+        hc_event ev = {HC_EVENT_FLUSHED, origin, 0, NULL, 0, NULL, 0, n, 0};
+        hc__emit_event(c, &ev);
+    }
     release(&o);
-    return HC_OK;
+}
+
+int hc_flush(hc_cache *c)
+{
+    if (!c) return HC_EINVAL;
+    flush(c, HC_ORIGIN_LOCAL);
+    return published(c, HC_OK, HC_BUS_FLUSH, NULL);
+}
+
+/* An invalidation applied like the call but never published: a message
+   from the bus (origin bus), or a transactional exec's own (exec.c). */
+int hc__apply(hc_cache *c, hc_bus_op what, const char *value, hc_origin origin)
+{
+    switch (what) {
+    case HC_BUS_KEY:
+        if (!value) return HC_EINVAL;
+        (void)remove_key(c, value, DEAD_INVALIDATED, origin);
+        return HC_OK;
+    case HC_BUS_TAG:
+        if (!value) return HC_EINVAL;
+        (void)invalidate_tag(c, value, origin);
+        return HC_OK;
+    case HC_BUS_FLUSH:
+        flush(c, origin);
+        return HC_OK;
+    }
+    return HC_EINVAL;
 }
 
 /* ------------------------------------------------------------ stats */
@@ -1271,7 +1335,7 @@ int hc_diagnostics_get(hc_cache *c, hc_diagnostics *out)
     if (!c || !out) return HC_EINVAL;
     memset(out, 0, sizeof *out);
     hc_stats_get(c, &out->stats);
-    op o = {c, NULL, NULL};
+    op o = {c, NULL, NULL, HC_ORIGIN_LOCAL};
     pthread_mutex_lock(&c->lock);
     expire_due(&o, now_ms(c));
     out->entries = c->count;

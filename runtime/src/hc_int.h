@@ -231,6 +231,8 @@ struct hc_cache {
     unsigned        event_buffer;
     bool            access_events;
     hc_bus         *bus;
+    struct hc__events *events;       /* subscriptions: events.c */
+    atomic_uint     nsubs;           /* open subscriptions; 0: hc__emit returns */
     bool            weigh_bytes;     /* the policy counts bytes, not entries */
 
     pthread_mutex_t lock;            /* the policy lock, see above */
@@ -345,8 +347,41 @@ void hc__tag_unlink(hc_cache *c, hc__taglink *l);
 void hc__tag_release(hc_cache *c, hc__tag *t);
 void hc__tags_free_all(hc_cache *c);
 
-/* events.c: the seam where the events issue plugs in. */
-void hc__emit(hc_cache *c, hc_event_kind kind, hc_origin origin,
-              const char *key, size_t klen);
+/*
+** events.c: subscriptions. hc__events_open/close are called by
+** hc_cache_open/close (close ends every subscription still open: its recv
+** returns HC_ECLOSED once drained, and it no longer refers to the cache).
+** hc__emit_event copies what it keeps; no lock of the cache may be held
+** when it is called. hc__emit is the cheap front: a relaxed load and a
+** branch while nobody subscribes.
+*/
+int  hc__events_open(hc_cache *c);
+void hc__events_close(hc_cache *c);
+void hc__emit_event(hc_cache *c, const hc_event *ev);
+static inline void hc__emit(hc_cache *c, hc_event_kind kind, hc_origin origin,
+                            const char *key, size_t klen)
+{
+    if (atomic_load_explicit(&c->nsubs, memory_order_relaxed) == 0) return;
+    hc_event ev = {kind, origin, 0, key, klen, NULL, 0, 0, 0};
+    hc__emit_event(c, &ev);
+}
+
+/*
+** bus.c: a cache's membership of its bus. hc__bus_attach (in hc_cache_open)
+** adds c to the caches the bus delivers to, hc__bus_detach (in
+** hc_cache_close) removes it and waits for a delivery to c that is running.
+** hc__bus_publish sends one message from c and counts it.
+*/
+int  hc__bus_attach(hc_bus *bus, hc_cache *c);
+void hc__bus_detach(hc_bus *bus, hc_cache *c);
+int  hc__bus_publish(hc_cache *c, hc_bus_op op, const char *value);
+/* The transport of bus, and its impl in *impl. */
+const hc_bus_transport *hc__bus_transport(const hc_bus *bus, void **impl);
+/* bus_pg.c: true when bus is a PostgreSQL bus (*channel: its channel). */
+bool hc__bus_is_pg(const hc_bus *bus, const char **channel);
+/* bus_pg.c: the NOTIFY payload for m (a flush when m's is too long). */
+int  hc__bus_pg_payload(const hc_bus_msg *m, hc_buf *out);
+/* cache.c: apply an invalidation to c without publishing it. */
+int  hc__apply(hc_cache *c, hc_bus_op op, const char *value, hc_origin origin);
 
 #endif

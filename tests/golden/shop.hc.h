@@ -90,11 +90,15 @@ int shop_user_count_direct(hc_db *db, int64_t *out, hc_error *err);
 
 /* exec rename_user: invalidates "user:{id}", "users". */
 #line 35 "tests/golden/shop.hcache"
-/* Runs the statement; only if it succeeded, invalidates those tags in c.
-   *changes (if changes is not NULL) gets the number of rows it changed.
-   HC_OK, HC_EDB with the database's message, HC_EINVAL. */
+/* Runs the statement; only if it succeeded, invalidates those tags in c,
+   and on c's bus. With PostgreSQL and a PostgreSQL bus, the statement and
+   the notifications commit or roll back together (hc_exec_begin): any
+   failure is HC_EDB and nothing happened. Otherwise a failed publish is
+   HC_EBUS after the write succeeded. *changes (if changes is not NULL)
+   gets the number of rows it changed. HC_OK, HC_EDB with the database's
+   message, HC_EBUS, HC_EINVAL, HC_ENOMEM. */
 int shop_rename_user(hc_cache *c, hc_db *db, int64_t id, const char *name, int64_t *changes, hc_error *err);
-#line 98 "shop.hc.h"
+#line 102 "shop.hc.h"
 
 /* policy load_user ("load-user"): key "shop:user:{user_id}", tags "user:{user_id}", "users". */
 #line 40 "tests/golden/shop.hcache"
@@ -103,7 +107,7 @@ int shop_rename_user(hc_cache *c, hc_db *db, int64_t id, const char *name, int64
 typedef int (*shop_load_user_loader)(void *ctx, int64_t user_id, shop_user *out, hc_error *err);
 /* HC_OK | HC_MISS, or the loader's error, or a cache error (HC_ETIMEDOUT...). */
 int shop_load_user(hc_cache *c, int64_t user_id, shop_load_user_loader load, void *ctx, shop_user *out, hc_error *err);
-#line 107 "shop.hc.h"
+#line 111 "shop.hc.h"
 
 /* cacheable fib: key "shop:fib:{n}". */
 #line 45 "tests/golden/shop.hcache"
@@ -112,7 +116,7 @@ int shop_fib(hc_cache *c, int64_t n, int64_t *out, hc_error *err);
 /* You write this one: fill out and return HC_OK, or an HC_E* code
    with err filled. It runs once per miss, under single-flight. */
 int shop_fib_load(int64_t n, int64_t *out, hc_error *err);
-#line 116 "shop.hc.h"
+#line 120 "shop.hc.h"
 
 /* cacheable greeting: key "shop:greeting:{name}", tags "greetings". */
 #line 49 "tests/golden/shop.hcache"
@@ -120,7 +124,7 @@ int shop_fib_load(int64_t n, int64_t *out, hc_error *err);
 int shop_greeting(hc_cache *c, const char *name, char **out);
 /* You write this one; it cannot fail. It runs once per miss. */
 char *shop_greeting_load(const char *name);
-#line 124 "shop.hc.h"
+#line 128 "shop.hc.h"
 
 #ifdef __cplusplus
 }

@@ -616,29 +616,31 @@ static const hc_sql shop_rename_user__sql = {
 int shop_rename_user(hc_cache *c, hc_db *db, int64_t id, const char *name, int64_t *changes, hc_error *err)
 {
     hc_stmt *hc_s;
-    hc_buf hc_tag = HC_BUF_INIT;
-    int hc_rc;
+    int hc_tx, hc_rc;
+    hc_buf hc_tag[2] = {HC_BUF_INIT, HC_BUF_INIT};
+    const char *hc_tags[2];
+    int hc_wrc;
     if (!c || !db) return hc_error_set(err, HC_EINVAL, NULL);
     if (!name) return hc_error_set(err, HC_EINVAL, "name is NULL");
-    hc_rc = hc_db_begin(db, &shop_rename_user__sql, &hc_s, err);
+    hc_rc = hc_exec_begin(c, db, &hc_tx, err);   /* BEGIN, with a PostgreSQL bus */
     if (hc_rc != HC_OK) return hc_rc;
+    hc_rc = hc_db_begin(db, &shop_rename_user__sql, &hc_s, err);
     if (hc_rc == HC_OK) hc_rc = hc_stmt_bind_i64(hc_s, 1, (int64_t)id);
     if (hc_rc == HC_OK) hc_rc = hc_stmt_bind_text(hc_s, 2, name);
     while (hc_rc == HC_OK) hc_rc = hc_stmt_step(hc_s);   /* rows, if any, are dropped */
     if (hc_rc == HC_MISS) hc_rc = HC_OK;
     if (hc_rc == HC_OK && changes) *changes = hc_stmt_changes(hc_s);
     hc_db_end(hc_s);
-    if (hc_rc != HC_OK) return hc_rc;          /* a failed write invalidates nothing */
-    hc_buf_reset(&hc_tag);
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tag, "user:");
-    if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_tag, (int64_t)id);
-    if (hc_rc == HC_OK) hc_rc = hc_invalidate_tag(c, (const char *)hc_tag.data, NULL);
-    hc_buf_reset(&hc_tag);
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tag, "users");
-    if (hc_rc == HC_OK) hc_rc = hc_invalidate_tag(c, (const char *)hc_tag.data, NULL);
-    if (hc_rc != HC_OK) hc_flush(c);           /* a tag could not be built: drop everything */
-    hc_buf_free(&hc_tag);
-    return HC_OK;
+    hc_wrc = hc_rc;                            /* the write's result */
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tag[0], "user:");
+    if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_tag[0], (int64_t)id);
+    hc_tags[0] = (const char *)hc_tag[0].data;
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tag[1], "users");
+    hc_tags[1] = (const char *)hc_tag[1].data;
+    hc_rc = hc_exec_end(c, db, hc_tx, hc_wrc, hc_tags, hc_rc == HC_OK ? 2 : HC_EXEC_FLUSH, err);
+    hc_buf_free(&hc_tag[0]);
+    hc_buf_free(&hc_tag[1]);
+    return hc_rc;
 }
 
 /* ------------------------------------------------------ policy load_user */

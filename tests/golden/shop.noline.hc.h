@@ -86,9 +86,13 @@ int shop_user_count_direct(hc_db *db, int64_t *out, hc_error *err);
 
 /* exec rename_user: invalidates "user:{id}", "users". */
 
-/* Runs the statement; only if it succeeded, invalidates those tags in c.
-   *changes (if changes is not NULL) gets the number of rows it changed.
-   HC_OK, HC_EDB with the database's message, HC_EINVAL. */
+/* Runs the statement; only if it succeeded, invalidates those tags in c,
+   and on c's bus. With PostgreSQL and a PostgreSQL bus, the statement and
+   the notifications commit or roll back together (hc_exec_begin): any
+   failure is HC_EDB and nothing happened. Otherwise a failed publish is
+   HC_EBUS after the write succeeded. *changes (if changes is not NULL)
+   gets the number of rows it changed. HC_OK, HC_EDB with the database's
+   message, HC_EBUS, HC_EINVAL, HC_ENOMEM. */
 int shop_rename_user(hc_cache *c, hc_db *db, int64_t id, const char *name, int64_t *changes, hc_error *err);
 
 /* policy load_user ("load-user"): key "shop:user:{user_id}", tags "user:{user_id}", "users". */
