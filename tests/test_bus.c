@@ -690,6 +690,26 @@ static void test_pg_exec_notifies_iff_committed(void **state)
     expect_gone(p.x, "r1");
     assert_int_equal(pg_long(conn, "SELECT v FROM hc_bus_t WHERE id = 1"), 8);
 
+    /* The server drops the connection: the write that meets it fails, the
+       next one resets it (hc_exec_begin repairs before its BEGIN) and is
+       heard. */
+    char sql[160];
+    int pid = PQbackendPID(conn);
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d)", pid);
+    pg_run(info, sql);
+    PGconn *admin = PQconnectdb(info);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_stat_activity WHERE pid = %d", pid);
+    for (int i = 0; pg_long(admin, sql) != 0; i++) {
+        if (i == 20000) fail_msg("backend %d did not exit", pid);
+        nap_ms(1);
+    }
+    PQfinish(admin);
+    put(p.y, "r1", "row:1");
+    assert_int_equal(write_v(p.x, db, 9, &err), HC_EDB);
+    assert_true(hc_contains(p.y, "r1"));
+    assert_int_equal(write_v(p.x, db, 9, &err), HC_OK);
+    expect_gone(p.y, "r1");
+
     hc_db_free(db);
     PQfinish(conn);
     pair_close(&p);
