@@ -570,7 +570,7 @@ static void test_pg_bus_malformed_payloads(void **state)
     pair p;
     pair_open(&p, info);
     static const char *const bad[] = {
-        "garbage", "", "hc1", "hc1 k", "hc1 k x", "hc1 q x shop k", "hc1 kx shop k",
+        "garbage", "", "hc1", "hc1 ", "hc1 k", "hc1 k x", "hc1 q x shop k", "hc1 kx shop k",
         "hc1 k x shop k extra", "hc1 f x shop extra", "hc1 k x shop %zz", "hc1 k x shop %0",
         "hc1 k x shop %00", "hc2 k x shop k",
     };

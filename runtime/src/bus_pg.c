@@ -68,13 +68,14 @@ static int put_field(hc_buf *out, const char *s)
 
 /*
 ** The payload for m, or for a flush of m's cache when m's would reach the
-** NOTIFY limit. HC_OK, HC_ENOMEM, or HC_ETOOBIG when the node id and cache
-** name alone reach it.
+** NOTIFY limit. HC_OK, HC_ENOMEM, HC_EINVAL (no such op), or HC_ETOOBIG
+** when the node id and cache name alone reach it.
 */
 int hc__bus_pg_payload(const hc_bus_msg *m, hc_buf *out)
 {
     static const char ops[] = {0, 'k', 't', 'f'};
     hc_bus_op op = m->op;
+    if (op != HC_BUS_KEY && op != HC_BUS_TAG && op != HC_BUS_FLUSH) return HC_EINVAL;
     for (int pass = 0; pass < 2; pass++) {
         char head[7] = {'h', 'c', '1', ' ', ops[op], ' ', 0};
         hc_buf_reset(out);
@@ -124,7 +125,7 @@ static bool parse_payload(char *s, hc_bus_msg *m)
 {
     if (strncmp(s, "hc1 ", 4) != 0) return false;
     char op = s[4];
-    if (s[5] != ' ') return false;
+    if (!op || s[5] != ' ') return false;
     char *p = s + 6;
     switch (op) {
     case 'k': m->op = HC_BUS_KEY; break;
