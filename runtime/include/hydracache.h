@@ -787,7 +787,8 @@ HC_API int64_t hc_stmt_changes(hc_stmt *st);
 ** hc_exec_begin: when db is PostgreSQL and c's bus is a PostgreSQL bus, it
 ** takes hc_db_lock and runs BEGIN, unless the connection is inside a
 ** transaction already (the application's: then it joins it); otherwise it
-** does nothing. *tx tells hc_exec_end what was done. Returns HC_OK, or an
+** does nothing. NOTIFY reaches the listeners of one database only, so db
+** and the bus must be connected to the same database. *tx tells hc_exec_end what was done. Returns HC_OK, or an
 ** error with nothing held.
 **
 ** hc_exec_end, with rc the statement's result (and after hc_db_end):
