@@ -32,6 +32,7 @@
 #include <libpq-fe.h>
 
 #include "hc_int.h"
+#include "db_int.h"
 
 #define PG_NOTIFY_LIMIT 8000        /* a payload must be shorter */
 #define BACKOFF_MIN_MS  50
@@ -168,6 +169,14 @@ static void drain(pgbus *pb)
     while (read(pb->wake[0], b, sizeof b) > 0) {}
 }
 
+/* HC_EBUS with what, then libpq's message for conn on one line. */
+static int pg_error(hc_error *err, const char *what, PGconn *conn)
+{
+    char msg[sizeof err->message];
+    hc__one_line(msg, sizeof msg, PQerrorMessage(conn));
+    return hc_error_set(err, HC_EBUS, "%s: %s", what, msg);
+}
+
 /* libpq prints notices to stderr by default; a library stays quiet. */
 static void quiet(void *arg, const char *message)
 {
@@ -187,7 +196,7 @@ static PGconn *connect_listen(pgbus *pb, hc_error *err)
         return NULL;
     }
     if (PQstatus(conn) != CONNECTION_OK) {
-        hc_error_set(err, HC_EBUS, "bus: cannot connect: %s", PQerrorMessage(conn));
+        pg_error(err, "bus: cannot connect", conn);
         PQfinish(conn);
         return NULL;
     }
@@ -196,21 +205,13 @@ static PGconn *connect_listen(pgbus *pb, hc_error *err)
     snprintf(sql, sizeof sql, "LISTEN \"%s\"", pb->channel);
     PGresult *r = PQexec(conn, sql);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        hc_error_set(err, HC_EBUS, "bus: LISTEN failed: %s", PQerrorMessage(conn));
+        pg_error(err, "bus: LISTEN failed", conn);
         PQclear(r);
         PQfinish(conn);
         return NULL;
     }
     PQclear(r);
     return conn;
-}
-
-/* Trim the message libpq ends with a newline. */
-static void trim(hc_error *err)
-{
-    size_t n = strlen(err->message);
-    while (n && (err->message[n - 1] == '\n' || err->message[n - 1] == ' '))
-        err->message[--n] = 0;
 }
 
 static int pg_publish(void *impl, const hc_bus_msg *m, hc_error *err)
@@ -229,11 +230,8 @@ static int pg_publish(void *impl, const hc_bus_msg *m, hc_error *err)
         const char *params[2] = {pb->channel, (const char *)payload.data};
         PGresult *r = PQexecParams(pb->conn, "SELECT pg_notify($1, $2)", 2,
                                    NULL, params, NULL, NULL, 0);
-        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            rc = hc_error_set(err, HC_EBUS, "bus: pg_notify failed: %s",
-                              PQerrorMessage(pb->conn));
-            if (err) trim(err);
-        }
+        if (PQresultStatus(r) != PGRES_TUPLES_OK)
+            rc = pg_error(err, "bus: pg_notify failed", pb->conn);
         PQclear(r);
     }
     pthread_mutex_unlock(&pb->mu);
@@ -417,7 +415,6 @@ int hc_bus_pg_new(hc_bus **out, const char *conninfo, const char *channel,
     hc_error e;
     pb->conn = connect_listen(pb, &e);
     if (!pb->conn) {
-        trim(&e);
         if (err) *err = e;
         pg_close(pb);
         return e.code;

@@ -136,6 +136,10 @@ int hc__col_error(hc_stmt *st, unsigned col, const char *fmt, ...)
 #endif
     ;
 
+/* db_pg.c: msg (libpq's, often several lines ending in a newline) as one
+   line into out, each run of white space one space. The bus uses it too. */
+void hc__one_line(char *out, size_t size, const char *msg);
+
 /* "i64", "text", ...: for messages. */
 const char *hc__sql_type_name(int type);
 

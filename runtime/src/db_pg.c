@@ -93,7 +93,7 @@ static void c_locale_leave(locale_t old)
 
 /* Copy a libpq message into out as one line: runs of white space become
    one space, none at either end. */
-static void one_line(char *out, size_t size, const char *msg)
+void hc__one_line(char *out, size_t size, const char *msg)
 {
     size_t w = 0;
     bool space = false;
@@ -119,20 +119,20 @@ static int result_error(hc_error *err, const hc_sql *sql, PGconn *c, const PGres
     char msg[sizeof err->message];
     const char *primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     if (primary) {
-        one_line(msg, sizeof msg, primary);
+        hc__one_line(msg, sizeof msg, primary);
         const char *detail = PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL);
         if (detail && *detail) {
             size_t w = strlen(msg);
             if (w + 3 < sizeof msg) {
                 memcpy(msg + w, " (", 2);
-                one_line(msg + w + 2, sizeof msg - w - 3, detail);
+                hc__one_line(msg + w + 2, sizeof msg - w - 3, detail);
                 strcat(msg, ")");
             }
         }
     } else {
         const char *m = r ? PQresultErrorMessage(r) : "";
         if (!*m) m = PQerrorMessage(c);
-        one_line(msg, sizeof msg, m);
+        hc__one_line(msg, sizeof msg, m);
         if (!msg[0] && r) snprintf(msg, sizeof msg, "unexpected result %s", PQresStatus(PQresultStatus(r)));
         if (!msg[0]) snprintf(msg, sizeof msg, "no result");
     }
@@ -148,13 +148,13 @@ static int pg_begin(hc_db *db, const hc_sql *sql, bool may_repair, hc_error *err
     if (PQstatus(c) != CONNECTION_BAD) return HC_OK;
     char msg[sizeof err->message];
     if (!may_repair) {
-        one_line(msg, sizeof msg, PQerrorMessage(c));
+        hc__one_line(msg, sizeof msg, PQerrorMessage(c));
         return hc__sql_error(err, sql, HC_EDB, "connection lost (not reset while the hc_db is locked)%s%s",
                              msg[0] ? ": " : "", msg);
     }
     PQreset(c);
     if (PQstatus(c) != CONNECTION_OK) {
-        one_line(msg, sizeof msg, PQerrorMessage(c));
+        hc__one_line(msg, sizeof msg, PQerrorMessage(c));
         return hc__sql_error(err, sql, HC_EDB, "connection lost: %s", msg[0] ? msg : "reset failed");
     }
     /* A new session: the statements died with the old one. */
