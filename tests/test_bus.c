@@ -5,7 +5,7 @@
 ** it starts).
 **
 ** Delivery is asynchronous, so a test waits for the effect it expects
-** (bounded: wait_until gives up after 20 s and fails); nothing is asserted
+** (bounded: test_wait_until gives up after 20 s and fails); nothing is asserted
 ** about time. That a message was NOT delivered is shown by a later message
 ** on the same path that was: both go through one ordered channel.
 **
@@ -27,40 +27,11 @@
 
 extern char **environ;
 
-static void nap_ms(long ms)
-{
-    nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000L}, NULL);
-}
-
-/* Poll pred(arg) every millisecond for up to 20 s. */
-static bool wait_until(bool (*pred)(void *), void *arg)
-{
-    for (int i = 0; i < 20000; i++) {
-        if (pred(arg)) return true;
-        nap_ms(1);
-    }
-    return pred(arg);
-}
-
 static hc_stats stats_of(hc_cache *c)
 {
     hc_stats s;
     hc_stats_get(c, &s);
     return s;
-}
-
-typedef struct key_gone { hc_cache *c; const char *key; } key_gone;
-
-static bool is_gone(void *arg)
-{
-    key_gone *k = arg;
-    return !hc_contains(k->c, k->key);
-}
-
-static void expect_gone(hc_cache *c, const char *key)
-{
-    key_gone k = {c, key};
-    if (!wait_until(is_gone, &k)) fail_msg("'%s' was never invalidated", key);
 }
 
 static bool is_empty(void *arg)
@@ -72,7 +43,7 @@ static bool is_empty(void *arg)
 
 static void expect_empty(hc_cache *c)
 {
-    if (!wait_until(is_empty, c)) fail_msg("the cache was never flushed");
+    if (!test_wait_until(is_empty, c)) fail_msg("the cache was never flushed");
 }
 
 typedef struct applied { hc_cache *c; uint64_t n; } applied;
@@ -88,7 +59,7 @@ static bool has_applied(void *arg)
 static void expect_applied(hc_cache *c, uint64_t n)
 {
     applied a = {c, n};
-    if (!wait_until(has_applied, &a)) fail_msg("fewer than %llu messages applied", (unsigned long long)n);
+    if (!test_wait_until(has_applied, &a)) fail_msg("fewer than %llu messages applied", (unsigned long long)n);
 }
 
 static hc_cache *open_on(hc_bus *bus, const char *name, const char *node)
@@ -129,13 +100,13 @@ static void test_memory_bus_carries_every_kind(void **state)
 
     assert_int_equal(hc_invalidate_key(a, "k1"), HC_OK);
     assert_false(hc_contains(a, "k1"));                 /* applied locally first */
-    expect_gone(b, "k1");
+    test_expect_gone(b, "k1");
     uint64_t removed = 0;
     assert_int_equal(hc_invalidate_tag(a, "t", &removed), HC_OK);
     assert_int_equal(removed, 1);
-    expect_gone(b, "k2");
+    test_expect_gone(b, "k2");
     assert_int_equal(hc_remove(b, "k3"), HC_OK);        /* either direction */
-    expect_gone(a, "k3");
+    test_expect_gone(a, "k3");
     /* A key nobody holds is still published: a load may be running. */
     assert_int_equal(hc_invalidate_key(a, "nobody"), HC_MISS);
     assert_int_equal(hc_flush(a), HC_OK);
@@ -257,7 +228,7 @@ static void test_memory_bus_overflow_flushes(void **state)
 
     /* m0 was being applied, CAP waited in the ring, the rest were dropped:
        b flushes for them, then applies the CAP it has. */
-    expect_gone(b, "keep");
+    test_expect_gone(b, "keep");
     expect_applied(b, 1 + CAP);
     hc_stats sb = stats_of(b);
     assert_int_equal(sb.bus_lagged, SENT - 1 - CAP);
@@ -471,11 +442,11 @@ static void test_pg_bus_carries_every_kind(void **state)
     put(p.y, "k", NULL);
 
     assert_int_equal(hc_invalidate_key(p.x, "user:2"), HC_MISS);
-    expect_gone(p.y, "user:2");
+    test_expect_gone(p.y, "user:2");
     assert_int_equal(hc_invalidate_tag(p.x, "users", NULL), HC_OK);
-    expect_gone(p.y, "user:1");
+    test_expect_gone(p.y, "user:1");
     assert_int_equal(hc_invalidate_key(p.x, "odd key: é %"), HC_MISS);
-    expect_gone(p.y, "odd key: é %");
+    test_expect_gone(p.y, "odd key: é %");
     assert_true(hc_contains(p.y, "k"));
     assert_int_equal(hc_flush(p.x), HC_OK);
     expect_empty(p.y);
@@ -484,7 +455,7 @@ static void test_pg_bus_carries_every_kind(void **state)
        from y to reach x: x's own four were delivered to it before. */
     put(p.x, "back", NULL);
     assert_int_equal(hc_invalidate_key(p.y, "back"), HC_MISS);
-    expect_gone(p.x, "back");
+    test_expect_gone(p.x, "back");
     expect_applied(p.y, 4);
     expect_applied(p.x, 1);
     hc_stats sx = stats_of(p.x), sy = stats_of(p.y);
@@ -521,13 +492,13 @@ static void test_pg_bus_reconnects(void **state)
     pg_terminate(info, "hc_bus_y");
     /* y notices, reconnects, listens again, and flushes: what was sent
        while it was away is lost. */
-    if (!wait_until(reconnected, p.y)) fail_msg("the bus never reconnected");
+    if (!test_wait_until(reconnected, p.y)) fail_msg("the bus never reconnected");
     assert_false(hc_contains(p.y, "a"));
     assert_false(hc_contains(p.y, "b"));
     /* And it hears again. */
     put(p.y, "c", NULL);
     assert_int_equal(hc_invalidate_key(p.x, "c"), HC_MISS);
-    expect_gone(p.y, "c");
+    test_expect_gone(p.y, "c");
     /* The publishing side recovers as well: publishes fail (HC_EBUS,
        counted) while its connection is down, then go through again. */
     pg_terminate(info, "hc_bus_x");
@@ -535,11 +506,11 @@ static void test_pg_bus_reconnects(void **state)
     int rc = HC_EBUS;
     for (int i = 0; i < 20000 && rc != HC_MISS; i++) {
         rc = hc_invalidate_key(p.x, "d");
-        if (rc == HC_EBUS) nap_ms(1);
+        if (rc == HC_EBUS) test_nap_ms(1);
         else assert_int_equal(rc, HC_MISS);
     }
     assert_int_equal(rc, HC_MISS);
-    expect_gone(p.y, "d");
+    test_expect_gone(p.y, "d");
     pair_close(&p);
 }
 
@@ -555,7 +526,7 @@ static void test_pg_bus_oversized_payload_flushes(void **state)
     put(p.y, big, NULL);
     put(p.y, "bystander", NULL);
     assert_int_equal(hc_invalidate_key(p.x, big), HC_MISS);
-    expect_gone(p.y, big);
+    test_expect_gone(p.y, big);
     assert_false(hc_contains(p.y, "bystander"));     /* sent as a flush */
     expect_applied(p.y, 1);
     assert_int_equal(stats_of(p.y).bus_applied, 1);
@@ -580,14 +551,14 @@ static void test_pg_bus_malformed_payloads(void **state)
         snprintf(sql, sizeof sql, "SELECT pg_notify('%s', '%s')", channel, bad[i]);
         pg_run(info, sql);
         /* At worst a flush of every cache on the bus. */
-        expect_gone(p.y, "victim");
+        test_expect_gone(p.y, "victim");
     }
     /* Forged but well formed: an invalidation like any other. */
     put(p.y, "v2", NULL);
     put(p.y, "v3", NULL);
     snprintf(sql, sizeof sql, "SELECT pg_notify('%s', 'hc1 k mallory shop v%%32')", channel);
     pg_run(info, sql);
-    expect_gone(p.y, "v2");
+    test_expect_gone(p.y, "v2");
     assert_true(hc_contains(p.y, "v3"));
     pair_close(&p);
 }
@@ -651,7 +622,7 @@ static void test_pg_exec_notifies_iff_committed(void **state)
     put(p.y, "r1", "row:1");
     assert_int_equal(write_v(p.x, db, 5, &err), HC_OK);
     assert_false(hc_contains(p.x, "r1"));
-    expect_gone(p.y, "r1");
+    test_expect_gone(p.y, "r1");
     assert_int_equal(PQtransactionStatus(conn), PQTRANS_IDLE);
     assert_int_equal(stats_of(p.x).bus_published, 1);
 
@@ -666,7 +637,7 @@ static void test_pg_exec_notifies_iff_committed(void **state)
     assert_int_equal(PQtransactionStatus(conn), PQTRANS_IDLE);
     assert_true(hc_contains(p.x, "r1"));
     assert_int_equal(hc_invalidate_key(p.x, "sentinel"), HC_MISS);
-    expect_gone(p.y, "sentinel");
+    test_expect_gone(p.y, "sentinel");
     assert_true(hc_contains(p.y, "r1"));
     assert_int_equal(pg_long(conn, "SELECT v FROM hc_bus_t WHERE id = 1"), 5);
 
@@ -677,7 +648,7 @@ static void test_pg_exec_notifies_iff_committed(void **state)
     assert_int_equal(PQtransactionStatus(conn), PQTRANS_INTRANS);   /* left open */
     pg_exec_ok(conn, "ROLLBACK");
     assert_int_equal(hc_invalidate_key(p.x, "sentinel"), HC_MISS);
-    expect_gone(p.y, "sentinel");
+    test_expect_gone(p.y, "sentinel");
     assert_true(hc_contains(p.y, "r1"));
 
     /* ... and committed: y hears it, and so does x's own bus, at the
@@ -686,8 +657,8 @@ static void test_pg_exec_notifies_iff_committed(void **state)
     assert_int_equal(write_v(p.x, db, 8, &err), HC_OK);
     put(p.x, "r1", "row:1");
     pg_exec_ok(conn, "COMMIT");
-    expect_gone(p.y, "r1");
-    expect_gone(p.x, "r1");
+    test_expect_gone(p.y, "r1");
+    test_expect_gone(p.x, "r1");
     assert_int_equal(pg_long(conn, "SELECT v FROM hc_bus_t WHERE id = 1"), 8);
 
     /* The server drops the connection: the write that meets it fails, the
@@ -701,14 +672,14 @@ static void test_pg_exec_notifies_iff_committed(void **state)
     snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_stat_activity WHERE pid = %d", pid);
     for (int i = 0; pg_long(admin, sql) != 0; i++) {
         if (i == 20000) fail_msg("backend %d did not exit", pid);
-        nap_ms(1);
+        test_nap_ms(1);
     }
     PQfinish(admin);
     put(p.y, "r1", "row:1");
     assert_int_equal(write_v(p.x, db, 9, &err), HC_EDB);
     assert_true(hc_contains(p.y, "r1"));
     assert_int_equal(write_v(p.x, db, 9, &err), HC_OK);
-    expect_gone(p.y, "r1");
+    test_expect_gone(p.y, "r1");
 
     hc_db_free(db);
     PQfinish(conn);
@@ -753,13 +724,13 @@ static int child_main(const char *info, const char *chan)
     char line[256], arg[200];
     while (fgets(line, sizeof line, stdin)) {
         if (sscanf(line, "gone %199s", arg) == 1) {
-            key_gone k = {c, arg};
-            printf("%s\n", wait_until(is_gone, &k) ? "gone" : "still");
+            test_key_gone k = {c, arg};
+            printf("%s\n", test_wait_until(test_is_gone, &k) ? "gone" : "still");
         } else if (strncmp(line, "empty", 5) == 0) {
-            printf("%s\n", wait_until(is_empty, c) ? "empty" : "still");
+            printf("%s\n", test_wait_until(is_empty, c) ? "empty" : "still");
         } else if (sscanf(line, "stats %199s", arg) == 1) {
             applied a = {c, strtoull(arg, NULL, 10)};
-            (void)wait_until(has_applied, &a);
+            (void)test_wait_until(has_applied, &a);
             hc_stats s = stats_of(c);
             printf("%llu %llu %llu\n", (unsigned long long)s.bus_received,
                    (unsigned long long)s.bus_applied, (unsigned long long)s.bus_published);
@@ -840,7 +811,7 @@ static void test_pg_bus_between_processes(void **state)
     /* And back: the child's invalidation reaches this process. */
     put(c, "from-child", NULL);
     assert_string_equal(child_ask(&ch, "inv from-child"), "ok");
-    expect_gone(c, "from-child");
+    test_expect_gone(c, "from-child");
     expect_applied(c, 1);
     assert_int_equal(stats_of(c).bus_received, 1);   /* not its own three */
 

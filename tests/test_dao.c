@@ -384,14 +384,6 @@ static void test_failed_exec_invalidates_nothing(void **state)
     assert_int_equal(n, 4);
 }
 
-/* Poll (bounded) until c no longer holds key: the bus delivers later. */
-static void expect_gone(hc_cache *c, const char *key)
-{
-    for (int i = 0; i < 20000 && hc_contains(c, key); i++)
-        nanosleep(&(struct timespec){0, 1000 * 1000}, NULL);
-    if (hc_contains(c, key)) fail_msg("'%s' was never invalidated", key);
-}
-
 static hc_cache *open_on(hc_bus *bus, const char *node)
 {
     hc_config cfg;
@@ -437,8 +429,8 @@ static void test_exec_on_a_bus(void **state)
     assert_int_equal(dao_rename_user(a, f->db, 1, "alicia", &changes, &err), HC_OK);
     assert_int_equal(changes, 1);
     assert_int_equal(stats_of_bus(a), 2);
-    expect_gone(b, "dao:user:1");
-    expect_gone(b, "dao:user_count");
+    test_expect_gone(b, "dao:user:1");
+    test_expect_gone(b, "dao:user_count");
     assert_int_equal(dao_user_by_id(b, f->db, 1, &u, NULL), HC_OK);
     assert_string_equal(u.name, "alicia");
     if (f->kind == HC_DB_POSTGRES) {

@@ -9,10 +9,12 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "hydracache.h"
@@ -173,6 +175,40 @@ static inline hc_diagnostics test_diag(hc_cache *c)
     hc_diagnostics d;
     assert_int_equal(hc_diagnostics_get(c, &d), HC_OK);
     return d;
+}
+
+/* ----------------------------------------------------- bounded waits */
+
+static inline void test_nap_ms(long ms)
+{
+    nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000L}, NULL);
+}
+
+/* Poll pred(arg) every millisecond for up to 20 s, for an effect that
+   arrives from another thread or process (the bus). Not a timing test:
+   only a bound on a wait that should end. */
+static inline bool test_wait_until(bool (*pred)(void *), void *arg)
+{
+    for (int i = 0; i < 20000; i++) {
+        if (pred(arg)) return true;
+        test_nap_ms(1);
+    }
+    return pred(arg);
+}
+
+typedef struct test_key_gone { hc_cache *c; const char *key; } test_key_gone;
+
+static inline bool test_is_gone(void *arg)
+{
+    test_key_gone *k = arg;
+    return !hc_contains(k->c, k->key);
+}
+
+/* Wait until c no longer holds key; fail the test if it never happens. */
+static inline void test_expect_gone(hc_cache *c, const char *key)
+{
+    test_key_gone k = {c, key};
+    if (!test_wait_until(test_is_gone, &k)) fail_msg("'%s' was never invalidated", key);
 }
 
 #endif
