@@ -119,7 +119,15 @@ static int read_trace(const char *path, trace *t)
 
 /* ------------------------------------------------------------ key map */
 
-typedef struct snode { hc__pnode pn; uint64_t key; struct snode *lprev, *lnext; } snode;
+typedef struct snode {
+    hc__pnode pn; uint64_t key; uint32_t weight; struct snode *lprev, *lnext;
+} snode;
+
+/* The policy's weigh function: nodes keep their weight beside the node. */
+static uint32_t sim_weigh(const hc__pnode *n)
+{
+    return ((const snode *)(const void *)n)->weight;
+}
 
 /* Open addressing with linear probing and backward-shift deletion. */
 typedef struct { snode **slot; size_t mask; } kmap;
@@ -219,7 +227,7 @@ static uint32_t node_weight(uint64_t key, int weighted)
 static double run_policy(const trace *t, uint64_t bound, int weighted, uint64_t *window)
 {
     hc__policy p;
-    if (hc__policy_init(&p, bound, &test_alloc) != HC_OK) die("init failed");
+    if (hc__policy_init(&p, bound, sim_weigh, &test_alloc) != HC_OK) die("init failed");
     size_t maxn = weighted ? (size_t)bound : (size_t)bound + 1;
     kmap m; kmap_init(&m, maxn + 1);
     snode **free_list = malloc((maxn + 1) * sizeof *free_list);
@@ -237,15 +245,15 @@ static double run_policy(const trace *t, uint64_t bound, int weighted, uint64_t 
         memset(n, 0, sizeof *n);
         n->key = k;
         n->pn.hash = (uint32_t)XXH3_64bits(&k, sizeof k);
-        n->pn.weight = node_weight(k, weighted);
+        n->weight = node_weight(k, weighted);
         kmap_put(&m, n);
         hc__policy_add(&p, &n->pn);
-        total += n->pn.weight; count++;
+        total += n->weight; count++;
         while (total > bound) {
             snode *v = (snode *)hc__policy_evict(&p);
             if (!v) die("evict returned NULL while the cache is not empty");
             kmap_del(&m, v->key);
-            total -= v->pn.weight; count--;
+            total -= v->weight; count--;
             free_list[nfree++] = v;
         }
     }
@@ -276,7 +284,7 @@ static uint64_t check_queues(const hc__policy *p)
         for (const hc__pnode *n = q->head.next; n != &q->head; n = n->next) {
             if (n->next->prev != n || n->prev->next != n) die("broken links");
             if (n->queue != i) die("node in wrong queue");
-            c++; w += n->weight;
+            c++; w += sim_weigh(n);
         }
         if (c != q->count || w != q->weight) die("queue count/weight mismatch");
         all += c;
@@ -293,7 +301,7 @@ static int self_test(void)
     static int in[N];
     uint64_t rng = 42, total = 0, count = 0, bound = 32 * 500;
     hc__policy p;
-    if (hc__policy_init(&p, bound, &test_alloc) != HC_OK) die("init");
+    if (hc__policy_init(&p, bound, sim_weigh, &test_alloc) != HC_OK) die("init");
     long removed_by_queue[HC__Q_COUNT] = {0};
     for (long step = 0; step < 2000000; step++) {
         rng = rng * 6364136223846793005ull + 1442695040888963407ull;
@@ -302,20 +310,20 @@ static int self_test(void)
         unsigned op = (unsigned)(r >> 16) % 100;
         if (!in[i]) {
             nodes[i].pn.hash = (uint32_t)XXH3_64bits(&i, sizeof i);
-            nodes[i].pn.weight = (uint32_t)(1 + i % 64);
+            nodes[i].weight = (uint32_t)(1 + i % 64);
             hc__policy_add(&p, &nodes[i].pn);
-            in[i] = 1; total += nodes[i].pn.weight; count++;
+            in[i] = 1; total += nodes[i].weight; count++;
             while (total > bound) {
                 snode *v = (snode *)hc__policy_evict(&p);
                 if (!v) die("self-test: NULL victim while not empty");
                 unsigned vi = (unsigned)(v - nodes);
                 if (vi >= N || !in[vi]) die("self-test: bogus victim");
-                in[vi] = 0; total -= v->pn.weight; count--;
+                in[vi] = 0; total -= v->weight; count--;
             }
         } else if (op < 8) {
             removed_by_queue[nodes[i].pn.queue]++;
             hc__policy_remove(&p, &nodes[i].pn);
-            in[i] = 0; total -= nodes[i].pn.weight; count--;
+            in[i] = 0; total -= nodes[i].weight; count--;
         } else {
             hc__policy_touch(&nodes[i].pn);
         }
@@ -343,11 +351,11 @@ static int self_test(void)
        nothing; a failed sketch growth during add is harmless. */
     for (fail_at = 0; fail_at < 4; fail_at++) {
         alloc_calls = 0;
-        int rc = hc__policy_init(&p, 100, &test_alloc);
+        int rc = hc__policy_init(&p, 100, sim_weigh, &test_alloc);
         if (rc == HC_OK) {
             for (unsigned j = 0; j < N; j++) {
                 nodes[j].pn.hash = j * 2654435761u;
-                nodes[j].pn.weight = 1;
+                nodes[j].weight = 1;
                 hc__policy_add(&p, &nodes[j].pn);   /* grows the sketch: may fail */
             }
             for (unsigned j = 0; j < N; j++) if (!hc__policy_evict(&p)) die("enomem drain");
@@ -357,8 +365,8 @@ static int self_test(void)
     }
     fail_at = -1;
     /* Unbounded: never picks victims on its own but still drains. */
-    if (hc__policy_init(&p, 0, &test_alloc) != HC_OK) die("init 0");
-    for (unsigned j = 0; j < 10; j++) { nodes[j].pn.weight = 1; hc__policy_add(&p, &nodes[j].pn); }
+    if (hc__policy_init(&p, 0, sim_weigh, &test_alloc) != HC_OK) die("init 0");
+    for (unsigned j = 0; j < 10; j++) { nodes[j].weight = 1; hc__policy_add(&p, &nodes[j].pn); }
     for (unsigned j = 0; j < 10; j++) if (!hc__policy_evict(&p)) die("unbounded drain");
     if (hc__policy_evict(&p)) die("unbounded: not empty");
     hc__policy_destroy(&p);

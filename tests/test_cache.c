@@ -297,6 +297,80 @@ static void test_ttl(void **state)
     hc_cache_close(c);
 }
 
+/* Entries with a deadline carry their expiry state in front of the header
+   and those without carry none: mixed in one cache, replaced by each other,
+   tagged, evicted, removed, flushed and expired, each kind keeps its value
+   and is freed whole (AddressSanitizer checks the frees). */
+static void test_deadline_and_never_mixed(void **state)
+{
+    (void)state;
+    test_clock tc = {100};
+    hc_cache *c = test_open(64, &tc);
+    hc_buf b = HC_BUF_INIT;
+    const char *t[] = {"even"};
+    char key[32], val[32];
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 200; i++) {
+            /* Round 0: odd keys expire; round 1 swaps, replacing entries of
+               one kind by the other. */
+            hc_options o = {(i + round) % 2 ? 50 : HC_TTL_NEVER, i % 2 ? NULL : t, i % 2 ? 0 : 1};
+            snprintf(key, sizeof key, "k%d", i % 100);
+            snprintf(val, sizeof val, "v%d.%d", i, round);
+            test_put_str(c, key, val, &o);
+            const char *got = test_get_str(c, key, &b);   /* NULL: not admitted */
+            if (got) assert_string_equal(got, val);
+        }
+    }
+    /* Now even keys have a deadline and the tag, odd keys neither. */
+    hc_diagnostics d = test_diag(c);
+    assert_true(d.entries <= 64);
+    assert_true(d.stats.evictions > 0);
+    uint64_t even = 0, odd = 0;
+    for (int i = 0; i < 100; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        if (hc_contains(c, key)) *(i % 2 ? &odd : &even) += 1;
+    }
+    assert_int_equal(even + odd, d.entries);
+    assert_true(even > 0 && odd > 1);
+    uint64_t k1 = hc_contains(c, "k1");
+    assert_int_equal(hc_remove(c, "k1"), HC_OK);
+    test_clock_advance(&tc, 50);
+    hc_diagnostics d2 = test_diag(c);
+    assert_int_equal(d2.stats.expirations - d.stats.expirations, even);
+    assert_int_equal(d2.entries, odd - k1);
+    uint64_t removed;
+    assert_int_equal(hc_invalidate_tag(c, "even", &removed), HC_OK);
+    assert_int_equal(removed, 0);                /* they all expired */
+    for (int i = 1; i < 100; i += 2) {
+        snprintf(key, sizeof key, "k%d", i);
+        if (i > 1 && hc_contains(c, key)) {
+            snprintf(val, sizeof val, "v%d.1", i + 100);
+            assert_string_equal(test_get_str(c, key, &b), val);
+        }
+    }
+
+    /* A flush resets the wheel; entries with deadlines put after it still
+       expire, and those without stay. */
+    for (int i = 0; i < 20; i++) {
+        hc_options o = {i % 2 ? 10 : HC_TTL_NEVER, NULL, 0};
+        snprintf(key, sizeof key, "f%d", i);
+        test_put_str(c, key, "x", &o);
+    }
+    assert_int_equal(hc_flush(c), HC_OK);
+    for (int i = 0; i < 20; i++) {
+        hc_options o = {i % 2 ? 10 : HC_TTL_NEVER, NULL, 0};
+        snprintf(key, sizeof key, "g%d", i);
+        test_put_str(c, key, "y", &o);
+    }
+    test_clock_advance(&tc, 10);
+    d = test_diag(c);
+    assert_int_equal(d.entries, 10);
+    assert_string_equal(test_get_str(c, "g0", &b), "y");
+    assert_null(test_get_str(c, "g1", &b));
+    hc_buf_free(&b);
+    hc_cache_close(c);
+}
+
 /* Expired entries do not hold capacity: inserting after they expire evicts
    nothing, even though nobody read them. */
 static void test_expired_do_not_hold_capacity(void **state)
@@ -564,6 +638,7 @@ int main(void)
         cmocka_unit_test(test_eviction_of_last_tag_member),
         cmocka_unit_test(test_flush),
         cmocka_unit_test(test_ttl),
+        cmocka_unit_test(test_deadline_and_never_mixed),
         cmocka_unit_test(test_expired_do_not_hold_capacity),
         cmocka_unit_test(test_capacity_entries),
         cmocka_unit_test(test_capacity_bytes),

@@ -50,6 +50,14 @@ static inline uint64_t now_ms(hc_cache *c)
     return c->clock_ms ? c->clock_ms(c->clock_ctx) : monotonic_ms(NULL);
 }
 
+/* The policy's weigh function in a cache bounded only by bytes: an entry
+   weighs its key and value bytes (store() keeps them under UINT32_MAX). */
+static uint32_t entry_weight(const hc__pnode *n)
+{
+    const hc__entry *e = (const hc__entry *)(const void *)n;
+    return (uint32_t)hc__entry_bytes(e);
+}
+
 static uint64_t deadline(uint64_t now, uint64_t ttl)
 {
     if (ttl == HC_TTL_NEVER || ttl > UINT64_MAX - 1 - now) return UINT64_MAX;
@@ -214,7 +222,7 @@ static void table_replace(hc__shard *s, hc__entry *old, hc__entry *e)
 */
 typedef struct op {
     hc_cache  *c;
-    hc__entry *garbage;     /* chained through gnext */
+    hc__entry *garbage;     /* hc__dead_push */
     hc__table *retired;     /* a table a resize replaced */
     hc_origin  origin;      /* of the removals it reports (0: local) */
 } op;
@@ -237,8 +245,7 @@ static void bury(op *o, hc__entry *e, int why)
     hc__taglink *tl = hc__entry_tags(e);
     for (unsigned i = 0; i < e->ntags; i++) hc__tag_unlink(c, &tl[i]);
     e->dead = (uint8_t)why;
-    e->gnext = o->garbage;
-    o->garbage = e;
+    hc__dead_push(&o->garbage, e);
 }
 
 /* Remove e from everything. Under the policy lock, with no shard lock held:
@@ -285,7 +292,7 @@ static void release(op *o)
     hc_cache *c = o->c;
     hc__entry *first = o->garbage, *last = NULL;
     unsigned n = 0;
-    for (hc__entry *e = first; e; e = e->gnext) {
+    for (hc__entry *e = first; e; e = hc__dead_next(e)) {
         switch (e->dead) {
         case DEAD_REMOVED:
             hc__emit(c, HC_EVENT_REMOVED, o->origin, e->data, e->klen);
@@ -311,7 +318,7 @@ static void release(op *o)
     hc__table *tables = NULL;
     pthread_mutex_lock(&c->defer_lock);
     if (first) {
-        last->gnext = c->defer_entries;
+        last->node.next = (hc__pnode *)(void *)c->defer_entries;
         c->defer_entries = first;
         c->ndefer += n;
     }
@@ -333,8 +340,8 @@ static void release(op *o)
 
     hc__synchronize();
     while (entries) {
-        hc__entry *next = entries->gnext;
-        hc__free(&c->alloc, entries);
+        hc__entry *next = hc__dead_next(entries);
+        hc__free(&c->alloc, hc__entry_block(entries));
         entries = next;
     }
     while (tables) {
@@ -494,7 +501,9 @@ int hc_cache_open(hc_cache **out, const hc_config *cfg)
     c->tcounts = (hc__tcount *)(void *)((char *)c->shards + shards_size);
 
     uint64_t max_weight = c->max_entries ? c->max_entries : c->max_bytes;
-    if (hc__policy_init(&c->policy, max_weight, &c->alloc) != HC_OK) goto nomem;
+    if (hc__policy_init(&c->policy, max_weight, c->weigh_bytes ? entry_weight : NULL,
+                        &c->alloc) != HC_OK)
+        goto nomem;
 
     unsigned i = 0;
     if (pthread_mutex_init(&c->defer_lock, NULL) != 0) goto sysfail_policy;
@@ -542,8 +551,8 @@ int hc_cache_close(hc_cache *c)
     /* No reader can be left (no call on c may run), so what waits for a
        grace period can go at once. */
     for (hc__entry *e = c->defer_entries, *next; e; e = next) {
-        next = e->gnext;
-        hc__free(&c->alloc, e);
+        next = hc__dead_next(e);
+        hc__free(&c->alloc, hc__entry_block(e));
     }
     for (hc__table *t = c->defer_tables, *next; t; t = next) {
         next = t->next;
@@ -556,7 +565,7 @@ int hc_cache_close(hc_cache *c)
             hc__entry *e = LOAD_RELAXED(t->bucket[b]);
             while (e) {
                 hc__entry *next = LOAD_RELAXED(e->hnext);
-                hc__free(&c->alloc, e);
+                hc__free(&c->alloc, hc__entry_block(e));
                 e = next;
             }
         }
@@ -619,19 +628,27 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
     for (size_t i = 0; i < ntags; i++)
         if (!opts->tags[i]) return HC_EINVAL;
 
+    uint64_t now = now_ms(c);
+    uint64_t ttl = opts && opts->ttl_ms != HC_TTL_DEFAULT ? opts->ttl_ms : c->default_ttl_ms;
+    uint64_t expire_at = deadline(now, ttl);
+    size_t pre = expire_at == UINT64_MAX ? 0 : sizeof(hc__ttl);
     size_t off = (klen + vlen + 7u) & ~(size_t)7u;
-    hc__entry *e = hc__malloc(&c->alloc, offsetof(hc__entry, data) + off + ntags * sizeof(hc__taglink));
-    if (!e) return HC_ENOMEM;
+    char *block = hc__malloc(&c->alloc, pre + offsetof(hc__entry, data) + off +
+                                        ntags * sizeof(hc__taglink));
+    if (!block) return HC_ENOMEM;
+    hc__entry *e = (hc__entry *)(void *)(block + pre);
     memset(e, 0, sizeof *e);
+    if (pre) {
+        hc__entry_flags(e) = HC__E_TTL;
+        hc__ttl *x = hc__entry_ttl(e);
+        x->tl.prev = x->tl.next = NULL;
+        x->expire_at = expire_at;
+    }
     memcpy(e->data, key, klen);
     if (vlen) memcpy(e->data + klen, val, vlen);
     e->klen = (uint16_t)klen;
     e->vlen = (uint32_t)vlen;
     e->node.hash = (uint32_t)h;
-    e->node.weight = c->weigh_bytes ? (uint32_t)(klen + vlen) : 1;
-    uint64_t now = now_ms(c);
-    uint64_t ttl = opts && opts->ttl_ms != HC_TTL_DEFAULT ? opts->ttl_ms : c->default_ttl_ms;
-    e->expire_at = deadline(now, ttl);
 
     hc__shard *s = shard_of(c, h);
     hc__taglink *tl = hc__entry_tags(e);
@@ -667,7 +684,7 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
         /* Nothing changed but maybe new tags, which have no members. */
         for (unsigned i = 0; i < e->ntags; i++) hc__tag_release(c, tl[i].tag);
         pthread_mutex_unlock(&c->lock);
-        hc__free(&c->alloc, e);         /* never published: no reader saw it */
+        hc__free(&c->alloc, block);     /* never published: no reader saw it */
         release(&o);
         if (rc == HC_MISS) {
             hc__emit(c, HC_EVENT_STALE_LOAD_DISCARDED, HC_ORIGIN_LOADER, key, klen);
@@ -751,7 +768,7 @@ static void expire_key(hc_cache *c, const char *key, size_t klen, uint64_t h, ui
     expire_due(&o, now);
     pthread_mutex_lock(&s->lock);
     hc__entry *e = table_find(s, h, key, klen);
-    bool expired = e && e->expire_at <= now;
+    bool expired = e && hc__entry_expire(e) <= now;
     if (expired) table_unlink(s, e);
     pthread_mutex_unlock(&s->lock);
     if (expired) {
@@ -807,8 +824,9 @@ static uint64_t clock_early(hc_cache *c)
 
 static bool live_rcu(hc_cache *c, const hc__entry *e, uint64_t early)
 {
-    if (e->expire_at == UINT64_MAX) return true;
-    return e->expire_at > (c->clock_ms ? early : monotonic_ms(NULL));
+    uint64_t at = hc__entry_expire(e);
+    if (at == UINT64_MAX) return true;
+    return at > (c->clock_ms ? early : monotonic_ms(NULL));
 }
 
 /*
@@ -861,7 +879,7 @@ static HC_NOINLINE int lookup_locked(hc_cache *c, hc__shard *s, const char *key,
         pthread_mutex_lock(&s->lock);
         hc__entry *e = table_find(s, h, key, klen);
         if (!e) return HC_MISS;
-        if (e->expire_at <= now) {
+        if (hc__entry_expire(e) <= now) {
             pthread_mutex_unlock(&s->lock);
             expire_key(c, key, klen, h, now);
             continue;
@@ -988,7 +1006,7 @@ bool hc_contains(hc_cache *c, const char *key)
     uint64_t now = now_ms(c);
     pthread_mutex_lock(&s->lock);
     hc__entry *e = table_find(s, h, key, klen);
-    bool live = e && e->expire_at > now;
+    bool live = e && hc__entry_expire(e) > now;
     pthread_mutex_unlock(&s->lock);
     return live;
 }
@@ -1232,8 +1250,7 @@ static void flush(hc_cache *c, hc_origin origin)
                 hc__entry *next = LOAD_RELAXED(e->hnext);
                 hc__policy_remove(&c->policy, &e->node);
                 e->dead = DEAD_FLUSHED;
-                e->gnext = o.garbage;
-                o.garbage = e;
+                hc__dead_push(&o.garbage, e);
                 n++;
                 e = next;
             }

@@ -81,33 +81,75 @@ typedef struct hc__taglink {
 
 /*
 ** A cache entry: one allocation holding the header, the key bytes, the value
-** bytes and, 8-aligned after them, ntags tag links. The header is 72 bytes,
-** so an entry with a 16-byte key and a 64-byte value fits a 160-byte malloc
+** bytes and, 8-aligned after them, ntags tag links. The header is 40 bytes,
+** so an entry with a 16-byte key and a 64-byte value fits a 128-byte malloc
 ** chunk; its shard and weight are derived, not stored.
 **
+** An entry with a deadline has an hc__ttl just before its header, in the
+** same allocation (HC__E_TTL in its flags says so): what expiry needs costs
+** nothing to the entries that never expire. hc__entry_block() is the start
+** of the allocation, which is what gets freed.
+**
 ** Lock-free readers read node.hash, node.freq (through hc__policy_touch),
-** hnext, expire_at, klen, vlen and the data, so those never change once the
-** entry is published, except hnext, which a table resize rewrites. Once an
-** entry is dead (out of its table and the timer wheel), the wheel's links,
-** which readers never read, hold the list it waits in to be freed.
+** the flags, hnext, the deadline, klen, vlen and the data, so those never
+** change once the entry is published, except hnext, which a table resize
+** rewrites. Once an entry is dead (out of its table, the policy and the
+** timer wheel), its policy links, which readers never read, chain the list
+** it waits in to be freed (hc__dead_push, hc__dead_next).
 */
 #define HC_MAX_KEY_BYTES   UINT16_MAX
 #define HC_MAX_ENTRY_TAGS  UINT8_MAX
 struct hc__entry {
-    hc__pnode  node;                 /* first: the policy's links, hash, weight */
+    hc__pnode  node;                 /* first: the policy's links and hash */
     hc__entry *_Atomic hnext;        /* hash chain */
-    union {
-        hc__link   tl;               /* timer wheel bucket; next NULL: not scheduled */
-        hc__entry *gnext;            /* dead: the list of entries to free */
-    };
-    uint64_t   expire_at;            /* clock ms; UINT64_MAX = never */
     uint32_t   vlen;
     uint16_t   klen;                 /* at most HC_MAX_KEY_BYTES */
     uint8_t    ntags;                /* at most HC_MAX_ENTRY_TAGS */
     uint8_t    dead;                 /* unlinked, waiting to be freed: why */
     char       data[];               /* key, then value, then tag links */
 };
-_Static_assert(sizeof(hc__entry) == 72, "the entry header is 72 bytes");
+_Static_assert(sizeof(hc__entry) == 40, "the entry header is 40 bytes");
+
+/* The entry's flags live in the bytes the policy leaves to its owner. */
+#define hc__entry_flags(e)  ((e)->node.owner[0])
+#define HC__E_TTL           0x01u    /* an hc__ttl precedes the header */
+
+/* What an entry with a deadline has before its header. */
+typedef struct hc__ttl {
+    hc__link   tl;                   /* timer wheel bucket; next NULL: not scheduled */
+    uint64_t   expire_at;            /* clock ms */
+} hc__ttl;
+_Static_assert(sizeof(hc__ttl) % 8 == 0, "the header after it stays aligned");
+
+static inline bool hc__entry_has_ttl(const hc__entry *e)
+{
+    return hc__entry_flags(e) & HC__E_TTL;
+}
+static inline hc__ttl *hc__entry_ttl(const hc__entry *e)
+{
+    return (hc__ttl *)(void *)((char *)(uintptr_t)e - sizeof(hc__ttl));
+}
+/* The entry's deadline in clock ms; UINT64_MAX = never. */
+static inline uint64_t hc__entry_expire(const hc__entry *e)
+{
+    return hc__entry_has_ttl(e) ? hc__entry_ttl(e)->expire_at : UINT64_MAX;
+}
+/* The start of the entry's allocation. */
+static inline void *hc__entry_block(hc__entry *e)
+{
+    return hc__entry_has_ttl(e) ? (void *)hc__entry_ttl(e) : (void *)e;
+}
+
+/* The list of dead entries, chained through their policy links. */
+static inline void hc__dead_push(hc__entry **list, hc__entry *e)
+{
+    e->node.next = (hc__pnode *)(void *)*list;
+    *list = e;
+}
+static inline hc__entry *hc__dead_next(const hc__entry *e)
+{
+    return (hc__entry *)(void *)e->node.next;
+}
 
 /* The shard of a key: the top bits of the low 32 bits of its hash, which
    the entry keeps in node.hash; the bucket within the shard uses the low

@@ -68,6 +68,11 @@ static void queue_init(struct hc__pqueue *q)
     q->weight = q->count = 0;
 }
 
+static uint64_t weight_of(const hc__policy *p, const hc__pnode *n)
+{
+    return p->weigh ? p->weigh(n) : 1;
+}
+
 /* Put n at the front (newest end) of queue i. */
 static void push_front(hc__policy *p, int i, hc__pnode *n)
 {
@@ -77,7 +82,7 @@ static void push_front(hc__policy *p, int i, hc__pnode *n)
     q->head.next->prev = n;
     q->head.next = n;
     n->queue = (uint8_t)i;
-    q->weight += n->weight;
+    q->weight += weight_of(p, n);
     q->count++;
 }
 
@@ -88,7 +93,7 @@ static void unlink_node(hc__policy *p, hc__pnode *n)
     n->prev->next = n->next;
     n->next->prev = n->prev;
     n->prev = n->next = NULL;
-    q->weight -= n->weight;
+    q->weight -= weight_of(p, n);
     q->count--;
 }
 
@@ -365,7 +370,7 @@ static void ghost_adapt(hc__policy *p, const hc__pnode *n)
     uint64_t clock = from_main ? p->main_evictions : p->window_exits;
     uint64_t age = (((clock >> p->ghost_shift) - g) & 0xffffu) << p->ghost_shift;
     if ((double)age > HC_POLICY_GHOST_REACH * (double)total_count(p)) return;
-    uint64_t delta = (uint64_t)HC_POLICY_DELTA * n->weight;
+    uint64_t delta = (uint64_t)HC_POLICY_DELTA * weight_of(p, n);
     if (!from_main)
         p->window_max = p->max_weight - p->window_max > delta ? p->window_max + delta : p->max_weight;
     else
@@ -392,10 +397,12 @@ static void reset_adaptive(hc__policy *p)
 /* The sketch starts at most SKETCH_INIT_WORDS words (32 KiB) and grows with
    the entry count: in a byte-bounded cache max_weight says nothing about
    how many entries there will be, so sizing by it could waste memory. */
-int hc__policy_init(hc__policy *p, uint64_t max_weight, const hc_allocator *alloc)
+int hc__policy_init(hc__policy *p, uint64_t max_weight, hc__weigh_fn weigh,
+                    const hc_allocator *alloc)
 {
     memset(p, 0, sizeof *p);
     p->alloc = alloc;
+    p->weigh = weigh;
     p->max_weight = max_weight;
     for (int i = 0; i < HC__Q_COUNT; i++) queue_init(&p->q[i]);
     if (max_weight) {

@@ -8,13 +8,16 @@
 ** update the node's own small atomic counter. That keeps the hit path free
 ** of any shared write.
 **
-** Nodes are embedded in cache entries. The cache sets hash and weight before
+** Nodes are embedded in cache entries. The cache sets hash before
 ** hc__policy_add, reads hash to find entries, and otherwise touches the
 ** node only through these functions. The policy never changes hash:
 ** readers compare it without a lock.
 **
 ** Sizes are counted in "weight": 1 per entry when the cache is bounded by
-** entries, or the entry's bytes when it is bounded only by bytes. The cache
+** entries, or the entry's bytes when it is bounded only by bytes. The node
+** does not store its weight (that would cost every entry 4 bytes): the
+** policy asks the weigh function given to hc__policy_init, which must give
+** a node the same weight for as long as it is in the policy. The cache
 ** decides how many victims it needs (it may also have a second bound); the
 ** policy decides which.
 **
@@ -34,11 +37,13 @@
 typedef struct hc__pnode {
     struct hc__pnode *prev, *next;  /* links in the policy's queue */
     uint32_t hash;                  /* the key's hash (low bits of a 64-bit hash) */
-    uint32_t weight;                /* see above; set by the cache before add */
     uint8_t  queue;                 /* which queue the node is in (policy's own) */
     _Atomic uint8_t freq;           /* hits since the policy last looked */
-    uint8_t  spare[6];              /* free for the policy's use */
+    uint8_t  owner[2];              /* the embedding structure's: never touched here */
 } hc__pnode;
+
+/* A node's weight (see above); NULL in hc__policy_init: every node weighs 1. */
+typedef uint32_t (*hc__weigh_fn)(const hc__pnode *n);
 
 typedef struct hc__policy hc__policy;
 
@@ -56,6 +61,7 @@ enum {
 */
 struct hc__policy {
     const hc_allocator *alloc;
+    hc__weigh_fn weigh;             /* NULL: every node weighs 1 */
     uint64_t max_weight;
     struct hc__pqueue { hc__pnode head; uint64_t weight, count; } q[HC__Q_COUNT];
     void    *impl;                  /* the frequency sketch's table (uint64_t[]) */
@@ -76,8 +82,10 @@ struct hc__policy {
 };
 
 /* Prepare p for a cache of max_weight (0: unbounded, the policy never picks
-   victims). Allocates through alloc; HC_ENOMEM on failure. */
-int  hc__policy_init(hc__policy *p, uint64_t max_weight, const hc_allocator *alloc);
+   victims), its nodes weighed by weigh (NULL: 1 each). Allocates through
+   alloc; HC_ENOMEM on failure. */
+int  hc__policy_init(hc__policy *p, uint64_t max_weight, hc__weigh_fn weigh,
+                     const hc_allocator *alloc);
 /* Free what init allocated. The nodes are the cache's and are not touched. */
 void hc__policy_destroy(hc__policy *p);
 

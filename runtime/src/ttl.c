@@ -17,9 +17,11 @@
 
 #define LEVEL_SHIFT(level) ((unsigned)(level) * HC_WHEEL_BITS)
 
+/* The entry whose hc__ttl holds link l: the header follows the hc__ttl. */
 static hc__entry *entry_of_tl(hc__link *l)
 {
-    return (hc__entry *)(void *)((char *)l - offsetof(hc__entry, tl));
+    hc__ttl *t = (hc__ttl *)(void *)((char *)l - offsetof(hc__ttl, tl));
+    return (hc__entry *)(void *)(t + 1);
 }
 
 void hc__wheel_init(hc__wheel *w, uint64_t now)
@@ -58,21 +60,23 @@ static void link_before(hc__link *head, hc__link *l)
 
 void hc__wheel_schedule(hc__wheel *w, hc__entry *e)
 {
-    e->tl.prev = e->tl.next = NULL;
-    if (e->expire_at == UINT64_MAX) return;
+    if (!hc__entry_has_ttl(e)) return;
+    hc__ttl *x = hc__entry_ttl(e);
     /* A deadline already reached goes to the next tick's bucket, so that
        the next advance expires it. */
-    uint64_t t = e->expire_at > w->now ? e->expire_at : w->now + 1;
-    link_before(bucket_for(w, t), &e->tl);
+    uint64_t t = x->expire_at > w->now ? x->expire_at : w->now + 1;
+    link_before(bucket_for(w, t), &x->tl);
     w->scheduled++;
 }
 
 void hc__wheel_unschedule(hc__wheel *w, hc__entry *e)
 {
-    if (!e->tl.next) return;
-    e->tl.prev->next = e->tl.next;
-    e->tl.next->prev = e->tl.prev;
-    e->tl.prev = e->tl.next = NULL;
+    if (!hc__entry_has_ttl(e)) return;
+    hc__link *l = &hc__entry_ttl(e)->tl;
+    if (!l->next) return;
+    l->prev->next = l->next;
+    l->next->prev = l->prev;
+    l->prev = l->next = NULL;
     w->scheduled--;
 }
 
@@ -96,12 +100,13 @@ static void process(hc__wheel *w, hc__link *b, hc__expire_fn expire, void *ctx)
         hc__entry *e = entry_of_tl(l);
         list.next = l->next;
         l->next->prev = &list;
-        if (e->expire_at <= w->now) {
+        uint64_t at = hc__entry_ttl(e)->expire_at;
+        if (at <= w->now) {
             l->prev = l->next = NULL;
             w->scheduled--;
             expire(ctx, e);
         } else {
-            link_before(bucket_for(w, e->expire_at), l);
+            link_before(bucket_for(w, at), l);
         }
     }
 }
