@@ -32,13 +32,10 @@ endif
 ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) $(SANFLAGS) -pthread -MMD -MP
 LIB_CFLAGS = $(ALL_CFLAGS) -fPIC -fvisibility=hidden -DHC_BUILDING_LIBRARY \
              -Iruntime/include -Iruntime/src $(DB_CFLAGS)
-# liburcu (Debian's liburcu-dev): the memb flavour's read-side critical
-# sections make hits lock-free (docs/RUNTIME.md). Static links need
-# -lurcu-common after -lurcu-memb.
 # The database adapters link SQLite (libsqlite3-dev) and libpq (libpq-dev).
 DB_CFLAGS := -I/usr/include/postgresql
 DB_LIBS   := -lsqlite3 -lpq
-LDLIBS  := $(DB_LIBS) -lurcu-memb -lurcu-common -pthread -lm
+LDLIBS  := $(DB_LIBS) -pthread -lm
 
 ifeq ($(V),1)
 Q :=

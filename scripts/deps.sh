@@ -11,7 +11,7 @@ set -eu
 [ "${HC_NO_DEPS:-0}" = 1 ] && exit 0
 
 # gcc only recommends libc6-dev, and recommends are not installed here.
-build="make gcc libc6-dev binutils pkg-config libxxhash-dev liburcu-dev gzip re2c lemon libsqlite3-dev libpq-dev"
+build="make gcc libc6-dev binutils pkg-config libxxhash-dev gzip re2c lemon libsqlite3-dev libpq-dev"
 test="clang libcmocka-dev"
 pg="postgresql"
 

@@ -25,7 +25,7 @@ else
     ko "shared library via pkg-config"
 fi
 # Static: the archive in place of -lhydracache, then what --static adds for
-# it (-pthread -lm and liburcu-memb's libraries, through Requires.private).
+# it (-pthread -lm and the database libraries, through Libs.private).
 static_libs=$(pkg-config --static --libs hydracache | sed "s|-lhydracache|$prefix/lib/libhydracache.a|")
 if cc -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Werror $cflags examples/quickstart/quickstart.c \
       -o "$prefix/qs-static" $static_libs &&

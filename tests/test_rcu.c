@@ -14,6 +14,11 @@
 #include <stdio.h>
 
 #include "testutil.h"
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hc_int.h"             /* the read side itself, hc__rcu_use_fences */
 
 #define READERS   3
 #define KEYS      3000      /* about 94 per shard: tables grow 16 -> 128 */
@@ -361,6 +366,87 @@ static void test_hit_counts_are_exact(void **state)
     hc_cache_close(c);
 }
 
+/* ---- the primitive itself: a grace period waits for a reader inside its
+   section, and only for that. */
+
+typedef struct section {
+    atomic_bool inside, leave, done;
+} section;
+
+static void *section_main(void *arg)
+{
+    section *x = arg;
+    (void)hc__thread_get();
+    hc__read_begin();
+    hc__read_begin();                       /* nested: ends with the outer one */
+    hc__read_end();
+    atomic_store(&x->inside, true);
+    while (!atomic_load(&x->leave)) test_nap_ms(1);
+    hc__read_end();
+    return NULL;
+}
+
+static void *sync_main(void *arg)
+{
+    section *x = arg;
+    hc__synchronize();
+    atomic_store(&x->done, true);
+    return NULL;
+}
+
+static bool flag_set(void *arg) { return atomic_load((atomic_bool *)arg); }
+
+static void test_grace_period_waits_for_reader(void **state)
+{
+    (void)state;
+    section x = {false, false, false};
+    pthread_t rd, writer;
+    assert_int_equal(pthread_create(&rd, NULL, section_main, &x), 0);
+    assert_true(test_wait_until(flag_set, &x.inside));
+    assert_int_equal(pthread_create(&writer, NULL, sync_main, &x), 0);
+    /* Finishing at any time while the reader is inside would be wrong, so
+       this nap can only miss a bug, never invent one. */
+    test_nap_ms(50);
+    assert_false(atomic_load(&x.done));
+    atomic_store(&x.leave, true);
+    assert_true(test_wait_until(flag_set, &x.done));
+    pthread_join(rd, NULL);
+    pthread_join(writer, NULL);
+    hc__synchronize();                      /* no reader inside: returns */
+}
+
+/* A child forked while another thread is inside a read-side section has
+   only the forking thread: its grace periods must not wait for the
+   parent's reader (the pthread_atfork handler in rcu.c). */
+static void test_fork_while_reading(void **state)
+{
+    (void)state;
+    section x = {false, false, false};
+    pthread_t rd;
+    assert_int_equal(pthread_create(&rd, NULL, section_main, &x), 0);
+    assert_true(test_wait_until(flag_set, &x.inside));
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(20);                          /* a hang fails as SIGALRM */
+        hc__synchronize();
+        hc_cache *c = test_open(100, NULL);
+        char key[32];
+        for (int i = 0; i < 2000; i++) {   /* evictions: deferred frees */
+            snprintf(key, sizeof key, "k%d", i);
+            test_put_str(c, key, "v", NULL);
+        }
+        hc_cache_close(c);
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    atomic_store(&x.leave, true);
+    pthread_join(rd, NULL);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +454,14 @@ int main(void)
         cmocka_unit_test(test_readers_against_evictions),
         cmocka_unit_test(test_present_keys_always_hit),
         cmocka_unit_test(test_hit_counts_are_exact),
+        cmocka_unit_test(test_grace_period_waits_for_reader),
+        cmocka_unit_test(test_fork_while_reading),
     };
-    return cmocka_run_group_tests_name("rcu", tests, NULL, NULL);
+    int failed = cmocka_run_group_tests_name("rcu", tests, NULL, NULL);
+    /* Again with readers fencing themselves, as on a kernel without
+       membarrier(2) (rcu.c): no thread reads between the two groups. */
+    hc__rcu_use_fences(true);
+    failed += cmocka_run_group_tests_name("rcu, readers fencing", tests, NULL, NULL);
+    hc__rcu_use_fences(false);
+    return failed;
 }

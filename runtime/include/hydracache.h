@@ -15,8 +15,10 @@
 **     allocation failure returns HC_ENOMEM and leaves the cache consistent.
 **   - Every hc_cache function may be called from any thread at once. Loaders
 **     and other callbacks never run with a cache lock held. Hits take no
-**     lock: a thread's first read registers it with liburcu (the read side
-**     is RCU), which is undone when the thread exits.
+**     lock: a thread's first read registers it as an RCU reader, which is
+**     undone when the thread exits. The library installs a pthread_atfork
+**     handler so that a forked child does not wait for its parent's
+**     threads.
 **   - Keys are NUL-terminated strings; values are byte strings. The cache
 **     stores copies of both; hc_get copies the value out into an hc_buf the
 **     caller owns.

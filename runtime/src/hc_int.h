@@ -16,8 +16,8 @@
 **
 ** Reads, in one more: they take no lock. hc_get, hc_contains and the hit
 ** path of hc_get_or_load first look the key up inside an RCU read-side
-** critical section (liburcu's memb flavour: entering and leaving one is a
-** store to a thread-local counter, no fence and no shared write). Writers
+** critical section (rcu.c: entering and leaving one is a store to the
+** thread's own counter, no fence and no shared write). Writers
 ** publish a new entry with a release store once it is complete, unlink an
 ** entry by pointing its predecessor at its successor, replace one in place,
 ** and never change an unlinked entry's hash link; unlinked entries and
@@ -36,8 +36,6 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-
-#include <urcu/urcu-memb.h>
 
 #include "hydracache.h"
 #include "hc_mem.h"
@@ -306,14 +304,18 @@ struct hc_cache {
 
 /*
 ** rcu.c: the calling thread's state. hc__thread_get() sets it up on first
-** use: registers the thread with liburcu as a reader (and arranges for it
-** to unregister when the thread exits) and claims a counter slot. A thread
-** that cannot be set up (no thread-specific key left) has rcu false: its
-** reads take the locked path.
+** use: registers the thread as a reader (and arranges for it to unregister
+** when the thread exits) and claims a counter slot. A thread that cannot
+** be set up (no thread-specific key left) has rcu false: its reads take the
+** locked path.
 */
 typedef struct hc__thread {
+    _Atomic uint64_t rcu_ctr;        /* 0: outside a read-side section; else
+                                        hc__rcu_gp as it was on entering */
+    unsigned rcu_nest;               /* sections entered and not left */
     bool     ready, rcu;
     unsigned slot;                   /* index into hc_cache.tcounts */
+    struct hc__thread *rcu_prev, *rcu_next;   /* rcu.c's list of readers */
 } hc__thread;
 extern _Thread_local hc__thread hc__self HC_TLS_IE;
 void hc__thread_setup(void);
@@ -324,12 +326,12 @@ static inline const hc__thread *hc__thread_get(void)
 }
 
 /*
-** ThreadSanitizer cannot see liburcu's grace periods (the library is not
-** instrumented), so it would report each deferred free as a race with the
-** reads before it. In TSan builds only, every read-side critical section
-** ends with a release of hc__rcu_sync, and hc__synchronize acquires it once
-** the grace period is over: the ordering a grace period provides, told to
-** TSan. Elsewhere these are no-ops.
+** ThreadSanitizer does not understand membarrier(2) or fences, so it would
+** report each deferred free as a race with the reads before it. In TSan
+** builds only, every read-side critical section ends with a release of
+** hc__rcu_sync, and hc__synchronize acquires it once the grace period is
+** over: the ordering a grace period provides, told to TSan. Elsewhere
+** these are no-ops.
 */
 #if defined(__SANITIZE_THREAD__)
 #  define HC_TSAN 1
@@ -349,22 +351,43 @@ extern char hc__rcu_sync;
 #  define HC_TSAN_RELEASE() ((void)0)
 #endif
 
+/*
+** The read side of rcu.c (see there for why it is correct). hc__rcu_gp is
+** the grace-period counter; hc__rcu_fences is set when the kernel offers
+** no membarrier(2), and then readers order their entry with a fence of
+** their own.
+*/
+extern _Atomic uint64_t hc__rcu_gp;
+extern atomic_bool hc__rcu_fences;
+void hc__rcu_full_fence(void);
+
 /* A read-side critical section: what it reads stays allocated until it
    ends. Nests; only for a thread whose hc__thread has rcu set. */
 static inline void hc__read_begin(void)
 {
-    urcu_memb_read_lock();
+    hc__thread *t = &hc__self;
+    if (t->rcu_nest++) return;
+    atomic_store_explicit(&t->rcu_ctr, atomic_load_explicit(&hc__rcu_gp, memory_order_acquire),
+                          memory_order_relaxed);
+    /* The loads of the section must not pass the store above: the writer's
+       membarrier(2) sees to that, or else this fence. */
+    if (atomic_load_explicit(&hc__rcu_fences, memory_order_relaxed)) hc__rcu_full_fence();
+    atomic_signal_fence(memory_order_seq_cst);
 }
 
 static inline void hc__read_end(void)
 {
+    hc__thread *t = &hc__self;
     HC_TSAN_RELEASE();
-    urcu_memb_read_unlock();
+    if (--t->rcu_nest) return;
+    atomic_store_explicit(&t->rcu_ctr, 0, memory_order_release);
 }
 
 /* Wait until every read-side critical section that began before this call
    has ended (a grace period). Not inside one; no lock may be held. */
 void hc__synchronize(void);
+/* For tests: readers fence instead of relying on membarrier (see rcu.c). */
+void hc__rcu_use_fences(bool on);
 
 /* hash.c */
 uint64_t hc__hash(const void *p, size_t n);
