@@ -123,7 +123,7 @@ static hc__entry *table_find(hc__shard *s, uint64_t h, const char *key, size_t k
 ** keys go in at the head, and a replacement takes its predecessor's place
 ** in one store (table_replace).
 */
-static hc__entry *table_find_rcu(hc__shard *s, uint64_t h, const char *key, size_t klen,
+HC_INLINE hc__entry *table_find_rcu(hc__shard *s, uint64_t h, const char *key, size_t klen,
                                  bool *sure)
 {
     unsigned seq = atomic_load_explicit(&s->resizes, memory_order_acquire);
@@ -793,7 +793,7 @@ static HC_NOINLINE void maintain(hc_cache *c)
 
 /* Add one to a counter in this thread's slot (hits or misses of c) and
    return its new value. */
-static uint64_t count(const hc__thread *t, atomic_uint_fast64_t *n)
+HC_INLINE uint64_t count(const hc__thread *t, atomic_uint_fast64_t *n)
 {
     if (t->slot == HC_THREAD_SLOTS)     /* the shared slot */
         return atomic_fetch_add_explicit(n, 1, memory_order_relaxed) + 1;
@@ -817,12 +817,12 @@ static void count_miss(hc_cache *c)
 ** instructions before it, so reading it first would stop consecutive hits
 ** from overlapping their cache misses.
 */
-static uint64_t clock_early(hc_cache *c)
+HC_INLINE uint64_t clock_early(hc_cache *c)
 {
     return c->clock_ms ? c->clock_ms(c->clock_ctx) : 0;
 }
 
-static bool live_rcu(hc_cache *c, const hc__entry *e, uint64_t early)
+HC_INLINE bool live_rcu(hc_cache *c, const hc__entry *e, uint64_t early)
 {
     uint64_t at = hc__entry_expire(e);
     if (at == UINT64_MAX) return true;
@@ -838,7 +838,7 @@ static bool live_rcu(hc_cache *c, const hc__entry *e, uint64_t early)
 */
 enum { FOUND, ABSENT, UNSURE };
 
-static int lookup_rcu(hc_cache *c, hc__shard *s, const char *key, size_t klen,
+HC_INLINE int lookup_rcu(hc_cache *c, hc__shard *s, const char *key, size_t klen,
                       uint64_t h, hc_buf *out)
 {
     uint64_t early = clock_early(c);
@@ -903,7 +903,7 @@ static HC_NOINLINE int lookup_locked(hc_cache *c, hc__shard *s, const char *key,
 
 /* Count a hit (a thread's own counter), report it, and now and then do
    the maintenance hits owe. */
-static void count_hit(hc_cache *c, const hc__thread *t, const char *key, size_t klen)
+HC_INLINE void count_hit(hc_cache *c, const hc__thread *t, const char *key, size_t klen)
 {
     uint64_t hits = count(t, &c->tcounts[t->slot].hits);
     if (c->access_events) hc__emit(c, HC_EVENT_HIT, HC_ORIGIN_LOCAL, key, klen);
@@ -916,7 +916,7 @@ static void count_hit(hc_cache *c, const hc__thread *t, const char *key, size_t 
 ** counted); HC_MISS, not yet counted, with the shard locked if keep_locked
 ** (so the caller can look for a load in flight); or HC_ENOMEM.
 */
-static int lookup(hc_cache *c, hc__shard *s, const char *key, size_t klen,
+HC_INLINE int lookup(hc_cache *c, hc__shard *s, const char *key, size_t klen,
                   uint64_t h, hc_buf *out, bool keep_locked)
 {
     const hc__thread *t = hc__thread_get();

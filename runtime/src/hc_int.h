@@ -37,6 +37,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include "hydracache.h"
 #include "hc_mem.h"
 #include "policy.h"
@@ -52,9 +55,11 @@
    instead of a call to __tls_get_addr. */
 #if defined(__GNUC__)
 #  define HC_NOINLINE __attribute__((noinline))
+#  define HC_INLINE   static inline __attribute__((always_inline))
 #  define HC_TLS_IE   __attribute__((tls_model("initial-exec")))
 #else
 #  define HC_NOINLINE
+#  define HC_INLINE   static inline
 #  define HC_TLS_IE
 #endif
 
@@ -389,8 +394,16 @@ void hc__synchronize(void);
 /* For tests: readers fence instead of relying on membarrier (see rcu.c). */
 void hc__rcu_use_fences(bool on);
 
-/* hash.c */
-uint64_t hc__hash(const void *p, size_t n);
+/*
+** The one hash function for keys and tags: XXH3 from Debian's libxxhash,
+** fast on short keys and well distributed in every bit, which the shard,
+** bucket and policy-sketch indexes all rely on. Inlined from the header
+** (XXH_INLINE_ALL), so a hit makes no call for it.
+*/
+static inline uint64_t hc__hash(const void *p, size_t n)
+{
+    return XXH3_64bits(p, n);
+}
 
 /* ttl.c: the timer wheel, under the policy lock. */
 void hc__wheel_init(hc__wheel *w, uint64_t now);
