@@ -371,6 +371,42 @@ static void test_deadline_and_never_mixed(void **state)
     hc_cache_close(c);
 }
 
+static uint64_t real_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* With the built-in clock, hits on entries far from their deadline read a
+   coarse clock (cache.c): an entry must still never be returned once the
+   precise clock has reached its deadline. The test reads the clock before
+   each call, so it can miss a late expiry but never invent one. */
+static void test_real_clock_never_returns_expired(void **state)
+{
+    (void)state;
+    hc_cache *c;
+    assert_int_equal(hc_cache_open(&c, NULL), HC_OK);
+    hc_buf b = HC_BUF_INIT;
+    for (uint64_t ttl = 1; ttl <= 41; ttl += 8) {
+        hc_options o = {ttl, NULL, 0};
+        test_put_str(c, "k", "v", &o);
+        uint64_t deadline = real_ms() + ttl;    /* at or after the entry's */
+        for (;;) {
+            uint64_t before = real_ms();
+            bool hit = test_get_str(c, "k", &b) != NULL;
+            if (hit) {
+                assert_true(before < deadline);
+            } else {
+                break;
+            }
+        }
+        assert_false(hc_contains(c, "k"));
+    }
+    hc_buf_free(&b);
+    hc_cache_close(c);
+}
+
 /* Expired entries do not hold capacity: inserting after they expire evicts
    nothing, even though nobody read them. */
 static void test_expired_do_not_hold_capacity(void **state)
@@ -639,6 +675,7 @@ int main(void)
         cmocka_unit_test(test_flush),
         cmocka_unit_test(test_ttl),
         cmocka_unit_test(test_deadline_and_never_mixed),
+        cmocka_unit_test(test_real_clock_never_returns_expired),
         cmocka_unit_test(test_expired_do_not_hold_capacity),
         cmocka_unit_test(test_capacity_entries),
         cmocka_unit_test(test_capacity_bytes),

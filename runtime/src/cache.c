@@ -37,12 +37,48 @@ enum {
 
 /* ------------------------------------------------------------- clock */
 
+static uint64_t ms_of(const struct timespec *ts)
+{
+    return (uint64_t)ts->tv_sec * 1000u + (uint64_t)ts->tv_nsec / 1000000u;
+}
+
 static uint64_t monotonic_ms(void *ctx)
 {
     HC_UNUSED(ctx);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return ms_of(&ts);
+}
+
+/*
+** Hits on entries with a deadline need the time. CLOCK_MONOTONIC costs
+** about 35 ns in this project's VMs, a tenth of a cached DAO read;
+** CLOCK_MONOTONIC_COARSE about 7. The coarse clock is the same timeline
+** read as of the last timer tick: never ahead of the precise one, behind it
+** by at most about a tick. So an entry whose deadline lies more than
+** coarse_slack_ms (two ticks and 2 ms) past the coarse time is surely live,
+** and only an entry that close to its deadline needs the precise clock: an
+** expired entry is still never returned. 0: no coarse clock here.
+*/
+static uint64_t coarse_slack(void)
+{
+#ifdef CLOCK_MONOTONIC_COARSE
+    struct timespec res;
+    if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0 && res.tv_sec == 0)
+        return 2 * ((uint64_t)res.tv_nsec / 1000000u + 1) + 2;
+#endif
+    return 0;
+}
+
+static uint64_t coarse_ms(void)
+{
+    struct timespec ts;
+#ifdef CLOCK_MONOTONIC_COARSE
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+#else
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+#endif
+    return ms_of(&ts);
 }
 
 static inline uint64_t now_ms(hc_cache *c)
@@ -481,6 +517,7 @@ int hc_cache_open(hc_cache **out, const hc_config *cfg)
     c->load_wait_timeout_ms = cfg->load_wait_timeout_ms;
     c->clock_ms = cfg->clock_ms;
     c->clock_ctx = cfg->clock_ctx;
+    c->coarse_slack_ms = coarse_slack();
     c->event_buffer = cfg->event_buffer ? cfg->event_buffer : 1024;
     c->access_events = cfg->access_events;
     c->bus = cfg->bus;
@@ -826,7 +863,9 @@ HC_INLINE bool live_rcu(hc_cache *c, const hc__entry *e, uint64_t early)
 {
     uint64_t at = hc__entry_expire(e);
     if (at == UINT64_MAX) return true;
-    return at > (c->clock_ms ? early : monotonic_ms(NULL));
+    if (c->clock_ms) return at > early;
+    if (c->coarse_slack_ms && at > coarse_ms() + c->coarse_slack_ms) return true;
+    return at > monotonic_ms(NULL);
 }
 
 /*

@@ -273,6 +273,7 @@ struct hc_cache {
     size_t          max_entry_bytes;
     uint64_t      (*clock_ms)(void *ctx);
     void           *clock_ctx;
+    uint64_t        coarse_slack_ms; /* 0: no coarse clock; see live_rcu() */
     unsigned        event_buffer;
     bool            access_events;
     hc_bus         *bus;
