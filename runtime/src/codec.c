@@ -131,6 +131,11 @@ static const uint8_t *take(hc_dec *d, size_t n)
 static int get_varint(hc_dec *d, int max, unsigned last, uint64_t *v)
 {
     const uint8_t *p = d->p;
+    if (p != d->end && *p < 0x80) {         /* one byte: lengths, small numbers */
+        d->p = p + 1;
+        *v = *p;
+        return HC_OK;
+    }
     uint64_t x = 0;
     for (int i = 0; i < max; i++) {
         if (p == d->end) return HC_ECODEC;              /* truncated */
