@@ -159,8 +159,8 @@ static hc__entry *table_find(hc__shard *s, uint64_t h, const char *key, size_t k
 ** keys go in at the head, and a replacement takes its predecessor's place
 ** in one store (table_replace).
 */
-HC_INLINE hc__entry *table_find_rcu(hc__shard *s, uint64_t h, const char *key, size_t klen,
-                                 bool *sure)
+HC_INLINE hc__entry *table_find_rcu(hc__shard *s, uint64_t h, const char *key,
+                                    size_t klen, bool *sure)
 {
     unsigned seq = atomic_load_explicit(&s->resizes, memory_order_acquire);
     hc__table *t = LOAD_ACQUIRE(s->table);
@@ -354,7 +354,7 @@ static void release(op *o)
     hc__table *tables = NULL;
     pthread_mutex_lock(&c->defer_lock);
     if (first) {
-        last->node.next = (hc__pnode *)(void *)c->defer_entries;
+        hc__dead_set_next(last, c->defer_entries);
         c->defer_entries = first;
         c->ndefer += n;
     }
@@ -878,7 +878,7 @@ HC_INLINE bool live_rcu(hc_cache *c, const hc__entry *e, uint64_t early)
 enum { FOUND, ABSENT, UNSURE };
 
 HC_INLINE int lookup_rcu(hc_cache *c, hc__shard *s, const char *key, size_t klen,
-                      uint64_t h, hc_buf *out)
+                         uint64_t h, hc_buf *out)
 {
     uint64_t early = clock_early(c);
     bool sure = false;
@@ -956,7 +956,7 @@ HC_INLINE void count_hit(hc_cache *c, const hc__thread *t, const char *key, size
 ** (so the caller can look for a load in flight); or HC_ENOMEM.
 */
 HC_INLINE int lookup(hc_cache *c, hc__shard *s, const char *key, size_t klen,
-                  uint64_t h, hc_buf *out, bool keep_locked)
+                     uint64_t h, hc_buf *out, bool keep_locked)
 {
     const hc__thread *t = hc__thread_get();
     int found = t->rcu ? lookup_rcu(c, s, key, klen, h, out) : UNSURE;
