@@ -30,32 +30,12 @@
 
 #include "hydracache.h"
 #include "dao.hc.h"
+#include "bench.h"
 
 #define NUSERS 10000
 #define RUNS   5
 
 static int64_t order[1 << 16];
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* ns per read of n reads from order[], or a negative number on a wrong row. */
 static double run(hc_cache *c, hc_db *db, size_t n, bool cached)
@@ -181,7 +161,7 @@ int main(void)
 {
     uint64_t seed = 42;
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
-        order[i] = (int64_t)(splitmix(&seed) % NUSERS) + 1;
+        order[i] = (int64_t)(splitmix64(&seed) % NUSERS) + 1;
     printf("Cached DAO read vs the same prepared query (10,000 users, one random order)\n");
     if (bench_sqlite() != 0) return 1;
     if (bench_pg() != 0) return 1;

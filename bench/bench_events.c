@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "hydracache.h"
+#include "bench.h"
 
 #define NKEYS      100000u
 #define KEY_LEN    16u
@@ -41,22 +42,6 @@
 static char keys[NKEYS][KEY_LEN + 1];
 static uint32_t order[ORDER_LEN];
 static uint8_t value[VAL_LEN];
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-/* splitmix64: a fixed seed gives every run one order. */
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
 
 static void fail(const char *what, int rc)
 {
@@ -190,7 +175,7 @@ static double run_writes(hc_cache *c, setup who, drainer *d, unsigned seed)
     uint64_t s = seed;
     double t0 = now_ns();
     for (unsigned i = 0; i < PAIRS; i++) {
-        const char *key = keys[rng_next(&s) % NKEYS];
+        const char *key = keys[splitmix64(&s) % NKEYS];
         if ((rc = hc_put(c, key, value, VAL_LEN, NULL)) != HC_OK) fail("hc_put", rc);
         if ((rc = hc_invalidate_key(c, key)) != HC_OK) fail("hc_invalidate_key", rc);
     }
@@ -237,7 +222,7 @@ int main(void)
     for (uint32_t i = 0; i < NKEYS; i++) snprintf(keys[i], sizeof keys[i], "k%015u", (unsigned)i);
     for (unsigned j = 0; j < VAL_LEN; j++) value[j] = (uint8_t)j;
     uint64_t s = 42;
-    for (uint32_t i = 0; i < ORDER_LEN; i++) order[i] = (uint32_t)(rng_next(&s) % NKEYS);
+    for (uint32_t i = 0; i < ORDER_LEN; i++) order[i] = (uint32_t)(splitmix64(&s) % NKEYS);
     printf("events: %u keys, %u hits and %u put + invalidate pairs per run, best of %d runs\n",
            NKEYS, PASSES * ORDER_LEN, PAIRS, RUNS);
     measure_hits();

@@ -37,6 +37,7 @@
 
 #include "hydracache.h"
 #include "baseline.h"
+#include "bench.h"
 
 #ifndef NKEYS
 #define NKEYS      100000u   /* -DNKEYS=... to try a cache-resident set */
@@ -49,22 +50,6 @@
 
 static char keys[NKEYS][KEY_LEN + 1];
 static uint32_t order[ORDER_LEN];
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-/* splitmix64: a fixed seed gives every run, and both sides, one order. */
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
 
 /* The value stored under key i: recognisable, so a wrong hit is caught. */
 static void make_value(uint32_t i, uint8_t *v)
@@ -129,12 +114,6 @@ static double run_hydracache(hc_cache *c, hc_buf *buf, bool dependent,
     double t1 = now_ns();
     sink += acc;
     return (t1 - t0) / ((double)PASSES * ORDER_LEN);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 static double median(const double *v, int n)
@@ -225,7 +204,7 @@ int main(void)
     uint8_t val[VAL_LEN];
     for (uint32_t i = 0; i < NKEYS; i++) snprintf(keys[i], sizeof keys[i], "k%015u", (unsigned)i);
     uint64_t seed = 42;
-    for (uint32_t i = 0; i < ORDER_LEN; i++) order[i] = (uint32_t)(rng_next(&seed) % NKEYS);
+    for (uint32_t i = 0; i < ORDER_LEN; i++) order[i] = (uint32_t)(splitmix64(&seed) % NKEYS);
 
     oa_table t;
     memset(&t, 0, sizeof t);
