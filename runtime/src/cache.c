@@ -433,16 +433,7 @@ static hc__flight *flight_new(hc_cache *c, const char *key, size_t klen,
     hc__flight *f = hc__malloc(&c->alloc, size);
     if (!f) return NULL;
     memset(f, 0, sizeof *f);
-    pthread_condattr_t ca;
-    if (pthread_condattr_init(&ca) != 0) goto fail;
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    int rc = pthread_cond_init(&f->cv, &ca);
-    pthread_condattr_destroy(&ca);
-    if (rc != 0) goto fail;
-    if (pthread_mutex_init(&f->mu, NULL) != 0) {
-        pthread_cond_destroy(&f->cv);
-        goto fail;
-    }
+    if (hc__mutex_cond_init(&f->mu, &f->cv) != 0) goto fail;
     f->tags = (char **)(void *)(f + 1);
     f->key = (char *)(f->tags + ntags);
     memcpy(f->key, key, klen);

@@ -311,16 +311,7 @@ int hc_subscribe(hc_cache *c, const hc_event_filter *filter, hc_subscription **o
         sub->tag_len = tag_len;
     }
 
-    pthread_condattr_t ca;
-    if (pthread_condattr_init(&ca) != 0) goto fail;
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    int rc = pthread_cond_init(&sub->cv, &ca);
-    pthread_condattr_destroy(&ca);
-    if (rc != 0) goto fail;
-    if (pthread_mutex_init(&sub->mu, NULL) != 0) {
-        pthread_cond_destroy(&sub->cv);
-        goto fail;
-    }
+    if (hc__mutex_cond_init(&sub->mu, &sub->cv) != 0) goto fail;
 
     struct hc__events *hub = c->events;
     sub->cache = c;

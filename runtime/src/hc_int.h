@@ -36,6 +36,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -158,6 +159,24 @@ static inline void hc__dead_push(hc__entry **list, hc__entry *e)
 static inline hc__entry *hc__dead_next(const hc__entry *e)
 {
     return (hc__entry *)(void *)e->node.next;
+}
+
+/* A mutex and a condition variable whose timed waits run on
+   CLOCK_MONOTONIC, so a wall-clock jump never stretches or cuts a wait.
+   0, or -1 with neither initialised. */
+static inline int hc__mutex_cond_init(pthread_mutex_t *mu, pthread_cond_t *cv)
+{
+    pthread_condattr_t ca;
+    if (pthread_condattr_init(&ca) != 0) return -1;
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int rc = pthread_cond_init(cv, &ca);
+    pthread_condattr_destroy(&ca);
+    if (rc != 0) return -1;
+    if (pthread_mutex_init(mu, NULL) != 0) {
+        pthread_cond_destroy(cv);
+        return -1;
+    }
+    return 0;
 }
 
 /* The shard of a key: the top bits of the low 32 bits of its hash, which
