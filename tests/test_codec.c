@@ -257,6 +257,105 @@ static void test_round_trip_text_bytes(void **state)
     hc_buf_free(&b);
 }
 
+/* ------------------------------------------------ decoding over a value */
+
+/* The ENOMEM case below asks malloc for 2^63 bytes; under ASan that must
+   return NULL as it does in glibc, not stop the program. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+    return "allocator_may_return_null=1";
+}
+
+static void test_views_and_commit(void **state)
+{
+    (void)state;
+    hc_buf b = HC_BUF_INIT;
+    char long_text[300];
+    memset(long_text, 'z', sizeof long_text - 1);
+    long_text[sizeof long_text - 1] = 0;
+    assert_int_equal(hc_enc_text(&b, "hello"), HC_OK);
+    assert_int_equal(hc_enc_text(&b, long_text), HC_OK);
+    assert_int_equal(hc_enc_bytes(&b, "\1\0\3", 3), HC_OK);
+    assert_int_equal(hc_enc_bytes(&b, NULL, 0), HC_OK);
+    assert_int_equal(hc_enc_text(&b, ""), HC_OK);
+
+    hc_dec d;
+    hc_view v[6];
+    memset(v, 0, sizeof v);
+    hc_dec_init(&d, b.data, b.len);
+    assert_int_equal(hc_dec_text_view(&d, &v[0]), HC_OK);
+    assert_int_equal(hc_dec_text_view(&d, &v[1]), HC_OK);
+    assert_int_equal(hc_dec_bytes_view(&d, &v[2]), HC_OK);
+    assert_int_equal(hc_dec_bytes_view(&d, &v[3]), HC_OK);
+    assert_int_equal(hc_dec_text_view(&d, &v[4]), HC_OK);
+    assert_int_equal(hc_dec_finish(&d), HC_OK);
+    assert_int_equal(v[0].n, 5);
+    assert_true(v[0].present && !v[0].blob);
+    assert_true(v[2].present && v[2].blob);
+    assert_false(v[3].present);                    /* an empty blob */
+    assert_true(v[4].present);                     /* an empty text */
+    /* v[5] stays zeroed: an absent text (NULL). */
+
+    char *fits = strdup("an old string longer than hello");
+    char *grows = strdup("x");
+    hc_bytes blob = {malloc(1), 1}, empty = {malloc(8), 8};
+    char *empty_text = NULL, *gone = strdup("to be freed");
+    blob.data[0] = 9;
+    char *kept = fits;
+    void *const f[6] = {&fits, &grows, &blob, &empty, &empty_text, &gone};
+    assert_int_equal(hc_view_commit(f, v, 6), HC_OK);
+    assert_ptr_equal(fits, kept);                  /* reused */
+    assert_string_equal(fits, "hello");
+    assert_string_equal(grows, long_text);
+    assert_int_equal(blob.len, 3);
+    assert_memory_equal(blob.data, "\1\0\3", 3);
+    assert_null(empty.data);
+    assert_int_equal(empty.len, 0);
+    assert_non_null(empty_text);
+    assert_string_equal(empty_text, "");
+    assert_null(gone);
+
+    /* All or nothing: the third view cannot get memory, so the first two
+       (one reused, one newly allocated) must not be written either, and
+       what was allocated for them is freed (LeakSanitizer checks). */
+    hc_view w[3];
+    w[0] = v[1];                                   /* 299 bytes into "hello": allocates */
+    w[1] = v[0];                                   /* "hello" into long_text: fits */
+    w[2] = v[0];
+    w[2].n = SIZE_MAX / 2;                         /* needs 2^63 bytes */
+    char *big = strdup("small"), *had_big = big;
+    char *old_grows = grows;
+    char *third = NULL;
+    void *const g[3] = {&big, &grows, &third};
+    assert_int_equal(hc_view_commit(g, w, 3), HC_ENOMEM);
+    assert_ptr_equal(big, had_big);
+    assert_string_equal(big, "small");
+    assert_ptr_equal(grows, old_grows);
+    assert_string_equal(grows, long_text);
+    assert_null(third);
+
+    /* Views check what hc_dec_text checks. */
+    hc_buf_reset(&b);
+    assert_int_equal(hc_enc_bytes(&b, "a\0b", 3), HC_OK);
+    hc_dec_init(&d, b.data, b.len);
+    hc_view x = v[0];
+    assert_int_equal(hc_dec_text_view(&d, &x), HC_ECODEC);
+    assert_ptr_equal(x.p, v[0].p);                 /* untouched */
+    assert_int_equal(hc_dec_bytes_view(&d, &x), HC_OK);
+    static const uint8_t forged[] = {0x05, 'a'};   /* says 5, holds 1 */
+    hc_dec_init(&d, forged, sizeof forged);
+    assert_int_equal(hc_dec_text_view(&d, &x), HC_ECODEC);
+    assert_int_equal(hc_dec_bytes_view(&d, &x), HC_ECODEC);
+
+    free(fits);
+    free(grows);
+    free(blob.data);
+    free(empty_text);
+    free(big);
+    hc_buf_free(&b);
+}
+
 /* ----------------------------------------------------------- truncation */
 
 /*
@@ -612,6 +711,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_integers),
         cmocka_unit_test(test_round_trip_f64),
         cmocka_unit_test(test_round_trip_text_bytes),
+        cmocka_unit_test(test_views_and_commit),
         cmocka_unit_test(test_truncation),
         cmocka_unit_test(test_empty_input),
         cmocka_unit_test(test_varint_malformed),

@@ -74,6 +74,20 @@ static void test_user_bytes(void **state)
     /* A trailing byte is malformed too. */
     assert_int_equal(hc_buf_append(&b, "x", 1), HC_OK);
     assert_int_equal(cg_user_decode(&v, b.data, b.len), HC_ECODEC);
+    assert_string_equal(v.name, "ann");
+
+    /* Decoding over a value reuses its text memory where the new text
+       fits, and takes the new NULLs. */
+    char *name_mem = v.name;
+    cg_user w = {0};
+    fill_user(&w, 43, "al", NULL);
+    assert_int_equal(cg_user_encode(&w, &b), HC_OK);
+    assert_int_equal(cg_user_decode(&v, b.data, b.len), HC_OK);
+    assert_ptr_equal(v.name, name_mem);
+    assert_string_equal(v.name, "al");
+    assert_null(v.email);
+    assert_int_equal(v.id, 43);
+    cg_user_clear(&w);
 
     /* A NULL in a text field that is not nullable cannot be encoded. */
     free(u.name);

@@ -39,6 +39,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -55,6 +56,20 @@ extern "C" {
 #  define HC_API __attribute__((visibility("default")))
 #else
 #  define HC_API
+#endif
+
+/*
+** A few small functions on the path of every cached read (hc_buf_append,
+** the decoders of fixed-size values) are defined here, inline. They are C99
+** inline definitions: libhydracache holds the external ones, so a build
+** without optimization, or a pointer to one of them, still links. (A C99
+** inline definition is one only if no declaration of the function in the
+** unit lacks `inline`, so these have no other declaration.)
+*/
+#if defined(__GNUC__) && defined(__GNUC_GNU_INLINE__) && !defined(__cplusplus)
+#  define HC_INLINE_DEF extern __inline__ __attribute__((__gnu_inline__))  /* -std=gnu89 */
+#else
+#  define HC_INLINE_DEF inline
 #endif
 
 /* Runtime version, to compare with the HC_VERSION_* the caller built with. */
@@ -140,12 +155,22 @@ HC_API void hc_buf_free(hc_buf *b);
 HC_API int hc_buf_reserve(hc_buf *b, size_t extra);
 /* Replace the contents with n bytes of p. */
 HC_API int hc_buf_set(hc_buf *b, const void *p, size_t n);
-/* Append n bytes of p. */
-HC_API int hc_buf_append(hc_buf *b, const void *p, size_t n);
 /* Append a NUL-terminated string (without its terminator). */
 HC_API int hc_buf_append_str(hc_buf *b, const char *s);
 /* Set len to 0 and keep the memory. */
 HC_API void hc_buf_reset(hc_buf *b);
+/* Append n bytes of p. */
+HC_API HC_INLINE_DEF int hc_buf_append(hc_buf *b, const void *p, size_t n)
+{
+    if (n >= b->cap - b->len) {                 /* no room for them and the 0 */
+        int rc = hc_buf_reserve(b, n);
+        if (rc != HC_OK) return rc;
+    }
+    if (n) memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = 0;
+    return HC_OK;
+}
 
 /* Variable-length byte string, used by generated code for blob fields. */
 typedef struct hc_bytes {
@@ -613,21 +638,141 @@ typedef struct hc_dec {
     const uint8_t *p, *end;
 } hc_dec;
 
-HC_API void hc_dec_init(hc_dec *d, const void *data, size_t len);
-HC_API int hc_dec_u64(hc_dec *d, uint64_t *v);
-HC_API int hc_dec_u32(hc_dec *d, uint32_t *v);
-HC_API int hc_dec_i64(hc_dec *d, int64_t *v);
-HC_API int hc_dec_i32(hc_dec *d, int32_t *v);
-HC_API int hc_dec_f64(hc_dec *d, double *v);
-HC_API int hc_dec_bool(hc_dec *d, bool *v);
-HC_API int hc_dec_option(hc_dec *d, bool *present);
 HC_API int hc_dec_text(hc_dec *d, char **s);
 HC_API int hc_dec_bytes(hc_dec *d, hc_bytes *b);
-/* A list's count. HC_ECODEC when it exceeds the bytes left (every item takes
-   at least one), so a forged count cannot make the caller allocate much. */
-HC_API int hc_dec_count(hc_dec *d, size_t *n);
+
+/*
+** Decoding over a struct that already holds a value, without allocating
+** when the new text fits: generated code reads text and blob fields as
+** views of the encoded bytes (checked like hc_dec_text and hc_dec_bytes,
+** nothing copied), and once the whole value has decoded, hc_view_commit
+** copies all of them into the struct's fields at once. A struct read again
+** and again then allocates nothing.
+*/
+typedef struct hc_view {
+    const uint8_t *p;       /* the bytes, inside the decoder's input */
+    size_t   n;
+    bool     present;       /* false: NULL text, or an empty blob */
+    bool     blob;          /* which hc_dec_*_view filled it */
+    uint8_t *mem;           /* hc_view_commit's */
+} hc_view;
+
+/* Text or blob as a view; on failure *v is untouched. */
+HC_API int hc_dec_text_view(hc_dec *d, hc_view *v);
+HC_API int hc_dec_bytes_view(hc_dec *d, hc_view *v);
+
+/*
+** Copy n views into n fields: field[i] points to the char * of a text view
+** or to the hc_bytes of a blob view; what a field held must come from malloc
+** (or be NULL), as everything in generated structs does. A field's memory
+** is reused when the new bytes fit in it, and freed when they do not.
+** HC_OK, or HC_ENOMEM with every field as it was: memory is allocated for
+** all fields before any is written.
+*/
+HC_API int hc_view_commit(void *const *field, hc_view *v, size_t n);
+
+/*
+** The decoders of fixed-size values are inline: a cached read of a struct
+** decodes every field, and calls into the library were a third of its time.
+** A varint of more than one byte goes to the out-of-line hc__dec_varint,
+** which is exported for this use only.
+*/
+/* A varint of at most max bytes whose last byte may not exceed last. */
+HC_API int hc__dec_varint(hc_dec *d, unsigned max, unsigned last, uint64_t *v);
+
+HC_API HC_INLINE_DEF void hc_dec_init(hc_dec *d, const void *data, size_t len)
+{
+    d->p = (const uint8_t *)data;
+    d->end = len ? d->p + len : d->p;   /* NULL + 0 is undefined */
+}
+
+HC_API HC_INLINE_DEF int hc_dec_u64(hc_dec *d, uint64_t *v)
+{
+    if (d->p != d->end && *d->p < 0x80) {   /* one byte: most lengths and numbers */
+        *v = *d->p++;
+        return HC_OK;
+    }
+    return hc__dec_varint(d, 10, 0x01, v);  /* ceil(64 / 7) bytes, 64 - 63 bits left */
+}
+
+HC_API HC_INLINE_DEF int hc_dec_u32(hc_dec *d, uint32_t *v)
+{
+    uint64_t x;
+    if (d->p != d->end && *d->p < 0x80) {
+        *v = *d->p++;
+        return HC_OK;
+    }
+    int rc = hc__dec_varint(d, 5, 0x0f, &x);    /* ceil(32 / 7) bytes, 32 - 28 bits left */
+    if (rc == HC_OK) *v = (uint32_t)x;
+    return rc;
+}
+
+/* Zigzag back (0, 1, 2, 3 -> 0, -1, 1, -2); nothing overflows: u >> 1 <= INT64_MAX. */
+HC_API HC_INLINE_DEF int hc_dec_i64(hc_dec *d, int64_t *v)
+{
+    uint64_t u;
+    int rc = hc_dec_u64(d, &u);
+    if (rc == HC_OK) *v = (u & 1) ? -(int64_t)(u >> 1) - 1 : (int64_t)(u >> 1);
+    return rc;
+}
+
+/* Postcard reads an i32 as a zigzagged u32: one that fits in 32 bits
+   unzigzags into int32_t, and one outside int32_t zigzags to more. */
+HC_API HC_INLINE_DEF int hc_dec_i32(hc_dec *d, int32_t *v)
+{
+    uint32_t u;
+    int rc = hc_dec_u32(d, &u);
+    if (rc == HC_OK) *v = (u & 1) ? -(int32_t)(u >> 1) - 1 : (int32_t)(u >> 1);
+    return rc;
+}
+
+/* Eight bytes, little-endian whatever the host's byte order. */
+HC_API HC_INLINE_DEF int hc_dec_f64(hc_dec *d, double *v)
+{
+    if (d->end - d->p < 8) return HC_ECODEC;
+    uint64_t bits = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(&bits, d->p, 8);
+#else
+    for (int i = 0; i < 8; i++) bits |= (uint64_t)d->p[i] << (8 * i);
+#endif
+    d->p += 8;
+    memcpy(v, &bits, sizeof *v);
+    return HC_OK;
+}
+
+HC_API HC_INLINE_DEF int hc_dec_bool(hc_dec *d, bool *v)
+{
+    if (d->p == d->end || *d->p > 1) return HC_ECODEC;
+    *v = *d->p++ == 1;
+    return HC_OK;
+}
+
+HC_API HC_INLINE_DEF int hc_dec_option(hc_dec *d, bool *present)
+{
+    return hc_dec_bool(d, present);
+}
+
+/* A list's count, or a length. HC_ECODEC when it exceeds the bytes left
+   (every item takes at least one), so a forged count cannot make the
+   caller allocate much. */
+HC_API HC_INLINE_DEF int hc_dec_count(hc_dec *d, size_t *n)
+{
+    hc_dec t = *d;
+    uint64_t x;
+    int rc = hc_dec_u64(&t, &x);
+    if (rc != HC_OK) return rc;
+    if (x > (uint64_t)(t.end - t.p)) return HC_ECODEC;
+    *d = t;
+    *n = (size_t)x;
+    return HC_OK;
+}
+
 /* HC_OK when every byte was consumed, HC_ECODEC when some are left over. */
-HC_API int hc_dec_finish(const hc_dec *d);
+HC_API HC_INLINE_DEF int hc_dec_finish(const hc_dec *d)
+{
+    return d->p == d->end ? HC_OK : HC_ECODEC;
+}
 
 /*
 ** Pieces of key and tag templates ("team:{team}:users"): the literal parts

@@ -39,15 +39,8 @@ int hc_buf_reserve(hc_buf *b, size_t extra)
     return HC_OK;
 }
 
-int hc_buf_append(hc_buf *b, const void *p, size_t n)
-{
-    int rc = hc_buf_reserve(b, n);
-    if (rc != HC_OK) return rc;
-    if (n) memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = 0;
-    return HC_OK;
-}
+/* Inline in hydracache.h; this is its external definition. */
+extern inline int hc_buf_append(hc_buf *b, const void *p, size_t n);
 
 int hc_buf_set(hc_buf *b, const void *p, size_t n)
 {

@@ -10,18 +10,16 @@
 */
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>          /* malloc_usable_size */
+#endif
 
 #include "hc_int.h"
 
 _Static_assert(sizeof(double) == 8, "f64 is an 8-byte IEEE 754 double");
 
-/* The most bytes a varint takes: ceil(64 / 7) for a u64, ceil(32 / 7) for
-   a u32; and what the last of those may hold: the bits left, 64 - 9 * 7
-   and 32 - 4 * 7. */
+/* The most bytes a u64 varint takes: ceil(64 / 7). */
 #define VARINT64_MAX  10
-#define VARINT64_LAST 0x01u
-#define VARINT32_MAX  5
-#define VARINT32_LAST 0x0fu
 
 /* ---------------------------------------------------------------- encode */
 
@@ -106,20 +104,21 @@ int hc_enc_text(hc_buf *out, const char *s)
 /*
 ** Every decoder checks before it reads and moves d->p only once the whole
 ** value is good, so a failure leaves both the decoder and the output as
-** they were.
+** they were. The fixed-size ones are inline in hydracache.h; these are
+** their external definitions.
 */
-void hc_dec_init(hc_dec *d, const void *data, size_t len)
-{
-    d->p = data;
-    d->end = len ? d->p + len : d->p;   /* NULL + 0 is undefined */
-}
+extern inline void hc_dec_init(hc_dec *d, const void *data, size_t len);
+extern inline int hc_dec_u64(hc_dec *d, uint64_t *v);
+extern inline int hc_dec_u32(hc_dec *d, uint32_t *v);
+extern inline int hc_dec_i64(hc_dec *d, int64_t *v);
+extern inline int hc_dec_i32(hc_dec *d, int32_t *v);
+extern inline int hc_dec_f64(hc_dec *d, double *v);
+extern inline int hc_dec_bool(hc_dec *d, bool *v);
+extern inline int hc_dec_option(hc_dec *d, bool *present);
+extern inline int hc_dec_count(hc_dec *d, size_t *n);
+extern inline int hc_dec_finish(const hc_dec *d);
 
-static size_t left(const hc_dec *d)
-{
-    return (size_t)(d->end - d->p);
-}
-
-/* Consume n bytes, n <= left(d); returns where they start. */
+/* Consume n bytes, n <= what is left; returns where they start. */
 static const uint8_t *take(hc_dec *d, size_t n)
 {
     const uint8_t *p = d->p;
@@ -127,106 +126,24 @@ static const uint8_t *take(hc_dec *d, size_t n)
     return p;
 }
 
-/* A varint of at most max bytes, the last of which may not exceed last. */
-static int get_varint(hc_dec *d, int max, unsigned last, uint64_t *v)
+/* The inline decoders take a one-byte varint themselves and call this for
+   the rest: at most max bytes, the last of which may not exceed last. */
+int hc__dec_varint(hc_dec *d, unsigned max, unsigned last, uint64_t *v)
 {
     const uint8_t *p = d->p;
-    if (p != d->end && *p < 0x80) {         /* one byte: lengths, small numbers */
-        d->p = p + 1;
-        *v = *p;
-        return HC_OK;
-    }
+    size_t n = (size_t)(d->end - p);
+    if (n > max) n = max;
     uint64_t x = 0;
-    for (int i = 0; i < max; i++) {
-        if (p == d->end) return HC_ECODEC;              /* truncated */
-        uint8_t b = *p++;
-        x |= (uint64_t)(b & 0x7f) << (7 * i);
-        if (!(b & 0x80)) {
-            if (i == max - 1 && b > last) return HC_ECODEC;  /* overflow */
-            d->p = p;
+    for (size_t i = 0; i < n; i++) {
+        x |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+        if (p[i] < 0x80) {
+            if (i == max - 1 && p[i] > last) return HC_ECODEC;     /* overflow */
+            d->p = p + i + 1;
             *v = x;
             return HC_OK;
         }
     }
-    return HC_ECODEC;                                   /* too long */
-}
-
-/* Zigzag back, written so that nothing overflows: u >> 1 <= INT64_MAX. */
-static int64_t unzigzag(uint64_t u)
-{
-    return (u & 1) ? -(int64_t)(u >> 1) - 1 : (int64_t)(u >> 1);
-}
-
-int hc_dec_u64(hc_dec *d, uint64_t *v)
-{
-    return get_varint(d, VARINT64_MAX, VARINT64_LAST, v);
-}
-
-int hc_dec_u32(hc_dec *d, uint32_t *v)
-{
-    uint64_t x;
-    int rc = get_varint(d, VARINT32_MAX, VARINT32_LAST, &x);
-    if (rc == HC_OK) *v = (uint32_t)x;
-    return rc;
-}
-
-int hc_dec_i64(hc_dec *d, int64_t *v)
-{
-    uint64_t x;
-    int rc = hc_dec_u64(d, &x);
-    if (rc == HC_OK) *v = unzigzag(x);
-    return rc;
-}
-
-/*
-** Postcard reads an i32 as a zigzagged u32, so the range check is the u32
-** one: a zigzagged value that fits in 32 bits unzigzags into int32_t, and a
-** value outside int32_t zigzags to more than 32 bits.
-*/
-int hc_dec_i32(hc_dec *d, int32_t *v)
-{
-    uint64_t x;
-    int rc = get_varint(d, VARINT32_MAX, VARINT32_LAST, &x);
-    if (rc == HC_OK) *v = (int32_t)unzigzag(x);
-    return rc;
-}
-
-int hc_dec_f64(hc_dec *d, double *v)
-{
-    if (left(d) < 8) return HC_ECODEC;
-    const uint8_t *p = take(d, 8);
-    uint64_t bits = 0;
-    for (int i = 0; i < 8; i++) bits |= (uint64_t)p[i] << (8 * i);
-    memcpy(v, &bits, sizeof *v);
-    return HC_OK;
-}
-
-int hc_dec_bool(hc_dec *d, bool *v)
-{
-    if (left(d) < 1 || *d->p > 1) return HC_ECODEC;
-    *v = *take(d, 1) == 1;
-    return HC_OK;
-}
-
-int hc_dec_option(hc_dec *d, bool *present)
-{
-    return hc_dec_bool(d, present);
-}
-
-/*
-** A length or a count, which can never exceed the bytes left: checking that
-** first means a forged length fails here instead of in malloc.
-*/
-int hc_dec_count(hc_dec *d, size_t *n)
-{
-    hc_dec t = *d;
-    uint64_t x;
-    int rc = hc_dec_u64(&t, &x);
-    if (rc != HC_OK) return rc;
-    if (x > left(&t)) return HC_ECODEC;
-    *d = t;
-    *n = (size_t)x;
-    return HC_OK;
+    return HC_ECODEC;                           /* truncated, or too long */
 }
 
 /* A C string cannot hold a NUL, so text with one is malformed. */
@@ -264,7 +181,92 @@ int hc_dec_bytes(hc_dec *d, hc_bytes *b)
     return HC_OK;
 }
 
-int hc_dec_finish(const hc_dec *d)
+/* --------------------------------------------------- decoding over a value */
+
+static int dec_view(hc_dec *d, hc_view *v, bool blob)
 {
-    return d->p == d->end ? HC_OK : HC_ECODEC;
+    hc_dec t = *d;
+    size_t n;
+    int rc = hc_dec_count(&t, &n);
+    if (rc != HC_OK) return rc;
+    if (!blob && n && memchr(t.p, 0, n)) return HC_ECODEC;
+    v->p = take(&t, n);
+    v->n = n;
+    v->present = !blob || n > 0;        /* an empty blob has data NULL */
+    v->blob = blob;
+    v->mem = NULL;
+    *d = t;
+    return HC_OK;
+}
+
+int hc_dec_text_view(hc_dec *d, hc_view *v)
+{
+    return dec_view(d, v, false);
+}
+
+int hc_dec_bytes_view(hc_dec *d, hc_view *v)
+{
+    return dec_view(d, v, true);
+}
+
+/*
+** How many bytes the block p from malloc holds. glibc can say; elsewhere
+** what is known to be in use is a safe answer (a text's length and its 0,
+** a blob's length), which reuses less often.
+*/
+static size_t room(const void *p, size_t in_use)
+{
+#ifdef __GLIBC__
+    (void)in_use;
+    return malloc_usable_size((void *)p);
+#else
+    return in_use;
+#endif
+}
+
+int hc_view_commit(void *const *field, hc_view *v, size_t n)
+{
+    /* Every allocation first: a failure must leave every field as it was. */
+    for (size_t i = 0; i < n; i++) {
+        v[i].mem = NULL;
+        if (!v[i].present) continue;
+        size_t need = v[i].blob ? v[i].n : v[i].n + 1;
+        const void *old;
+        size_t used;
+        if (v[i].blob) {
+            const hc_bytes *b = field[i];
+            old = b->data;
+            used = b->len;
+        } else {
+            old = *(char *const *)field[i];
+            used = old ? strlen(old) + 1 : 0;
+        }
+        if (old && room(old, used) >= need) continue;   /* fits: reused */
+        v[i].mem = malloc(need);
+        if (!v[i].mem) {
+            while (i-- > 0) free(v[i].mem);
+            return HC_ENOMEM;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].blob) {
+            hc_bytes *b = field[i];
+            uint8_t *m = v[i].present ? (v[i].mem ? v[i].mem : b->data) : NULL;
+            if (m != b->data) free(b->data);
+            if (m) memcpy(m, v[i].p, v[i].n);
+            b->data = m;
+            b->len = v[i].present ? v[i].n : 0;
+        } else {
+            char **s = field[i];
+            char *m = v[i].present ? (v[i].mem ? (char *)v[i].mem : *s) : NULL;
+            if (m != *s) free(*s);
+            if (m) {
+                if (v[i].n) memcpy(m, v[i].p, v[i].n);
+                m[v[i].n] = 0;
+            }
+            *s = m;
+        }
+        v[i].mem = NULL;
+    }
+    return HC_OK;
 }

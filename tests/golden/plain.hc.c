@@ -33,16 +33,33 @@ static int plain_note__enc(hc_buf *out, const plain_note *u)
     return hc_rc;
 }
 
-/* Fills a zeroed u; on failure the caller clears what was filled. */
-static int plain_note__dec(hc_dec *d, plain_note *u)
+/* Decodes the next note of d (when whole, d must end there) over *u,
+   which holds a value or is zeroed: text and blob memory is reused where
+   the new bytes fit, so reading into the same struct again allocates
+   nothing. HC_ECODEC and HC_ENOMEM leave *u as it was. */
+static int plain_note__dec_into(hc_dec *d, plain_note *u, bool whole)
 {
-    int hc_rc = HC_OK;
+    plain_note hc_v;
+    hc_view hc_tv[2];
     bool hc_some = false;
-    if (hc_rc == HC_OK) hc_rc = hc_dec_text(d, &u->key);
-    if (hc_rc == HC_OK) hc_rc = hc_dec_text(d, &u->name);
+    int hc_rc = HC_OK;
+    memset(&hc_v, 0, sizeof hc_v);
+    memset(hc_tv, 0, sizeof hc_tv);
+    if (hc_rc == HC_OK) hc_rc = hc_dec_text_view(d, &hc_tv[0]);
+    if (hc_rc == HC_OK) hc_rc = hc_dec_text_view(d, &hc_tv[1]);
     if (hc_rc == HC_OK) hc_rc = hc_dec_option(d, &hc_some);
-    if (hc_rc == HC_OK && hc_some) hc_rc = hc_dec_u32(d, &u->ttl);
-    if (hc_rc == HC_OK) u->ttl_is_null = !hc_some;
+    if (hc_rc == HC_OK && hc_some) hc_rc = hc_dec_u32(d, &hc_v.ttl);
+    if (hc_rc == HC_OK) hc_v.ttl_is_null = !hc_some;
+    if (hc_rc == HC_OK && whole) hc_rc = hc_dec_finish(d);
+    if (hc_rc == HC_OK) {
+        void *const hc_f[2] = {&u->key, &u->name};
+        hc_rc = hc_view_commit(hc_f, hc_tv, 2);
+    }
+    if (hc_rc == HC_OK) {
+        hc_v.key = u->key;
+        hc_v.name = u->name;
+        *u = hc_v;
+    }
     return hc_rc;
 }
 
@@ -57,25 +74,15 @@ int plain_note_encode(const plain_note *u, hc_buf *out)
 int plain_note_decode(plain_note *u, const void *data, size_t len)
 {
     hc_dec hc_d;
-    plain_note hc_v;
-    memset(&hc_v, 0, sizeof hc_v);
     hc_dec_init(&hc_d, data, len);
-    int hc_rc = plain_note__dec(&hc_d, &hc_v);
-    if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
-    if (hc_rc != HC_OK) {
-        plain_note_clear(&hc_v);
-        return hc_rc;
-    }
-    plain_note_clear(u);
-    *u = hc_v;
-    return HC_OK;
+    return plain_note__dec_into(&hc_d, u, true);
 }
 
 static int plain_note__key(hc_buf *hc_key, const char *key)
 {
     int hc_rc = HC_OK;
     hc_buf_reset(hc_key);
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(hc_key, "note:");
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "note:", 5);
     if (hc_rc == HC_OK) hc_rc = hc_key_append_escaped(hc_key, key, strlen(key));
     return hc_rc;
 }
@@ -84,7 +91,7 @@ static int plain_note__tag(hc_buf *hc_tag, const char *key)
 {
     int hc_rc = HC_OK;
     hc_buf_reset(hc_tag);
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(hc_tag, "note:");
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tag, "note:", 5);
     if (hc_rc == HC_OK) hc_rc = hc_key_append_escaped(hc_tag, key, strlen(key));
     return hc_rc;
 }
@@ -104,19 +111,13 @@ int plain_note_get(hc_cache *c, const char *key, plain_note *out)
     if (hc_rc == HC_OK) {
         hc_dec hc_d;
         bool hc_some = false;
-        plain_note hc_v;
-        memset(&hc_v, 0, sizeof hc_v);
         hc_dec_init(&hc_d, hc_val.data, hc_val.len);
         hc_rc = hc_dec_option(&hc_d, &hc_some);
-        if (hc_rc == HC_OK && hc_some) hc_rc = plain_note__dec(&hc_d, &hc_v);
-        if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
-        if (hc_rc == HC_OK && hc_some) {
-            plain_note_clear(out);
-            *out = hc_v;
-        } else {
-            plain_note_clear(&hc_v);
-            if (hc_rc == HC_ECODEC) hc_remove(c, (const char *)hc_key.data);  /* bad bytes: drop */
-            if (hc_rc == HC_OK || hc_rc == HC_ECODEC) hc_rc = HC_MISS;
+        if (hc_rc == HC_OK && hc_some) hc_rc = plain_note__dec_into(&hc_d, out, true);
+        else if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d) == HC_OK ? HC_MISS : HC_ECODEC;
+        if (hc_rc == HC_ECODEC) {
+            hc_remove(c, (const char *)hc_key.data);    /* bad bytes: drop */
+            hc_rc = HC_MISS;
         }
     }
     hc_buf_free(&hc_key);
@@ -158,7 +159,7 @@ int plain_note_invalidate_all(hc_cache *c)
 {
     return hc_invalidate_tag(c, "note:all", NULL);
 }
-#line 162 "plain.hc.c"
+#line 163 "plain.hc.c"
 
 /* ------------------------------------------------------ cacheable lookup */
 #line 12 "tests/golden/plain.hcache"
@@ -198,20 +199,12 @@ static int plain_lookup__take(void *ctx, const void *data, size_t len)
     hc_t->seen = true;
     (void)err;
     hc_dec hc_d;
-    plain_note hc_v;
     bool hc_some = false;
-    memset(&hc_v, 0, sizeof hc_v);
     hc_dec_init(&hc_d, data, len);
     hc_rc = hc_dec_option(&hc_d, &hc_some);
-    if (hc_rc == HC_OK && hc_some) hc_rc = plain_note__dec(&hc_d, &hc_v);
+    if (hc_rc == HC_OK && hc_some) return plain_note__dec_into(&hc_d, out, true);
     if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
-    if (hc_rc == HC_OK && hc_some) {
-        plain_note_clear(&(*out));
-        *out = hc_v;
-    } else {
-        plain_note_clear(&hc_v);
-        if (hc_rc == HC_OK) hc_rc = HC_MISS;            /* cached absence */
-    }
+    if (hc_rc == HC_OK) hc_rc = HC_MISS;                /* cached absence */
     return hc_rc;
 }
 
@@ -235,9 +228,9 @@ int plain_lookup(hc_cache *c, const char *key, int64_t name, plain_note *out, hc
     hc_a.name = name;
     hc_t.out = out;
     hc_t.err = err;
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_key, "lookup:");
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "lookup:", 7);
     if (hc_rc == HC_OK) hc_rc = hc_key_append_escaped(&hc_key, key, strlen(key));
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_key, ":");
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, ":", 1);
     if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_key, (int64_t)name);
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded in place, and needs no tags: they are built for
@@ -258,11 +251,12 @@ int plain_lookup(hc_cache *c, const char *key, int64_t name, plain_note *out, hc
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
     hc_buf_free(&hc_key);
-    hc_buf_free(&hc_val);
-    for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
+    if (hc_val.data) hc_buf_free(&hc_val);        /* a hit used none of these */
+    for (size_t hc_i = 0; hc_i < 1; hc_i++)
+        if (hc_tagb[hc_i].data) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
-#line 266 "plain.hc.c"
+#line 260 "plain.hc.c"
 
 /* ------------------------------------------------------ cacheable count_all */
 #line 15 "tests/golden/plain.hcache"
@@ -329,7 +323,7 @@ int plain_count_all(hc_cache *c, uint64_t *out)
     memset(&hc_a, 0, sizeof hc_a);
     hc_t.out = out;
     hc_t.err = err;
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_key, "count_all");
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "count_all", 9);
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded in place, and needs no tags: they are built for
            a miss only. */
@@ -339,7 +333,7 @@ int plain_count_all(hc_cache *c, uint64_t *out)
             hc_options hc_o = {HC_TTL_DEFAULT, hc_tags, 1};
             hc_rc = HC_OK;
             hc_buf_reset(&hc_tagb[0]);
-            if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tagb[0], "notes");
+            if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "notes", 5);
             hc_tags[0] = (const char *)hc_tagb[0].data;
             if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, plain_count_all__fill, &hc_a, &hc_val, err);
             if (hc_rc == HC_OK) hc_rc = plain_count_all__take(&hc_t, hc_val.data, hc_val.len);
@@ -351,11 +345,12 @@ int plain_count_all(hc_cache *c, uint64_t *out)
     }
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
-    hc_buf_free(&hc_val);
-    for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
+    if (hc_val.data) hc_buf_free(&hc_val);        /* a hit used none of these */
+    for (size_t hc_i = 0; hc_i < 1; hc_i++)
+        if (hc_tagb[hc_i].data) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
-#line 359 "plain.hc.c"
+#line 354 "plain.hc.c"
 
 /* ------------------------------------------------------ policy fetch */
 #line 19 "tests/golden/plain.hcache"
@@ -396,20 +391,12 @@ static int plain_fetch__take(void *ctx, const void *data, size_t len)
     hc_t->seen = true;
     (void)err;
     hc_dec hc_d;
-    plain_note hc_v;
     bool hc_some = false;
-    memset(&hc_v, 0, sizeof hc_v);
     hc_dec_init(&hc_d, data, len);
     hc_rc = hc_dec_option(&hc_d, &hc_some);
-    if (hc_rc == HC_OK && hc_some) hc_rc = plain_note__dec(&hc_d, &hc_v);
+    if (hc_rc == HC_OK && hc_some) return plain_note__dec_into(&hc_d, out, true);
     if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
-    if (hc_rc == HC_OK && hc_some) {
-        plain_note_clear(&(*out));
-        *out = hc_v;
-    } else {
-        plain_note_clear(&hc_v);
-        if (hc_rc == HC_OK) hc_rc = hc_error_set(err, HC_ENOTFOUND, "no note");
-    }
+    if (hc_rc == HC_OK) hc_rc = hc_error_set(err, HC_ENOTFOUND, "no note");
     return hc_rc;
 }
 
@@ -434,7 +421,7 @@ int plain_fetch(hc_cache *c, const char *id, plain_fetch_loader load, void *ctx,
     hc_a.ctx = ctx;
     hc_t.out = out;
     hc_t.err = err;
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_key, "note:");
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "note:", 5);
     if (hc_rc == HC_OK) hc_rc = hc_key_append_escaped(&hc_key, id, strlen(id));
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded in place, and needs no tags: they are built for
@@ -446,9 +433,9 @@ int plain_fetch(hc_cache *c, const char *id, plain_fetch_loader load, void *ctx,
             hc_rc = HC_OK;
             hc_buf_reset(&hc_tagb[0]);
             hc_buf_reset(&hc_tagb[1]);
-            if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tagb[0], "note:");
+            if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "note:", 5);
             if (hc_rc == HC_OK) hc_rc = hc_key_append_escaped(&hc_tagb[0], id, strlen(id));
-            if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tagb[1], "note:all");
+            if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[1], "note:all", 8);
             hc_tags[0] = (const char *)hc_tagb[0].data;
             hc_tags[1] = (const char *)hc_tagb[1].data;
             if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, plain_fetch__fill, &hc_a, &hc_val, err);
@@ -462,9 +449,10 @@ int plain_fetch(hc_cache *c, const char *id, plain_fetch_loader load, void *ctx,
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
     hc_buf_free(&hc_key);
-    hc_buf_free(&hc_val);
-    for (size_t hc_i = 0; hc_i < 2; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
+    if (hc_val.data) hc_buf_free(&hc_val);        /* a hit used none of these */
+    for (size_t hc_i = 0; hc_i < 2; hc_i++)
+        if (hc_tagb[hc_i].data) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
-#line 470 "plain.hc.c"
+#line 458 "plain.hc.c"
 

@@ -35,17 +35,34 @@ static int shop_user__enc(hc_buf *out, const shop_user *u)
     return hc_rc;
 }
 
-/* Fills a zeroed u; on failure the caller clears what was filled. */
-static int shop_user__dec(hc_dec *d, shop_user *u)
+/* Decodes the next user of d (when whole, d must end there) over *u,
+   which holds a value or is zeroed: text and blob memory is reused where
+   the new bytes fit, so reading into the same struct again allocates
+   nothing. HC_ECODEC and HC_ENOMEM leave *u as it was. */
+static int shop_user__dec_into(hc_dec *d, shop_user *u, bool whole)
 {
-    int hc_rc = HC_OK;
+    shop_user hc_v;
+    hc_view hc_tv[2];
     bool hc_some = false;
-    if (hc_rc == HC_OK) hc_rc = hc_dec_i64(d, &u->id);
-    if (hc_rc == HC_OK) hc_rc = hc_dec_text(d, &u->name);
+    int hc_rc = HC_OK;
+    memset(&hc_v, 0, sizeof hc_v);
+    memset(hc_tv, 0, sizeof hc_tv);
+    if (hc_rc == HC_OK) hc_rc = hc_dec_i64(d, &hc_v.id);
+    if (hc_rc == HC_OK) hc_rc = hc_dec_text_view(d, &hc_tv[0]);
     if (hc_rc == HC_OK) hc_rc = hc_dec_option(d, &hc_some);
-    if (hc_rc == HC_OK && hc_some) hc_rc = hc_dec_text(d, &u->email);
-    if (hc_rc == HC_OK) hc_rc = hc_dec_f64(d, &u->score);
-    if (hc_rc == HC_OK) hc_rc = hc_dec_bool(d, &u->active);
+    if (hc_rc == HC_OK && hc_some) hc_rc = hc_dec_text_view(d, &hc_tv[1]);
+    if (hc_rc == HC_OK) hc_rc = hc_dec_f64(d, &hc_v.score);
+    if (hc_rc == HC_OK) hc_rc = hc_dec_bool(d, &hc_v.active);
+    if (hc_rc == HC_OK && whole) hc_rc = hc_dec_finish(d);
+    if (hc_rc == HC_OK) {
+        void *const hc_f[2] = {&u->name, &u->email};
+        hc_rc = hc_view_commit(hc_f, hc_tv, 2);
+    }
+    if (hc_rc == HC_OK) {
+        hc_v.name = u->name;
+        hc_v.email = u->email;
+        *u = hc_v;
+    }
     return hc_rc;
 }
 
@@ -60,25 +77,15 @@ int shop_user_encode(const shop_user *u, hc_buf *out)
 int shop_user_decode(shop_user *u, const void *data, size_t len)
 {
     hc_dec hc_d;
-    shop_user hc_v;
-    memset(&hc_v, 0, sizeof hc_v);
     hc_dec_init(&hc_d, data, len);
-    int hc_rc = shop_user__dec(&hc_d, &hc_v);
-    if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
-    if (hc_rc != HC_OK) {
-        shop_user_clear(&hc_v);
-        return hc_rc;
-    }
-    shop_user_clear(u);
-    *u = hc_v;
-    return HC_OK;
+    return shop_user__dec_into(&hc_d, u, true);
 }
 
 static int shop_user__key(hc_buf *hc_key, int64_t id)
 {
     int hc_rc = HC_OK;
     hc_buf_reset(hc_key);
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(hc_key, "shop:user:");
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:user:", 10);
     if (hc_rc == HC_OK) hc_rc = hc_key_append_int(hc_key, (int64_t)id);
     return hc_rc;
 }
@@ -87,7 +94,7 @@ static int shop_user__tag(hc_buf *hc_tag, int64_t id)
 {
     int hc_rc = HC_OK;
     hc_buf_reset(hc_tag);
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(hc_tag, "user:");
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tag, "user:", 5);
     if (hc_rc == HC_OK) hc_rc = hc_key_append_int(hc_tag, (int64_t)id);
     return hc_rc;
 }
@@ -105,19 +112,13 @@ int shop_user_get(hc_cache *c, int64_t id, shop_user *out)
     if (hc_rc == HC_OK) {
         hc_dec hc_d;
         bool hc_some = false;
-        shop_user hc_v;
-        memset(&hc_v, 0, sizeof hc_v);
         hc_dec_init(&hc_d, hc_val.data, hc_val.len);
         hc_rc = hc_dec_option(&hc_d, &hc_some);
-        if (hc_rc == HC_OK && hc_some) hc_rc = shop_user__dec(&hc_d, &hc_v);
-        if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
-        if (hc_rc == HC_OK && hc_some) {
-            shop_user_clear(out);
-            *out = hc_v;
-        } else {
-            shop_user_clear(&hc_v);
-            if (hc_rc == HC_ECODEC) hc_remove(c, (const char *)hc_key.data);  /* bad bytes: drop */
-            if (hc_rc == HC_OK || hc_rc == HC_ECODEC) hc_rc = HC_MISS;
+        if (hc_rc == HC_OK && hc_some) hc_rc = shop_user__dec_into(&hc_d, out, true);
+        else if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d) == HC_OK ? HC_MISS : HC_ECODEC;
+        if (hc_rc == HC_ECODEC) {
+            hc_remove(c, (const char *)hc_key.data);    /* bad bytes: drop */
+            hc_rc = HC_MISS;
         }
     }
     hc_buf_free(&hc_key);
@@ -173,7 +174,7 @@ static int shop_user_list__dec(hc_dec *d, shop_user_list *l)
     if (rc != HC_OK || n == 0) return rc;
     l->items = calloc(n, sizeof *l->items);
     if (!l->items) return HC_ENOMEM;
-    for (; rc == HC_OK && l->len < n; l->len++) rc = shop_user__dec(d, &l->items[l->len]);
+    for (; rc == HC_OK && l->len < n; l->len++) rc = shop_user__dec_into(d, &l->items[l->len], false);
     return rc;
 }
 
@@ -262,20 +263,12 @@ static int shop_user_by_id__take(void *ctx, const void *data, size_t len)
     hc_t->seen = true;
     (void)err;
     hc_dec hc_d;
-    shop_user hc_v;
     bool hc_some = false;
-    memset(&hc_v, 0, sizeof hc_v);
     hc_dec_init(&hc_d, data, len);
     hc_rc = hc_dec_option(&hc_d, &hc_some);
-    if (hc_rc == HC_OK && hc_some) hc_rc = shop_user__dec(&hc_d, &hc_v);
+    if (hc_rc == HC_OK && hc_some) return shop_user__dec_into(&hc_d, out, true);
     if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
-    if (hc_rc == HC_OK && hc_some) {
-        shop_user_clear(&(*out));
-        *out = hc_v;
-    } else {
-        shop_user_clear(&hc_v);
-        if (hc_rc == HC_OK) hc_rc = HC_MISS;            /* cached absence */
-    }
+    if (hc_rc == HC_OK) hc_rc = HC_MISS;                /* cached absence */
     return hc_rc;
 }
 
@@ -299,7 +292,7 @@ int shop_user_by_id(hc_cache *c, hc_db *db, int64_t id, shop_user *out, hc_error
     hc_a.db = db;
     hc_t.out = out;
     hc_t.err = err;
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_key, "shop:user:");
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:user:", 10);
     if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_key, (int64_t)id);
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded in place, and needs no tags: they are built for
@@ -311,9 +304,9 @@ int shop_user_by_id(hc_cache *c, hc_db *db, int64_t id, shop_user *out, hc_error
             hc_rc = HC_OK;
             hc_buf_reset(&hc_tagb[0]);
             hc_buf_reset(&hc_tagb[1]);
-            if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tagb[0], "user:");
+            if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "user:", 5);
             if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_tagb[0], (int64_t)id);
-            if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tagb[1], "users");
+            if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[1], "users", 5);
             hc_tags[0] = (const char *)hc_tagb[0].data;
             hc_tags[1] = (const char *)hc_tagb[1].data;
             if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, shop_user_by_id__fill, &hc_a, &hc_val, err);
@@ -326,8 +319,9 @@ int shop_user_by_id(hc_cache *c, hc_db *db, int64_t id, shop_user *out, hc_error
     }
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
-    hc_buf_free(&hc_val);
-    for (size_t hc_i = 0; hc_i < 2; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
+    if (hc_val.data) hc_buf_free(&hc_val);        /* a hit used none of these */
+    for (size_t hc_i = 0; hc_i < 2; hc_i++)
+        if (hc_tagb[hc_i].data) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
 
@@ -448,9 +442,9 @@ int shop_users_in_team(hc_cache *c, hc_db *db, int64_t team, shop_user_list *out
     hc_a.db = db;
     hc_t.out = out;
     hc_t.err = err;
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_key, "shop:team:");
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:team:", 10);
     if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_key, (int64_t)team);
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_key, ":users");
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, ":users", 6);
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded in place, and needs no tags: they are built for
            a miss only. */
@@ -461,8 +455,8 @@ int shop_users_in_team(hc_cache *c, hc_db *db, int64_t team, shop_user_list *out
             hc_rc = HC_OK;
             hc_buf_reset(&hc_tagb[0]);
             hc_buf_reset(&hc_tagb[1]);
-            if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tagb[0], "users");
-            if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tagb[1], "team:");
+            if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "users", 5);
+            if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[1], "team:", 5);
             if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_tagb[1], (int64_t)team);
             hc_tags[0] = (const char *)hc_tagb[0].data;
             hc_tags[1] = (const char *)hc_tagb[1].data;
@@ -476,8 +470,9 @@ int shop_users_in_team(hc_cache *c, hc_db *db, int64_t team, shop_user_list *out
     }
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
-    hc_buf_free(&hc_val);
-    for (size_t hc_i = 0; hc_i < 2; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
+    if (hc_val.data) hc_buf_free(&hc_val);        /* a hit used none of these */
+    for (size_t hc_i = 0; hc_i < 2; hc_i++)
+        if (hc_tagb[hc_i].data) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
 
@@ -576,7 +571,7 @@ int shop_user_count(hc_cache *c, hc_db *db, int64_t *out, hc_error *err)
     hc_a.db = db;
     hc_t.out = out;
     hc_t.err = err;
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_key, "shop:user_count");
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:user_count", 15);
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded in place, and needs no tags: they are built for
            a miss only. */
@@ -586,7 +581,7 @@ int shop_user_count(hc_cache *c, hc_db *db, int64_t *out, hc_error *err)
             hc_options hc_o = {UINT64_C(300000), hc_tags, 1};
             hc_rc = HC_OK;
             hc_buf_reset(&hc_tagb[0]);
-            if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tagb[0], "users");
+            if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "users", 5);
             hc_tags[0] = (const char *)hc_tagb[0].data;
             if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, shop_user_count__fill, &hc_a, &hc_val, err);
             if (hc_rc == HC_OK) hc_rc = shop_user_count__take(&hc_t, hc_val.data, hc_val.len);
@@ -598,8 +593,9 @@ int shop_user_count(hc_cache *c, hc_db *db, int64_t *out, hc_error *err)
     }
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
-    hc_buf_free(&hc_val);
-    for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
+    if (hc_val.data) hc_buf_free(&hc_val);        /* a hit used none of these */
+    for (size_t hc_i = 0; hc_i < 1; hc_i++)
+        if (hc_tagb[hc_i].data) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
 
@@ -632,10 +628,10 @@ int shop_rename_user(hc_cache *c, hc_db *db, int64_t id, const char *name, int64
     if (hc_rc == HC_OK && changes) *changes = hc_stmt_changes(hc_s);
     hc_db_end(hc_s);
     hc_wrc = hc_rc;                            /* the write's result */
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tag[0], "user:");
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tag[0], "user:", 5);
     if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_tag[0], (int64_t)id);
     hc_tags[0] = (const char *)hc_tag[0].data;
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tag[1], "users");
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tag[1], "users", 5);
     hc_tags[1] = (const char *)hc_tag[1].data;
     hc_rc = hc_exec_end(c, db, hc_tx, hc_wrc, hc_tags, hc_rc == HC_OK ? 2 : HC_EXEC_FLUSH, err);
     hc_buf_free(&hc_tag[0]);
@@ -682,20 +678,12 @@ static int shop_load_user__take(void *ctx, const void *data, size_t len)
     hc_t->seen = true;
     (void)err;
     hc_dec hc_d;
-    shop_user hc_v;
     bool hc_some = false;
-    memset(&hc_v, 0, sizeof hc_v);
     hc_dec_init(&hc_d, data, len);
     hc_rc = hc_dec_option(&hc_d, &hc_some);
-    if (hc_rc == HC_OK && hc_some) hc_rc = shop_user__dec(&hc_d, &hc_v);
+    if (hc_rc == HC_OK && hc_some) return shop_user__dec_into(&hc_d, out, true);
     if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
-    if (hc_rc == HC_OK && hc_some) {
-        shop_user_clear(&(*out));
-        *out = hc_v;
-    } else {
-        shop_user_clear(&hc_v);
-        if (hc_rc == HC_OK) hc_rc = HC_MISS;            /* cached absence */
-    }
+    if (hc_rc == HC_OK) hc_rc = HC_MISS;                /* cached absence */
     return hc_rc;
 }
 
@@ -720,7 +708,7 @@ int shop_load_user(hc_cache *c, int64_t user_id, shop_load_user_loader load, voi
     hc_a.ctx = ctx;
     hc_t.out = out;
     hc_t.err = err;
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_key, "shop:user:");
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:user:", 10);
     if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_key, (int64_t)user_id);
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded in place, and needs no tags: they are built for
@@ -732,9 +720,9 @@ int shop_load_user(hc_cache *c, int64_t user_id, shop_load_user_loader load, voi
             hc_rc = HC_OK;
             hc_buf_reset(&hc_tagb[0]);
             hc_buf_reset(&hc_tagb[1]);
-            if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tagb[0], "user:");
+            if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "user:", 5);
             if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_tagb[0], (int64_t)user_id);
-            if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tagb[1], "users");
+            if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[1], "users", 5);
             hc_tags[0] = (const char *)hc_tagb[0].data;
             hc_tags[1] = (const char *)hc_tagb[1].data;
             if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, shop_load_user__fill, &hc_a, &hc_val, err);
@@ -747,8 +735,9 @@ int shop_load_user(hc_cache *c, int64_t user_id, shop_load_user_loader load, voi
     }
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
-    hc_buf_free(&hc_val);
-    for (size_t hc_i = 0; hc_i < 2; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
+    if (hc_val.data) hc_buf_free(&hc_val);        /* a hit used none of these */
+    for (size_t hc_i = 0; hc_i < 2; hc_i++)
+        if (hc_tagb[hc_i].data) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
 
@@ -817,7 +806,7 @@ int shop_fib(hc_cache *c, int64_t n, int64_t *out, hc_error *err)
     hc_a.n = n;
     hc_t.out = out;
     hc_t.err = err;
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_key, "shop:fib:");
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:fib:", 9);
     if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_key, (int64_t)n);
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded in place, and needs no tags: they are built for
@@ -837,8 +826,9 @@ int shop_fib(hc_cache *c, int64_t n, int64_t *out, hc_error *err)
     }
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
-    hc_buf_free(&hc_val);
-    for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
+    if (hc_val.data) hc_buf_free(&hc_val);        /* a hit used none of these */
+    for (size_t hc_i = 0; hc_i < 1; hc_i++)
+        if (hc_tagb[hc_i].data) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
 
@@ -915,7 +905,7 @@ int shop_greeting(hc_cache *c, const char *name, char **out)
     hc_a.name = name;
     hc_t.out = out;
     hc_t.err = err;
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_key, "shop:greeting:");
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:greeting:", 14);
     if (hc_rc == HC_OK) hc_rc = hc_key_append_escaped(&hc_key, name, strlen(name));
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded in place, and needs no tags: they are built for
@@ -926,7 +916,7 @@ int shop_greeting(hc_cache *c, const char *name, char **out)
             hc_options hc_o = {UINT64_C(300000), hc_tags, 1};
             hc_rc = HC_OK;
             hc_buf_reset(&hc_tagb[0]);
-            if (hc_rc == HC_OK) hc_rc = hc_buf_append_str(&hc_tagb[0], "greetings");
+            if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "greetings", 9);
             hc_tags[0] = (const char *)hc_tagb[0].data;
             if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, shop_greeting__fill, &hc_a, &hc_val, err);
             if (hc_rc == HC_OK) hc_rc = shop_greeting__take(&hc_t, hc_val.data, hc_val.len);
@@ -939,8 +929,9 @@ int shop_greeting(hc_cache *c, const char *name, char **out)
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
     hc_buf_free(&hc_key);
-    hc_buf_free(&hc_val);
-    for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
+    if (hc_val.data) hc_buf_free(&hc_val);        /* a hit used none of these */
+    for (size_t hc_i = 0; hc_i < 1; hc_i++)
+        if (hc_tagb[hc_i].data) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
 
