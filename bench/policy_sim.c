@@ -15,6 +15,8 @@
 **       bench/policy_sim.c runtime/src/policy.c -lxxhash -o policy_sim
 **   ./policy_sim                       all traces, capacities 250..2000
 **   ./policy_sim -c 100,1000 sprite    chosen capacities and traces
+**   ./policy_sim -s                    hash each key's text as the cache
+**                                      does (the default hashes the integer)
 **   ./policy_sim -w                    weight mode (weight 1 + key % 64,
 **                                      capacity 32 x entries), invariants
 **   ./policy_sim -t                    self-test: invariants, remove in
@@ -91,7 +93,8 @@ static const hc_allocator test_alloc = {t_alloc, t_realloc, t_free, NULL};
 
 /* ------------------------------------------------------------ traces */
 
-typedef struct { uint64_t *keys; size_t n, cap; } trace;
+typedef struct { uint64_t *keys; uint32_t *shash; size_t n, cap; } trace;
+static int strhash;  /* -s: hash the key's text as the cache does */
 
 /* Read a gzip'd LIRS trace: one integer per line; lines holding '*' are
    markers; CR before LF tolerated. */
@@ -101,17 +104,21 @@ static int read_trace(const char *path, trace *t)
     snprintf(cmd, sizeof cmd, "zcat '%s'", path);
     FILE *f = popen(cmd, "r");
     if (!f) return -1;
-    t->keys = NULL; t->n = t->cap = 0;
+    t->keys = NULL; t->shash = NULL; t->n = t->cap = 0;
     while (fgets(line, sizeof line, f)) {
-        if (strchr(line, '*')) continue;
+        size_t len = strcspn(line, "\r\n \t");
+        line[len] = '\0';
+        if (len == 0 || strchr(line, '*')) continue;
         char *end;
         unsigned long long k = strtoull(line, &end, 10);
         if (end == line) continue;
         if (t->n == t->cap) {
             t->cap = t->cap ? 2 * t->cap : 65536;
             t->keys = realloc(t->keys, t->cap * sizeof *t->keys);
-            if (!t->keys) { pclose(f); return -1; }
+            t->shash = realloc(t->shash, t->cap * sizeof *t->shash);
+            if (!t->keys || !t->shash) { pclose(f); return -1; }
         }
+        t->shash[t->n] = (uint32_t)XXH3_64bits(line, len);
         t->keys[t->n++] = k;
     }
     return pclose(f) == 0 && t->n ? 0 : -1;
@@ -244,7 +251,7 @@ static double run_policy(const trace *t, uint64_t bound, int weighted, uint64_t 
         n = free_list[--nfree];
         memset(n, 0, sizeof *n);
         n->key = k;
-        n->pn.hash = (uint32_t)XXH3_64bits(&k, sizeof k);
+        n->pn.hash = strhash ? t->shash[i] : (uint32_t)XXH3_64bits(&k, sizeof k);
         n->weight = node_weight(k, weighted);
         kmap_put(&m, n);
         hc__policy_add(&p, &n->pn);
@@ -393,6 +400,7 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-d") && i + 1 < argc) dir = argv[++i];
         else if (!strcmp(argv[i], "-w")) weighted = 1;
+        else if (!strcmp(argv[i], "-s")) strhash = 1;
         else if (!strcmp(argv[i], "-t")) return self_test();
         else if (!strcmp(argv[i], "-c") && i + 1 < argc) {
             ncaps = 0;
@@ -446,7 +454,7 @@ int main(int argc, char **argv)
             }
             printf("  (window %llu)\n", (unsigned long long)win);
         }
-        free(tr.keys);
+        free(tr.keys); free(tr.shash);
     }
     if (named_from_dir) for (int t = 0; t < nnames; t++) free(names[t]);
     if (npts) {

@@ -10,15 +10,14 @@
 **   - on average, closer to OPT than LRU, than Caffeine, and than the better
 **     of the two taken point by point.
 ** The goal for POINT_TOLERANCE is 0.5 (issue 2). The current policy misses
-** it at 4 or 5 of the 32 points (loop 1000, multi2 500, multi3 500,
-** sprite 1000, and cs 250 with the cache's hash): docs/POLICY.md. The test
+** it at 1 of the 32 points (multi2 500, by 0.56): docs/POLICY.md. The test
 ** pins what the policy achieves today, so a regression fails it, and prints
 ** every point that misses the goal.
 ** HC_TRACES overrides the trace folder.
 */
 
 #define POINT_GOAL      0.5
-#define POINT_TOLERANCE 4.0
+#define POINT_TOLERANCE 1.0
 #include <stdio.h>
 
 #include "testutil.h"

@@ -47,8 +47,13 @@
 #define HC_POLICY_GHOST_REACH 0.2       /* a ghost counts if evicted within this
                                            fraction of the entry count */
 #endif
+#ifndef HC_POLICY_STRICT_CAP
+#define HC_POLICY_STRICT_CAP 0.1        /* how far the ghost pull may go past a
+                                           0 window, x max weight (see ghost_adapt) */
+#endif
 #ifndef HC_POLICY_ADMIT_JITTER
-#define HC_POLICY_ADMIT_JITTER 6        /* min candidate freq for random admit */
+#define HC_POLICY_ADMIT_JITTER 5        /* min candidate freq for random admit (visits
+                                           with a hit, see fold) */
 #endif
 
 #ifndef HC_POLICY_SKETCH_WPE
@@ -218,11 +223,18 @@ static bool sketch_resize(hc__policy *p, uint64_t entries)
 
 /* Read and zero n's hit counter and feed the hits to the sketch. This is
    the only place hits become visible to the policy, so it runs whenever
-   the policy examines or drops a node. Returns the number of hits. */
+   the policy examines or drops a node. Returns the number of hits.
+   However many hits a node took since it was last examined, the sketch
+   counts one: hits between two visits are one burst of correlated
+   references (LRU-K's "correlated reference period"), which says the key
+   is in use now, not that it will come back after it leaves. Counting
+   each visit with a hit measures reuse across visits, which is what an
+   admission contest needs, and keeps one burst from pinning a key in
+   main until the next halving. */
 static unsigned fold(hc__policy *p, hc__pnode *n)
 {
     unsigned f = atomic_exchange_explicit(&n->freq, 0, memory_order_relaxed);
-    for (unsigned i = 0; i < f && i < 15; i++) sketch_add(p, n->hash);
+    if (f) sketch_add(p, n->hash);
     return f;
 }
 
@@ -279,13 +291,17 @@ static hc__pnode *main_victim(hc__policy *p)
 }
 
 /* TinyLFU admission: does candidate c deserve victim v's place? Ties go to
-   the victim (an incumbent has proved itself once). A small random chance
-   for warm candidates stops an attacker, or a stale hot victim, from
-   blocking admission forever. */
+   the victim (an incumbent has proved itself once). While the ghosts pull
+   past a 0 window (p->strict, see ghost_adapt), a candidate must win by 2:
+   its estimate already holds the access that brought it in, while the
+   victim's next access may be just ahead, so "victim + 1" is what a key as
+   frequent as the victim shows, and admitting it only churns main (loops).
+   A small random chance for warm candidates stops an attacker, or a stale
+   hot victim, from blocking admission forever. */
 static bool admit(hc__policy *p, const hc__pnode *c, const hc__pnode *v)
 {
     unsigned cf = sketch_estimate(p, c->hash), vf = sketch_estimate(p, v->hash);
-    if (cf > vf) return true;
+    if (cf > vf + (p->strict ? 1u : 0u)) return true;
     if (cf < HC_POLICY_ADMIT_JITTER) return false;
     return (next_rand(p) & 127) == 0;
 }
@@ -329,6 +345,13 @@ static void admit_leftovers(hc__policy *p)
 ** have been a hit with a bigger main: shrink the window. The two pulls
 ** balance where an extra entry of window and of main are worth the same.
 **
+** At a 0 window the pull towards main has nowhere left to go, yet main's
+** ghosts still say main is losing keys it should have kept: main is being
+** churned by admissions. The pull then continues past 0 into p->strict (at
+** most HC_POLICY_STRICT_CAP x max weight), and while strict > 0 admission
+** demands a margin (admit()). Window ghosts pay strict back before the
+** window grows again, so window size and admission margin are one knob.
+**
 ** A ghost slot is 32 bits in a direct-mapped table (one slot per entry of
 ** capacity): a 15-bit fingerprint, the side, and a 16-bit coarse stamp. A
 ** collision just forgets the older ghost.
@@ -371,10 +394,19 @@ static void ghost_adapt(hc__policy *p, const hc__pnode *n)
     uint64_t age = (((clock >> p->ghost_shift) - g) & 0xffffu) << p->ghost_shift;
     if ((double)age > HC_POLICY_GHOST_REACH * (double)total_count(p)) return;
     uint64_t delta = (uint64_t)HC_POLICY_DELTA * weight_of(p, n);
-    if (!from_main)
+    if (!from_main) {
+        uint64_t d = p->strict < delta ? p->strict : delta;
+        p->strict -= d;
+        delta -= d;
         p->window_max = p->max_weight - p->window_max > delta ? p->window_max + delta : p->max_weight;
-    else
+    } else {
+        if (p->window_max < delta) {
+            uint64_t cap = (uint64_t)(HC_POLICY_STRICT_CAP * (double)p->max_weight);
+            p->strict += delta - p->window_max;
+            if (p->strict > cap) p->strict = cap;
+        }
         p->window_max = p->window_max > delta ? p->window_max - delta : 0;
+    }
 }
 
 /* ------------------------------------------------------------ interface */
@@ -385,6 +417,7 @@ static void reset_adaptive(hc__policy *p)
 {
     p->window_max = (uint64_t)((double)p->max_weight * (HC_POLICY_WINDOW_PCT / 100.0));
     if (p->max_weight && !p->window_max) p->window_max = 1;
+    p->strict = 0;
     p->window_exits = p->main_evictions = 0;
     p->rng = 0x853c49e6748fea9bull;
     if (p->impl) {

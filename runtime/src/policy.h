@@ -66,6 +66,8 @@ struct hc__policy {
     struct hc__pqueue { hc__pnode head; uint64_t weight, count; } q[HC__Q_COUNT];
     void    *impl;                  /* the frequency sketch's table (uint64_t[]) */
     uint64_t window_max;            /* weight the window may hold */
+    uint64_t strict;                /* ghost pull beyond a 0 window: while > 0,
+                                       a candidate must beat its victim by 2 */
 
     /* Frequency sketch: 4-bit counters, 16 to a word, table_words words. */
     uint64_t table_words;
