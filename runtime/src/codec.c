@@ -210,17 +210,17 @@ int hc_dec_bytes_view(hc_dec *d, hc_view *v)
 }
 
 /*
-** How many bytes the block p from malloc holds. glibc can say; elsewhere
-** what is known to be in use is a safe answer (a text's length and its 0,
-** a blob's length), which reuses less often.
+** How many bytes old, a text's or a blob's (b) block from malloc, holds.
+** glibc can say; elsewhere what is known to be in use is a safe answer (the
+** text and its 0, the blob's length), which reuses less often.
 */
-static size_t room(const void *p, size_t in_use)
+static size_t room(const void *old, const hc_bytes *b)
 {
 #ifdef __GLIBC__
-    (void)in_use;
-    return malloc_usable_size((void *)p);
+    (void)b;
+    return malloc_usable_size((void *)old);
 #else
-    return in_use;
+    return b ? b->len : strlen(old) + 1;
 #endif
 }
 
@@ -231,17 +231,9 @@ int hc_view_commit(void *const *field, hc_view *v, size_t n)
         v[i].mem = NULL;
         if (!v[i].present) continue;
         size_t need = v[i].blob ? v[i].n : v[i].n + 1;
-        const void *old;
-        size_t used;
-        if (v[i].blob) {
-            const hc_bytes *b = field[i];
-            old = b->data;
-            used = b->len;
-        } else {
-            old = *(char *const *)field[i];
-            used = old ? strlen(old) + 1 : 0;
-        }
-        if (old && room(old, used) >= need) continue;   /* fits: reused */
+        const hc_bytes *b = v[i].blob ? field[i] : NULL;
+        const void *old = b ? (const void *)b->data : *(char *const *)field[i];
+        if (old && room(old, b) >= need) continue;      /* fits: reused */
         v[i].mem = malloc(need);
         if (!v[i].mem) {
             while (i-- > 0) free(v[i].mem);
