@@ -146,43 +146,10 @@ int hc__dec_varint(hc_dec *d, unsigned max, unsigned last, uint64_t *v)
     return HC_ECODEC;                           /* truncated, or too long */
 }
 
-/* A C string cannot hold a NUL, so text with one is malformed. */
-int hc_dec_text(hc_dec *d, char **s)
-{
-    hc_dec t = *d;
-    size_t n;
-    int rc = hc_dec_count(&t, &n);
-    if (rc != HC_OK) return rc;
-    if (n && memchr(t.p, 0, n)) return HC_ECODEC;
-    char *c = malloc(n + 1);
-    if (!c) return HC_ENOMEM;
-    if (n) memcpy(c, take(&t, n), n);
-    c[n] = 0;
-    *d = t;
-    *s = c;
-    return HC_OK;
-}
-
-int hc_dec_bytes(hc_dec *d, hc_bytes *b)
-{
-    hc_dec t = *d;
-    size_t n;
-    int rc = hc_dec_count(&t, &n);
-    if (rc != HC_OK) return rc;
-    uint8_t *c = NULL;
-    if (n) {
-        c = malloc(n);
-        if (!c) return HC_ENOMEM;
-        memcpy(c, take(&t, n), n);
-    }
-    *d = t;
-    b->data = c;
-    b->len = n;
-    return HC_OK;
-}
-
-/* --------------------------------------------------- decoding over a value */
-
+/*
+** Text or blob bytes as a view of d's input: the length is checked against
+** the bytes left, and text may not hold a NUL (a C string cannot).
+*/
 static int dec_view(hc_dec *d, hc_view *v, bool blob)
 {
     hc_dec t = *d;
@@ -198,6 +165,42 @@ static int dec_view(hc_dec *d, hc_view *v, bool blob)
     *d = t;
     return HC_OK;
 }
+
+/* hc_dec_text and hc_dec_bytes: the view, then a copy from malloc. */
+int hc_dec_text(hc_dec *d, char **s)
+{
+    hc_dec t = *d;
+    hc_view v;
+    int rc = dec_view(&t, &v, false);
+    if (rc != HC_OK) return rc;
+    char *c = malloc(v.n + 1);
+    if (!c) return HC_ENOMEM;
+    if (v.n) memcpy(c, v.p, v.n);
+    c[v.n] = 0;
+    *d = t;
+    *s = c;
+    return HC_OK;
+}
+
+int hc_dec_bytes(hc_dec *d, hc_bytes *b)
+{
+    hc_dec t = *d;
+    hc_view v;
+    int rc = dec_view(&t, &v, true);
+    if (rc != HC_OK) return rc;
+    uint8_t *c = NULL;
+    if (v.n) {
+        c = malloc(v.n);
+        if (!c) return HC_ENOMEM;
+        memcpy(c, v.p, v.n);
+    }
+    *d = t;
+    b->data = c;
+    b->len = v.n;
+    return HC_OK;
+}
+
+/* --------------------------------------------------- decoding over a value */
 
 int hc_dec_text_view(hc_dec *d, hc_view *v)
 {
