@@ -434,8 +434,20 @@ static void key_literal(sb *b, const char *k, const char *text)
     sb_printf(b, ", %zu);\n", strlen(text));
 }
 
-/* Statements building template t into k, after a prefix literal. */
-static void build_template(sb *b, const hcg_template *t, const char *k, const char *prefix)
+/* Statements appending parameter p, reached through via ("" for a
+   parameter in scope, "hc_a->" for one in an args struct), to k. */
+static void key_param_via(sb *b, const hcg_field *p, const char *k, const char *via)
+{
+    sb x = {0};
+    sb_printf(&x, "%s%s", via, p->name);
+    key_param(b, p, k, x.s);
+    free(x.s);
+}
+
+/* Statements building template t into k, after a prefix literal; its
+   parameters are reached through via (see key_param_via). */
+static void build_template(sb *b, const hcg_template *t, const char *k, const char *prefix,
+                           const char *via)
 {
     sb lit = {0};
     sb_puts(&lit, prefix);
@@ -448,7 +460,7 @@ static void build_template(sb *b, const hcg_template *t, const char *k, const ch
         if (lit.len) key_literal(b, k, lit.s);
         lit.len = 0;
         if (lit.s) lit.s[0] = 0;
-        key_param(b, p->param, k, p->param->name);
+        key_param_via(b, p->param, k, via);
     }
     if (lit.len) key_literal(b, k, lit.s);
     free(lit.s);
@@ -482,13 +494,13 @@ static const char *entity_key(const hcg_entity *en)
 /* Statements appending an entity's key ("shop:user:" then the parameter)
    or, without the namespace, its tag ("user:" then the parameter) to k. */
 static void entity_key_code(sb *b, const hcg_module *m, const hcg_entity *en,
-                            const hcg_field *param, const char *k, bool physical)
+                            const hcg_field *param, const char *k, bool physical, const char *via)
 {
     char *prefix = physical ? key_prefix(m) : NULL;
     sb lit = {0};
     sb_printf(&lit, "%s%s:", prefix ? prefix : "", entity_key(en));
     key_literal(b, k, lit.s);
-    key_param(b, param, k, param->name);
+    key_param_via(b, param, k, via);
     free(lit.s);
     free(prefix);
 }
@@ -595,8 +607,8 @@ static void emit_entity(emitter *e, const hcg_entity *en, sb *h, sb *c)
     }
     const hcg_field *pk = en->primary;
     char *prefix = key_prefix(m);
-    entity_key_code(&key, m, en, pk, "hc_key", true);
-    entity_key_code(&tag, m, en, pk, "hc_tag", false);
+    entity_key_code(&key, m, en, pk, "hc_key", true, "");
+    entity_key_code(&tag, m, en, pk, "hc_tag", false, "");
 
     sb pp = {0};
     param_decl(&pp, pk);
@@ -867,8 +879,8 @@ static void emit_decl(emitter *e, const hcg_decl *d, sb *h, sb *c)
     if (d->entity) {
         const hcg_entity *en = d->entity;
         sb_printf(&kd, "%s%s:{%s}", prefix, entity_key(en), d->entity_param->name);
-        entity_key_code(&bk, m, en, d->entity_param, "&hc_key", true);
-        entity_key_code(&bt, m, en, d->entity_param, "&hc_tagb[0]", false);
+        entity_key_code(&bk, m, en, d->entity_param, "&hc_key", true, "");
+        entity_key_code(&bt, m, en, d->entity_param, "&hc_tagb[0]", false, "hc_a->");
         char *coll = collection_of(en);
         key_literal(&bt, "&hc_tagb[1]", coll);
         sb_printf(&td, ", tags \"%s:{%s}\", \"%s\"", entity_key(en), d->entity_param->name, coll);
@@ -877,33 +889,19 @@ static void emit_decl(emitter *e, const hcg_decl *d, sb *h, sb *c)
     } else {
         sb_puts(&kd, prefix);
         template_doc(&kd, &d->key_tmpl);
-        build_template(&bk, &d->key_tmpl, "&hc_key", prefix);
+        build_template(&bk, &d->key_tmpl, "&hc_key", prefix, "");
     }
     size_t first = d->entity ? 2 : 0;
     for (size_t i = 0; i < d->tag_tmpls.n; i++) {
         char k[32];
         snprintf(k, sizeof k, "&hc_tagb[%zu]", first + i);
-        build_template(&bt, d->tag_tmpls.v[i], k, "");
+        build_template(&bt, d->tag_tmpls.v[i], k, "", "hc_a->");
         sb_puts(&td, i == 0 && !d->entity ? ", tags \"" : ", \"");
         template_doc(&td, d->tag_tmpls.v[i]);
         sb_puts(&td, "\"");
     }
     for (size_t i = 0; i < ntags; i++)
         sb_printf(&bt, "    hc_tags[%zu] = (const char *)hc_tagb[%zu].data;\n", i, i);
-    {
-        /* The tags are built inside the miss branch (again after a value
-           that did not decode): reset first, indent to the block. */
-        sb in = {0};
-        for (size_t i = 0; i < ntags; i++) sb_printf(&in, "            hc_buf_reset(&hc_tagb[%zu]);\n", i);
-        for (char *p = bt.s; p && *p;) {
-            char *nl = strchr(p, '\n');
-            sb_puts(&in, "        ");
-            sb_add(&in, p, (size_t)(nl - p) + 1);
-            p = nl + 1;
-        }
-        free(bt.s);
-        bt = in;
-    }
     set(&vs, "key_doc", comment_safe(sb_take(&kd)));
     set(&vs, "tags_doc", comment_safe(sb_take(&td)));
     set(&vs, "build_key", sb_take(&bk));
@@ -1295,7 +1293,7 @@ static void emit_exec(emitter *e, const hcg_decl *d, sb *h, sb *c)
         const hcg_template *t = d->inv_tmpls.v[i];
         char k[32];
         snprintf(k, sizeof k, "&hc_tag[%zu]", i);
-        build_template(&inv, t, k, "");
+        build_template(&inv, t, k, "", "");
         sb_printf(&inv, "    hc_tags[%zu] = (const char *)hc_tag[%zu].data;\n", i, i);
         sb_puts(&doc, i ? ", \"" : "\"");
         template_doc(&doc, t);

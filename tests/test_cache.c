@@ -631,19 +631,24 @@ static void test_try_visit(void **state)
     hc_cache *c;
     assert_int_equal(hc_cache_open(&c, NULL), HC_OK);
     hc_buf seen = HC_BUF_INIT;
-    assert_int_equal(hc_try_visit(c, "k", visit_copy, &seen), HC_MISS);
+    assert_int_equal(hc_try_visit(c, "k", 1, visit_copy, &seen), HC_MISS);
     assert_null(seen.data);
     assert_int_equal(hc_put(c, "k", "value", 5, NULL), HC_OK);
-    assert_int_equal(hc_try_visit(c, "k", visit_copy, &seen), HC_ECODEC);
+    assert_int_equal(hc_try_visit(c, "k", 1, visit_copy, &seen), HC_ECODEC);
     assert_int_equal(seen.len, 5);
     assert_memory_equal(seen.data, "value", 5);
     hc_stats s;
     hc_stats_get(c, &s);
     assert_int_equal(s.hits, 1);
     assert_int_equal(s.misses, 0);
-    assert_int_equal(hc_try_visit(NULL, "k", visit_copy, &seen), HC_EINVAL);
-    assert_int_equal(hc_try_visit(c, NULL, visit_copy, &seen), HC_EINVAL);
-    assert_int_equal(hc_try_visit(c, "k", NULL, &seen), HC_EINVAL);
+    assert_int_equal(hc_try_visit(NULL, "k", 1, visit_copy, &seen), HC_EINVAL);
+    assert_int_equal(hc_try_visit(c, NULL, 0, visit_copy, &seen), HC_EINVAL);
+    assert_int_equal(hc_try_visit(c, "k", 1, NULL, &seen), HC_EINVAL);
+    /* A length that is not the key's: key[klen] is not its 0. */
+    assert_int_equal(hc_try_visit(c, "kk", 1, visit_copy, &seen), HC_EINVAL);
+    /* A shorter prefix of a longer buffer, cut with a 0, is a key. */
+    char buf[] = "k\0junk";
+    assert_int_equal(hc_try_visit(c, buf, 1, visit_copy, &seen), HC_ECODEC);
     hc_buf_free(&seen);
     hc_cache_close(c);
 }

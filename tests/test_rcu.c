@@ -109,7 +109,7 @@ static void *reader_main(void *arg)
         case 2: {
             /* Read in place: the visitor copies, and checks the copy. */
             hc_buf_reset(&b);
-            rc = hc_try_visit(r->c, key, visit_copy, &b);
+            rc = hc_try_visit(r->c, key, strlen(key), visit_copy, &b);
             if (rc == HC_OK && !value_ok(k, &b)) r->bad++;
             if (rc != HC_OK && rc != HC_MISS) r->bad++;
             if (rc == HC_MISS) r->uncounted++;       /* a visit counts no miss */

@@ -288,10 +288,12 @@ HC_API int hc_try_get(hc_cache *c, const char *key, hc_buf *out);
 ** copy): it may allocate and free memory, but it must not call any
 ** hc_cache function, and it should be short, since a cache write waiting to
 ** reclaim memory waits for it. Counted as hc_try_get counts: a hit, and no
-** miss. Returns fn's result, HC_MISS, HC_ENOMEM, HC_EINVAL.
+** miss. klen is strlen(key), which the caller building the key knows
+** (key[klen] must be its 0). Returns fn's result, HC_MISS, HC_ENOMEM,
+** HC_EINVAL.
 */
 typedef int (*hc_visit_fn)(void *ctx, const void *data, size_t len);
-HC_API int hc_try_visit(hc_cache *c, const char *key, hc_visit_fn fn, void *ctx);
+HC_API int hc_try_visit(hc_cache *c, const char *key, size_t klen, hc_visit_fn fn, void *ctx);
 
 /* True if key has a live entry. Does not count as a hit or miss. */
 HC_API bool hc_contains(hc_cache *c, const char *key);
@@ -657,10 +659,6 @@ typedef struct hc_view {
     uint8_t *mem;           /* hc_view_commit's */
 } hc_view;
 
-/* Text or blob as a view; on failure *v is untouched. */
-HC_API int hc_dec_text_view(hc_dec *d, hc_view *v);
-HC_API int hc_dec_bytes_view(hc_dec *d, hc_view *v);
-
 /*
 ** Copy n views into n fields: field[i] points to the char * of a text view
 ** or to the hc_bytes of a blob view; what a field held must come from malloc
@@ -674,7 +672,7 @@ HC_API int hc_view_commit(void *const *field, hc_view *v, size_t n);
 /*
 ** The decoders of fixed-size values are inline: a cached read of a struct
 ** decodes every field, and calls into the library were a third of its time.
-** A varint of more than one byte goes to the out-of-line hc__dec_varint,
+** A varint of more than two bytes goes to the out-of-line hc__dec_varint,
 ** which is exported for this use only.
 */
 /* A varint of at most max bytes whose last byte may not exceed last. */
@@ -686,10 +684,19 @@ HC_API HC_INLINE_DEF void hc_dec_init(hc_dec *d, const void *data, size_t len)
     d->end = len ? d->p + len : d->p;   /* NULL + 0 is undefined */
 }
 
+/* Varints of one or two bytes, as most lengths and numbers are, are read
+   inline (two bytes hold 14 bits, which every varint type has room for). */
 HC_API HC_INLINE_DEF int hc_dec_u64(hc_dec *d, uint64_t *v)
 {
-    if (d->p != d->end && *d->p < 0x80) {   /* one byte: most lengths and numbers */
-        *v = *d->p++;
+    const uint8_t *p = d->p;
+    if (p != d->end && p[0] < 0x80) {
+        *v = p[0];
+        d->p = p + 1;
+        return HC_OK;
+    }
+    if (d->end - p >= 2 && p[1] < 0x80) {
+        *v = (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
+        d->p = p + 2;
         return HC_OK;
     }
     return hc__dec_varint(d, 10, 0x01, v);  /* ceil(64 / 7) bytes, 64 - 63 bits left */
@@ -697,9 +704,16 @@ HC_API HC_INLINE_DEF int hc_dec_u64(hc_dec *d, uint64_t *v)
 
 HC_API HC_INLINE_DEF int hc_dec_u32(hc_dec *d, uint32_t *v)
 {
+    const uint8_t *p = d->p;
     uint64_t x;
-    if (d->p != d->end && *d->p < 0x80) {
-        *v = *d->p++;
+    if (p != d->end && p[0] < 0x80) {
+        *v = p[0];
+        d->p = p + 1;
+        return HC_OK;
+    }
+    if (d->end - p >= 2 && p[1] < 0x80) {
+        *v = (uint32_t)(p[0] & 0x7f) | (uint32_t)p[1] << 7;
+        d->p = p + 2;
         return HC_OK;
     }
     int rc = hc__dec_varint(d, 5, 0x0f, &x);    /* ceil(32 / 7) bytes, 32 - 28 bits left */
@@ -772,6 +786,43 @@ HC_API HC_INLINE_DEF int hc_dec_count(hc_dec *d, size_t *n)
 HC_API HC_INLINE_DEF int hc_dec_finish(const hc_dec *d)
 {
     return d->p == d->end ? HC_OK : HC_ECODEC;
+}
+
+/*
+** The bytes of a text or a blob, as a view of d's input: the length is
+** checked against the bytes left, and text may not hold a NUL (a C string
+** cannot). An empty blob is not present: its data is NULL. On failure *v
+** is untouched.
+*/
+HC_API HC_INLINE_DEF int hc_dec_text_view(hc_dec *d, hc_view *v)
+{
+    hc_dec t = *d;
+    size_t n;
+    int rc = hc_dec_count(&t, &n);
+    if (rc != HC_OK) return rc;
+    if (n && memchr(t.p, 0, n)) return HC_ECODEC;
+    v->p = t.p;
+    v->n = n;
+    v->present = true;
+    v->blob = false;
+    v->mem = NULL;
+    d->p = t.p + n;
+    return HC_OK;
+}
+
+HC_API HC_INLINE_DEF int hc_dec_bytes_view(hc_dec *d, hc_view *v)
+{
+    hc_dec t = *d;
+    size_t n;
+    int rc = hc_dec_count(&t, &n);
+    if (rc != HC_OK) return rc;
+    v->p = t.p;
+    v->n = n;
+    v->present = n > 0;
+    v->blob = true;
+    v->mem = NULL;
+    d->p = t.p + n;
+    return HC_OK;
 }
 
 /*

@@ -117,17 +117,12 @@ extern inline int hc_dec_bool(hc_dec *d, bool *v);
 extern inline int hc_dec_option(hc_dec *d, bool *present);
 extern inline int hc_dec_count(hc_dec *d, size_t *n);
 extern inline int hc_dec_finish(const hc_dec *d);
+extern inline int hc_dec_text_view(hc_dec *d, hc_view *v);
+extern inline int hc_dec_bytes_view(hc_dec *d, hc_view *v);
 
-/* Consume n bytes, n <= what is left; returns where they start. */
-static const uint8_t *take(hc_dec *d, size_t n)
-{
-    const uint8_t *p = d->p;
-    if (n) d->p += n;
-    return p;
-}
-
-/* The inline decoders take a one-byte varint themselves and call this for
-   the rest: at most max bytes, the last of which may not exceed last. */
+/* The inline decoders take a varint of one or two bytes themselves and
+   call this for the rest: at most max bytes, the last of which may not
+   exceed last. */
 int hc__dec_varint(hc_dec *d, unsigned max, unsigned last, uint64_t *v)
 {
     const uint8_t *p = d->p;
@@ -146,32 +141,12 @@ int hc__dec_varint(hc_dec *d, unsigned max, unsigned last, uint64_t *v)
     return HC_ECODEC;                           /* truncated, or too long */
 }
 
-/*
-** Text or blob bytes as a view of d's input: the length is checked against
-** the bytes left, and text may not hold a NUL (a C string cannot).
-*/
-static int dec_view(hc_dec *d, hc_view *v, bool blob)
-{
-    hc_dec t = *d;
-    size_t n;
-    int rc = hc_dec_count(&t, &n);
-    if (rc != HC_OK) return rc;
-    if (!blob && n && memchr(t.p, 0, n)) return HC_ECODEC;
-    v->p = take(&t, n);
-    v->n = n;
-    v->present = !blob || n > 0;        /* an empty blob has data NULL */
-    v->blob = blob;
-    v->mem = NULL;
-    *d = t;
-    return HC_OK;
-}
-
 /* hc_dec_text and hc_dec_bytes: the view, then a copy from malloc. */
 int hc_dec_text(hc_dec *d, char **s)
 {
     hc_dec t = *d;
     hc_view v;
-    int rc = dec_view(&t, &v, false);
+    int rc = hc_dec_text_view(&t, &v);
     if (rc != HC_OK) return rc;
     char *c = malloc(v.n + 1);
     if (!c) return HC_ENOMEM;
@@ -186,7 +161,7 @@ int hc_dec_bytes(hc_dec *d, hc_bytes *b)
 {
     hc_dec t = *d;
     hc_view v;
-    int rc = dec_view(&t, &v, true);
+    int rc = hc_dec_bytes_view(&t, &v);
     if (rc != HC_OK) return rc;
     uint8_t *c = NULL;
     if (v.n) {
@@ -201,16 +176,6 @@ int hc_dec_bytes(hc_dec *d, hc_bytes *b)
 }
 
 /* --------------------------------------------------- decoding over a value */
-
-int hc_dec_text_view(hc_dec *d, hc_view *v)
-{
-    return dec_view(d, v, false);
-}
-
-int hc_dec_bytes_view(hc_dec *d, hc_view *v)
-{
-    return dec_view(d, v, true);
-}
 
 /*
 ** How many bytes old, a text's or a blob's (b) block from malloc, holds.

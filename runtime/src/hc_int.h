@@ -350,10 +350,26 @@ typedef struct hc__thread {
 } hc__thread;
 extern _Thread_local hc__thread hc__self HC_TLS_IE;
 void hc__thread_setup(void);
+/*
+** &hc__self, for reading through. gcc 12 at -O2 with -fsanitize=undefined
+** miscompiles the null check of a thread-local's address in some inlined
+** contexts (its "je" tests the flags of an earlier comparison) and reports
+** a null member access that cannot happen; sanitizer builds (HC_SANITIZE,
+** set by the Makefile) therefore hide the address from the optimizer.
+*/
+static inline hc__thread *hc__self_ptr(void)
+{
+    hc__thread *t = &hc__self;
+#if defined(HC_SANITIZE) && defined(__GNUC__)
+    __asm__("" : "+r"(t));
+#endif
+    return t;
+}
+
 static inline const hc__thread *hc__thread_get(void)
 {
     if (!hc__self.ready) hc__thread_setup();
-    return &hc__self;
+    return hc__self_ptr();
 }
 
 /*
@@ -396,7 +412,7 @@ void hc__rcu_full_fence(void);
    ends. Nests; only for a thread whose hc__thread has rcu set. */
 static inline void hc__read_begin(void)
 {
-    hc__thread *t = &hc__self;
+    hc__thread *t = hc__self_ptr();
     if (t->rcu_nest++) return;
     atomic_store_explicit(&t->rcu_ctr, atomic_load_explicit(&hc__rcu_gp, memory_order_acquire),
                           memory_order_relaxed);
@@ -408,7 +424,7 @@ static inline void hc__read_begin(void)
 
 static inline void hc__read_end(void)
 {
-    hc__thread *t = &hc__self;
+    hc__thread *t = hc__self_ptr();
     HC_TSAN_RELEASE();
     if (--t->rcu_nest) return;
     atomic_store_explicit(&t->rcu_ctr, 0, memory_order_release);

@@ -208,19 +208,33 @@ static int plain_lookup__take(void *ctx, const void *data, size_t len)
     return hc_rc;
 }
 
-int plain_lookup(hc_cache *c, const char *key, int64_t name, plain_note *out, hc_error *err)
+/* A miss: the tags are built, the value loaded under single-flight (or
+   taken from the load in flight) and decoded into *hc_t's destination. A
+   hit sets up none of this. */
+static int plain_lookup__miss(hc_cache *c, const char *key, plain_lookup__args *hc_a, plain_lookup__dest *hc_t)
 {
-    hc_buf hc_key = HC_BUF_INIT;
     hc_buf hc_val = HC_BUF_INIT;
     hc_buf hc_tagb[1];
     const char *hc_tags[1] = {NULL};
+    hc_options hc_o = {HC_TTL_DEFAULT, hc_tags, 0};
+    int hc_rc = HC_OK;
+    memset(hc_tagb, 0, sizeof hc_tagb);
+    if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, key, &hc_o, plain_lookup__fill, hc_a, &hc_val, hc_t->err);
+    if (hc_rc == HC_OK) hc_rc = plain_lookup__take(hc_t, hc_val.data, hc_val.len);
+    hc_buf_free(&hc_val);
+    for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
+    return hc_rc;
+}
+
+int plain_lookup(hc_cache *c, const char *key, int64_t name, plain_note *out, hc_error *err)
+{
+    hc_buf hc_key = HC_BUF_INIT;
     plain_lookup__args hc_a;
     plain_lookup__dest hc_t;
     int hc_rc = HC_OK;
     hc_error hc_local;
     if (!err) err = &hc_local;
     hc_error_clear(err);
-    memset(hc_tagb, 0, sizeof hc_tagb);
     if (!c || !out) return hc_error_set(err, HC_EINVAL, NULL);
     if (!key) return hc_error_set(err, HC_EINVAL, "key is NULL");
     memset(&hc_a, 0, sizeof hc_a);
@@ -233,16 +247,10 @@ int plain_lookup(hc_cache *c, const char *key, int64_t name, plain_note *out, hc
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, ":", 1);
     if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_key, (int64_t)name);
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
-        /* A hit is decoded in place, and needs no tags: they are built for
-           a miss only. */
+        /* A hit is decoded where the value lies. */
         hc_t.seen = false;
-        hc_rc = hc_try_visit(c, (const char *)hc_key.data, plain_lookup__take, &hc_t);
-        if (hc_rc == HC_MISS && !hc_t.seen) {
-            hc_options hc_o = {HC_TTL_DEFAULT, hc_tags, 0};
-            hc_rc = HC_OK;
-            if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, plain_lookup__fill, &hc_a, &hc_val, err);
-            if (hc_rc == HC_OK) hc_rc = plain_lookup__take(&hc_t, hc_val.data, hc_val.len);
-        }
+        hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, plain_lookup__take, &hc_t);
+        if (hc_rc == HC_MISS && !hc_t.seen) hc_rc = plain_lookup__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
         hc_remove(c, (const char *)hc_key.data);
@@ -251,13 +259,9 @@ int plain_lookup(hc_cache *c, const char *key, int64_t name, plain_note *out, hc
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
     hc_buf_free(&hc_key);
-    if (hc_val.data) hc_buf_free(&hc_val);        /* a hit used none of these */
-    for (size_t hc_i = 0; hc_i < 1; hc_i++)
-        if (hc_tagb[hc_i].data) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
-#line 260 "plain.hc.c"
-
+#line 265 "plain.hc.c"
 /* ------------------------------------------------------ cacheable count_all */
 #line 15 "tests/golden/plain.hcache"
 typedef struct plain_count_all__args {
@@ -306,38 +310,45 @@ static int plain_count_all__take(void *ctx, const void *data, size_t len)
     return hc_rc;
 }
 
+/* A miss: the tags are built, the value loaded under single-flight (or
+   taken from the load in flight) and decoded into *hc_t's destination. A
+   hit sets up none of this. */
+static int plain_count_all__miss(hc_cache *c, const char *key, plain_count_all__args *hc_a, plain_count_all__dest *hc_t)
+{
+    hc_buf hc_val = HC_BUF_INIT;
+    hc_buf hc_tagb[1];
+    const char *hc_tags[1] = {NULL};
+    hc_options hc_o = {HC_TTL_DEFAULT, hc_tags, 1};
+    int hc_rc = HC_OK;
+    memset(hc_tagb, 0, sizeof hc_tagb);
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "notes", 5);
+    hc_tags[0] = (const char *)hc_tagb[0].data;
+    if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, key, &hc_o, plain_count_all__fill, hc_a, &hc_val, hc_t->err);
+    if (hc_rc == HC_OK) hc_rc = plain_count_all__take(hc_t, hc_val.data, hc_val.len);
+    hc_buf_free(&hc_val);
+    for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
+    return hc_rc;
+}
+
 int plain_count_all(hc_cache *c, uint64_t *out)
 {
     uint8_t hc_kmem[10] = {0};         /* the longest key fits */
     hc_buf hc_key = {hc_kmem, 0, sizeof hc_kmem};
-    hc_buf hc_val = HC_BUF_INIT;
-    hc_buf hc_tagb[1];
-    const char *hc_tags[1] = {NULL};
     plain_count_all__args hc_a;
     plain_count_all__dest hc_t;
     int hc_rc = HC_OK;
     hc_error hc_local, *err = &hc_local;
     hc_error_clear(err);
-    memset(hc_tagb, 0, sizeof hc_tagb);
     if (!c || !out) return hc_error_set(err, HC_EINVAL, NULL);
     memset(&hc_a, 0, sizeof hc_a);
     hc_t.out = out;
     hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "count_all", 9);
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
-        /* A hit is decoded in place, and needs no tags: they are built for
-           a miss only. */
+        /* A hit is decoded where the value lies. */
         hc_t.seen = false;
-        hc_rc = hc_try_visit(c, (const char *)hc_key.data, plain_count_all__take, &hc_t);
-        if (hc_rc == HC_MISS && !hc_t.seen) {
-            hc_options hc_o = {HC_TTL_DEFAULT, hc_tags, 1};
-            hc_rc = HC_OK;
-            hc_buf_reset(&hc_tagb[0]);
-            if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "notes", 5);
-            hc_tags[0] = (const char *)hc_tagb[0].data;
-            if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, plain_count_all__fill, &hc_a, &hc_val, err);
-            if (hc_rc == HC_OK) hc_rc = plain_count_all__take(&hc_t, hc_val.data, hc_val.len);
-        }
+        hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, plain_count_all__take, &hc_t);
+        if (hc_rc == HC_MISS && !hc_t.seen) hc_rc = plain_count_all__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
         hc_remove(c, (const char *)hc_key.data);
@@ -345,13 +356,9 @@ int plain_count_all(hc_cache *c, uint64_t *out)
     }
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
-    if (hc_val.data) hc_buf_free(&hc_val);        /* a hit used none of these */
-    for (size_t hc_i = 0; hc_i < 1; hc_i++)
-        if (hc_tagb[hc_i].data) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
-#line 354 "plain.hc.c"
-
+#line 362 "plain.hc.c"
 /* ------------------------------------------------------ policy fetch */
 #line 19 "tests/golden/plain.hcache"
 typedef struct plain_fetch__args {
@@ -400,19 +407,38 @@ static int plain_fetch__take(void *ctx, const void *data, size_t len)
     return hc_rc;
 }
 
-int plain_fetch(hc_cache *c, const char *id, plain_fetch_loader load, void *ctx, plain_note *out, hc_error *err)
+/* A miss: the tags are built, the value loaded under single-flight (or
+   taken from the load in flight) and decoded into *hc_t's destination. A
+   hit sets up none of this. */
+static int plain_fetch__miss(hc_cache *c, const char *key, plain_fetch__args *hc_a, plain_fetch__dest *hc_t)
 {
-    hc_buf hc_key = HC_BUF_INIT;
     hc_buf hc_val = HC_BUF_INIT;
     hc_buf hc_tagb[2];
     const char *hc_tags[2] = {NULL};
+    hc_options hc_o = {UINT64_C(30000), hc_tags, 2};
+    int hc_rc = HC_OK;
+    memset(hc_tagb, 0, sizeof hc_tagb);
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "note:", 5);
+    if (hc_rc == HC_OK) hc_rc = hc_key_append_escaped(&hc_tagb[0], hc_a->id, strlen(hc_a->id));
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[1], "note:all", 8);
+    hc_tags[0] = (const char *)hc_tagb[0].data;
+    hc_tags[1] = (const char *)hc_tagb[1].data;
+    if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, key, &hc_o, plain_fetch__fill, hc_a, &hc_val, hc_t->err);
+    if (hc_rc == HC_OK) hc_rc = plain_fetch__take(hc_t, hc_val.data, hc_val.len);
+    hc_buf_free(&hc_val);
+    for (size_t hc_i = 0; hc_i < 2; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
+    return hc_rc;
+}
+
+int plain_fetch(hc_cache *c, const char *id, plain_fetch_loader load, void *ctx, plain_note *out, hc_error *err)
+{
+    hc_buf hc_key = HC_BUF_INIT;
     plain_fetch__args hc_a;
     plain_fetch__dest hc_t;
     int hc_rc = HC_OK;
     hc_error hc_local;
     if (!err) err = &hc_local;
     hc_error_clear(err);
-    memset(hc_tagb, 0, sizeof hc_tagb);
     if (!c || !out || !load) return hc_error_set(err, HC_EINVAL, NULL);
     if (!id) return hc_error_set(err, HC_EINVAL, "id is NULL");
     memset(&hc_a, 0, sizeof hc_a);
@@ -424,23 +450,10 @@ int plain_fetch(hc_cache *c, const char *id, plain_fetch_loader load, void *ctx,
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "note:", 5);
     if (hc_rc == HC_OK) hc_rc = hc_key_append_escaped(&hc_key, id, strlen(id));
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
-        /* A hit is decoded in place, and needs no tags: they are built for
-           a miss only. */
+        /* A hit is decoded where the value lies. */
         hc_t.seen = false;
-        hc_rc = hc_try_visit(c, (const char *)hc_key.data, plain_fetch__take, &hc_t);
-        if (hc_rc == HC_MISS && !hc_t.seen) {
-            hc_options hc_o = {UINT64_C(30000), hc_tags, 2};
-            hc_rc = HC_OK;
-            hc_buf_reset(&hc_tagb[0]);
-            hc_buf_reset(&hc_tagb[1]);
-            if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "note:", 5);
-            if (hc_rc == HC_OK) hc_rc = hc_key_append_escaped(&hc_tagb[0], id, strlen(id));
-            if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[1], "note:all", 8);
-            hc_tags[0] = (const char *)hc_tagb[0].data;
-            hc_tags[1] = (const char *)hc_tagb[1].data;
-            if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, plain_fetch__fill, &hc_a, &hc_val, err);
-            if (hc_rc == HC_OK) hc_rc = plain_fetch__take(&hc_t, hc_val.data, hc_val.len);
-        }
+        hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, plain_fetch__take, &hc_t);
+        if (hc_rc == HC_MISS && !hc_t.seen) hc_rc = plain_fetch__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
         hc_remove(c, (const char *)hc_key.data);
@@ -449,10 +462,6 @@ int plain_fetch(hc_cache *c, const char *id, plain_fetch_loader load, void *ctx,
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
     hc_buf_free(&hc_key);
-    if (hc_val.data) hc_buf_free(&hc_val);        /* a hit used none of these */
-    for (size_t hc_i = 0; hc_i < 2; hc_i++)
-        if (hc_tagb[hc_i].data) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
-#line 458 "plain.hc.c"
-
+#line 468 "plain.hc.c"

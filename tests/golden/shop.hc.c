@@ -275,20 +275,39 @@ static int shop_user_by_id__take(void *ctx, const void *data, size_t len)
     return hc_rc;
 }
 
+/* A miss: the tags are built, the value loaded under single-flight (or
+   taken from the load in flight) and decoded into *hc_t's destination. A
+   hit sets up none of this. */
+static int shop_user_by_id__miss(hc_cache *c, const char *key, shop_user_by_id__args *hc_a, shop_user_by_id__dest *hc_t)
+{
+    hc_buf hc_val = HC_BUF_INIT;
+    hc_buf hc_tagb[2];
+    const char *hc_tags[2] = {NULL};
+    hc_options hc_o = {UINT64_C(60000), hc_tags, 2};
+    int hc_rc = HC_OK;
+    memset(hc_tagb, 0, sizeof hc_tagb);
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "user:", 5);
+    if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_tagb[0], (int64_t)hc_a->id);
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[1], "users", 5);
+    hc_tags[0] = (const char *)hc_tagb[0].data;
+    hc_tags[1] = (const char *)hc_tagb[1].data;
+    if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, key, &hc_o, shop_user_by_id__fill, hc_a, &hc_val, hc_t->err);
+    if (hc_rc == HC_OK) hc_rc = shop_user_by_id__take(hc_t, hc_val.data, hc_val.len);
+    hc_buf_free(&hc_val);
+    for (size_t hc_i = 0; hc_i < 2; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
+    return hc_rc;
+}
+
 int shop_user_by_id(hc_cache *c, hc_db *db, int64_t id, shop_user *out, hc_error *err)
 {
     uint8_t hc_kmem[31] = {0};         /* the longest key fits */
     hc_buf hc_key = {hc_kmem, 0, sizeof hc_kmem};
-    hc_buf hc_val = HC_BUF_INIT;
-    hc_buf hc_tagb[2];
-    const char *hc_tags[2] = {NULL};
     shop_user_by_id__args hc_a;
     shop_user_by_id__dest hc_t;
     int hc_rc = HC_OK;
     hc_error hc_local;
     if (!err) err = &hc_local;
     hc_error_clear(err);
-    memset(hc_tagb, 0, sizeof hc_tagb);
     if (!c || !db || !out) return hc_error_set(err, HC_EINVAL, NULL);
     memset(&hc_a, 0, sizeof hc_a);
     hc_a.id = id;
@@ -298,23 +317,10 @@ int shop_user_by_id(hc_cache *c, hc_db *db, int64_t id, shop_user *out, hc_error
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:user:", 10);
     if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_key, (int64_t)id);
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
-        /* A hit is decoded in place, and needs no tags: they are built for
-           a miss only. */
+        /* A hit is decoded where the value lies. */
         hc_t.seen = false;
-        hc_rc = hc_try_visit(c, (const char *)hc_key.data, shop_user_by_id__take, &hc_t);
-        if (hc_rc == HC_MISS && !hc_t.seen) {
-            hc_options hc_o = {UINT64_C(60000), hc_tags, 2};
-            hc_rc = HC_OK;
-            hc_buf_reset(&hc_tagb[0]);
-            hc_buf_reset(&hc_tagb[1]);
-            if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "user:", 5);
-            if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_tagb[0], (int64_t)id);
-            if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[1], "users", 5);
-            hc_tags[0] = (const char *)hc_tagb[0].data;
-            hc_tags[1] = (const char *)hc_tagb[1].data;
-            if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, shop_user_by_id__fill, &hc_a, &hc_val, err);
-            if (hc_rc == HC_OK) hc_rc = shop_user_by_id__take(&hc_t, hc_val.data, hc_val.len);
-        }
+        hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, shop_user_by_id__take, &hc_t);
+        if (hc_rc == HC_MISS && !hc_t.seen) hc_rc = shop_user_by_id__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
         hc_remove(c, (const char *)hc_key.data);
@@ -322,13 +328,9 @@ int shop_user_by_id(hc_cache *c, hc_db *db, int64_t id, shop_user *out, hc_error
     }
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
-    if (hc_val.data) hc_buf_free(&hc_val);        /* a hit used none of these */
-    for (size_t hc_i = 0; hc_i < 2; hc_i++)
-        if (hc_tagb[hc_i].data) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
-#line 331 "shop.hc.c"
-
+#line 334 "shop.hc.c"
 /* ------------------------------------- query users_in_team, without the cache */
 #line 24 "tests/golden/shop.hcache"
 static const unsigned char shop_users_in_team__types[] = {HC_SQL_I64};
@@ -374,7 +376,7 @@ int shop_users_in_team_direct(hc_db *db, int64_t team, shop_user_list *out, hc_e
     }
     return hc_rc;
 }
-#line 378 "shop.hc.c"
+#line 380 "shop.hc.c"
 
 /* ------------------------------------------------------ query users_in_team */
 #line 24 "tests/golden/shop.hcache"
@@ -427,20 +429,39 @@ static int shop_users_in_team__take(void *ctx, const void *data, size_t len)
     return hc_rc;
 }
 
+/* A miss: the tags are built, the value loaded under single-flight (or
+   taken from the load in flight) and decoded into *hc_t's destination. A
+   hit sets up none of this. */
+static int shop_users_in_team__miss(hc_cache *c, const char *key, shop_users_in_team__args *hc_a, shop_users_in_team__dest *hc_t)
+{
+    hc_buf hc_val = HC_BUF_INIT;
+    hc_buf hc_tagb[2];
+    const char *hc_tags[2] = {NULL};
+    hc_options hc_o = {UINT64_C(300000), hc_tags, 2};
+    int hc_rc = HC_OK;
+    memset(hc_tagb, 0, sizeof hc_tagb);
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "users", 5);
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[1], "team:", 5);
+    if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_tagb[1], (int64_t)hc_a->team);
+    hc_tags[0] = (const char *)hc_tagb[0].data;
+    hc_tags[1] = (const char *)hc_tagb[1].data;
+    if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, key, &hc_o, shop_users_in_team__fill, hc_a, &hc_val, hc_t->err);
+    if (hc_rc == HC_OK) hc_rc = shop_users_in_team__take(hc_t, hc_val.data, hc_val.len);
+    hc_buf_free(&hc_val);
+    for (size_t hc_i = 0; hc_i < 2; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
+    return hc_rc;
+}
+
 int shop_users_in_team(hc_cache *c, hc_db *db, int64_t team, shop_user_list *out, hc_error *err)
 {
     uint8_t hc_kmem[37] = {0};         /* the longest key fits */
     hc_buf hc_key = {hc_kmem, 0, sizeof hc_kmem};
-    hc_buf hc_val = HC_BUF_INIT;
-    hc_buf hc_tagb[2];
-    const char *hc_tags[2] = {NULL};
     shop_users_in_team__args hc_a;
     shop_users_in_team__dest hc_t;
     int hc_rc = HC_OK;
     hc_error hc_local;
     if (!err) err = &hc_local;
     hc_error_clear(err);
-    memset(hc_tagb, 0, sizeof hc_tagb);
     if (!c || !db || !out) return hc_error_set(err, HC_EINVAL, NULL);
     memset(&hc_a, 0, sizeof hc_a);
     hc_a.team = team;
@@ -451,23 +472,10 @@ int shop_users_in_team(hc_cache *c, hc_db *db, int64_t team, shop_user_list *out
     if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_key, (int64_t)team);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, ":users", 6);
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
-        /* A hit is decoded in place, and needs no tags: they are built for
-           a miss only. */
+        /* A hit is decoded where the value lies. */
         hc_t.seen = false;
-        hc_rc = hc_try_visit(c, (const char *)hc_key.data, shop_users_in_team__take, &hc_t);
-        if (hc_rc == HC_MISS && !hc_t.seen) {
-            hc_options hc_o = {UINT64_C(300000), hc_tags, 2};
-            hc_rc = HC_OK;
-            hc_buf_reset(&hc_tagb[0]);
-            hc_buf_reset(&hc_tagb[1]);
-            if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "users", 5);
-            if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[1], "team:", 5);
-            if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_tagb[1], (int64_t)team);
-            hc_tags[0] = (const char *)hc_tagb[0].data;
-            hc_tags[1] = (const char *)hc_tagb[1].data;
-            if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, shop_users_in_team__fill, &hc_a, &hc_val, err);
-            if (hc_rc == HC_OK) hc_rc = shop_users_in_team__take(&hc_t, hc_val.data, hc_val.len);
-        }
+        hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, shop_users_in_team__take, &hc_t);
+        if (hc_rc == HC_MISS && !hc_t.seen) hc_rc = shop_users_in_team__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
         hc_remove(c, (const char *)hc_key.data);
@@ -475,13 +483,9 @@ int shop_users_in_team(hc_cache *c, hc_db *db, int64_t team, shop_user_list *out
     }
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
-    if (hc_val.data) hc_buf_free(&hc_val);        /* a hit used none of these */
-    for (size_t hc_i = 0; hc_i < 2; hc_i++)
-        if (hc_tagb[hc_i].data) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
-#line 484 "shop.hc.c"
-
+#line 489 "shop.hc.c"
 /* ------------------------------------- query user_count, without the cache */
 #line 30 "tests/golden/shop.hcache"
 static const unsigned char shop_user_count__types[] = {0};
@@ -511,7 +515,7 @@ int shop_user_count_direct(hc_db *db, int64_t *out, hc_error *err)
     }
     return hc_rc;
 }
-#line 515 "shop.hc.c"
+#line 519 "shop.hc.c"
 
 /* ------------------------------------------------------ query user_count */
 #line 30 "tests/golden/shop.hcache"
@@ -559,20 +563,36 @@ static int shop_user_count__take(void *ctx, const void *data, size_t len)
     return hc_rc;
 }
 
+/* A miss: the tags are built, the value loaded under single-flight (or
+   taken from the load in flight) and decoded into *hc_t's destination. A
+   hit sets up none of this. */
+static int shop_user_count__miss(hc_cache *c, const char *key, shop_user_count__args *hc_a, shop_user_count__dest *hc_t)
+{
+    hc_buf hc_val = HC_BUF_INIT;
+    hc_buf hc_tagb[1];
+    const char *hc_tags[1] = {NULL};
+    hc_options hc_o = {UINT64_C(300000), hc_tags, 1};
+    int hc_rc = HC_OK;
+    memset(hc_tagb, 0, sizeof hc_tagb);
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "users", 5);
+    hc_tags[0] = (const char *)hc_tagb[0].data;
+    if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, key, &hc_o, shop_user_count__fill, hc_a, &hc_val, hc_t->err);
+    if (hc_rc == HC_OK) hc_rc = shop_user_count__take(hc_t, hc_val.data, hc_val.len);
+    hc_buf_free(&hc_val);
+    for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
+    return hc_rc;
+}
+
 int shop_user_count(hc_cache *c, hc_db *db, int64_t *out, hc_error *err)
 {
     uint8_t hc_kmem[16] = {0};         /* the longest key fits */
     hc_buf hc_key = {hc_kmem, 0, sizeof hc_kmem};
-    hc_buf hc_val = HC_BUF_INIT;
-    hc_buf hc_tagb[1];
-    const char *hc_tags[1] = {NULL};
     shop_user_count__args hc_a;
     shop_user_count__dest hc_t;
     int hc_rc = HC_OK;
     hc_error hc_local;
     if (!err) err = &hc_local;
     hc_error_clear(err);
-    memset(hc_tagb, 0, sizeof hc_tagb);
     if (!c || !db || !out) return hc_error_set(err, HC_EINVAL, NULL);
     memset(&hc_a, 0, sizeof hc_a);
     hc_a.db = db;
@@ -580,19 +600,10 @@ int shop_user_count(hc_cache *c, hc_db *db, int64_t *out, hc_error *err)
     hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:user_count", 15);
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
-        /* A hit is decoded in place, and needs no tags: they are built for
-           a miss only. */
+        /* A hit is decoded where the value lies. */
         hc_t.seen = false;
-        hc_rc = hc_try_visit(c, (const char *)hc_key.data, shop_user_count__take, &hc_t);
-        if (hc_rc == HC_MISS && !hc_t.seen) {
-            hc_options hc_o = {UINT64_C(300000), hc_tags, 1};
-            hc_rc = HC_OK;
-            hc_buf_reset(&hc_tagb[0]);
-            if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "users", 5);
-            hc_tags[0] = (const char *)hc_tagb[0].data;
-            if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, shop_user_count__fill, &hc_a, &hc_val, err);
-            if (hc_rc == HC_OK) hc_rc = shop_user_count__take(&hc_t, hc_val.data, hc_val.len);
-        }
+        hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, shop_user_count__take, &hc_t);
+        if (hc_rc == HC_MISS && !hc_t.seen) hc_rc = shop_user_count__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
         hc_remove(c, (const char *)hc_key.data);
@@ -600,13 +611,9 @@ int shop_user_count(hc_cache *c, hc_db *db, int64_t *out, hc_error *err)
     }
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
-    if (hc_val.data) hc_buf_free(&hc_val);        /* a hit used none of these */
-    for (size_t hc_i = 0; hc_i < 1; hc_i++)
-        if (hc_tagb[hc_i].data) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
-#line 609 "shop.hc.c"
-
+#line 617 "shop.hc.c"
 /* ------------------------------------------------------- exec rename_user */
 #line 35 "tests/golden/shop.hcache"
 static const unsigned char shop_rename_user__types[] = {HC_SQL_I64, HC_SQL_TEXT};
@@ -646,7 +653,7 @@ int shop_rename_user(hc_cache *c, hc_db *db, int64_t id, const char *name, int64
     hc_buf_free(&hc_tag[1]);
     return hc_rc;
 }
-#line 650 "shop.hc.c"
+#line 657 "shop.hc.c"
 
 /* ------------------------------------------------------ policy load_user */
 #line 40 "tests/golden/shop.hcache"
@@ -696,20 +703,39 @@ static int shop_load_user__take(void *ctx, const void *data, size_t len)
     return hc_rc;
 }
 
+/* A miss: the tags are built, the value loaded under single-flight (or
+   taken from the load in flight) and decoded into *hc_t's destination. A
+   hit sets up none of this. */
+static int shop_load_user__miss(hc_cache *c, const char *key, shop_load_user__args *hc_a, shop_load_user__dest *hc_t)
+{
+    hc_buf hc_val = HC_BUF_INIT;
+    hc_buf hc_tagb[2];
+    const char *hc_tags[2] = {NULL};
+    hc_options hc_o = {UINT64_C(600000), hc_tags, 2};
+    int hc_rc = HC_OK;
+    memset(hc_tagb, 0, sizeof hc_tagb);
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "user:", 5);
+    if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_tagb[0], (int64_t)hc_a->user_id);
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[1], "users", 5);
+    hc_tags[0] = (const char *)hc_tagb[0].data;
+    hc_tags[1] = (const char *)hc_tagb[1].data;
+    if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, key, &hc_o, shop_load_user__fill, hc_a, &hc_val, hc_t->err);
+    if (hc_rc == HC_OK) hc_rc = shop_load_user__take(hc_t, hc_val.data, hc_val.len);
+    hc_buf_free(&hc_val);
+    for (size_t hc_i = 0; hc_i < 2; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
+    return hc_rc;
+}
+
 int shop_load_user(hc_cache *c, int64_t user_id, shop_load_user_loader load, void *ctx, shop_user *out, hc_error *err)
 {
     uint8_t hc_kmem[31] = {0};         /* the longest key fits */
     hc_buf hc_key = {hc_kmem, 0, sizeof hc_kmem};
-    hc_buf hc_val = HC_BUF_INIT;
-    hc_buf hc_tagb[2];
-    const char *hc_tags[2] = {NULL};
     shop_load_user__args hc_a;
     shop_load_user__dest hc_t;
     int hc_rc = HC_OK;
     hc_error hc_local;
     if (!err) err = &hc_local;
     hc_error_clear(err);
-    memset(hc_tagb, 0, sizeof hc_tagb);
     if (!c || !out || !load) return hc_error_set(err, HC_EINVAL, NULL);
     memset(&hc_a, 0, sizeof hc_a);
     hc_a.user_id = user_id;
@@ -720,23 +746,10 @@ int shop_load_user(hc_cache *c, int64_t user_id, shop_load_user_loader load, voi
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:user:", 10);
     if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_key, (int64_t)user_id);
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
-        /* A hit is decoded in place, and needs no tags: they are built for
-           a miss only. */
+        /* A hit is decoded where the value lies. */
         hc_t.seen = false;
-        hc_rc = hc_try_visit(c, (const char *)hc_key.data, shop_load_user__take, &hc_t);
-        if (hc_rc == HC_MISS && !hc_t.seen) {
-            hc_options hc_o = {UINT64_C(600000), hc_tags, 2};
-            hc_rc = HC_OK;
-            hc_buf_reset(&hc_tagb[0]);
-            hc_buf_reset(&hc_tagb[1]);
-            if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "user:", 5);
-            if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_tagb[0], (int64_t)user_id);
-            if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[1], "users", 5);
-            hc_tags[0] = (const char *)hc_tagb[0].data;
-            hc_tags[1] = (const char *)hc_tagb[1].data;
-            if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, shop_load_user__fill, &hc_a, &hc_val, err);
-            if (hc_rc == HC_OK) hc_rc = shop_load_user__take(&hc_t, hc_val.data, hc_val.len);
-        }
+        hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, shop_load_user__take, &hc_t);
+        if (hc_rc == HC_MISS && !hc_t.seen) hc_rc = shop_load_user__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
         hc_remove(c, (const char *)hc_key.data);
@@ -744,13 +757,9 @@ int shop_load_user(hc_cache *c, int64_t user_id, shop_load_user_loader load, voi
     }
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
-    if (hc_val.data) hc_buf_free(&hc_val);        /* a hit used none of these */
-    for (size_t hc_i = 0; hc_i < 2; hc_i++)
-        if (hc_tagb[hc_i].data) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
-#line 753 "shop.hc.c"
-
+#line 763 "shop.hc.c"
 /* ------------------------------------------------------ cacheable fib */
 #line 45 "tests/golden/shop.hcache"
 typedef struct shop_fib__args {
@@ -797,20 +806,34 @@ static int shop_fib__take(void *ctx, const void *data, size_t len)
     return hc_rc;
 }
 
+/* A miss: the tags are built, the value loaded under single-flight (or
+   taken from the load in flight) and decoded into *hc_t's destination. A
+   hit sets up none of this. */
+static int shop_fib__miss(hc_cache *c, const char *key, shop_fib__args *hc_a, shop_fib__dest *hc_t)
+{
+    hc_buf hc_val = HC_BUF_INIT;
+    hc_buf hc_tagb[1];
+    const char *hc_tags[1] = {NULL};
+    hc_options hc_o = {UINT64_C(3600000), hc_tags, 0};
+    int hc_rc = HC_OK;
+    memset(hc_tagb, 0, sizeof hc_tagb);
+    if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, key, &hc_o, shop_fib__fill, hc_a, &hc_val, hc_t->err);
+    if (hc_rc == HC_OK) hc_rc = shop_fib__take(hc_t, hc_val.data, hc_val.len);
+    hc_buf_free(&hc_val);
+    for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
+    return hc_rc;
+}
+
 int shop_fib(hc_cache *c, int64_t n, int64_t *out, hc_error *err)
 {
     uint8_t hc_kmem[30] = {0};         /* the longest key fits */
     hc_buf hc_key = {hc_kmem, 0, sizeof hc_kmem};
-    hc_buf hc_val = HC_BUF_INIT;
-    hc_buf hc_tagb[1];
-    const char *hc_tags[1] = {NULL};
     shop_fib__args hc_a;
     shop_fib__dest hc_t;
     int hc_rc = HC_OK;
     hc_error hc_local;
     if (!err) err = &hc_local;
     hc_error_clear(err);
-    memset(hc_tagb, 0, sizeof hc_tagb);
     if (!c || !out) return hc_error_set(err, HC_EINVAL, NULL);
     memset(&hc_a, 0, sizeof hc_a);
     hc_a.n = n;
@@ -819,16 +842,10 @@ int shop_fib(hc_cache *c, int64_t n, int64_t *out, hc_error *err)
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:fib:", 9);
     if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_key, (int64_t)n);
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
-        /* A hit is decoded in place, and needs no tags: they are built for
-           a miss only. */
+        /* A hit is decoded where the value lies. */
         hc_t.seen = false;
-        hc_rc = hc_try_visit(c, (const char *)hc_key.data, shop_fib__take, &hc_t);
-        if (hc_rc == HC_MISS && !hc_t.seen) {
-            hc_options hc_o = {UINT64_C(3600000), hc_tags, 0};
-            hc_rc = HC_OK;
-            if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, shop_fib__fill, &hc_a, &hc_val, err);
-            if (hc_rc == HC_OK) hc_rc = shop_fib__take(&hc_t, hc_val.data, hc_val.len);
-        }
+        hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, shop_fib__take, &hc_t);
+        if (hc_rc == HC_MISS && !hc_t.seen) hc_rc = shop_fib__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
         hc_remove(c, (const char *)hc_key.data);
@@ -836,13 +853,9 @@ int shop_fib(hc_cache *c, int64_t n, int64_t *out, hc_error *err)
     }
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
-    if (hc_val.data) hc_buf_free(&hc_val);        /* a hit used none of these */
-    for (size_t hc_i = 0; hc_i < 1; hc_i++)
-        if (hc_tagb[hc_i].data) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
-#line 845 "shop.hc.c"
-
+#line 859 "shop.hc.c"
 /* ------------------------------------------------------ cacheable greeting */
 #line 49 "tests/golden/shop.hcache"
 typedef struct shop_greeting__args {
@@ -898,18 +911,34 @@ static int shop_greeting__take(void *ctx, const void *data, size_t len)
     return hc_rc;
 }
 
-int shop_greeting(hc_cache *c, const char *name, char **out)
+/* A miss: the tags are built, the value loaded under single-flight (or
+   taken from the load in flight) and decoded into *hc_t's destination. A
+   hit sets up none of this. */
+static int shop_greeting__miss(hc_cache *c, const char *key, shop_greeting__args *hc_a, shop_greeting__dest *hc_t)
 {
-    hc_buf hc_key = HC_BUF_INIT;
     hc_buf hc_val = HC_BUF_INIT;
     hc_buf hc_tagb[1];
     const char *hc_tags[1] = {NULL};
+    hc_options hc_o = {UINT64_C(300000), hc_tags, 1};
+    int hc_rc = HC_OK;
+    memset(hc_tagb, 0, sizeof hc_tagb);
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "greetings", 9);
+    hc_tags[0] = (const char *)hc_tagb[0].data;
+    if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, key, &hc_o, shop_greeting__fill, hc_a, &hc_val, hc_t->err);
+    if (hc_rc == HC_OK) hc_rc = shop_greeting__take(hc_t, hc_val.data, hc_val.len);
+    hc_buf_free(&hc_val);
+    for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
+    return hc_rc;
+}
+
+int shop_greeting(hc_cache *c, const char *name, char **out)
+{
+    hc_buf hc_key = HC_BUF_INIT;
     shop_greeting__args hc_a;
     shop_greeting__dest hc_t;
     int hc_rc = HC_OK;
     hc_error hc_local, *err = &hc_local;
     hc_error_clear(err);
-    memset(hc_tagb, 0, sizeof hc_tagb);
     if (!c || !out) return hc_error_set(err, HC_EINVAL, NULL);
     if (!name) return hc_error_set(err, HC_EINVAL, "name is NULL");
     memset(&hc_a, 0, sizeof hc_a);
@@ -919,19 +948,10 @@ int shop_greeting(hc_cache *c, const char *name, char **out)
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:greeting:", 14);
     if (hc_rc == HC_OK) hc_rc = hc_key_append_escaped(&hc_key, name, strlen(name));
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
-        /* A hit is decoded in place, and needs no tags: they are built for
-           a miss only. */
+        /* A hit is decoded where the value lies. */
         hc_t.seen = false;
-        hc_rc = hc_try_visit(c, (const char *)hc_key.data, shop_greeting__take, &hc_t);
-        if (hc_rc == HC_MISS && !hc_t.seen) {
-            hc_options hc_o = {UINT64_C(300000), hc_tags, 1};
-            hc_rc = HC_OK;
-            hc_buf_reset(&hc_tagb[0]);
-            if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "greetings", 9);
-            hc_tags[0] = (const char *)hc_tagb[0].data;
-            if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, (const char *)hc_key.data, &hc_o, shop_greeting__fill, &hc_a, &hc_val, err);
-            if (hc_rc == HC_OK) hc_rc = shop_greeting__take(&hc_t, hc_val.data, hc_val.len);
-        }
+        hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, shop_greeting__take, &hc_t);
+        if (hc_rc == HC_MISS && !hc_t.seen) hc_rc = shop_greeting__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
         hc_remove(c, (const char *)hc_key.data);
@@ -940,10 +960,6 @@ int shop_greeting(hc_cache *c, const char *name, char **out)
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
     hc_buf_free(&hc_key);
-    if (hc_val.data) hc_buf_free(&hc_val);        /* a hit used none of these */
-    for (size_t hc_i = 0; hc_i < 1; hc_i++)
-        if (hc_tagb[hc_i].data) hc_buf_free(&hc_tagb[hc_i]);
     return hc_rc;
 }
-#line 949 "shop.hc.c"
-
+#line 966 "shop.hc.c"
