@@ -569,20 +569,26 @@ static void emit_entity(emitter *e, const hcg_entity *en, sb *h, sb *c)
         if (viewed) {
             sb_printf(&decv, "hc_dec_%s_view(d, &hc_tv[%zu]);\n", f->type.base == HCG_TEXT ? "text" : "bytes", nviews);
             sb_printf(&vfield, "%s&u->%s", nviews ? ", " : "", f->name);
-            sb_printf(&vback, "        hc_v.%s = u->%s;\n", f->name, f->name);
             nviews++;
         } else {
             dec_scalar(&decv, f->type.base, "d", vb.s);
             sb_puts(&decv, ";\n");
+            sb_printf(&vback, "        u->%s = hc_v.%s;\n", f->name, f->name);
         }
         if (flag) sb_printf(&decv, "    if (hc_rc == HC_OK) hc_v.%s_is_null = !hc_some;\n", f->name);
+        if (flag) sb_printf(&vback, "        u->%s_is_null = hc_v.%s_is_null;\n", f->name, f->name);
         if (f->type.base == HCG_TEXT) sb_printf(&clr, "    free(u->%s);\n", f->name);
         if (f->type.base == HCG_BLOB) sb_printf(&clr, "    free(u->%s.data);\n", f->name);
         free(xb.s);
         free(vb.s);
     }
     {
-        /* __dec_into: declarations, the decoding, then the commit. */
+        /* __dec_into: declarations, the decoding, then the commit. The
+           scalars are copied one by one: a copy of the whole struct read
+           the text pointers hc_view_commit had just stored with loads
+           wider than those stores, which the CPU cannot forward from its
+           store buffer (a stall of about 10 ns per read on the DAO
+           benchmark). */
         sb di = {0};
         if (nviews) sb_printf(&di, "    hc_view hc_tv[%zu];\n", nviews);
         if (nullables) sb_puts(&di, "    bool hc_some = false;\n");
@@ -595,11 +601,11 @@ static void emit_entity(emitter *e, const hcg_entity *en, sb *h, sb *c)
                            "        hc_rc = hc_view_commit(hc_f, hc_tv, %zu);\n    }\n"
                            "    if (hc_rc == HC_OK) {\n",
                       nviews, vfield.s, nviews);
-            sb_add(&di, vback.s, vback.len);
-            sb_puts(&di, "        *u = hc_v;\n    }\n");
         } else {
-            sb_puts(&di, "    if (hc_rc == HC_OK) *u = hc_v;\n");
+            sb_puts(&di, "    if (hc_rc == HC_OK) {\n");
         }
+        sb_add(&di, vback.s ? vback.s : "", vback.len);
+        sb_puts(&di, "    }\n");
         free(decv.s);
         free(vfield.s);
         free(vback.s);

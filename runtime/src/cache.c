@@ -142,7 +142,7 @@ static inline bool key_equal(const char *a, const char *b, size_t n)
     return ((a0 ^ b0) | (a1 ^ b1)) == 0;
 }
 
-static bool entry_is(const hc__entry *e, uint32_t h32, const char *key, size_t klen)
+HC_INLINE bool entry_is(const hc__entry *e, uint32_t h32, const char *key, size_t klen)
 {
     return e->node.hash == h32 && e->klen == klen && key_equal(e->data, key, klen);
 }

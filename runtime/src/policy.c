@@ -221,9 +221,9 @@ static bool sketch_resize(hc__policy *p, uint64_t entries)
 
 /* ------------------------------------------------------------ hit counts */
 
-/* Read and zero n's hit counter and feed the hits to the sketch. This is
+/* Read and zero n's hit mark and feed a hit to the sketch. This is
    the only place hits become visible to the policy, so it runs whenever
-   the policy examines or drops a node. Returns the number of hits.
+   the policy examines or drops a node. Returns whether it was hit.
    However many hits a node took since it was last examined, the sketch
    counts one: hits between two visits are one burst of correlated
    references (LRU-K's "correlated reference period"), which says the key

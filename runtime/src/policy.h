@@ -38,7 +38,7 @@ typedef struct hc__pnode {
     struct hc__pnode *prev, *next;  /* links in the policy's queue */
     uint32_t hash;                  /* the key's hash (low bits of a 64-bit hash) */
     uint8_t  queue;                 /* which queue the node is in (policy's own) */
-    _Atomic uint8_t freq;           /* hits since the policy last looked */
+    _Atomic uint8_t freq;           /* 1: hit since the policy last looked */
     uint8_t  owner[2];              /* the embedding structure's: never touched here */
 } hc__pnode;
 
@@ -103,13 +103,15 @@ void hc__policy_clear(hc__policy *p);
 /* The current window size, for diagnostics. */
 uint64_t hc__policy_window(const hc__policy *p);
 
-/* A hit on n: lock-free, any thread. The counter saturates at 255; the
-   policy reads and zeroes it (under its lock) when it examines the node.
-   A racing hit may be lost; that only blurs a statistic. */
+/* A hit on n: lock-free, any thread. The policy reads and zeroes freq
+   (under its lock) when it examines the node, and asks only whether it
+   was hit since (see fold in policy.c), so a hit marks it 1 and a hit on
+   a node already marked writes nothing: the entry's cache line stays
+   clean and is not bounced between the cores that read it. */
 static inline void hc__policy_touch(hc__pnode *n)
 {
-    uint8_t f = atomic_load_explicit(&n->freq, memory_order_relaxed);
-    if (f < 255) atomic_store_explicit(&n->freq, (uint8_t)(f + 1), memory_order_relaxed);
+    if (!atomic_load_explicit(&n->freq, memory_order_relaxed))
+        atomic_store_explicit(&n->freq, 1, memory_order_relaxed);
 }
 
 #endif

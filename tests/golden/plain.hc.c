@@ -56,9 +56,8 @@ static int plain_note__dec_into(hc_dec *d, plain_note *u, bool whole)
         hc_rc = hc_view_commit(hc_f, hc_tv, 2);
     }
     if (hc_rc == HC_OK) {
-        hc_v.key = u->key;
-        hc_v.name = u->name;
-        *u = hc_v;
+        u->ttl = hc_v.ttl;
+        u->ttl_is_null = hc_v.ttl_is_null;
     }
     return hc_rc;
 }
@@ -159,7 +158,7 @@ int plain_note_invalidate_all(hc_cache *c)
 {
     return hc_invalidate_tag(c, "note:all", NULL);
 }
-#line 163 "plain.hc.c"
+#line 162 "plain.hc.c"
 
 /* ------------------------------------------------------ cacheable lookup */
 #line 12 "tests/golden/plain.hcache"
@@ -261,7 +260,7 @@ int plain_lookup(hc_cache *c, const char *key, int64_t name, plain_note *out, hc
     hc_buf_free(&hc_key);
     return hc_rc;
 }
-#line 265 "plain.hc.c"
+#line 264 "plain.hc.c"
 /* ------------------------------------------------------ cacheable count_all */
 #line 15 "tests/golden/plain.hcache"
 typedef struct plain_count_all__args {
@@ -358,7 +357,7 @@ int plain_count_all(hc_cache *c, uint64_t *out)
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
     return hc_rc;
 }
-#line 362 "plain.hc.c"
+#line 361 "plain.hc.c"
 /* ------------------------------------------------------ policy fetch */
 #line 19 "tests/golden/plain.hcache"
 typedef struct plain_fetch__args {
@@ -464,4 +463,4 @@ int plain_fetch(hc_cache *c, const char *id, plain_fetch_loader load, void *ctx,
     hc_buf_free(&hc_key);
     return hc_rc;
 }
-#line 468 "plain.hc.c"
+#line 467 "plain.hc.c"

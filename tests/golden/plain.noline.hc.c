@@ -56,9 +56,8 @@ static int plain_note__dec_into(hc_dec *d, plain_note *u, bool whole)
         hc_rc = hc_view_commit(hc_f, hc_tv, 2);
     }
     if (hc_rc == HC_OK) {
-        hc_v.key = u->key;
-        hc_v.name = u->name;
-        *u = hc_v;
+        u->ttl = hc_v.ttl;
+        u->ttl_is_null = hc_v.ttl_is_null;
     }
     return hc_rc;
 }

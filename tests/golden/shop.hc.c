@@ -59,9 +59,9 @@ static int shop_user__dec_into(hc_dec *d, shop_user *u, bool whole)
         hc_rc = hc_view_commit(hc_f, hc_tv, 2);
     }
     if (hc_rc == HC_OK) {
-        hc_v.name = u->name;
-        hc_v.email = u->email;
-        *u = hc_v;
+        u->id = hc_v.id;
+        u->score = hc_v.score;
+        u->active = hc_v.active;
     }
     return hc_rc;
 }
