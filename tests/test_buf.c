@@ -1,6 +1,7 @@
 /*
 ** test_buf.c -- hc_buf, the key builders and their escaping, error names.
 */
+#include <inttypes.h>
 #include <stdio.h>
 
 #include "testutil.h"
@@ -56,6 +57,23 @@ static void test_keys(void **state)
     assert_int_equal(hc_key_append_i64(&k, INT64_MIN), HC_OK);
     assert_int_equal(hc_key_append_u64(&k, UINT64_MAX), HC_OK);
     assert_string_equal((char *)k.data, "-9223372036854775808:18446744073709551615");
+    /* Digits two at a time: every length and both ends of each, against
+       printf, through all four number appenders. */
+    for (uint64_t p = 1, i = 0; i < 20; i++, p *= 10) {
+        const uint64_t vs[] = {p - 1, p, p + 1, p * 9 + (p - 1)};
+        for (size_t j = 0; j < sizeof vs / sizeof vs[0]; j++) {
+            uint64_t u = vs[j];
+            int64_t n = -(int64_t)(u & INT64_MAX);
+            char want[128];
+            snprintf(want, sizeof want, "%" PRIu64 "%" PRId64 ":%" PRIu64 ":%" PRId64, u, n, u, n);
+            hc_buf_reset(&k);
+            assert_int_equal(hc_key_append_uint(&k, u), HC_OK);
+            assert_int_equal(hc_key_append_int(&k, n), HC_OK);
+            assert_int_equal(hc_key_append_u64(&k, u), HC_OK);
+            assert_int_equal(hc_key_append_i64(&k, n), HC_OK);
+            assert_string_equal((char *)k.data, want);
+        }
+    }
     hc_buf_reset(&k);
     assert_int_equal(hc_key_append(&k, ""), HC_OK);        /* empty first segment */
     assert_int_equal(hc_key_append(&k, "x"), HC_OK);
