@@ -516,6 +516,20 @@ static void test_varint_malformed(void **state)
     assert_int_equal(dec_u32_raw("\x80\x80\x80\x80\x80\x00", 6, &v), HC_ECODEC);
     assert_int_equal(dec_u32_raw("\x80\x80\x80\x80\x00", 5, &v), HC_OK);
     assert_true(v == 0);
+
+    /* Two bytes are read inline: both ends, a long form, and a first byte
+       whose continuation is missing. */
+    assert_int_equal(dec_u32_raw("\x80\x01", 2, &v), HC_OK);
+    assert_true(v == 128);
+    assert_int_equal(dec_u32_raw("\xff\x7f", 2, &v), HC_OK);
+    assert_true(v == 16383);
+    assert_int_equal(dec_u32_raw("\xff\x00", 2, &v), HC_OK);
+    assert_true(v == 127);
+    v = 7;
+    u = 7;
+    assert_int_equal(dec_u32_raw("\xff", 1, &v), HC_ECODEC);
+    assert_int_equal(dec_u64_raw("\x80", 1, &u), HC_ECODEC);
+    assert_true(v == 7 && u == 7);
 }
 
 /* A value that does not fit the narrower type is malformed. */
