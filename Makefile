@@ -80,7 +80,7 @@ export HC_TRACES
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
-.PHONY: all deps test-deps check check-run bench-run test-run test-run-tsan bench demo install \
+.PHONY: FORCE all deps test-deps check check-run bench-run test-run test-run-tsan bench demo install \
         multiprocess-run \
         uninstall clean symbols-check golden-update
 .DEFAULT_GOAL := all
@@ -93,7 +93,17 @@ deps:
 test-deps:
 	@scripts/deps.sh test pg
 
-$(B)/%.o: %.c
+# A build directory is named by SANITIZE and the compiler, not by OPT or
+# CFLAGS (make check builds the sanitizers at -O1): it remembers the flags
+# its objects were built with, and rebuilds them when those change.
+FLAGS_STAMP := $(B)/.cflags
+$(FLAGS_STAMP): FORCE
+	@mkdir -p $(B)
+	@printf '%s\n' '$(CC) $(ALL_CFLAGS)' | cmp -s - $@ 2>/dev/null \
+	    || printf '%s\n' '$(CC) $(ALL_CFLAGS)' > $@
+FORCE:
+
+$(B)/%.o: %.c $(FLAGS_STAMP)
 	$(call msg,CC,$<)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LIB_CFLAGS) -c $< -o $@
@@ -139,12 +149,12 @@ $(GEN)/templates.c: $(TEMPLATES) generator/embed.c
 	@mkdir -p $(GEN)
 	$(Q)$(CC) $(CSTD) $(WARN) -O0 generator/embed.c -o $(GEN)/embed && $(GEN)/embed $@ $(TEMPLATES)
 
-$(B)/generator/%.o: generator/%.c $(GEN)/grammar.h
+$(B)/generator/%.o: generator/%.c $(GEN)/grammar.h $(FLAGS_STAMP)
 	$(call msg,CC,$<)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(HCG_CFLAGS) -c $< -o $@
 
-$(B)/gen/%.o: $(GEN)/%.c $(GEN)/grammar.h
+$(B)/gen/%.o: $(GEN)/%.c $(GEN)/grammar.h $(FLAGS_STAMP)
 	$(call msg,CC,$<)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(HCG_CFLAGS) -c $< -o $@
