@@ -15,10 +15,10 @@
 ** entries say which side, window or main, would have kept the key that
 ** just missed, and the window moves a little that way.
 **
-** Hits never reorder anything: they only bump the node's own counter
+** Hits never reorder anything: they only mark the node as hit
 ** (hc__policy_touch). The queues are FIFO with second chance: when a node
-** reaches the end of its queue and has been hit since last examined, its
-** hits are folded into the sketch and it moves on (back to the window's
+** reaches the end of its queue and has been hit since last examined, the
+** hit is folded into the sketch and it moves on (back to the window's
 ** front, from probation to protected, or to protected's front) instead of
 ** leaving. That approximates the LRU order of the original design with
 ** writes only under the policy lock.
