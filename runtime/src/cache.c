@@ -873,40 +873,58 @@ HC_INLINE bool live_rcu(hc_cache *c, const hc__entry *e, uint64_t early)
 }
 
 /*
-** The lock-free path: find key inside a read-side critical section and
-** copy its value into out. FOUND on a hit; ABSENT when the key is certainly
-** not there; UNSURE when only the locked path can tell: a resize may have
-** hidden the key, the entry has expired (it must be removed), or out is too
-** small for the value. out changes only on a hit.
+** The lock-free path: find key inside a read-side critical section and, if
+** its entry is live, run fn on the value where it lies (*rc gets what fn
+** returns). FOUND on a hit; ABSENT when the key is certainly not there;
+** UNSURE when only the locked path can tell: a resize may have hidden the
+** key, or the entry has expired (it must be removed). fn runs inside the
+** section: the entry cannot be freed before hc__read_end, and a reader may
+** block.
 */
 enum { FOUND, ABSENT, UNSURE };
 
-HC_INLINE int lookup_rcu(hc_cache *c, hc__shard *s, const char *key, size_t klen,
-                         uint64_t h, hc_buf *out)
+HC_INLINE int visit_rcu(hc_cache *c, hc__shard *s, const char *key, size_t klen,
+                        uint64_t h, hc_visit_fn fn, void *ctx, int *rc)
 {
     uint64_t early = clock_early(c);
     bool sure = false;
-    int rc = UNSURE;
+    int found = UNSURE;
     hc__read_begin();
     hc__entry *e = table_find_rcu(s, h, key, klen, &sure);
     if (!e) {
-        if (sure) rc = ABSENT;
+        if (sure) found = ABSENT;
     } else if (live_rcu(c, e, early)) {
-        /* Growing out here is safe: the entry cannot be freed before
-           hc__read_end, and a reader may block. */
-        if (e->vlen >= out->cap) {
-            out->len = 0;
-            if (hc_buf_reserve(out, e->vlen) != HC_OK) goto unsure;
-        }
-        memcpy(out->data, hc__entry_val(e), e->vlen);
-        out->len = e->vlen;
-        out->data[e->vlen] = 0;
         hc__policy_touch(&e->node);
-        rc = FOUND;
+        *rc = fn(ctx, hc__entry_val(e), e->vlen);
+        found = FOUND;
     }
-unsure:
     hc__read_end();
-    return rc;
+    return found;
+}
+
+/* The visitor of hc_get: copy the value into the hc_buf ctx, growing it if
+   need be. HC_OK or HC_ENOMEM (out emptied). */
+static inline int copy_out(void *ctx, const void *data, size_t len)
+{
+    hc_buf *out = ctx;
+    if (len >= out->cap) {
+        out->len = 0;
+        if (hc_buf_reserve(out, len) != HC_OK) return HC_ENOMEM;
+    }
+    memcpy(out->data, data, len);
+    out->len = len;
+    out->data[len] = 0;
+    return HC_OK;
+}
+
+/* visit_rcu copying into out; a value out cannot grow for is left to the
+   locked path (UNSURE). out changes only on a hit. */
+HC_INLINE int lookup_rcu(hc_cache *c, hc__shard *s, const char *key, size_t klen,
+                         uint64_t h, hc_buf *out)
+{
+    int rc = HC_OK;
+    int found = visit_rcu(c, s, key, klen, h, copy_out, out, &rc);
+    return found == FOUND && rc != HC_OK ? UNSURE : found;
 }
 
 /*
@@ -935,9 +953,7 @@ static HC_NOINLINE int lookup_locked(hc_cache *c, hc__shard *s, const char *key,
             if (hc_buf_reserve(out, need) != HC_OK) return HC_ENOMEM;
             continue;
         }
-        memcpy(out->data, hc__entry_val(e), e->vlen);
-        out->len = e->vlen;
-        out->data[e->vlen] = 0;
+        (void)copy_out(out, hc__entry_val(e), e->vlen);    /* fits: cannot fail */
         hc__policy_touch(&e->node);
         pthread_mutex_unlock(&s->lock);
         return HC_OK;
@@ -1002,20 +1018,8 @@ int hc_try_visit(hc_cache *c, const char *key, size_t klen, hc_visit_fn fn, void
     hc__shard *s = shard_of(c, h);
     const hc__thread *t = hc__thread_get();
     if (t->rcu) {
-        uint64_t early = clock_early(c);
-        bool sure = false;
-        int rc = HC_OK, found = UNSURE;
-        hc__read_begin();
-        hc__entry *e = table_find_rcu(s, h, key, klen, &sure);
-        if (!e) {
-            if (sure) found = ABSENT;
-        } else if (live_rcu(c, e, early)) {
-            /* The entry cannot be freed before hc__read_end. */
-            hc__policy_touch(&e->node);
-            rc = fn(ctx, hc__entry_val(e), e->vlen);
-            found = FOUND;
-        }
-        hc__read_end();
+        int rc = HC_OK;
+        int found = visit_rcu(c, s, key, klen, h, fn, ctx, &rc);
         if (found == ABSENT) return HC_MISS;
         if (found == FOUND) {
             count_hit(c, t, key, klen);
