@@ -778,12 +778,9 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
     pthread_mutex_unlock(&s->lock);
     if (old) bury(&o, old, DEAD_REPLACED);
     pthread_mutex_unlock(&c->lock);
-    if (*stored && atomic_load_explicit(&c->nsubs, memory_order_relaxed)) {
-        hc_event ev = {HC_EVENT_STORED, f ? HC_ORIGIN_LOADER : HC_ORIGIN_LOCAL,
-                       0, key, klen, opts ? opts->tags : NULL,
-                       opts ? opts->ntags : 0, 0, 0};
-        hc__emit_event(c, &ev);
-    }
+    if (*stored)
+        hc__emit_with(c, HC_EVENT_STORED, f ? HC_ORIGIN_LOADER : HC_ORIGIN_LOCAL, key, klen,
+                      opts ? opts->tags : NULL, opts ? opts->ntags : 0, 0);
     release(&o);
     return HC_OK;
 }
@@ -1264,10 +1261,7 @@ static uint64_t invalidate_tag(hc_cache *c, const char *tag, hc_origin origin)
     }
     c->invalidations += n;
     pthread_mutex_unlock(&c->lock);
-    if (atomic_load_explicit(&c->nsubs, memory_order_relaxed)) {
-        hc_event ev = {HC_EVENT_TAG_INVALIDATED, origin, 0, tag, len, NULL, 0, n, 0};
-        hc__emit_event(c, &ev);
-    }
+    hc__emit_with(c, HC_EVENT_TAG_INVALIDATED, origin, tag, len, NULL, 0, n);
     release(&o);
     return n;
 }
@@ -1312,10 +1306,7 @@ static void flush(hc_cache *c, hc_origin origin)
     c->count = c->bytes = 0;
     c->invalidations += n;
     pthread_mutex_unlock(&c->lock);
-    if (atomic_load_explicit(&c->nsubs, memory_order_relaxed)) {
-        hc_event ev = {HC_EVENT_FLUSHED, origin, 0, NULL, 0, NULL, 0, n, 0};
-        hc__emit_event(c, &ev);
-    }
+    hc__emit_with(c, HC_EVENT_FLUSHED, origin, NULL, 0, NULL, 0, n);
     release(&o);
 }
 

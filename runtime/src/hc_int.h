@@ -472,18 +472,25 @@ void hc__tags_free_all(hc_cache *c);
 ** hc_cache_open/close (close ends every subscription still open: its recv
 ** returns HC_ECLOSED once drained, and it no longer refers to the cache).
 ** hc__emit_event copies what it keeps; no lock of the cache may be held
-** when it is called. hc__emit is the cheap front: a relaxed load and a
-** branch while nobody subscribes.
+** when it is called. hc__emit_with is the cheap front: a relaxed load and
+** a branch while nobody subscribes; hc__emit is it for events that carry
+** no tags and no count.
 */
 int  hc__events_open(hc_cache *c);
 void hc__events_close(hc_cache *c);
 void hc__emit_event(hc_cache *c, const hc_event *ev);
+static inline void hc__emit_with(hc_cache *c, hc_event_kind kind, hc_origin origin,
+                                 const char *key, size_t klen, const char *const *tags,
+                                 size_t ntags, uint64_t count)
+{
+    if (atomic_load_explicit(&c->nsubs, memory_order_relaxed) == 0) return;
+    hc_event ev = {kind, origin, 0, key, klen, tags, ntags, count, 0};
+    hc__emit_event(c, &ev);
+}
 static inline void hc__emit(hc_cache *c, hc_event_kind kind, hc_origin origin,
                             const char *key, size_t klen)
 {
-    if (atomic_load_explicit(&c->nsubs, memory_order_relaxed) == 0) return;
-    hc_event ev = {kind, origin, 0, key, klen, NULL, 0, 0, 0};
-    hc__emit_event(c, &ev);
+    hc__emit_with(c, kind, origin, key, klen, NULL, 0, 0);
 }
 
 /*
