@@ -531,8 +531,8 @@ HC_API void hc_listener_close(hc_listener *l);
 **
 ** A message lost on the way (a ring that overflowed, a connection that
 ** broke) cannot be named, so every cache of the bus flushes when it learns
-** of a loss (counted as bus_lagged, or bus_receiver_closed for a lost
-** connection). A failed publish is counted (bus_publish_failures) and the
+** of a loss (counted once the flush is done, as bus_lagged, or
+** bus_receiver_closed for a lost connection). A failed publish is counted (bus_publish_failures) and the
 ** call returns HC_EBUS, after the local invalidation was applied.
 */
 typedef enum hc_bus_op {

@@ -146,9 +146,10 @@ void hc_bus_lost(hc_bus *bus, uint64_t n, bool reconnected)
     pthread_mutex_lock(&bus->lock);
     for (size_t i = 0; i < bus->n; i++) {
         hc_cache *c = bus->caches[i];
+        /* Flush first: whoever sees the count sees the cache flushed. */
+        (void)hc__apply(c, HC_BUS_FLUSH, NULL, HC_ORIGIN_BUS);
         if (reconnected) COUNT(c, bus_receiver_closed, 1);
         else COUNT(c, bus_lagged, n ? n : 1);
-        (void)hc__apply(c, HC_BUS_FLUSH, NULL, HC_ORIGIN_BUS);
     }
     pthread_mutex_unlock(&bus->lock);
 }
