@@ -31,7 +31,7 @@ SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover
 endif
 ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) $(SANFLAGS) -pthread -MMD -MP
 LIB_CFLAGS = $(ALL_CFLAGS) -fPIC -fvisibility=hidden -DHC_BUILDING_LIBRARY \
-             -Iruntime/include -Iruntime/src $(DB_CFLAGS)
+             -Iruntime/include -Iruntime/core $(DB_CFLAGS)
 # The database adapters link SQLite (libsqlite3-dev) and libpq (libpq-dev).
 DB_CFLAGS := -I/usr/include/postgresql
 DB_LIBS   := -lsqlite3 -lpq
@@ -45,7 +45,7 @@ Q := @
 msg = @printf '  %-6s %s\n' $(1) $(2)
 endif
 
-LIB_SRC := $(wildcard runtime/src/*.c)
+LIB_SRC := $(wildcard runtime/core/*.c runtime/sqlite/*.c runtime/pg/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 LIB_A   := $(B)/libhydracache.a
 LIB_SO  := $(B)/libhydracache.so
@@ -165,7 +165,7 @@ $(HCACHEGEN): $(HCG_OBJ)
 
 # ------------------------------------------------------------------ tests
 
-TEST_CFLAGS = $(ALL_CFLAGS) -Iruntime/include -Iruntime/src -Itests $(DB_CFLAGS)
+TEST_CFLAGS = $(ALL_CFLAGS) -Iruntime/include -Iruntime/core -Itests $(DB_CFLAGS)
 
 $(B)/tests/%: tests/%.c tests/testutil.h $(LIB_A)
 	$(call msg,CC,$@)
@@ -262,7 +262,7 @@ test-run-tsan: $(TSAN_TESTS:%=$(B)/tests/%)
 $(B)/bench/%: bench/%.c $(LIB_A)
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(DB_CFLAGS) -Iruntime/include -Iruntime/src $< $(LIB_A) -o $@ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(DB_CFLAGS) -Iruntime/include -Iruntime/core $< $(LIB_A) -o $@ $(LDLIBS)
 
 # bench_dao measures the code written for tests/dao/dao.hcache.
 $(B)/bench/bench_dao: bench/bench_dao.c $(DAO_DIR)/dao.hc.c $(DAO_DIR)/dao.hc.h $(LIB_A)

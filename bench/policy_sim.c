@@ -1,7 +1,7 @@
 /*
 ** policy_sim.c -- replay key traces through the eviction policy.
 **
-** Drives runtime/src/policy.c exactly as the cache does: a key -> node map
+** Drives runtime/core/policy.c exactly as the cache does: a key -> node map
 ** of its own; a hit calls hc__policy_touch(); a miss allocates a node, sets
 ** its hash (XXH3-64 of the key, low 32 bits, as the cache does) and weight,
 ** calls hc__policy_add(), then evicts while over capacity. Prints the hit
@@ -11,8 +11,8 @@
 ** point; mean shortfall to OPT below 5.37).
 **
 ** Build and run (from the repo root):
-**   gcc -std=c11 -O2 -Iruntime/include -Iruntime/src \
-**       bench/policy_sim.c runtime/src/policy.c -lxxhash -o policy_sim
+**   gcc -std=c11 -O2 -Iruntime/include -Iruntime/core \
+**       bench/policy_sim.c runtime/core/policy.c -lxxhash -o policy_sim
 **   ./policy_sim                       all traces, capacities 250..2000
 **   ./policy_sim -c 100,1000 sprite    chosen capacities and traces
 **   ./policy_sim -s                    hash each key's text as the cache
