@@ -69,13 +69,9 @@ TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 # Suites that exercise threads run under ThreadSanitizer in `make check`.
 TSAN_TESTS := test_singleflight test_stress test_rcu test_db test_events test_bus
 
-# The LIRS traces (test_hitratio, the replay table) live in ../shared/traces
-# beside the repository. A clone made elsewhere (CI's `git clone . /tmp/x`)
-# finds them beside the repository it was cloned from, when that is a local
-# path. HC_TRACES set by the caller wins.
-ORIGIN    := $(shell git config --get remote.origin.url 2>/dev/null)
-HC_TRACES ?= $(firstword $(wildcard $(CURDIR)/../shared/traces $(if $(ORIGIN),$(ORIGIN)/../shared/traces)))
-export HC_TRACES
+# The LIRS traces that test_hitratio and the replay table read are in
+# tests/traces (its README says where they come from); HC_TRACES=DIR set by
+# the caller points both at another folder.
 
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(B)/bench/%)

@@ -31,7 +31,7 @@
 #include <xxhash.h>
 #include "policy.h"
 
-#define DEFAULT_DIR "/work/shared/traces"
+#define DEFAULT_DIR "tests/traces"
 
 /* ------------------------------------------------------------ reference */
 

@@ -4,7 +4,7 @@
 #   scripts/replay-table.sh REPLAY_BINARY
 #
 # Runs REPLAY_BINARY (build/release/hcache-replay) on every *.trace.gz in
-# ${HC_TRACES:-../shared/traces} (a relative path is taken from the repo
+# ${HC_TRACES:-tests/traces} (a relative path is taken from the repo
 # root) at capacities 250, 500, 1000 and 2000, and prints each point next to
 # the Caffeine and OPT figures of REFERENCE.md in the same folder. LRU comes
 # from this run (the tool's exact LRU), which doubles as a check of the
@@ -26,7 +26,7 @@ replay=$1
 caps=250,500,1000,2000
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-dir=${HC_TRACES:-../shared/traces}
+dir=${HC_TRACES:-tests/traces}
 case $dir in
 /*) ;;
 *) dir=$root/$dir ;;

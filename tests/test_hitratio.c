@@ -1,7 +1,7 @@
 /*
 ** test_hitratio.c -- the eviction policy's guarantees, on real traces.
 **
-** Replays every trace of ../shared/traces (REFERENCE.md there lists LRU,
+** Replays every trace of tests/traces (REFERENCE.md there lists LRU,
 ** Caffeine 2.6.2 and OPT hit ratios) through a real cache at capacities
 ** 250, 500, 1000 and 2000, the way a read-through cache is used: hc_get,
 ** and hc_put on a miss. Hit ratios are deterministic, so they are asserted:
@@ -33,7 +33,7 @@ typedef struct point {
 static const char *traces_dir(void)
 {
     const char *d = getenv("HC_TRACES");
-    return d && *d ? d : "../shared/traces";
+    return d && *d ? d : "tests/traces";
 }
 
 /* Parse REFERENCE.md's table: | trace | capacity | LRU | Caffeine | OPT | */
@@ -42,7 +42,7 @@ static int load_reference(point *pts)
     char path[512], line[512];
     snprintf(path, sizeof path, "%s/REFERENCE.md", traces_dir());
     FILE *f = fopen(path, "r");
-    if (!f) fail_msg("cannot read %s: the shared traces must be beside the repository", path);
+    if (!f) fail_msg("cannot read %s (HC_TRACES names another trace folder)", path);
     int n = 0;
     while (fgets(line, sizeof line, f) && n < MAX_POINTS) {
         point p;
