@@ -140,6 +140,19 @@ void hc_bus_deliver(hc_bus *bus, const hc_bus_msg *m)
     pthread_mutex_unlock(&bus->lock);
 }
 
+void hc_bus_malformed(hc_bus *bus)
+{
+    if (!bus) return;
+    pthread_mutex_lock(&bus->lock);
+    for (size_t i = 0; i < bus->n; i++) {
+        hc_cache *c = bus->caches[i];
+        /* Flush first: whoever sees the count sees the cache flushed. */
+        (void)hc__apply(c, HC_BUS_FLUSH, NULL, HC_ORIGIN_BUS);
+        COUNT(c, bus_malformed, 1);
+    }
+    pthread_mutex_unlock(&bus->lock);
+}
+
 void hc_bus_lost(hc_bus *bus, uint64_t n, bool reconnected)
 {
     if (!bus) return;

@@ -1371,6 +1371,7 @@ void hc_stats_get(hc_cache *c, hc_stats *out)
     out->bus_lagged = LOAD(bus_lagged);
     out->bus_publish_failures = LOAD(bus_publish_failures);
     out->bus_receiver_closed = LOAD(bus_receiver_closed);
+    out->bus_malformed = LOAD(bus_malformed);
 #undef LOAD
 }
 

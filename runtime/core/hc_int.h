@@ -319,7 +319,7 @@ struct hc_cache {
     atomic_uint_fast64_t loads, load_failures, in_flight;
     atomic_uint_fast64_t events_published, event_subscriber_lagged;
     atomic_uint_fast64_t bus_published, bus_received, bus_applied, bus_lagged;
-    atomic_uint_fast64_t bus_publish_failures, bus_receiver_closed;
+    atomic_uint_fast64_t bus_publish_failures, bus_receiver_closed, bus_malformed;
 
     hc__shard      *shards;          /* HC_SHARDS, cache-line aligned */
     hc__tcount     *tcounts;         /* HC_THREAD_SLOTS + 1, after the shards */

@@ -342,26 +342,37 @@ HC_API int hc_flush(hc_cache *c);
 
 /* ----------------------------------------------------------------- stats */
 
-/* Counters since the cache was opened. */
+/*
+** Counters since the cache was opened. HC_STATS_MAP(XX) is the one list of
+** them, XX(name, description), in the order of hc_stats' fields: it makes
+** the struct, and lets code that exports the counters (JSON, Prometheus)
+** name and describe each one without a list of its own.
+*/
+#define HC_STATS_MAP(XX)                                                       \
+    XX(hits,                    "lookups that found a live entry")             \
+    XX(misses,                  "lookups that found no live entry")            \
+    XX(loads,                   "loader calls that succeeded")                 \
+    XX(load_failures,           "loader calls that failed")                    \
+    XX(single_flight_joins,     "callers that waited for another caller's load") \
+    XX(stale_load_discards,     "loaded values not stored: invalidated while loading") \
+    XX(inserts,                 "entries stored by puts and loads")            \
+    XX(invalidations,           "entries removed by remove, invalidate and flush") \
+    XX(evictions,               "entries removed to respect the capacity")     \
+    XX(expirations,             "entries removed because their TTL passed")    \
+    XX(events_published,        "events published to subscribers")             \
+    XX(event_subscriber_lagged, "events lost by subscribers that fell behind") \
+    XX(bus_published,           "invalidations published on the bus")          \
+    XX(bus_received,            "bus messages received for this cache")        \
+    XX(bus_applied,             "bus messages applied to this cache")          \
+    XX(bus_lagged,              "bus messages lost on the way (each flushed the cache)") \
+    XX(bus_publish_failures,    "invalidations that could not be published on the bus") \
+    XX(bus_receiver_closed,     "bus connections lost (each flushed the cache)") \
+    XX(bus_malformed,           "bus messages that did not parse (each flushed the cache)")
+
 typedef struct hc_stats {
-    uint64_t hits;                    /* lookups that found a live entry */
-    uint64_t misses;                  /* lookups that did not */
-    uint64_t loads;                   /* loader calls that succeeded */
-    uint64_t load_failures;           /* loader calls that failed */
-    uint64_t single_flight_joins;     /* callers that waited on another's load */
-    uint64_t stale_load_discards;     /* loaded values not stored: invalidated while loading */
-    uint64_t inserts;                 /* entries stored (puts and loads) */
-    uint64_t invalidations;           /* entries removed by remove/invalidate/flush */
-    uint64_t evictions;               /* entries removed to respect the capacity */
-    uint64_t expirations;             /* entries removed because their TTL passed */
-    uint64_t events_published;
-    uint64_t event_subscriber_lagged;
-    uint64_t bus_published;
-    uint64_t bus_received;
-    uint64_t bus_applied;
-    uint64_t bus_lagged;
-    uint64_t bus_publish_failures;
-    uint64_t bus_receiver_closed;
+#define HC__STATS_FIELD(name, desc) uint64_t name;
+    HC_STATS_MAP(HC__STATS_FIELD)
+#undef HC__STATS_FIELD
 } hc_stats;
 
 /* A consistent-enough snapshot: each counter is exact, read at one moment. */
@@ -572,6 +583,11 @@ HC_API void hc_bus_deliver(hc_bus *bus, const hc_bus_msg *m);
 /* For transports: n messages (0: an unknown number) were lost; every cache
    flushes. reconnected says they were lost to a broken connection. */
 HC_API void hc_bus_lost(hc_bus *bus, uint64_t n, bool reconnected);
+/* For transports: a message arrived that does not parse (not ours, forged
+   or damaged). Every cache flushes, the safe reading of any message, and
+   counts it as bus_malformed, apart from bus_received and bus_applied, so
+   that an operator can tell garbage on the channel from real flushes. */
+HC_API void hc_bus_malformed(hc_bus *bus);
 
 /*
 ** An in-process bus: published messages wait in a ring of capacity messages
@@ -591,7 +607,7 @@ HC_API int hc_bus_memory_new(hc_bus **out, unsigned capacity);
 ** doubling to 5 s); once back, it LISTENs again and every cache of the bus
 ** flushes, since notifications sent meanwhile are lost. Publishing while
 ** the connection is down fails with HC_EBUS. A payload that does not parse
-** flushes every cache of the bus. Returns HC_OK, HC_EINVAL (bad channel),
+** flushes every cache of the bus (counted as bus_malformed). Returns HC_OK, HC_EINVAL (bad channel),
 ** HC_EBUS with the server's message when it cannot connect or LISTEN,
 ** HC_ENOMEM, HC_ESYS.
 */

@@ -288,13 +288,10 @@ static bool receive(pgbus *pb)
     while (head) {
         note *next = head->next;
         hc_bus_msg m;
-        if (parse_payload(head->payload, &m)) {
-            hc_bus_deliver(pb->bus, &m);
-        } else {
-            /* Not ours, forged or damaged: the safe reading is "flush". */
-            hc_bus_msg all = {HC_BUS_FLUSH, NULL, NULL, NULL};
-            hc_bus_deliver(pb->bus, &all);
-        }
+        /* Not ours, forged or damaged: the safe reading is "flush", and
+           it is counted apart from the messages that parsed. */
+        if (parse_payload(head->payload, &m)) hc_bus_deliver(pb->bus, &m);
+        else hc_bus_malformed(pb->bus);
         free(head);
         head = next;
     }
