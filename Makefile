@@ -1,6 +1,8 @@
 # HydraCache for C.
 #
-#   make                 libhydracache.a, libhydracache.so, hcache-replay
+#   make                 the libraries (libhydracache, libhydracache-sqlite,
+#                        libhydracache-pg: each .a and .so), hcachegen,
+#                        hcache-replay
 #   make demo            build everything and run the main example
 #   make check           every test (plain, ASan+UBSan, TSan), installing
 #                        missing Debian packages through scripts/deps.sh
@@ -31,11 +33,13 @@ SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover
 endif
 ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) $(SANFLAGS) -pthread -MMD -MP
 LIB_CFLAGS = $(ALL_CFLAGS) -fPIC -fvisibility=hidden -DHC_BUILDING_LIBRARY \
-             -Iruntime/include -Iruntime/core $(DB_CFLAGS)
-# The database adapters link SQLite (libsqlite3-dev) and libpq (libpq-dev).
+             -Iruntime/include -Iruntime/core
+# The database adapters link SQLite (libsqlite3-dev) and libpq (libpq-dev);
+# nothing else does but hcachegen (--schema, --pg-check).
 DB_CFLAGS := -I/usr/include/postgresql
 DB_LIBS   := -lsqlite3 -lpq
-LDLIBS  := $(DB_LIBS) -pthread -lm
+CORE_LIBS := -pthread -lm
+LDLIBS  := $(DB_LIBS) $(CORE_LIBS)
 
 ifeq ($(V),1)
 Q :=
@@ -45,12 +49,26 @@ Q := @
 msg = @printf '  %-6s %s\n' $(1) $(2)
 endif
 
-LIB_SRC := $(wildcard runtime/core/*.c runtime/sqlite/*.c runtime/pg/*.c)
-LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
-LIB_A   := $(B)/libhydracache.a
-LIB_SO  := $(B)/libhydracache.so
-SONAME  := libhydracache.so.0
-HEADERS := runtime/include/hydracache.h
+# One library per dependency (docs/DESIGN.md): the core needs only libc and
+# pthreads; each adapter library adds its database's client library.
+# $(1): the name (hydracache, hydracache-sqlite, ...), $(2): its sources.
+SOVERSION := 0
+CORE_SRC   := $(wildcard runtime/core/*.c)
+SQLITE_SRC := $(wildcard runtime/sqlite/*.c)
+PG_SRC     := $(wildcard runtime/pg/*.c)
+LIB_SRC    := $(CORE_SRC) $(SQLITE_SRC) $(PG_SRC)
+LIB_OBJ    := $(LIB_SRC:%.c=$(B)/%.o)
+LIB_A      := $(B)/libhydracache.a
+LIB_SO     := $(B)/libhydracache.so
+SQLITE_A   := $(B)/libhydracache-sqlite.a
+SQLITE_SO  := $(B)/libhydracache-sqlite.so
+PG_A       := $(B)/libhydracache-pg.a
+PG_SO      := $(B)/libhydracache-pg.so
+# What a program linked against everything in this tree needs, static.
+ALL_LIBS_A := $(PG_A) $(SQLITE_A) $(LIB_A)
+HEADERS    := runtime/include/hydracache.h
+PART_HEADERS := $(wildcard runtime/include/hydracache/*.h)
+PC_FILES   := hydracache hydracache-sqlite hydracache-pg
 
 REPLAY  := $(B)/hcache-replay
 
@@ -81,7 +99,7 @@ BENCHES   := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
         uninstall clean symbols-check golden-update
 .DEFAULT_GOAL := all
 
-all: deps $(LIB_A) $(LIB_SO) $(REPLAY) $(HCACHEGEN) symbols-check
+all: deps $(ALL_LIBS_A) $(LIB_SO) $(SQLITE_SO) $(PG_SO) $(REPLAY) $(HCACHEGEN) symbols-check
 
 deps:
 	@scripts/deps.sh build
@@ -104,31 +122,58 @@ $(B)/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(LIB_CFLAGS) -c $< -o $@
 
-$(LIB_A): $(LIB_OBJ)
+# The PostgreSQL library needs libpq's headers; the core and SQLite do not.
+$(PG_SRC:%.c=$(B)/%.o): LIB_CFLAGS += $(DB_CFLAGS)
+
+$(LIB_A): $(CORE_SRC:%.c=$(B)/%.o)
+$(SQLITE_A): $(SQLITE_SRC:%.c=$(B)/%.o)
+$(PG_A): $(PG_SRC:%.c=$(B)/%.o)
+$(ALL_LIBS_A):
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(LIB_SO): $(LIB_OBJ)
+# Each shared library has its own soname (lib<name>.so.$(SOVERSION), linked
+# beside it so that programs linked here run here); the adapters need the
+# core's.
+$(LIB_SO): $(CORE_SRC:%.c=$(B)/%.o)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,$(notdir $@).$(SOVERSION) -o $@ $^ $(CORE_LIBS)
+	$(Q)ln -sf $(notdir $@) $@.$(SOVERSION)
+$(SQLITE_SO): $(SQLITE_SRC:%.c=$(B)/%.o) $(LIB_SO)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,$(notdir $@).$(SOVERSION) -o $@ $(filter %.o,$^) \
+	    -L$(B) -lhydracache -lsqlite3 $(CORE_LIBS)
+	$(Q)ln -sf $(notdir $@) $@.$(SOVERSION)
+$(PG_SO): $(PG_SRC:%.c=$(B)/%.o) $(LIB_SO)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,$(notdir $@).$(SOVERSION) -o $@ $(filter %.o,$^) \
+	    -L$(B) -lhydracache -lpq $(CORE_LIBS)
+	$(Q)ln -sf $(notdir $@) $@.$(SOVERSION)
 
-# Only hc_ names may leave the shared library: everything else is internal,
-# hc__ names too, but for hc__dec_varint, which the inline decoders in
-# hydracache.h call.
-symbols-check: $(LIB_SO)
-	$(Q)bad=$$(nm -D --defined-only $(LIB_SO) | awk '$$2 ~ /[TDBR]/ {print $$3}' \
-	    | grep -v '^hc_' ; nm -D --defined-only $(LIB_SO) | awk '$$2 ~ /[TDBR]/ {print $$3}' \
-	    | grep '^hc__' | grep -vx 'hc__dec_varint'); \
-	if [ -n "$$bad" ]; then echo "exported non-hc_ symbols:" $$bad >&2; exit 1; fi
+# Only hc_ names may leave a shared library: everything else is internal.
+# The core also exports the hc__ names that its adapter libraries and the
+# inline decoders of hydracache/gen.h call (runtime/core/db_int.h says
+# which), and needs no database library.
+CORE_INTERNAL_EXPORTS := hc__dec_varint hc__db_new hc__db_forget hc__sql_error \
+                         hc__stmt_error hc__col_error hc__sql_type_name
+exported = nm -D --defined-only $(1) | awk '$$2 ~ /[TDBR]/ {print $$3}'
+symbols-check: $(LIB_SO) $(SQLITE_SO) $(PG_SO)
+	$(Q)bad=$$($(call exported,$(LIB_SO)) | grep -v '^hc_'; \
+	     $(call exported,$(LIB_SO)) | grep '^hc__' | grep -vxF "$$(printf '%s\n' $(CORE_INTERNAL_EXPORTS))"; \
+	     $(call exported,$(SQLITE_SO)) | grep -v '^hc_[^_]'; \
+	     $(call exported,$(PG_SO)) | grep -v '^hc_[^_]'); \
+	if [ -n "$$bad" ]; then echo "internal symbols exported:" $$bad >&2; exit 1; fi
+	$(Q)if readelf -d $(LIB_SO) | grep -E 'NEEDED.*(sqlite|libpq)'; then \
+	    echo "$(LIB_SO) must not need a database library" >&2; exit 1; fi
 
 $(REPLAY): tools/hcache-replay.c $(LIB_A)
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(ALL_CFLAGS) -Iruntime/include $< $(LIB_A) -o $@ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -Iruntime/include $< $(LIB_A) -o $@ $(CORE_LIBS)
 
 # ------------------------------------------------------------- hcachegen
 
-HCG_CFLAGS = $(ALL_CFLAGS) -Igenerator -I$(GEN) $(DB_CFLAGS)
+HCG_CFLAGS = $(ALL_CFLAGS) -Igenerator -I$(GEN) -Iruntime/include $(DB_CFLAGS)
 
 $(GEN)/grammar.c $(GEN)/grammar.h &: generator/grammar.y
 	$(call msg,LEMON,$<)
@@ -163,10 +208,10 @@ $(HCACHEGEN): $(HCG_OBJ)
 
 TEST_CFLAGS = $(ALL_CFLAGS) -Iruntime/include -Iruntime/core -Itests $(DB_CFLAGS)
 
-$(B)/tests/%: tests/%.c tests/testutil.h $(LIB_A)
+$(B)/tests/%: tests/%.c tests/testutil.h $(ALL_LIBS_A)
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(TEST_CFLAGS) $< $(LIB_A) -o $@ -lcmocka $(LDLIBS)
+	$(Q)$(CC) $(TEST_CFLAGS) $< $(ALL_LIBS_A) -o $@ -lcmocka $(LDLIBS)
 
 # test_codegen runs the code hcachegen writes for tests/codegen/cg.hcache,
 # compiled with -Wconversion on top of the usual warnings.
@@ -176,10 +221,10 @@ $(CG_DIR)/cg.hc.c $(CG_DIR)/cg.hc.h &: tests/codegen/cg.hcache $(HCACHEGEN)
 	@mkdir -p $(CG_DIR)
 	$(Q)$(HCACHEGEN) -o $(CG_DIR) $<
 
-$(B)/tests/test_codegen: tests/test_codegen.c tests/testutil.h $(CG_DIR)/cg.hc.c $(CG_DIR)/cg.hc.h $(LIB_A)
+$(B)/tests/test_codegen: tests/test_codegen.c tests/testutil.h $(CG_DIR)/cg.hc.c $(CG_DIR)/cg.hc.h $(ALL_LIBS_A)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) -Wconversion -I$(CG_DIR) -c $(CG_DIR)/cg.hc.c -o $(CG_DIR)/cg.hc.o
-	$(Q)$(CC) $(TEST_CFLAGS) -I$(CG_DIR) $< $(CG_DIR)/cg.hc.o $(LIB_A) -o $@ -lcmocka $(LDLIBS)
+	$(Q)$(CC) $(TEST_CFLAGS) -I$(CG_DIR) $< $(CG_DIR)/cg.hc.o $(ALL_LIBS_A) -o $@ -lcmocka $(LDLIBS)
 
 # test_dao runs the query and exec code written for tests/dao/dao.hcache
 # against SQLite and PostgreSQL, also compiled with -Wconversion.
@@ -189,10 +234,10 @@ $(DAO_DIR)/dao.hc.c $(DAO_DIR)/dao.hc.h &: tests/dao/dao.hcache $(HCACHEGEN)
 	@mkdir -p $(DAO_DIR)
 	$(Q)$(HCACHEGEN) -o $(DAO_DIR) $<
 
-$(B)/tests/test_dao: tests/test_dao.c tests/testutil.h $(DAO_DIR)/dao.hc.c $(DAO_DIR)/dao.hc.h $(LIB_A)
+$(B)/tests/test_dao: tests/test_dao.c tests/testutil.h $(DAO_DIR)/dao.hc.c $(DAO_DIR)/dao.hc.h $(ALL_LIBS_A)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) -Wconversion -I$(DAO_DIR) -c $(DAO_DIR)/dao.hc.c -o $(DAO_DIR)/dao.hc.o
-	$(Q)$(CC) $(TEST_CFLAGS) -I$(DAO_DIR) $< $(DAO_DIR)/dao.hc.o $(LIB_A) -o $@ -lcmocka $(LDLIBS)
+	$(Q)$(CC) $(TEST_CFLAGS) -I$(DAO_DIR) $< $(DAO_DIR)/dao.hc.o $(ALL_LIBS_A) -o $@ -lcmocka $(LDLIBS)
 
 # check runs every suite plain with gcc and with clang, every suite but the
 # slow trace replay under ASan+UBSan, the threaded suites under TSan, a short
@@ -255,16 +300,16 @@ test-run-tsan: $(TSAN_TESTS:%=$(B)/tests/%)
 
 # ------------------------------------------------------------ benchmarks
 
-$(B)/bench/%: bench/%.c $(LIB_A)
+$(B)/bench/%: bench/%.c $(ALL_LIBS_A)
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(DB_CFLAGS) -Iruntime/include -Iruntime/core $< $(LIB_A) -o $@ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(DB_CFLAGS) -Iruntime/include -Iruntime/core $< $(ALL_LIBS_A) -o $@ $(LDLIBS)
 
 # bench_dao measures the code written for tests/dao/dao.hcache.
-$(B)/bench/bench_dao: bench/bench_dao.c $(DAO_DIR)/dao.hc.c $(DAO_DIR)/dao.hc.h $(LIB_A)
+$(B)/bench/bench_dao: bench/bench_dao.c $(DAO_DIR)/dao.hc.c $(DAO_DIR)/dao.hc.h $(ALL_LIBS_A)
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(ALL_CFLAGS) $(DB_CFLAGS) -Iruntime/include -I$(DAO_DIR) $< $(DAO_DIR)/dao.hc.c $(LIB_A) -o $@ $(LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(DB_CFLAGS) -Iruntime/include -I$(DAO_DIR) $< $(DAO_DIR)/dao.hc.c $(ALL_LIBS_A) -o $@ $(LDLIBS)
 
 # The PostgreSQL figures come from a throwaway server (scripts/pg.sh).
 bench: all $(BENCHES) $(HCACHEGEN)
@@ -285,26 +330,42 @@ demo: all
 
 # --------------------------------------------------------------- install
 
+# The version has one home, runtime/include/hydracache/core.h.
+VERSION := $(shell sed -n 's/^\#define HC_VERSION_STRING "\(.*\)"/\1/p' runtime/include/hydracache/core.h)
+LIBDIR  := $(DESTDIR)$(PREFIX)/lib
+INSTALL_LIBS := hydracache hydracache-sqlite hydracache-pg
+
+# Each shared library goes in as lib<name>.so.$(VERSION), with the soname
+# link (lib<name>.so.$(SOVERSION)) and the link for -l<name> beside it.
+# Installed to the live system (no DESTDIR) as root, the dynamic linker's
+# cache is refreshed, so programs find the libraries at once.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	install -d $(DESTDIR)$(PREFIX)/include/hydracache $(LIBDIR)/pkgconfig \
 	    $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/hydracache
 	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/
-	install -m 644 $(LIB_A) $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(LIB_SO) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
-	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libhydracache.so
+	install -m 644 $(PART_HEADERS) $(DESTDIR)$(PREFIX)/include/hydracache/
+	for l in $(INSTALL_LIBS); do \
+	    install -m 644 $(B)/lib$$l.a $(LIBDIR)/ && \
+	    install -m 755 $(B)/lib$$l.so $(LIBDIR)/lib$$l.so.$(VERSION) && \
+	    ln -sf lib$$l.so.$(VERSION) $(LIBDIR)/lib$$l.so.$(SOVERSION) && \
+	    ln -sf lib$$l.so.$(SOVERSION) $(LIBDIR)/lib$$l.so && \
+	    sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+	        lib/pkgconfig/$$l.pc.in > $(LIBDIR)/pkgconfig/$$l.pc || exit 1; \
+	done
 	install -m 755 $(REPLAY) $(HCACHEGEN) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 hydracache.mk $(DESTDIR)$(PREFIX)/share/hydracache/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|'$$(sed -n 's/^#define HC_VERSION_STRING "\(.*\)"/\1/p' runtime/include/hydracache.h)'|' \
-	    hydracache.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/hydracache.pc
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ] && command -v ldconfig >/dev/null; then \
+	    echo ldconfig; ldconfig; fi
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/include/hydracache.h \
-	    $(DESTDIR)$(PREFIX)/lib/libhydracache.a \
-	    $(DESTDIR)$(PREFIX)/lib/libhydracache.so $(DESTDIR)$(PREFIX)/lib/$(SONAME) \
+	    $(PART_HEADERS:runtime/include/%=$(DESTDIR)$(PREFIX)/include/%) \
+	    $(foreach l,$(INSTALL_LIBS),$(LIBDIR)/lib$(l).a $(LIBDIR)/lib$(l).so \
+	        $(LIBDIR)/lib$(l).so.$(SOVERSION) $(LIBDIR)/lib$(l).so.$(VERSION) \
+	        $(LIBDIR)/pkgconfig/$(l).pc) \
 	    $(DESTDIR)$(PREFIX)/bin/hcache-replay $(DESTDIR)$(PREFIX)/bin/hcachegen \
-	    $(DESTDIR)$(PREFIX)/share/hydracache/hydracache.mk \
-	    $(DESTDIR)$(PREFIX)/lib/pkgconfig/hydracache.pc
-	-rmdir $(DESTDIR)$(PREFIX)/share/hydracache 2>/dev/null
+	    $(DESTDIR)$(PREFIX)/share/hydracache/hydracache.mk
+	-rmdir $(DESTDIR)$(PREFIX)/share/hydracache $(DESTDIR)$(PREFIX)/include/hydracache 2>/dev/null
 
 clean:
 	rm -rf build

@@ -112,7 +112,7 @@ static int bench_sqlite(void)
                      NULL, NULL, NULL) != SQLITE_OK)
         goto out;
     hc_db *db;
-    if (hc_db_sqlite(&db, lite) != HC_OK) goto out;
+    if (hc_db_sqlite(&db, lite, NULL) != HC_OK) goto out;
     st = measure("sqlite", db, 200000, 2000000);
     hc_db_free(db);
 out:
@@ -147,7 +147,7 @@ static int bench_pg(void)
     }
     PQclear(r);
     hc_db *db;
-    if (hc_db_pg(&db, pg) != HC_OK) goto out;
+    if (hc_db_pg(&db, pg, NULL) != HC_OK) goto out;
     st = measure("postgres", db, 20000, 2000000);
     hc_db_free(db);
     PQclear(PQexec(pg, "DROP SCHEMA hc_bench_dao CASCADE"));

@@ -414,12 +414,12 @@ static void key_param(sb *b, const hcg_field *p, const char *k, const char *x)
 {
     sb_puts(b, "    if (hc_rc == HC_OK) hc_rc = ");
     switch (p->type.base) {
-    case HCG_I32: case HCG_I64: sb_printf(b, "hc_key_append_int(%s, (int64_t)%s);\n", k, x); break;
-    case HCG_U32: case HCG_U64: sb_printf(b, "hc_key_append_uint(%s, (uint64_t)%s);\n", k, x); break;
-    case HCG_F64: sb_printf(b, "hc_key_append_f64(%s, %s);\n", k, x); break;
+    case HCG_I32: case HCG_I64: sb_printf(b, "hc_key_piece_i64(%s, (int64_t)%s);\n", k, x); break;
+    case HCG_U32: case HCG_U64: sb_printf(b, "hc_key_piece_u64(%s, (uint64_t)%s);\n", k, x); break;
+    case HCG_F64: sb_printf(b, "hc_key_piece_f64(%s, %s);\n", k, x); break;
     case HCG_BOOL: sb_printf(b, "hc_buf_append_str(%s, %s ? \"true\" : \"false\");\n", k, x); break;
-    case HCG_TEXT: sb_printf(b, "hc_key_append_escaped(%s, %s, strlen(%s));\n", k, x, x); break;
-    case HCG_BLOB: sb_printf(b, "hc_key_append_hex(%s, %s.data, %s.len);\n", k, x, x); break;
+    case HCG_TEXT: sb_printf(b, "hc_key_piece_text(%s, %s, strlen(%s));\n", k, x, x); break;
+    case HCG_BLOB: sb_printf(b, "hc_key_piece_hex(%s, %s.data, %s.len);\n", k, x, x); break;
     default: break;
     }
 }
@@ -1234,10 +1234,11 @@ static void emit_direct(emitter *e, const hcg_decl *d, sb *c)
                         "        }\n"
                         "        memset(&hc_v.items[hc_v.len], 0, sizeof hc_v.items[0]);\n");
         read_value(e, &fetch, t, "hc_v.items[hc_v.len++]", "        ");
-        sb_puts(&fetch, "    }\n    if (hc_rc == HC_MISS) hc_rc = HC_OK;        /* no more rows */\n");
+        sb_puts(&fetch, "    }\n    if (hc_rc == HC_DONE) hc_rc = HC_OK;        /* no more rows */\n");
     } else {
         if (t->base != HCG_ENTITY && t->nullable) sb_puts(&fetch, "    bool hc_null = false;\n");
-        sb_puts(&fetch, "    if (hc_rc == HC_OK) hc_rc = hc_stmt_step(hc_s);\n");
+        sb_puts(&fetch, "    if (hc_rc == HC_OK) hc_rc = hc_stmt_step(hc_s);\n"
+                        "    if (hc_rc == HC_DONE) hc_rc = HC_MISS;        /* no row */\n");
         read_value(e, &fetch, t, "hc_v", "    ");
         if (t->base != HCG_ENTITY && t->nullable)
             sb_puts(&fetch, "    if (hc_rc == HC_OK && hc_null) hc_rc = HC_MISS;   /* a NULL is \"none\" */\n");
@@ -1287,7 +1288,7 @@ static void emit_exec(emitter *e, const hcg_decl *d, sb *h, sb *c)
     check_args(&cp, d);
     bind_params(&bind, d);
     /* The tags are built once the write is done, into hc_tag[i]; if one
-       cannot be (out of memory), hc_exec_end flushes instead. */
+       cannot be (out of memory), hc_exec_end_flush flushes instead. */
     size_t n = d->inv_tmpls.n;
     if (n) {
         sb_printf(&decl, "    hc_buf hc_tag[%zu] = {", n);
@@ -1306,7 +1307,8 @@ static void emit_exec(emitter *e, const hcg_decl *d, sb *h, sb *c)
         sb_puts(&doc, "\"");
     }
     if (n) {
-        sb_printf(&inv, "    hc_rc = hc_exec_end(c, db, hc_tx, hc_wrc, hc_tags, hc_rc == HC_OK ? %zu : HC_EXEC_FLUSH, err);\n", n);
+        sb_printf(&inv, "    hc_rc = hc_rc == HC_OK ? hc_exec_end(c, db, hc_tx, hc_wrc, hc_tags, %zu, err)\n"
+                        "                          : hc_exec_end_flush(c, db, hc_tx, hc_wrc, err);\n", n);
         for (size_t i = 0; i < n; i++) sb_printf(&inv, "    hc_buf_free(&hc_tag[%zu]);\n", i);
         sb_puts(&inv, "    return hc_rc;\n");
     } else {

@@ -10,8 +10,13 @@ ok() { passed=$((passed + 1)); echo "[       OK ] install: $1"; }
 ko() { failed=$((failed + 1)); echo "[  FAILED  ] install: $1" >&2; }
 
 if make --no-print-directory -s install PREFIX="$prefix" >/dev/null; then ok "make install"; else ko "make install"; fi
-for f in include/hydracache.h lib/libhydracache.a lib/libhydracache.so lib/libhydracache.so.0 \
-         lib/pkgconfig/hydracache.pc bin/hcache-replay bin/hcachegen share/hydracache/hydracache.mk; do
+for f in include/hydracache.h include/hydracache/core.h include/hydracache/gen.h \
+         include/hydracache/bus.h include/hydracache/sqlite.h include/hydracache/pg.h \
+         lib/libhydracache.a lib/libhydracache.so lib/libhydracache.so.0 \
+         lib/libhydracache-sqlite.a lib/libhydracache-sqlite.so lib/libhydracache-sqlite.so.0 \
+         lib/libhydracache-pg.a lib/libhydracache-pg.so lib/libhydracache-pg.so.0 \
+         lib/pkgconfig/hydracache.pc lib/pkgconfig/hydracache-sqlite.pc lib/pkgconfig/hydracache-pg.pc \
+         bin/hcache-replay bin/hcachegen share/hydracache/hydracache.mk; do
     if [ -e "$prefix/$f" ]; then ok "installed $f"; else ko "missing $f"; fi
 done
 

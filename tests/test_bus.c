@@ -88,6 +88,7 @@ static void test_memory_bus_carries_every_kind(void **state)
     (void)state;
     hc_bus *bus;
     assert_int_equal(hc_bus_memory_new(&bus, 0), HC_OK);
+    assert_int_equal(hc_bus_health(bus, NULL), HC_OK);     /* it cannot be down */
     hc_cache *a = open_on(bus, "shop", "a"), *b = open_on(bus, "shop", "b"),
              *other = open_on(bus, "other", "c");
     hc_cache *all[3] = {a, b, other};
@@ -249,6 +250,7 @@ typedef struct fake {
     char value[64];
     hc_bus *bus;
     bool closed;
+    bool down;                  /* health reports an error while set */
 } fake;
 
 static int fake_publish(void *impl, const hc_bus_msg *m, hc_error *err)
@@ -273,7 +275,15 @@ static void fake_close(void *impl)
     ((fake *)impl)->closed = true;
 }
 
-static const hc_bus_transport fake_transport = {fake_publish, fake_start, fake_close};
+static int fake_health(void *impl, hc_error *err)
+{
+    fake *f = impl;
+    return f->down ? hc_error_set(err, HC_EBUS, "fake: down") : HC_OK;
+}
+
+static const hc_bus_transport fake_transport = {
+    .publish = fake_publish, .start = fake_start, .close = fake_close, .health = fake_health,
+};
 
 static void test_custom_transport(void **state)
 {
@@ -330,6 +340,21 @@ static void test_custom_transport(void **state)
     assert_false(hc_contains(b, "z"));
     assert_int_equal(stats_of(b).bus_receiver_closed, 1);
     assert_int_equal(stats_of(a).bus_receiver_closed, 1);
+    /* A message that does not parse: a flush, counted apart. */
+    put(b, "z", NULL);
+    hc_bus_malformed(bus);
+    assert_false(hc_contains(b, "z"));
+    assert_int_equal(stats_of(b).bus_malformed, 1);
+    assert_int_equal(stats_of(b).bus_received, 3);
+
+    /* Health comes from the transport, with its reason. */
+    hc_error err;
+    assert_int_equal(hc_bus_health(bus, &err), HC_OK);
+    f.down = true;
+    assert_int_equal(hc_bus_health(bus, &err), HC_EBUS);
+    assert_string_equal(err.message, "fake: down");
+    f.down = false;
+    assert_int_equal(hc_bus_health(NULL, &err), HC_EINVAL);
 
     hc_cache_close(a);
     hc_cache_close(b);
@@ -344,7 +369,8 @@ static int bad_start(void *impl, hc_bus *bus, hc_error *err)
     return hc_error_set(err, HC_EBUS, "cannot start");
 }
 
-static const hc_bus_transport bad_transport = {fake_publish, bad_start, fake_close};
+static const hc_bus_transport bad_transport = {.publish = fake_publish, .start = bad_start,
+                                               .close = fake_close};
 
 static void test_bus_new_errors(void **state)
 {
@@ -487,6 +513,7 @@ static void test_pg_bus_reconnects(void **state)
     const char *info = pg_info();
     pair p;
     pair_open(&p, info);
+    assert_int_equal(hc_bus_health(p.by, NULL), HC_OK);
     put(p.y, "a", NULL);
     put(p.y, "b", NULL);
     pg_terminate(info, "hc_bus_y");
@@ -511,6 +538,8 @@ static void test_pg_bus_reconnects(void **state)
     }
     assert_int_equal(rc, HC_MISS);
     test_expect_gone(p.y, "d");
+    assert_int_equal(hc_bus_health(p.bx, NULL), HC_OK);
+    assert_int_equal(hc_bus_health(p.by, NULL), HC_OK);
     pair_close(&p);
 }
 
@@ -597,7 +626,7 @@ static int write_v(hc_cache *c, hc_db *db, int v, hc_error *err)
     if (rc == HC_OK) rc = hc_stmt_bind_i64(st, 1, 1);
     if (rc == HC_OK) rc = hc_stmt_bind_i64(st, 2, v);
     while (rc == HC_OK) rc = hc_stmt_step(st);
-    if (rc == HC_MISS) rc = HC_OK;
+    if (rc == HC_DONE) rc = HC_OK;
     hc_db_end(st);
     const char *tags[1] = {"row:1"};
     return hc_exec_end(c, db, tx, rc, tags, 1, err);
@@ -629,7 +658,7 @@ static void test_pg_exec_notifies_iff_committed(void **state)
     PGconn *conn = PQconnectdb(info);
     assert_int_equal(PQstatus(conn), CONNECTION_OK);
     hc_db *db;
-    assert_int_equal(hc_db_pg(&db, conn), HC_OK);
+    assert_int_equal(hc_db_pg(&db, conn, NULL), HC_OK);
     hc_error err;
 
     /* A write that commits: y hears of it, x invalidated itself. */
@@ -691,15 +720,34 @@ static void test_pg_exec_notifies_iff_committed(void **state)
     }
     PQfinish(admin);
     put(p.y, "r1", "row:1");
-    assert_int_equal(write_v(p.x, db, 9, &err), HC_EDB);
+    assert_int_equal(write_v(p.x, db, 9, &err), HC_ECONN);
     assert_true(hc_contains(p.y, "r1"));
     assert_int_equal(write_v(p.x, db, 9, &err), HC_OK);
     test_expect_gone(p.y, "r1");
 
+    /* The connection is lost during the COMMIT itself (a deferred trigger
+       ends the backend at commit time): x cannot know whether the write
+       committed, and if it did, its own bus would drop the echo (it
+       carries x's node id). So x invalidates locally all the same, and
+       says HC_ECONN. */
+    pg_run(info, "CREATE FUNCTION hc_bus_t_die() RETURNS trigger LANGUAGE plpgsql AS "
+                 "$$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NULL; END $$;"
+                 "CREATE CONSTRAINT TRIGGER hc_bus_t_die AFTER UPDATE ON hc_bus_t "
+                 "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.v = 13) "
+                 "EXECUTE FUNCTION hc_bus_t_die()");
+    put(p.x, "r1", "row:1");
+    assert_int_equal(write_v(p.x, db, 13, &err), HC_ECONN);
+    assert_non_null(strstr(err.message, "hc_exec_commit"));
+    assert_false(hc_contains(p.x, "r1"));
+    /* And the next write reconnects and works. */
+    put(p.x, "r1", "row:1");
+    assert_int_equal(write_v(p.x, db, 14, &err), HC_OK);
+    assert_false(hc_contains(p.x, "r1"));
+
     hc_db_free(db);
     PQfinish(conn);
     pair_close(&p);
-    pg_run(info, "DROP TABLE hc_bus_t");
+    pg_run(info, "DROP TABLE hc_bus_t; DROP FUNCTION hc_bus_t_die()");
 }
 
 /* --------------------------------------------- two real processes */

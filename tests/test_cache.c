@@ -585,40 +585,9 @@ static void test_scan_resistance(void **state)
     hc_cache_close(c);
 }
 
-/* hc_try_get counts a hit like hc_get but leaves the miss to the
-   hc_get_or_load that follows; out grows from empty on the lock-free path. */
-static int load_v(void *ctx, hc_buf *out, hc_error *err)
-{
-    (void)ctx;
-    (void)err;
-    return hc_buf_set(out, "v", 1);
-}
-
-static void test_try_get(void **state)
-{
-    (void)state;
-    hc_cache *c;
-    assert_int_equal(hc_cache_open(&c, NULL), HC_OK);
-    hc_buf out = HC_BUF_INIT;
-    assert_int_equal(hc_try_get(c, "k", &out), HC_MISS);
-    assert_int_equal(hc_get_or_load(c, "k", NULL, load_v, NULL, &out, NULL), HC_OK);
-    hc_buf_free(&out);
-    assert_int_equal(hc_try_get(c, "k", &out), HC_OK);
-    assert_int_equal(out.len, 1);
-    assert_string_equal((char *)out.data, "v");
-    hc_stats s;
-    hc_stats_get(c, &s);
-    assert_int_equal(s.misses, 1);
-    assert_int_equal(s.hits, 1);
-    assert_int_equal(hc_try_get(NULL, "k", &out), HC_EINVAL);
-    assert_int_equal(hc_try_get(c, NULL, &out), HC_EINVAL);
-    assert_int_equal(hc_try_get(c, "k", NULL), HC_EINVAL);
-    hc_buf_free(&out);
-    hc_cache_close(c);
-}
-
 /* hc_try_visit reads the value in place and returns what the visitor
-   returns; counted as hc_try_get is. */
+   returns; it counts a hit like hc_get, but leaves the miss to the
+   hc_get_or_load that follows. */
 static int visit_copy(void *ctx, const void *data, size_t len)
 {
     hc_buf *b = ctx;
@@ -687,7 +656,6 @@ int main(void)
         cmocka_unit_test(test_max_entry_bytes),
         cmocka_unit_test(test_unbounded),
         cmocka_unit_test(test_scan_resistance),
-        cmocka_unit_test(test_try_get),
         cmocka_unit_test(test_try_visit),
         cmocka_unit_test(test_stats_names),
     };

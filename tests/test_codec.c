@@ -655,13 +655,13 @@ static void test_key_escaped(void **state)
     hc_buf k = HC_BUF_INIT;
     /* "team:{team}:users" with team = "a:b%c": no separator is added. */
     assert_int_equal(hc_buf_append_str(&k, "team:"), HC_OK);
-    assert_int_equal(hc_key_append_escaped(&k, "a:b%c", 5), HC_OK);
+    assert_int_equal(hc_key_piece_text(&k, "a:b%c", 5), HC_OK);
     assert_int_equal(hc_buf_append_str(&k, ":users"), HC_OK);
     assert_string_equal((char *)k.data, "team:a%3Ab%25c:users");
     hc_buf_reset(&k);
-    assert_int_equal(hc_key_append_escaped(&k, "x:yz", 2), HC_OK);  /* n bytes only */
-    assert_int_equal(hc_key_append_escaped(&k, NULL, 0), HC_OK);
-    assert_int_equal(hc_key_append_escaped(&k, "%", 1), HC_OK);
+    assert_int_equal(hc_key_piece_text(&k, "x:yz", 2), HC_OK);  /* n bytes only */
+    assert_int_equal(hc_key_piece_text(&k, NULL, 0), HC_OK);
+    assert_int_equal(hc_key_piece_text(&k, "%", 1), HC_OK);
     assert_string_equal((char *)k.data, "x%3A%25");
     assert_int_equal(k.len, 7);
     /* hc_key_append_n still adds its separator. */
@@ -675,16 +675,16 @@ static void test_key_numbers(void **state)
     (void)state;
     hc_buf k = HC_BUF_INIT;
     assert_int_equal(hc_buf_append_str(&k, "u:"), HC_OK);
-    assert_int_equal(hc_key_append_int(&k, -42), HC_OK);
+    assert_int_equal(hc_key_piece_i64(&k, -42), HC_OK);
     assert_string_equal((char *)k.data, "u:-42");
     hc_buf_reset(&k);
-    assert_int_equal(hc_key_append_int(&k, INT64_MIN), HC_OK);
+    assert_int_equal(hc_key_piece_i64(&k, INT64_MIN), HC_OK);
     assert_int_equal(hc_buf_append_str(&k, "/"), HC_OK);
-    assert_int_equal(hc_key_append_int(&k, INT64_MAX), HC_OK);
+    assert_int_equal(hc_key_piece_i64(&k, INT64_MAX), HC_OK);
     assert_int_equal(hc_buf_append_str(&k, "/"), HC_OK);
-    assert_int_equal(hc_key_append_uint(&k, UINT64_MAX), HC_OK);
+    assert_int_equal(hc_key_piece_u64(&k, UINT64_MAX), HC_OK);
     assert_int_equal(hc_buf_append_str(&k, "/"), HC_OK);
-    assert_int_equal(hc_key_append_uint(&k, 0), HC_OK);
+    assert_int_equal(hc_key_piece_u64(&k, 0), HC_OK);
     assert_string_equal((char *)k.data,
         "-9223372036854775808/9223372036854775807/18446744073709551615/0");
 
@@ -696,7 +696,7 @@ static void test_key_numbers(void **state)
     };
     for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) {
         hc_buf_reset(&k);
-        assert_int_equal(hc_key_append_f64(&k, fs[i].v), HC_OK);
+        assert_int_equal(hc_key_piece_f64(&k, fs[i].v), HC_OK);
         assert_string_equal((char *)k.data, fs[i].text);
     }
     hc_buf_free(&k);
@@ -707,11 +707,11 @@ static void test_key_hex(void **state)
     (void)state;
     hc_buf k = HC_BUF_INIT;
     assert_int_equal(hc_buf_append_str(&k, "blob:"), HC_OK);
-    assert_int_equal(hc_key_append_hex(&k, "\x00\x01\xab\xff\x7f", 5), HC_OK);
+    assert_int_equal(hc_key_piece_hex(&k, "\x00\x01\xab\xff\x7f", 5), HC_OK);
     assert_string_equal((char *)k.data, "blob:0001abff7f");
-    assert_int_equal(hc_key_append_hex(&k, NULL, 0), HC_OK);
+    assert_int_equal(hc_key_piece_hex(&k, NULL, 0), HC_OK);
     assert_int_equal(k.len, 15);
-    assert_int_equal(hc_key_append_hex(&k, "", SIZE_MAX), HC_ENOMEM);
+    assert_int_equal(hc_key_piece_hex(&k, "", SIZE_MAX), HC_ENOMEM);
     assert_string_equal((char *)k.data, "blob:0001abff7f");
     hc_buf_free(&k);
 }

@@ -119,7 +119,7 @@ static int setup(void **state)
     fx *f = *state;
     if (f->kind == HC_DB_POSTGRES && !f->pg) return 0;
     raw(f, f->kind == HC_DB_SQLITE ? lite_schema : pg_schema);
-    int rc = f->kind == HC_DB_SQLITE ? hc_db_sqlite(&f->db, f->lite) : hc_db_pg(&f->db, f->pg);
+    int rc = f->kind == HC_DB_SQLITE ? hc_db_sqlite(&f->db, f->lite, NULL) : hc_db_pg(&f->db, f->pg, NULL);
     if (rc != HC_OK) return -1;
     return hc_cache_open(&f->c, NULL) == HC_OK ? 0 : -1;
 }
@@ -483,14 +483,27 @@ static void test_database_goes_away(void **state)
         PGconn *killer = PQconnectdb(getenv("HC_PG_CONNINFO"));
         assert_int_equal(PQstatus(killer), CONNECTION_OK);
         char sql[96];
-        snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d)", PQbackendPID(f->pg));
+        int pid = PQbackendPID(f->pg);
+        snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d)", pid);
         PGresult *r = PQexec(killer, sql);
         assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
         PQclear(r);
+        /* Wait until the backend is gone (bounded), not for a while. */
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_stat_activity WHERE pid = %d", pid);
+        for (int i = 0;; i++) {
+            r = PQexec(killer, sql);
+            assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+            bool gone = strcmp(PQgetvalue(r, 0, 0), "0") == 0;
+            PQclear(r);
+            if (gone) break;
+            if (i == 20000) fail_msg("backend %d did not exit", pid);
+            test_nap_ms(1);
+        }
         PQfinish(killer);
-        nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);   /* let the backend exit; not a timing assertion */
-        assert_int_equal(dao_user_count(f->c, f->db, &n, &err), HC_EDB);
+        /* A lost connection, told apart from a failed statement. */
+        assert_int_equal(dao_user_count(f->c, f->db, &n, &err), HC_ECONN);
         assert_non_null(strstr(err.message, "dao_user_count"));
+        assert_non_null(strstr(err.message, "connection lost"));
         assert_false(hc_contains(f->c, "dao:user_count"));
     } else {
         sqlite3 *other;

@@ -76,13 +76,13 @@ static int run(hc_db *db, const hc_sql *sql, const int64_t *args, int64_t *chang
     for (unsigned i = 0; i < sql->nparams && rc == HC_OK; i++)
         rc = hc_stmt_bind_i64(st, i + 1, args[i]);
     while (rc == HC_OK) rc = hc_stmt_step(st);
-    if (rc == HC_MISS) rc = HC_OK;
+    if (rc == HC_DONE) rc = HC_OK;
     if (rc == HC_OK && changes) *changes = hc_stmt_changes(st);
     hc_db_end(st);
     return rc;
 }
 
-/* The first column of the first row as an i64 (HC_MISS: no row). */
+/* The first column of the first row as an i64 (HC_DONE: no row). */
 static int query_i64(hc_db *db, const hc_sql *sql, const int64_t *args, int64_t *v, hc_error *err)
 {
     hc_stmt *st;
@@ -160,7 +160,7 @@ static int insert_row(hc_db *db, int64_t id, const row *r, hc_error *err)
     }
     if (rc == HC_OK) rc = hc_stmt_step(st);
     if (rc == HC_OK) fail_msg("an INSERT returned a row");
-    if (rc == HC_MISS) rc = HC_OK;
+    if (rc == HC_DONE) rc = HC_OK;
     if (rc == HC_OK) assert_int_equal(hc_stmt_changes(st), 1);
     hc_db_end(st);
     return rc;
@@ -186,7 +186,7 @@ static int read_row(hc_db *db, int64_t id, got *g, bool nullable, hc_error *err)
     if (rc == HC_OK) rc = hc_stmt_col_text(st, 6, &g->text, N(6));
     if (rc == HC_OK) rc = hc_stmt_col_blob(st, 7, &g->blob, N(7));
 #undef N
-    if (rc == HC_OK) assert_int_equal(hc_stmt_step(st), HC_MISS);   /* one row */
+    if (rc == HC_OK) assert_int_equal(hc_stmt_step(st), HC_DONE);   /* one row */
     hc_db_end(st);
     return rc;
 }
@@ -267,7 +267,7 @@ static void types_round_trip(hc_db *db, bool pg)
     got_clear(&g);
 
     /* A missing row. */
-    assert_int_equal(read_row(db, 12345, &g, true, &err), HC_MISS);
+    assert_int_equal(read_row(db, 12345, &g, true, &err), HC_DONE);
     got_clear(&g);
 
     /* Bind mistakes: caught before anything runs, and the hc_db is fine. */
@@ -326,7 +326,7 @@ static int lite_setup(void **state)
     /* The data is thrown away: no need to wait for the disk. */
     if (sqlite3_exec(f->conn, "PRAGMA synchronous = OFF", NULL, NULL, NULL) != SQLITE_OK) return -1;
     if (sqlite3_exec(f->conn, lite_t, NULL, NULL, NULL) != SQLITE_OK) return -1;
-    if (hc_db_sqlite(&f->db, f->conn) != HC_OK) return -1;
+    if (hc_db_sqlite(&f->db, f->conn, NULL) != HC_OK) return -1;
     *state = f;
     return 0;
 }
@@ -444,8 +444,8 @@ static void test_lite_range_errors(void **state)
     assert_int_equal(hc_stmt_col_blob(st, 6, &blob, NULL), HC_OK);
     assert_int_equal(blob.len, 1);
     free(blob.data);
-    assert_int_equal(hc_stmt_step(st), HC_MISS);
-    assert_int_equal(hc_stmt_step(st), HC_MISS);                       /* stays done */
+    assert_int_equal(hc_stmt_step(st), HC_DONE);
+    assert_int_equal(hc_stmt_step(st), HC_DONE);                       /* stays done */
     assert_int_equal(hc_stmt_col_i64(st, 0, &i64, NULL), HC_EINVAL);
     assert_int_equal(hc_db_end(st), HC_OK);
 
@@ -511,7 +511,7 @@ static void test_lite_prepare_once(void **state)
        that none is left). */
     hc_db_free(f->db);
     assert_int_equal(lite_nstmts(f->conn), 0);
-    assert_int_equal(hc_db_sqlite(&f->db, f->conn), HC_OK);
+    assert_int_equal(hc_db_sqlite(&f->db, f->conn, NULL), HC_OK);
 }
 
 static void test_lite_changes(void **state)
@@ -541,8 +541,8 @@ static void test_lite_changes(void **state)
     assert_int_equal(hc_db_begin(f->db, &ins_sql, &st, &err), HC_OK);
     assert_true(hc_stmt_changes(st) == 0);
     assert_int_equal(hc_stmt_bind_i64(st, 1, 9), HC_OK);
-    assert_int_equal(hc_stmt_step(st), HC_MISS);
-    assert_int_equal(hc_stmt_step(st), HC_MISS);
+    assert_int_equal(hc_stmt_step(st), HC_DONE);
+    assert_int_equal(hc_stmt_step(st), HC_DONE);
     assert_true(hc_stmt_changes(st) == 1);
     assert_int_equal(hc_db_end(st), HC_OK);
     int64_t n = 0;
@@ -638,15 +638,42 @@ static void test_lite_busy(void **state)
     assert_true(n == 1);
 }
 
+/* A file that is no database: the connection failed, not the statement
+   (HC_ECONN, not HC_EDB), so retry logic can tell the two apart. */
+static void test_lite_not_a_database(void **state)
+{
+    lite_fx *f = *state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/garbage.db", f->dir);
+    FILE *g = fopen(path, "w");
+    assert_non_null(g);
+    for (int i = 0; i < 256; i++) fputs("this is not an SQLite database file. ", g);
+    fclose(g);
+    sqlite3 *conn;
+    assert_int_equal(sqlite3_open_v2(path, &conn, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    hc_db *db;
+    hc_error err;
+    assert_int_equal(hc_db_sqlite(&db, conn, &err), HC_OK);
+    int64_t n;
+    assert_int_equal(query_i64(db, &count_sql, NULL, &n, &err), HC_ECONN);
+    assert_int_equal(err.code, HC_ECONN);
+    assert_non_null(strstr(err.message, "not a database"));
+    /* A statement the database refuses is still HC_EDB. */
+    assert_int_equal(query_i64(f->db, &missing_sql, NULL, &n, &err), HC_EDB);
+    hc_db_free(db);
+    sqlite3_close(conn);
+    unlink(path);
+}
+
 static void test_lite_misuse(void **state)
 {
     lite_fx *f = *state;
     hc_error err;
     hc_stmt *st, *st2 = NULL;
     hc_db *db2 = (hc_db *)&err;
-    assert_int_equal(hc_db_sqlite(&db2, NULL), HC_EINVAL);
+    assert_int_equal(hc_db_sqlite(&db2, NULL, NULL), HC_EINVAL);
     assert_null(db2);
-    assert_int_equal(hc_db_sqlite(NULL, f->conn), HC_EINVAL);
+    assert_int_equal(hc_db_sqlite(NULL, f->conn, NULL), HC_EINVAL);
     assert_int_equal(hc_db_begin(NULL, &count_sql, &st, &err), HC_EINVAL);
     assert_int_equal(hc_db_begin(f->db, NULL, &st, &err), HC_EINVAL);
     assert_int_equal(hc_db_begin(f->db, &count_sql, NULL, &err), HC_EINVAL);
@@ -875,7 +902,7 @@ static int pg_setup(void **state)
     ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     if (!ok) return -1;
-    return hc_db_pg(&f->db, f->conn) == HC_OK ? 0 : -1;
+    return hc_db_pg(&f->db, f->conn, NULL) == HC_OK ? 0 : -1;
 }
 
 static int pg_teardown(void **state)
@@ -1004,7 +1031,7 @@ static void test_pg_range_errors(void **state)
     assert_int_equal(hc_stmt_col_text(st, 14, &s, NULL), HC_OK);      /* empty text is not NULL */
     assert_string_equal(s, "");
     free(s);
-    assert_int_equal(hc_stmt_step(st), HC_MISS);
+    assert_int_equal(hc_stmt_step(st), HC_DONE);
     assert_int_equal(hc_db_end(st), HC_OK);
 
     /* The escape format of bytea, should a server be set to it. */
@@ -1039,7 +1066,7 @@ static void test_pg_prepare_once(void **state)
     /* hc_db_free deallocates them. */
     hc_db_free(f->db);
     assert_int_equal(pg_nstmts(f->conn), 0);
-    assert_int_equal(hc_db_pg(&f->db, f->conn), HC_OK);
+    assert_int_equal(hc_db_pg(&f->db, f->conn, NULL), HC_OK);
 }
 
 static void test_pg_deallocate_all(void **state)
@@ -1167,7 +1194,7 @@ static void test_pg_connection_dropped(void **state)
 
     pg_kill(f);
     /* The call that meets the dead session fails, and crashes nothing. */
-    assert_int_equal(query_i64(f->db, &count_sql, NULL, &n, &err), HC_EDB);
+    assert_int_equal(query_i64(f->db, &count_sql, NULL, &n, &err), HC_ECONN);
     assert_true(starts_with(err.message, "t_count: connection lost: "));
     assert_int_equal(PQstatus(f->conn), CONNECTION_BAD);
     /* The next resets the connection and prepares again. */
@@ -1183,7 +1210,7 @@ static void test_pg_connection_dropped(void **state)
     /* Killed between calls that both prepare: a fresh statement fails too,
        and then works. */
     pg_kill(f);
-    assert_int_equal(insert_row(f->db, 2, &r, &err), HC_EDB);
+    assert_int_equal(insert_row(f->db, 2, &r, &err), HC_ECONN);
     assert_true(starts_with(err.message, "t_insert: connection lost: "));
     assert_int_equal(insert_row(f->db, 2, &r, &err), HC_OK);
 
@@ -1193,8 +1220,8 @@ static void test_pg_connection_dropped(void **state)
     assert_int_equal(run(f->db, &begin_sql, NULL, NULL, &err), HC_OK);
     assert_int_equal(insert_row(f->db, 3, &r, &err), HC_OK);
     pg_kill(f);
-    assert_int_equal(insert_row(f->db, 4, &r, &err), HC_EDB);
-    assert_int_equal(run(f->db, &commit_sql, NULL, NULL, &err), HC_EDB);
+    assert_int_equal(insert_row(f->db, 4, &r, &err), HC_ECONN);
+    assert_int_equal(run(f->db, &commit_sql, NULL, NULL, &err), HC_ECONN);
     assert_true(starts_with(err.message, "tx_commit: connection lost (not reset while the hc_db is locked)"));
     assert_int_equal(hc_db_unlock(f->db), HC_OK);
     assert_int_equal(query_i64(f->db, &count_sql, NULL, &n, &err), HC_OK);
@@ -1208,15 +1235,15 @@ static void test_pg_connection_gone_for_good(void **state)
     PGconn *dead = PQconnectdb("host=/nonexistent/hc_test_db port=1 connect_timeout=1");
     assert_int_equal(PQstatus(dead), CONNECTION_BAD);
     hc_db *db;
-    assert_int_equal(hc_db_pg(&db, dead), HC_OK);
     hc_error err;
-    int64_t n;
-    for (int i = 0; i < 2; i++) {
-        assert_int_equal(query_i64(db, &count_sql, NULL, &n, &err), HC_EDB);
-        assert_true(starts_with(err.message, "t_count: connection lost: "));
-    }
-    assert_int_equal(query_i64(db, &count_sql, NULL, &n, NULL), HC_EDB);
-    hc_db_free(db);
+    /* Refused when it is wrapped, with libpq's own words for why. */
+    db = (hc_db *)&err;
+    assert_int_equal(hc_db_pg(&db, dead, &err), HC_ECONN);
+    assert_null(db);
+    assert_int_equal(err.code, HC_ECONN);
+    assert_true(starts_with(err.message, "hc_db_pg: the connection is not open: "));
+    assert_non_null(strstr(err.message, "nonexistent"));
+    assert_int_equal(hc_db_pg(&db, dead, NULL), HC_ECONN);
     PQfinish(dead);
 }
 
@@ -1263,6 +1290,7 @@ int main(void)
         LT(test_lite_constraint),
         LT(test_lite_table_dropped),
         LT(test_lite_busy),
+        LT(test_lite_not_a_database),
         LT(test_lite_misuse),
         LT(test_lite_threads),
         LT(test_lite_lock),

@@ -331,7 +331,7 @@ static void test_loader_return_codes(void **state)
     assert_string_equal(err.message, "loader returned 7");
     assert_int_equal(hc_get_or_load(c, "s", NULL, silent_fail_fn, NULL, &b, &err), HC_ENOTFOUND);
     assert_int_equal(err.code, HC_ENOTFOUND);
-    assert_string_equal(err.message, "no such row");
+    assert_string_equal(err.message, hc_strerror(HC_ENOTFOUND));
     assert_int_equal(hc_get_or_load(c, "s", NULL, silent_fail_fn, NULL, &b, NULL), HC_ENOTFOUND);
     assert_int_equal(hc_get_or_load(c, "s", NULL, NULL, NULL, &b, &err), HC_EINVAL);
     hc_diagnostics d = test_diag(c);

@@ -154,7 +154,7 @@ static int side_open(side *s, const char *conninfo)
 {
     hc_error err;
     int rc;
-    if ((rc = hc_db_pg(&s->db, s->pg)) != HC_OK) return fail("hc_db_pg: %s", hc_err_name(rc));
+    if ((rc = hc_db_pg(&s->db, s->pg, &err)) != HC_OK) return fail("%s", err.message);
     if ((rc = hc_bus_pg_new(&s->bus, conninfo, CHANNEL, &err)) != HC_OK)
         return fail("hc_bus_pg_new: %s: %s", hc_err_name(rc), err.message);
 

@@ -192,7 +192,7 @@ int main(int argc, char **argv)
     hc_config_init(&cfg);
     cfg.name = "shop";
     cfg.max_entries = 10000;
-    if (hc_cache_open(&c, &cfg) != HC_OK || (lite ? hc_db_sqlite(&db, lite) : hc_db_pg(&db, pg)) != HC_OK) {
+    if (hc_cache_open(&c, &cfg) != HC_OK || (lite ? hc_db_sqlite(&db, lite, NULL) : hc_db_pg(&db, pg, NULL)) != HC_OK) {
         fprintf(stderr, "shop: cannot set up the cache\n");
         goto out;
     }

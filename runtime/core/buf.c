@@ -148,18 +148,18 @@ int hc_key_append_u64(hc_buf *key, uint64_t v)
 ** The pieces of key templates: no separator. Numbers need no escaping (their
 ** text never holds '%' or ':'), so they go in with hc_buf_append.
 */
-int hc_key_append_escaped(hc_buf *key, const char *s, size_t n)
+int hc_key_piece_text(hc_buf *key, const char *s, size_t n)
 {
     return append_escaped(key, 0, s, n);
 }
 
-int hc_key_append_int(hc_buf *key, int64_t v)
+int hc_key_piece_i64(hc_buf *key, int64_t v)
 {
     char tmp[24], *p = format_i64(tmp + sizeof tmp, v);
     return hc_buf_append(key, p, (size_t)(tmp + sizeof tmp - p));
 }
 
-int hc_key_append_uint(hc_buf *key, uint64_t v)
+int hc_key_piece_u64(hc_buf *key, uint64_t v)
 {
     char tmp[24], *p = format_u64(tmp + sizeof tmp, v);
     return hc_buf_append(key, p, (size_t)(tmp + sizeof tmp - p));
@@ -172,7 +172,7 @@ int hc_key_append_uint(hc_buf *key, uint64_t v)
 ** The rest of the text is digits, a sign, 'e', or "inf"/"nan". -0.0 is
 ** written as 0, since it equals 0.0 and equal arguments must share a key.
 */
-int hc_key_append_f64(hc_buf *key, double v)
+int hc_key_piece_f64(hc_buf *key, double v)
 {
     char tmp[64], out[64];
     if (v == 0) v = 0.0;
@@ -186,7 +186,7 @@ int hc_key_append_f64(hc_buf *key, double v)
 }
 
 /* Lowercase hex, two digits per byte. */
-int hc_key_append_hex(hc_buf *key, const void *p, size_t n)
+int hc_key_piece_hex(hc_buf *key, const void *p, size_t n)
 {
     static const char digits[] = "0123456789abcdef";
     if (n > SIZE_MAX / 2) return HC_ENOMEM;

@@ -1,27 +1,29 @@
 /*
-** bus.c -- the invalidation bus: which caches a bus delivers to, echo
-** suppression and counting (here), and the in-process transport.
+** bus.c -- the invalidation bus: a transport and the members it delivers
+** to, with echo suppression and the routing of messages by name.
 **
-** A bus is a transport (hc_bus_transport: publish, start, close) and the
-** caches opened on it. A cache publishes through hc__bus_publish after it
-** applied an invalidation; the transport hands every message it receives to
-** hc_bus_deliver from its own thread, which applies it to each cache of the
-** message's name except the one that sent it. The list of caches is guarded
-** by the bus's mutex, held while a message is applied, so hc__bus_detach
-** (in hc_cache_close) waits for a delivery to its cache to finish. Lock
-** order: bus, then the cache's own locks; nothing here calls a transport
-** with the bus's mutex held.
+** It owns struct hc_bus and the calls transports make (hydracache/bus.h),
+** and calls only the transport's operations and its members' callbacks:
+** it knows nothing of caches (cache_bus.c attaches a cache as a member).
+** The in-process transport is bus_memory.c; the PostgreSQL one lives in
+** libhydracache-pg.
+**
+** The members are guarded by the bus's mutex, held while a callback runs,
+** so hc__bus_detach waits for a delivery to its member to finish. Lock
+** order: the bus, then whatever the callbacks take; nothing here calls a
+** transport with the bus's mutex held.
 */
 #include <stdlib.h>
 #include <string.h>
 
 #include "hc_int.h"
+#include "bus_int.h"
 
 struct hc_bus {
     const hc_bus_transport *t;
     void            *impl;
-    pthread_mutex_t  lock;           /* guards caches and n */
-    hc_cache       **caches;
+    pthread_mutex_t  lock;           /* guards members and n */
+    hc__bus_member  *members;
     size_t           n, cap;
 };
 
@@ -61,66 +63,61 @@ void hc_bus_free(hc_bus *bus)
     if (!bus) return;
     bus->t->close(bus->impl);        /* no delivery runs after this */
     pthread_mutex_destroy(&bus->lock);
-    free(bus->caches);
+    free(bus->members);
     free(bus);
 }
 
-const hc_bus_transport *hc__bus_transport(const hc_bus *bus, void **impl)
+int hc_bus_health(hc_bus *bus, hc_error *err)
 {
-    *impl = bus->impl;
-    return bus->t;
+    hc_error_clear(err);
+    if (!bus) return hc_error_set(err, HC_EINVAL, "hc_bus_health: the bus is NULL");
+    return bus->t->health ? bus->t->health(bus->impl, err) : HC_OK;
 }
 
-int hc__bus_attach(hc_bus *bus, hc_cache *c)
+int hc__bus_attach(hc_bus *bus, const hc__bus_member *m)
 {
     int rc = HC_OK;
     pthread_mutex_lock(&bus->lock);
     if (bus->n == bus->cap) {
         size_t cap = bus->cap ? bus->cap * 2 : 4;
-        hc_cache **v = realloc(bus->caches, cap * sizeof *v);
+        hc__bus_member *v = realloc(bus->members, cap * sizeof *v);
         if (v) {
-            bus->caches = v;
+            bus->members = v;
             bus->cap = cap;
         } else {
             rc = HC_ENOMEM;
         }
     }
-    if (rc == HC_OK) bus->caches[bus->n++] = c;
+    if (rc == HC_OK) bus->members[bus->n++] = *m;
     pthread_mutex_unlock(&bus->lock);
     return rc;
 }
 
-void hc__bus_detach(hc_bus *bus, hc_cache *c)
+void hc__bus_detach(hc_bus *bus, void *ctx)
 {
     pthread_mutex_lock(&bus->lock);
     for (size_t i = 0; i < bus->n; i++) {
-        if (bus->caches[i] == c) {
-            bus->caches[i] = bus->caches[--bus->n];
+        if (bus->members[i].ctx == ctx) {
+            bus->members[i] = bus->members[--bus->n];
             break;
         }
     }
     pthread_mutex_unlock(&bus->lock);
 }
 
-#define COUNT(c, field, n) \
-    atomic_fetch_add_explicit(&(c)->field, (n), memory_order_relaxed)
-
-int hc__bus_publish(hc_cache *c, hc_bus_op op, const char *value)
+int hc__bus_publish(hc_bus *bus, const hc_bus_msg *m, hc_error *err)
 {
-    hc_bus *bus = c->bus;
-    hc_bus_msg m = {op, c->node_id, c->name, value};
-    hc_error err;
-    hc_error_clear(&err);
-    if (bus->t->publish(bus->impl, &m, &err) != HC_OK) {
-        COUNT(c, bus_publish_failures, 1);
-        return HC_EBUS;
-    }
-    COUNT(c, bus_published, 1);
-    return HC_OK;
+    return bus->t->publish(bus->impl, m, err);
+}
+
+int hc__bus_publish_in_tx(hc_bus *bus, hc_db *db, const hc_bus_msg *m, hc_error *err)
+{
+    if (!bus->t->publish_in_tx) return HC_ENOTSUP;
+    return bus->t->publish_in_tx(bus->impl, db, m, err);
 }
 
 /*
-** A message for the caches named m->cache (all of them when it is NULL,
+** A message for the members named m->cache (all of them when it is NULL,
 ** which a transport uses for what it cannot attribute), except the sender.
 */
 void hc_bus_deliver(hc_bus *bus, const hc_bus_msg *m)
@@ -128,186 +125,28 @@ void hc_bus_deliver(hc_bus *bus, const hc_bus_msg *m)
     if (!bus || !m) return;
     pthread_mutex_lock(&bus->lock);
     for (size_t i = 0; i < bus->n; i++) {
-        hc_cache *c = bus->caches[i];
-        if (m->cache && strcmp(m->cache, c->name) != 0) continue;
-        if (m->node_id && strcmp(m->node_id, c->node_id) == 0) continue;
-        COUNT(c, bus_received, 1);
-        if (m->op != HC_BUS_FLUSH && !m->value) continue;    /* nothing to apply */
-        /* Counted first: whoever sees the event sees the count. */
-        COUNT(c, bus_applied, 1);
-        (void)hc__apply(c, m->op, m->value, HC_ORIGIN_BUS);
+        const hc__bus_member *to = &bus->members[i];
+        if (m->cache && strcmp(m->cache, to->name) != 0) continue;
+        if (m->node_id && strcmp(m->node_id, to->node_id) == 0) continue;
+        to->deliver(to->ctx, m);
     }
     pthread_mutex_unlock(&bus->lock);
 }
 
-void hc_bus_malformed(hc_bus *bus)
+static void lost(hc_bus *bus, hc__bus_loss why, uint64_t n)
 {
     if (!bus) return;
     pthread_mutex_lock(&bus->lock);
-    for (size_t i = 0; i < bus->n; i++) {
-        hc_cache *c = bus->caches[i];
-        /* Flush first: whoever sees the count sees the cache flushed. */
-        (void)hc__apply(c, HC_BUS_FLUSH, NULL, HC_ORIGIN_BUS);
-        COUNT(c, bus_malformed, 1);
-    }
+    for (size_t i = 0; i < bus->n; i++) bus->members[i].lost(bus->members[i].ctx, why, n);
     pthread_mutex_unlock(&bus->lock);
 }
 
 void hc_bus_lost(hc_bus *bus, uint64_t n, bool reconnected)
 {
-    if (!bus) return;
-    pthread_mutex_lock(&bus->lock);
-    for (size_t i = 0; i < bus->n; i++) {
-        hc_cache *c = bus->caches[i];
-        /* Flush first: whoever sees the count sees the cache flushed. */
-        (void)hc__apply(c, HC_BUS_FLUSH, NULL, HC_ORIGIN_BUS);
-        if (reconnected) COUNT(c, bus_receiver_closed, 1);
-        else COUNT(c, bus_lagged, n ? n : 1);
-    }
-    pthread_mutex_unlock(&bus->lock);
+    lost(bus, reconnected ? HC__BUS_RECONNECTED : HC__BUS_LAGGED, n);
 }
 
-/* ---------------------------------------------------- in-process bus */
-
-/*
-** A ring of copied messages and a thread that delivers them. A message is
-** one allocation: the struct, then its strings.
-*/
-typedef struct memmsg {
-    hc_bus_msg m;
-    char       text[];
-} memmsg;
-
-typedef struct membus {
-    pthread_mutex_t mu;
-    pthread_cond_t  cv;
-    memmsg        **ring;
-    unsigned        cap, head, count;
-    uint64_t        lost;            /* dropped since the thread last looked */
-    bool            stop, started;
-    pthread_t       thread;
-    hc_bus         *bus;
-} membus;
-
-static char *put_str(char **p, const char *s)
+void hc_bus_malformed(hc_bus *bus)
 {
-    if (!s) return NULL;
-    size_t n = strlen(s) + 1;
-    char *at = memcpy(*p, s, n);
-    *p += n;
-    return at;
-}
-
-static int mem_publish(void *impl, const hc_bus_msg *m, hc_error *err)
-{
-    membus *mb = impl;
-    size_t n = (m->node_id ? strlen(m->node_id) + 1 : 0)
-             + (m->cache ? strlen(m->cache) + 1 : 0)
-             + (m->value ? strlen(m->value) + 1 : 0);
-    memmsg *msg = malloc(sizeof *msg + n);
-    if (!msg) return hc_error_set(err, HC_ENOMEM, NULL);
-    char *p = msg->text;
-    msg->m.op = m->op;
-    msg->m.node_id = put_str(&p, m->node_id);
-    msg->m.cache = put_str(&p, m->cache);
-    msg->m.value = put_str(&p, m->value);
-
-    memmsg *dropped = NULL;
-    pthread_mutex_lock(&mb->mu);
-    if (mb->count == mb->cap) {
-        /* Never wait for the receiver: the oldest message goes, and the
-           caches will flush for it. */
-        dropped = mb->ring[mb->head];
-        mb->head = (mb->head + 1) % mb->cap;
-        mb->count--;
-        mb->lost++;
-    }
-    mb->ring[(mb->head + mb->count) % mb->cap] = msg;
-    mb->count++;
-    pthread_cond_signal(&mb->cv);
-    pthread_mutex_unlock(&mb->mu);
-    free(dropped);
-    return HC_OK;
-}
-
-static void *mem_thread(void *arg)
-{
-    membus *mb = arg;
-    pthread_mutex_lock(&mb->mu);
-    for (;;) {
-        while (!mb->stop && mb->count == 0 && mb->lost == 0)
-            pthread_cond_wait(&mb->cv, &mb->mu);
-        if (mb->stop) break;
-        uint64_t lost = mb->lost;
-        mb->lost = 0;
-        memmsg *msg = NULL;
-        if (mb->count) {
-            msg = mb->ring[mb->head];
-            mb->head = (mb->head + 1) % mb->cap;
-            mb->count--;
-        }
-        pthread_mutex_unlock(&mb->mu);
-        if (lost) hc_bus_lost(mb->bus, lost, false);
-        if (msg) hc_bus_deliver(mb->bus, &msg->m);
-        free(msg);
-        pthread_mutex_lock(&mb->mu);
-    }
-    pthread_mutex_unlock(&mb->mu);
-    return NULL;
-}
-
-static int mem_start(void *impl, hc_bus *bus, hc_error *err)
-{
-    membus *mb = impl;
-    mb->bus = bus;
-    if (pthread_create(&mb->thread, NULL, mem_thread, mb) != 0)
-        return hc_error_set(err, HC_ESYS, "pthread_create failed");
-    mb->started = true;
-    return HC_OK;
-}
-
-static void mem_close(void *impl)
-{
-    membus *mb = impl;
-    if (mb->started) {
-        pthread_mutex_lock(&mb->mu);
-        mb->stop = true;
-        pthread_cond_signal(&mb->cv);
-        pthread_mutex_unlock(&mb->mu);
-        pthread_join(mb->thread, NULL);
-    }
-    for (unsigned i = 0; i < mb->count; i++)
-        free(mb->ring[(mb->head + i) % mb->cap]);
-    pthread_cond_destroy(&mb->cv);
-    pthread_mutex_destroy(&mb->mu);
-    free(mb->ring);
-    free(mb);
-}
-
-static const hc_bus_transport mem_transport = {mem_publish, mem_start, mem_close};
-
-int hc_bus_memory_new(hc_bus **out, unsigned capacity)
-{
-    if (!out) return HC_EINVAL;
-    *out = NULL;
-    membus *mb = calloc(1, sizeof *mb);
-    if (!mb) return HC_ENOMEM;
-    mb->cap = capacity ? capacity : 1024;
-    mb->ring = calloc(mb->cap, sizeof *mb->ring);
-    if (!mb->ring) {
-        free(mb);
-        return HC_ENOMEM;
-    }
-    if (pthread_mutex_init(&mb->mu, NULL) != 0) {
-        free(mb->ring);
-        free(mb);
-        return HC_ESYS;
-    }
-    if (pthread_cond_init(&mb->cv, NULL) != 0) {
-        pthread_mutex_destroy(&mb->mu);
-        free(mb->ring);
-        free(mb);
-        return HC_ESYS;
-    }
-    return hc_bus_new(out, &mem_transport, mb, NULL);
+    lost(bus, HC__BUS_MALFORMED, 1);
 }

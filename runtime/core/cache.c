@@ -553,7 +553,7 @@ int hc_cache_open(hc_cache **out, const hc_config *cfg)
         if (pthread_mutex_init(&c->shards[i].lock, NULL) != 0) goto sysfail;
     hc__wheel_init(&c->wheel, now_ms(c));
     int rc = hc__events_open(c);
-    if (rc == HC_OK && c->bus) rc = hc__bus_attach(c->bus, c);
+    if (rc == HC_OK && c->bus) rc = hc__cache_bus_attach(c);
     if (rc != HC_OK) {
         c->bus = NULL;                  /* not attached */
         hc_cache_close(c);              /* events_close accepts a failed open */
@@ -587,7 +587,7 @@ int hc_cache_close(hc_cache *c)
     if (!c) return HC_OK;
     /* First stop what arrives from outside: the bus's deliveries (waiting
        for one that runs), then the subscriptions. */
-    if (c->bus) hc__bus_detach(c->bus, c);
+    if (c->bus) hc__cache_bus_detach(c);
     hc__events_close(c);
     /* No reader can be left (no call on c may run), so what waits for a
        grace period can go at once. */
@@ -999,14 +999,6 @@ int hc_get(hc_cache *c, const char *key, hc_buf *out)
     return HC_MISS;
 }
 
-int hc_try_get(hc_cache *c, const char *key, hc_buf *out)
-{
-    if (!c || !key || !out) return HC_EINVAL;
-    size_t klen = strlen(key);
-    uint64_t h = hc__hash(key, klen);
-    return lookup(c, shard_of(c, h), key, klen, h, out, false);
-}
-
 /* The caller passes klen: a strlen here was 3 % of a cached struct read. */
 int hc_try_visit(hc_cache *c, const char *key, size_t klen, hc_visit_fn fn, void *ctx)
 {
@@ -1214,25 +1206,16 @@ static int remove_key(hc_cache *c, const char *key, int why, hc_origin origin)
     return e ? HC_OK : HC_MISS;
 }
 
-/* Apply locally, then publish on the bus if there is one: a failed
-   publish is the result, since the other caches did not hear of it. */
-static int published(hc_cache *c, int rc, hc_bus_op what, const char *value)
-{
-    if (!c->bus) return rc;
-    int b = hc__bus_publish(c, what, value);
-    return b == HC_OK ? rc : b;
-}
-
 int hc_remove(hc_cache *c, const char *key)
 {
     if (!c || !key) return HC_EINVAL;
-    return published(c, remove_key(c, key, DEAD_REMOVED, HC_ORIGIN_LOCAL), HC_BUS_KEY, key);
+    return hc__cache_publish(c, remove_key(c, key, DEAD_REMOVED, HC_ORIGIN_LOCAL), HC_BUS_KEY, key);
 }
 
 int hc_invalidate_key(hc_cache *c, const char *key)
 {
     if (!c || !key) return HC_EINVAL;
-    return published(c, remove_key(c, key, DEAD_INVALIDATED, HC_ORIGIN_LOCAL), HC_BUS_KEY, key);
+    return hc__cache_publish(c, remove_key(c, key, DEAD_INVALIDATED, HC_ORIGIN_LOCAL), HC_BUS_KEY, key);
 }
 
 static uint64_t invalidate_tag(hc_cache *c, const char *tag, hc_origin origin)
@@ -1272,7 +1255,7 @@ int hc_invalidate_tag(hc_cache *c, const char *tag, uint64_t *removed)
     if (!c || !tag) return HC_EINVAL;
     uint64_t n = invalidate_tag(c, tag, HC_ORIGIN_LOCAL);
     if (removed) *removed = n;
-    return published(c, HC_OK, HC_BUS_TAG, tag);
+    return hc__cache_publish(c, HC_OK, HC_BUS_TAG, tag);
 }
 
 static void flush(hc_cache *c, hc_origin origin)
@@ -1314,7 +1297,7 @@ int hc_flush(hc_cache *c)
 {
     if (!c) return HC_EINVAL;
     flush(c, HC_ORIGIN_LOCAL);
-    return published(c, HC_OK, HC_BUS_FLUSH, NULL);
+    return hc__cache_publish(c, HC_OK, HC_BUS_FLUSH, NULL);
 }
 
 /* An invalidation applied like the call but never published: a message

@@ -139,7 +139,7 @@ void hc__db_forget(hc_db *db)
 
 /* ------------------------------------------------------------- handles */
 
-static int db_new(hc_db **out, hc_db_kind kind, const hc__db_ops *ops, void *conn)
+int hc__db_new(hc_db **out, hc_db_kind kind, const hc__db_ops *ops, void *conn)
 {
     if (!out) return HC_EINVAL;
     *out = NULL;
@@ -163,16 +163,6 @@ static int db_new(hc_db **out, hc_db_kind kind, const hc__db_ops *ops, void *con
     db->conn = conn;
     *out = db;
     return HC_OK;
-}
-
-int hc_db_sqlite(hc_db **out, struct sqlite3 *conn)
-{
-    return db_new(out, HC_DB_SQLITE, &hc__db_sqlite_ops, conn);
-}
-
-int hc_db_pg(hc_db **out, struct pg_conn *conn)
-{
-    return db_new(out, HC_DB_POSTGRES, &hc__db_pg_ops, conn);
 }
 
 void hc_db_free(hc_db *db)
@@ -276,6 +266,63 @@ int hc_db_end(hc_stmt *st)
     return pthread_mutex_unlock(&db->mu) == 0 ? HC_OK : HC_ESYS;
 }
 
+/* -------------------------------------------------------- transactions */
+
+static const hc_sql sql_begin = {"hc_exec_begin", "BEGIN", "BEGIN", 0, NULL};
+static const hc_sql sql_commit = {"hc_exec_commit", "COMMIT", "COMMIT", 0, NULL};
+static const hc_sql sql_rollback = {"hc_exec_rollback", "ROLLBACK", "ROLLBACK", 0, NULL};
+
+/* Run one statement without parameters or rows, up to its end. */
+static int run_simple(hc_db *db, const hc_sql *sql, hc_error *err)
+{
+    hc_stmt *st;
+    int rc = hc_db_begin(db, sql, &st, err);
+    while (rc == HC_OK) rc = hc_stmt_step(st);
+    hc_db_end(st);
+    return rc == HC_DONE ? HC_OK : rc;
+}
+
+int hc__db_tx_open(hc_db *db, bool *opened, hc_error *err)
+{
+    *opened = false;
+    int rc = hc_db_lock(db);
+    if (rc != HC_OK) return hc_error_set(err, rc, "hc_db_lock failed");
+    /* Statements under a hold never repair a broken connection, so when
+       ours is the only hold, repair it here, as hc_db_begin would outside
+       one: a process that only writes must recover too. */
+    if (db->holds == 1 && !db->active) {
+        rc = db->ops->begin(db, &sql_begin, true, err);
+        if (rc != HC_OK) {
+            hc_db_unlock(db);
+            return rc;
+        }
+    }
+    if (db->ops->in_transaction(db)) return HC_OK;      /* the application's */
+    rc = run_simple(db, &sql_begin, err);
+    if (rc != HC_OK) {
+        hc_db_unlock(db);
+        return rc;
+    }
+    *opened = true;
+    return HC_OK;
+}
+
+int hc__db_tx_close(hc_db *db, bool opened, bool commit, hc_error *err)
+{
+    int rc = HC_OK;
+    if (opened && commit) {
+        rc = run_simple(db, &sql_commit, err);
+        /* A COMMIT that failed on a live connection may leave the
+           transaction open (SQLite when it is busy): end it. */
+        if (rc != HC_OK && db->ops->in_transaction(db))
+            (void)run_simple(db, &sql_rollback, NULL);
+    } else if (opened) {
+        rc = run_simple(db, &sql_rollback, err);
+    }
+    hc_db_unlock(db);
+    return rc;
+}
+
 /* ------------------------------------------------------------- binding */
 
 static int bind(hc_stmt *st, unsigned i, const hc__value *v)
@@ -342,14 +389,14 @@ int hc_stmt_step(hc_stmt *st)
 {
     if (!st) return HC_EINVAL;
     switch (st->state) {
-    case HC__STMT_DONE: return HC_MISS;     /* never runs a statement twice */
+    case HC__STMT_DONE: return HC_DONE;     /* never runs a statement twice */
     case HC__STMT_FAILED: return st->fail_rc;
     default: break;
     }
     int rc = st->db->ops->step(st);
     if (rc == HC_OK) {
         st->state = HC__STMT_ROW;
-    } else if (rc == HC_MISS) {
+    } else if (rc == HC_DONE) {
         st->state = HC__STMT_DONE;
     } else {
         st->state = HC__STMT_FAILED;

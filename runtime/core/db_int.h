@@ -1,9 +1,15 @@
 /*
-** db_int.h -- what the database adapters share: the hc_db and the common
-** head of every hc_stmt, and the table of operations each adapter
-** (db_sqlite.c, db_pg.c) fills in. db.c does the rest: the lock, the table
-** of prepared statements, argument and state checks, NULL handling, range
-** checks, and error messages.
+** db_int.h -- the seam between libhydracache's database layer (db.c, in the
+** core) and the adapters, which are libraries of their own
+** (runtime/sqlite/db_sqlite.c in libhydracache-sqlite, runtime/pg/db_pg.c
+** in libhydracache-pg): the hc_db and the common head of every hc_stmt,
+** and the table of operations each adapter fills in. db.c does the rest:
+** the lock, the table of prepared statements, argument and state checks,
+** NULL handling, range checks, transactions for exec, and error messages.
+**
+** The functions declared HC_API here are exported by libhydracache for the
+** adapter libraries only (the Makefile's symbols-check lists them); they
+** are not part of the public interface.
 */
 #ifndef HC_DB_INT_H
 #define HC_DB_INT_H
@@ -13,7 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hydracache.h"
+#include "hydracache/core.h"
+#include "hydracache/gen.h"
 
 /* Where a statement is between hc_db_begin and hc_db_end. */
 typedef enum hc__stmt_state {
@@ -91,10 +98,10 @@ typedef struct hc__db_ops {
     int  (*read)(hc_stmt *st, unsigned col, int type, hc__cell *out);
     const char *(*col_name)(hc_stmt *st, unsigned col);   /* may be NULL */
     int64_t (*changes)(hc_stmt *st);
+    /* True while the connection is inside a transaction (BEGIN without its
+       COMMIT or ROLLBACK yet). */
+    bool (*in_transaction)(hc_db *db);
 } hc__db_ops;
-
-extern const hc__db_ops hc__db_sqlite_ops;
-extern const hc__db_ops hc__db_pg_ops;
 
 /*
 ** Statements live in an open-addressing table keyed by their hc_sql's
@@ -113,34 +120,49 @@ struct hc_db {
     size_t            nslots, count;
 };
 
+/* Make an hc_db over conn for an adapter (hc_db_sqlite, hc_db_pg). Returns
+   HC_OK, HC_EINVAL (out or conn NULL), HC_ENOMEM, HC_ESYS. */
+HC_API int hc__db_new(hc_db **out, hc_db_kind kind, const hc__db_ops *ops, void *conn);
+
 /* Free every statement without deallocating it on the server: the
    connection was reset and they died with its session. */
-void hc__db_forget(hc_db *db);
+HC_API void hc__db_forget(hc_db *db);
+
+/*
+** exec.c's transactions (the seam that keeps it free of any database's
+** header). hc__db_tx_open takes hc_db_lock and, unless the connection is in
+** a transaction already (the application's), runs BEGIN: *opened tells
+** which. A broken connection is repaired first when this hold is the only
+** one, as hc_db_begin does outside a hold. On failure nothing is held.
+** hc__db_tx_close, with the same opened, runs COMMIT (commit true) or
+** ROLLBACK if it opened the transaction, then drops the hold; a failed
+** COMMIT is rolled back. Both return HC_OK or the statement's error
+** (HC_ECONN when the connection was lost, so the outcome of a COMMIT is
+** unknown).
+*/
+int hc__db_tx_open(hc_db *db, bool *opened, hc_error *err);
+int hc__db_tx_close(hc_db *db, bool opened, bool commit, hc_error *err);
 
 /* Set err (may be NULL) to code and "<sql name>: <message>"; returns code. */
-int hc__sql_error(hc_error *err, const hc_sql *sql, int code, const char *fmt, ...)
+HC_API int hc__sql_error(hc_error *err, const hc_sql *sql, int code, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 4, 5)))
 #endif
     ;
 /* The same, for st's statement, into the err given to hc_db_begin. */
-int hc__stmt_error(hc_stmt *st, int code, const char *fmt, ...)
+HC_API int hc__stmt_error(hc_stmt *st, int code, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
 /* HC_EDB with "<sql name>: column N ('name'): <message>". */
-int hc__col_error(hc_stmt *st, unsigned col, const char *fmt, ...)
+HC_API int hc__col_error(hc_stmt *st, unsigned col, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
 
-/* db_pg.c: msg (libpq's, often several lines ending in a newline) as one
-   line into out, each run of white space one space. The bus uses it too. */
-void hc__one_line(char *out, size_t size, const char *msg);
-
 /* "i64", "text", ...: for messages. */
-const char *hc__sql_type_name(int type);
+HC_API const char *hc__sql_type_name(int type);
 
 #endif

@@ -15,6 +15,7 @@ const char *hc_strerror(int code)
     switch (code) {
     case HC_OK: return "ok";
     case HC_MISS: return "miss";
+    case HC_DONE: return "done";
 #define XX(name, value, msg) case HC_##name: return msg;
     HC_ERRNO_MAP(XX)
 #undef XX
@@ -27,6 +28,7 @@ const char *hc_err_name(int code)
     switch (code) {
     case HC_OK: return "HC_OK";
     case HC_MISS: return "HC_MISS";
+    case HC_DONE: return "HC_DONE";
 #define XX(name, value, msg) case HC_##name: return "HC_" #name;
     HC_ERRNO_MAP(XX)
 #undef XX

@@ -41,7 +41,9 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-#include "hydracache.h"
+#include "hydracache/core.h"
+#include "hydracache/gen.h"
+#include "hydracache/bus.h"
 #include "hc_mem.h"
 #include "policy.h"
 
@@ -494,21 +496,18 @@ static inline void hc__emit(hc_cache *c, hc_event_kind kind, hc_origin origin,
 }
 
 /*
-** bus.c: a cache's membership of its bus. hc__bus_attach (in hc_cache_open)
-** adds c to the caches the bus delivers to, hc__bus_detach (in
-** hc_cache_close) removes it and waits for a delivery to c that is running.
-** hc__bus_publish sends one message from c and counts it.
+** cache_bus.c: a cache's membership of its bus. hc__cache_bus_attach (in
+** hc_cache_open) makes c a member of c->bus, hc__cache_bus_detach (in
+** hc_cache_close) ends it, waiting for a delivery to c that is running.
+** hc__cache_publish publishes an invalidation c applied locally (when c
+** has a bus) and counts it; it returns rc, or HC_EBUS when the publish
+** failed.
 */
-int  hc__bus_attach(hc_bus *bus, hc_cache *c);
-void hc__bus_detach(hc_bus *bus, hc_cache *c);
-int  hc__bus_publish(hc_cache *c, hc_bus_op op, const char *value);
-/* The transport of bus, and its impl in *impl. */
-const hc_bus_transport *hc__bus_transport(const hc_bus *bus, void **impl);
-/* bus_pg.c: true when bus is a PostgreSQL bus (*channel: its channel). */
-bool hc__bus_is_pg(const hc_bus *bus, const char **channel);
-/* bus_pg.c: the NOTIFY payload for m (a flush when m's is too long). */
-int  hc__bus_pg_payload(const hc_bus_msg *m, hc_buf *out);
-/* cache.c: apply an invalidation to c without publishing it. */
+int  hc__cache_bus_attach(hc_cache *c);
+void hc__cache_bus_detach(hc_cache *c);
+int  hc__cache_publish(hc_cache *c, int rc, hc_bus_op op, const char *value);
+/* cache.c: apply an invalidation to c without publishing it (a message
+   from the bus, or a transactional exec's own). */
 int  hc__apply(hc_cache *c, hc_bus_op op, const char *value, hc_origin origin);
 
 #endif

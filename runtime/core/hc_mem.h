@@ -10,7 +10,7 @@
 
 #include <stddef.h>
 #include <string.h>
-#include "hydracache.h"
+#include "hydracache/core.h"
 
 static inline void *hc__malloc(const hc_allocator *a, size_t n)
 {

@@ -31,8 +31,10 @@
 
 #include <libpq-fe.h>
 
-#include "hc_int.h"
-#include "db_int.h"
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "pg_int.h"
 
 #define PG_NOTIFY_LIMIT 8000        /* a payload must be shorter */
 #define BACKOFF_MIN_MS  50
@@ -366,7 +368,48 @@ static void pg_close(void *impl)
     free(pb);
 }
 
-static const hc_bus_transport pg_transport = {pg_publish, pg_start, pg_close};
+/*
+** Inside the transaction open on db: pg_notify on db's own connection, so
+** PostgreSQL delivers it at that transaction's commit and drops it on
+** rollback. Only a PostgreSQL hc_db can; it must be connected to the same
+** database as the bus (NOTIFY reaches one database's listeners).
+*/
+static const unsigned char notify_types[] = {HC_SQL_TEXT, HC_SQL_TEXT};
+static const hc_sql sql_notify = {"hc_exec_notify", NULL, "SELECT pg_notify($1, $2)",
+                                  2, notify_types};
+
+static int pg_publish_in_tx(void *impl, hc_db *db, const hc_bus_msg *m, hc_error *err)
+{
+    pgbus *pb = impl;
+    if (hc_db_get_kind(db) != HC_DB_POSTGRES) return HC_ENOTSUP;
+    if (!m) return HC_OK;
+    hc_buf payload = HC_BUF_INIT;
+    int rc = hc__bus_pg_payload(m, &payload);
+    if (rc != HC_OK) {
+        hc_buf_free(&payload);
+        return hc_error_set(err, rc, "cannot make the invalidation's payload");
+    }
+    hc_stmt *st;
+    rc = hc_db_begin(db, &sql_notify, &st, err);
+    if (rc == HC_OK) rc = hc_stmt_bind_text(st, 1, pb->channel);
+    if (rc == HC_OK) rc = hc_stmt_bind_text(st, 2, (const char *)payload.data);
+    while (rc == HC_OK) rc = hc_stmt_step(st);
+    hc_db_end(st);
+    hc_buf_free(&payload);
+    return rc == HC_DONE ? HC_OK : rc;
+}
+
+static int pg_health(void *impl, hc_error *err)
+{
+    pgbus *pb = impl;
+    pthread_mutex_lock(&pb->mu);
+    bool up = pb->up;
+    pthread_mutex_unlock(&pb->mu);
+    return up ? HC_OK : hc_error_set(err, HC_EBUS, "bus: connection lost, reconnecting");
+}
+
+static const hc_bus_transport pg_transport = {pg_publish, pg_start, pg_close,
+                                              pg_publish_in_tx, pg_health};
 
 static bool valid_channel(const char *s)
 {
@@ -420,10 +463,3 @@ int hc_bus_pg_new(hc_bus **out, const char *conninfo, const char *channel,
     return hc_bus_new(out, &pg_transport, pb, err);
 }
 
-bool hc__bus_is_pg(const hc_bus *bus, const char **channel)
-{
-    void *impl;
-    if (!bus || hc__bus_transport(bus, &impl) != &pg_transport) return false;
-    if (channel) *channel = ((pgbus *)impl)->channel;
-    return true;
-}

@@ -16,6 +16,11 @@
 **   - the application runs DEALLOCATE ALL or DISCARD ALL: the execution
 **     fails with "prepared statement ... does not exist" (SQLSTATE 26000);
 **     it is prepared again and run once more.
+**
+** A lost connection is HC_ECONN, a failed statement HC_EDB, so that a
+** caller's retry logic can tell them apart. It owns hc_db_pg and what is
+** PostgreSQL's in the hc__db_ops seam (db_int.h), and calls only the
+** core's public API and that seam.
 */
 #include <ctype.h>
 #include <errno.h>
@@ -30,7 +35,7 @@
 
 #include <libpq-fe.h>
 
-#include "db_int.h"
+#include "pg_int.h"
 
 /* Type OIDs from the server's catalog (pg_type.dat); they never change. */
 enum {
@@ -137,7 +142,7 @@ static int result_error(hc_error *err, const hc_sql *sql, PGconn *c, const PGres
         if (!msg[0]) snprintf(msg, sizeof msg, "no result");
     }
     bool lost = PQstatus(c) == CONNECTION_BAD;
-    return hc__sql_error(err, sql, HC_EDB, "%s%s", lost ? "connection lost: " : "", msg);
+    return hc__sql_error(err, sql, lost ? HC_ECONN : HC_EDB, "%s%s", lost ? "connection lost: " : "", msg);
 }
 
 /* ------------------------------------------------------------- prepare */
@@ -149,13 +154,13 @@ static int pg_begin(hc_db *db, const hc_sql *sql, bool may_repair, hc_error *err
     char msg[sizeof err->message];
     if (!may_repair) {
         hc__one_line(msg, sizeof msg, PQerrorMessage(c));
-        return hc__sql_error(err, sql, HC_EDB, "connection lost (not reset while the hc_db is locked)%s%s",
+        return hc__sql_error(err, sql, HC_ECONN, "connection lost (not reset while the hc_db is locked)%s%s",
                              msg[0] ? ": " : "", msg);
     }
     PQreset(c);
     if (PQstatus(c) != CONNECTION_OK) {
         hc__one_line(msg, sizeof msg, PQerrorMessage(c));
-        return hc__sql_error(err, sql, HC_EDB, "connection lost: %s", msg[0] ? msg : "reset failed");
+        return hc__sql_error(err, sql, HC_ECONN, "connection lost: %s", msg[0] ? msg : "reset failed");
     }
     /* A new session: the statements died with the old one. */
     hc__db_forget(db);
@@ -394,7 +399,7 @@ static int pg_step(hc_stmt *base)
         st->row = -1;
         st->nrows = PQresultStatus(st->res) == PGRES_TUPLES_OK ? PQntuples(st->res) : 0;
     }
-    if (st->row + 1 >= st->nrows) return HC_MISS;
+    if (st->row + 1 >= st->nrows) return HC_DONE;
     st->row++;
     return HC_OK;
 }
@@ -555,7 +560,13 @@ static int pg_read(hc_stmt *base, unsigned col, int type, hc__cell *out)
     }
 }
 
-const hc__db_ops hc__db_pg_ops = {
+static bool pg_in_transaction(hc_db *db)
+{
+    PGTransactionStatusType ts = PQtransactionStatus(conn_of(db));
+    return ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR;
+}
+
+static const hc__db_ops pg_ops = {
     .begin = pg_begin,
     .prepare = pg_prepare,
     .release = pg_release,
@@ -567,4 +578,23 @@ const hc__db_ops hc__db_pg_ops = {
     .read = pg_read,
     .col_name = pg_col_name,
     .changes = pg_changes,
+    .in_transaction = pg_in_transaction,
 };
+
+/* A connection that never connected is refused here, with libpq's own
+   words for why, instead of failing later as a lost one. */
+int hc_db_pg(hc_db **out, struct pg_conn *conn, hc_error *err)
+{
+    hc_error_clear(err);
+    if (out) *out = NULL;
+    if (!out || !conn) return hc_error_set(err, HC_EINVAL, "hc_db_pg: %s",
+                                           out ? "the connection is NULL" : "out is NULL");
+    if (PQstatus(conn) != CONNECTION_OK) {
+        char msg[sizeof err->message];
+        hc__one_line(msg, sizeof msg, PQerrorMessage(conn));
+        return hc_error_set(err, HC_ECONN, "hc_db_pg: the connection is not open%s%s",
+                            msg[0] ? ": " : "", msg);
+    }
+    int rc = hc__db_new(out, HC_DB_POSTGRES, &pg_ops, conn);
+    return rc == HC_OK ? rc : hc_error_set(err, rc, "hc_db_pg: %s", hc_strerror(rc));
+}

@@ -7,6 +7,9 @@
 ** conversion SQLite would do silently: an integer reader wants an integer,
 ** f64 takes an integer or a real, text wants text, a blob takes a blob or
 ** text (bytes are bytes).
+**
+** It owns hc_db_sqlite and what is SQLite's in the hc__db_ops seam
+** (db_int.h), and calls only the core's public API and that seam.
 */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -15,6 +18,7 @@
 #include <sqlite3.h>
 
 #include "db_int.h"
+#include "hydracache/sqlite.h"
 
 typedef struct lite_stmt {
     hc_stmt        base;
@@ -36,6 +40,17 @@ static const char *storage_name(int t)
     }
 }
 
+/* HC_ECONN for a failure of the database file itself (it cannot be
+   opened or read, or is no database): the connection failed, not the
+   statement. HC_EDB for the rest. */
+static int failure_code(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_CANTOPEN: case SQLITE_IOERR: case SQLITE_NOTADB: return HC_ECONN;
+    default: return HC_EDB;
+    }
+}
+
 static int lite_begin(hc_db *db, const hc_sql *sql, bool may_repair, hc_error *err)
 {
     (void)db, (void)sql, (void)may_repair, (void)err;
@@ -47,8 +62,8 @@ static int lite_prepare(hc_db *db, const hc_sql *sql, hc_error *err, hc_stmt **o
     sqlite3 *c = db->conn;
     sqlite3_stmt *s = NULL;
     const char *tail = NULL;
-    if (sqlite3_prepare_v3(c, sql->sqlite, -1, SQLITE_PREPARE_PERSISTENT, &s, &tail) != SQLITE_OK)
-        return hc__sql_error(err, sql, HC_EDB, "%s", sqlite3_errmsg(c));
+    int prc = sqlite3_prepare_v3(c, sql->sqlite, -1, SQLITE_PREPARE_PERSISTENT, &s, &tail);
+    if (prc != SQLITE_OK) return hc__sql_error(err, sql, failure_code(prc), "%s", sqlite3_errmsg(c));
     if (!s) return hc__sql_error(err, sql, HC_EDB, "the SQL text holds no statement");
     if (tail && *tail) {
         /* Whatever follows must be blank or comments: SQLite would ignore
@@ -122,8 +137,8 @@ static int lite_step(hc_stmt *st)
     if (st->state == HC__STMT_READY) ls->total_before = sqlite3_total_changes64(conn_of(st));
     int rc = sqlite3_step(ls->stmt);
     if (rc == SQLITE_ROW) return HC_OK;
-    if (rc == SQLITE_DONE) return HC_MISS;
-    return hc__stmt_error(st, HC_EDB, "%s", sqlite3_errmsg(conn_of(st)));
+    if (rc == SQLITE_DONE) return HC_DONE;
+    return hc__stmt_error(st, failure_code(rc), "%s", sqlite3_errmsg(conn_of(st)));
 }
 
 static unsigned lite_ncols(hc_stmt *st)
@@ -225,7 +240,12 @@ static int64_t lite_changes(hc_stmt *st)
     return sqlite3_changes64(c);
 }
 
-const hc__db_ops hc__db_sqlite_ops = {
+static bool lite_in_transaction(hc_db *db)
+{
+    return !sqlite3_get_autocommit(db->conn);
+}
+
+static const hc__db_ops lite_ops = {
     .begin = lite_begin,
     .prepare = lite_prepare,
     .release = lite_release,
@@ -237,4 +257,13 @@ const hc__db_ops hc__db_sqlite_ops = {
     .read = lite_read,
     .col_name = lite_col_name,
     .changes = lite_changes,
+    .in_transaction = lite_in_transaction,
 };
+
+int hc_db_sqlite(hc_db **out, struct sqlite3 *conn, hc_error *err)
+{
+    hc_error_clear(err);
+    int rc = hc__db_new(out, HC_DB_SQLITE, &lite_ops, conn);
+    return rc == HC_OK ? rc : hc_error_set(err, rc, "hc_db_sqlite: %s",
+                                           conn ? hc_strerror(rc) : "the connection is NULL");
+}

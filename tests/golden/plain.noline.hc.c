@@ -82,7 +82,7 @@ static int plain_note__key(hc_buf *hc_key, const char *key)
     int hc_rc = HC_OK;
     hc_buf_reset(hc_key);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "note:", 5);
-    if (hc_rc == HC_OK) hc_rc = hc_key_append_escaped(hc_key, key, strlen(key));
+    if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(hc_key, key, strlen(key));
     return hc_rc;
 }
 
@@ -91,7 +91,7 @@ static int plain_note__tag(hc_buf *hc_tag, const char *key)
     int hc_rc = HC_OK;
     hc_buf_reset(hc_tag);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tag, "note:", 5);
-    if (hc_rc == HC_OK) hc_rc = hc_key_append_escaped(hc_tag, key, strlen(key));
+    if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(hc_tag, key, strlen(key));
     return hc_rc;
 }
 
@@ -241,9 +241,9 @@ int plain_lookup(hc_cache *c, const char *key, int64_t name, plain_note *out, hc
     hc_t.out = out;
     hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "lookup:", 7);
-    if (hc_rc == HC_OK) hc_rc = hc_key_append_escaped(&hc_key, key, strlen(key));
+    if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(&hc_key, key, strlen(key));
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, ":", 1);
-    if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_key, (int64_t)name);
+    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_key, (int64_t)name);
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded where the value lies. */
         hc_t.seen = false;
@@ -417,7 +417,7 @@ static int plain_fetch__miss(hc_cache *c, const char *key, plain_fetch__args *hc
     int hc_rc = HC_OK;
     memset(hc_tagb, 0, sizeof hc_tagb);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "note:", 5);
-    if (hc_rc == HC_OK) hc_rc = hc_key_append_escaped(&hc_tagb[0], hc_a->id, strlen(hc_a->id));
+    if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(&hc_tagb[0], hc_a->id, strlen(hc_a->id));
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[1], "note:all", 8);
     hc_tags[0] = (const char *)hc_tagb[0].data;
     hc_tags[1] = (const char *)hc_tagb[1].data;
@@ -446,7 +446,7 @@ int plain_fetch(hc_cache *c, const char *id, plain_fetch_loader load, void *ctx,
     hc_t.out = out;
     hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "note:", 5);
-    if (hc_rc == HC_OK) hc_rc = hc_key_append_escaped(&hc_key, id, strlen(id));
+    if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(&hc_key, id, strlen(id));
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded where the value lies. */
         hc_t.seen = false;

@@ -86,7 +86,7 @@ static int shop_user__key(hc_buf *hc_key, int64_t id)
     int hc_rc = HC_OK;
     hc_buf_reset(hc_key);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:user:", 10);
-    if (hc_rc == HC_OK) hc_rc = hc_key_append_int(hc_key, (int64_t)id);
+    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_key, (int64_t)id);
     return hc_rc;
 }
 
@@ -95,7 +95,7 @@ static int shop_user__tag(hc_buf *hc_tag, int64_t id)
     int hc_rc = HC_OK;
     hc_buf_reset(hc_tag);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tag, "user:", 5);
-    if (hc_rc == HC_OK) hc_rc = hc_key_append_int(hc_tag, (int64_t)id);
+    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_tag, (int64_t)id);
     return hc_rc;
 }
 
@@ -216,6 +216,7 @@ int shop_user_by_id_direct(hc_db *db, int64_t id, shop_user *out, hc_error *err)
     if (hc_rc != HC_OK) return hc_rc;
     if (hc_rc == HC_OK) hc_rc = hc_stmt_bind_i64(hc_s, 1, (int64_t)id);
     if (hc_rc == HC_OK) hc_rc = hc_stmt_step(hc_s);
+    if (hc_rc == HC_DONE) hc_rc = HC_MISS;        /* no row */
     if (hc_rc == HC_OK) hc_rc = shop_user__row(hc_s, &hc_v);
     hc_db_end(hc_s);
     if (hc_rc == HC_OK) {
@@ -226,7 +227,7 @@ int shop_user_by_id_direct(hc_db *db, int64_t id, shop_user *out, hc_error *err)
     }
     return hc_rc;
 }
-#line 230 "shop.hc.c"
+#line 231 "shop.hc.c"
 
 /* ------------------------------------------------------ query user_by_id */
 #line 18 "tests/golden/shop.hcache"
@@ -287,7 +288,7 @@ static int shop_user_by_id__miss(hc_cache *c, const char *key, shop_user_by_id__
     int hc_rc = HC_OK;
     memset(hc_tagb, 0, sizeof hc_tagb);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "user:", 5);
-    if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_tagb[0], (int64_t)hc_a->id);
+    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_tagb[0], (int64_t)hc_a->id);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[1], "users", 5);
     hc_tags[0] = (const char *)hc_tagb[0].data;
     hc_tags[1] = (const char *)hc_tagb[1].data;
@@ -315,7 +316,7 @@ int shop_user_by_id(hc_cache *c, hc_db *db, int64_t id, shop_user *out, hc_error
     hc_t.out = out;
     hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:user:", 10);
-    if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_key, (int64_t)id);
+    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_key, (int64_t)id);
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded where the value lies. */
         hc_t.seen = false;
@@ -330,7 +331,7 @@ int shop_user_by_id(hc_cache *c, hc_db *db, int64_t id, shop_user *out, hc_error
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
     return hc_rc;
 }
-#line 334 "shop.hc.c"
+#line 335 "shop.hc.c"
 /* ------------------------------------- query users_in_team, without the cache */
 #line 24 "tests/golden/shop.hcache"
 static const unsigned char shop_users_in_team__types[] = {HC_SQL_I64};
@@ -366,7 +367,7 @@ int shop_users_in_team_direct(hc_db *db, int64_t team, shop_user_list *out, hc_e
         memset(&hc_v.items[hc_v.len], 0, sizeof hc_v.items[0]);
         if (hc_rc == HC_OK) hc_rc = shop_user__row(hc_s, &hc_v.items[hc_v.len++]);
     }
-    if (hc_rc == HC_MISS) hc_rc = HC_OK;        /* no more rows */
+    if (hc_rc == HC_DONE) hc_rc = HC_OK;        /* no more rows */
     hc_db_end(hc_s);
     if (hc_rc == HC_OK) {
         shop_user_list_clear(&(*out));
@@ -376,7 +377,7 @@ int shop_users_in_team_direct(hc_db *db, int64_t team, shop_user_list *out, hc_e
     }
     return hc_rc;
 }
-#line 380 "shop.hc.c"
+#line 381 "shop.hc.c"
 
 /* ------------------------------------------------------ query users_in_team */
 #line 24 "tests/golden/shop.hcache"
@@ -442,7 +443,7 @@ static int shop_users_in_team__miss(hc_cache *c, const char *key, shop_users_in_
     memset(hc_tagb, 0, sizeof hc_tagb);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "users", 5);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[1], "team:", 5);
-    if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_tagb[1], (int64_t)hc_a->team);
+    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_tagb[1], (int64_t)hc_a->team);
     hc_tags[0] = (const char *)hc_tagb[0].data;
     hc_tags[1] = (const char *)hc_tagb[1].data;
     if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, key, &hc_o, shop_users_in_team__fill, hc_a, &hc_val, hc_t->err);
@@ -469,7 +470,7 @@ int shop_users_in_team(hc_cache *c, hc_db *db, int64_t team, shop_user_list *out
     hc_t.out = out;
     hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:team:", 10);
-    if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_key, (int64_t)team);
+    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_key, (int64_t)team);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, ":users", 6);
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded where the value lies. */
@@ -485,7 +486,7 @@ int shop_users_in_team(hc_cache *c, hc_db *db, int64_t team, shop_user_list *out
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
     return hc_rc;
 }
-#line 489 "shop.hc.c"
+#line 490 "shop.hc.c"
 /* ------------------------------------- query user_count, without the cache */
 #line 30 "tests/golden/shop.hcache"
 static const unsigned char shop_user_count__types[] = {0};
@@ -506,6 +507,7 @@ int shop_user_count_direct(hc_db *db, int64_t *out, hc_error *err)
     hc_rc = hc_db_begin(db, &shop_user_count__sql, &hc_s, err);
     if (hc_rc != HC_OK) return hc_rc;
     if (hc_rc == HC_OK) hc_rc = hc_stmt_step(hc_s);
+    if (hc_rc == HC_DONE) hc_rc = HC_MISS;        /* no row */
     if (hc_rc == HC_OK) hc_rc = hc_stmt_col_i64(hc_s, 0, &hc_v, NULL);
     hc_db_end(hc_s);
     if (hc_rc == HC_OK) {
@@ -515,7 +517,7 @@ int shop_user_count_direct(hc_db *db, int64_t *out, hc_error *err)
     }
     return hc_rc;
 }
-#line 519 "shop.hc.c"
+#line 521 "shop.hc.c"
 
 /* ------------------------------------------------------ query user_count */
 #line 30 "tests/golden/shop.hcache"
@@ -613,7 +615,7 @@ int shop_user_count(hc_cache *c, hc_db *db, int64_t *out, hc_error *err)
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
     return hc_rc;
 }
-#line 617 "shop.hc.c"
+#line 619 "shop.hc.c"
 /* ------------------------------------------------------- exec rename_user */
 #line 35 "tests/golden/shop.hcache"
 static const unsigned char shop_rename_user__types[] = {HC_SQL_I64, HC_SQL_TEXT};
@@ -639,21 +641,22 @@ int shop_rename_user(hc_cache *c, hc_db *db, int64_t id, const char *name, int64
     if (hc_rc == HC_OK) hc_rc = hc_stmt_bind_i64(hc_s, 1, (int64_t)id);
     if (hc_rc == HC_OK) hc_rc = hc_stmt_bind_text(hc_s, 2, name);
     while (hc_rc == HC_OK) hc_rc = hc_stmt_step(hc_s);   /* rows, if any, are dropped */
-    if (hc_rc == HC_MISS) hc_rc = HC_OK;
+    if (hc_rc == HC_DONE) hc_rc = HC_OK;
     if (hc_rc == HC_OK && changes) *changes = hc_stmt_changes(hc_s);
     hc_db_end(hc_s);
     hc_wrc = hc_rc;                            /* the write's result */
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tag[0], "user:", 5);
-    if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_tag[0], (int64_t)id);
+    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_tag[0], (int64_t)id);
     hc_tags[0] = (const char *)hc_tag[0].data;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tag[1], "users", 5);
     hc_tags[1] = (const char *)hc_tag[1].data;
-    hc_rc = hc_exec_end(c, db, hc_tx, hc_wrc, hc_tags, hc_rc == HC_OK ? 2 : HC_EXEC_FLUSH, err);
+    hc_rc = hc_rc == HC_OK ? hc_exec_end(c, db, hc_tx, hc_wrc, hc_tags, 2, err)
+                          : hc_exec_end_flush(c, db, hc_tx, hc_wrc, err);
     hc_buf_free(&hc_tag[0]);
     hc_buf_free(&hc_tag[1]);
     return hc_rc;
 }
-#line 657 "shop.hc.c"
+#line 660 "shop.hc.c"
 
 /* ------------------------------------------------------ policy load_user */
 #line 40 "tests/golden/shop.hcache"
@@ -715,7 +718,7 @@ static int shop_load_user__miss(hc_cache *c, const char *key, shop_load_user__ar
     int hc_rc = HC_OK;
     memset(hc_tagb, 0, sizeof hc_tagb);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "user:", 5);
-    if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_tagb[0], (int64_t)hc_a->user_id);
+    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_tagb[0], (int64_t)hc_a->user_id);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[1], "users", 5);
     hc_tags[0] = (const char *)hc_tagb[0].data;
     hc_tags[1] = (const char *)hc_tagb[1].data;
@@ -744,7 +747,7 @@ int shop_load_user(hc_cache *c, int64_t user_id, shop_load_user_loader load, voi
     hc_t.out = out;
     hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:user:", 10);
-    if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_key, (int64_t)user_id);
+    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_key, (int64_t)user_id);
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded where the value lies. */
         hc_t.seen = false;
@@ -759,7 +762,7 @@ int shop_load_user(hc_cache *c, int64_t user_id, shop_load_user_loader load, voi
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
     return hc_rc;
 }
-#line 763 "shop.hc.c"
+#line 766 "shop.hc.c"
 /* ------------------------------------------------------ cacheable fib */
 #line 45 "tests/golden/shop.hcache"
 typedef struct shop_fib__args {
@@ -840,7 +843,7 @@ int shop_fib(hc_cache *c, int64_t n, int64_t *out, hc_error *err)
     hc_t.out = out;
     hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:fib:", 9);
-    if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_key, (int64_t)n);
+    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_key, (int64_t)n);
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded where the value lies. */
         hc_t.seen = false;
@@ -855,7 +858,7 @@ int shop_fib(hc_cache *c, int64_t n, int64_t *out, hc_error *err)
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
     return hc_rc;
 }
-#line 859 "shop.hc.c"
+#line 862 "shop.hc.c"
 /* ------------------------------------------------------ cacheable greeting */
 #line 49 "tests/golden/shop.hcache"
 typedef struct shop_greeting__args {
@@ -946,7 +949,7 @@ int shop_greeting(hc_cache *c, const char *name, char **out)
     hc_t.out = out;
     hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:greeting:", 14);
-    if (hc_rc == HC_OK) hc_rc = hc_key_append_escaped(&hc_key, name, strlen(name));
+    if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(&hc_key, name, strlen(name));
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded where the value lies. */
         hc_t.seen = false;
@@ -962,4 +965,4 @@ int shop_greeting(hc_cache *c, const char *name, char **out)
     hc_buf_free(&hc_key);
     return hc_rc;
 }
-#line 966 "shop.hc.c"
+#line 969 "shop.hc.c"

@@ -86,7 +86,7 @@ static int shop_user__key(hc_buf *hc_key, int64_t id)
     int hc_rc = HC_OK;
     hc_buf_reset(hc_key);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:user:", 10);
-    if (hc_rc == HC_OK) hc_rc = hc_key_append_int(hc_key, (int64_t)id);
+    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_key, (int64_t)id);
     return hc_rc;
 }
 
@@ -95,7 +95,7 @@ static int shop_user__tag(hc_buf *hc_tag, int64_t id)
     int hc_rc = HC_OK;
     hc_buf_reset(hc_tag);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tag, "user:", 5);
-    if (hc_rc == HC_OK) hc_rc = hc_key_append_int(hc_tag, (int64_t)id);
+    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_tag, (int64_t)id);
     return hc_rc;
 }
 
@@ -214,6 +214,7 @@ int shop_user_by_id_direct(hc_db *db, int64_t id, shop_user *out, hc_error *err)
     if (hc_rc != HC_OK) return hc_rc;
     if (hc_rc == HC_OK) hc_rc = hc_stmt_bind_i64(hc_s, 1, (int64_t)id);
     if (hc_rc == HC_OK) hc_rc = hc_stmt_step(hc_s);
+    if (hc_rc == HC_DONE) hc_rc = HC_MISS;        /* no row */
     if (hc_rc == HC_OK) hc_rc = shop_user__row(hc_s, &hc_v);
     hc_db_end(hc_s);
     if (hc_rc == HC_OK) {
@@ -284,7 +285,7 @@ static int shop_user_by_id__miss(hc_cache *c, const char *key, shop_user_by_id__
     int hc_rc = HC_OK;
     memset(hc_tagb, 0, sizeof hc_tagb);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "user:", 5);
-    if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_tagb[0], (int64_t)hc_a->id);
+    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_tagb[0], (int64_t)hc_a->id);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[1], "users", 5);
     hc_tags[0] = (const char *)hc_tagb[0].data;
     hc_tags[1] = (const char *)hc_tagb[1].data;
@@ -312,7 +313,7 @@ int shop_user_by_id(hc_cache *c, hc_db *db, int64_t id, shop_user *out, hc_error
     hc_t.out = out;
     hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:user:", 10);
-    if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_key, (int64_t)id);
+    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_key, (int64_t)id);
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded where the value lies. */
         hc_t.seen = false;
@@ -363,7 +364,7 @@ int shop_users_in_team_direct(hc_db *db, int64_t team, shop_user_list *out, hc_e
         memset(&hc_v.items[hc_v.len], 0, sizeof hc_v.items[0]);
         if (hc_rc == HC_OK) hc_rc = shop_user__row(hc_s, &hc_v.items[hc_v.len++]);
     }
-    if (hc_rc == HC_MISS) hc_rc = HC_OK;        /* no more rows */
+    if (hc_rc == HC_DONE) hc_rc = HC_OK;        /* no more rows */
     hc_db_end(hc_s);
     if (hc_rc == HC_OK) {
         shop_user_list_clear(&(*out));
@@ -438,7 +439,7 @@ static int shop_users_in_team__miss(hc_cache *c, const char *key, shop_users_in_
     memset(hc_tagb, 0, sizeof hc_tagb);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "users", 5);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[1], "team:", 5);
-    if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_tagb[1], (int64_t)hc_a->team);
+    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_tagb[1], (int64_t)hc_a->team);
     hc_tags[0] = (const char *)hc_tagb[0].data;
     hc_tags[1] = (const char *)hc_tagb[1].data;
     if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, key, &hc_o, shop_users_in_team__fill, hc_a, &hc_val, hc_t->err);
@@ -465,7 +466,7 @@ int shop_users_in_team(hc_cache *c, hc_db *db, int64_t team, shop_user_list *out
     hc_t.out = out;
     hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:team:", 10);
-    if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_key, (int64_t)team);
+    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_key, (int64_t)team);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, ":users", 6);
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded where the value lies. */
@@ -502,6 +503,7 @@ int shop_user_count_direct(hc_db *db, int64_t *out, hc_error *err)
     hc_rc = hc_db_begin(db, &shop_user_count__sql, &hc_s, err);
     if (hc_rc != HC_OK) return hc_rc;
     if (hc_rc == HC_OK) hc_rc = hc_stmt_step(hc_s);
+    if (hc_rc == HC_DONE) hc_rc = HC_MISS;        /* no row */
     if (hc_rc == HC_OK) hc_rc = hc_stmt_col_i64(hc_s, 0, &hc_v, NULL);
     hc_db_end(hc_s);
     if (hc_rc == HC_OK) {
@@ -634,16 +636,17 @@ int shop_rename_user(hc_cache *c, hc_db *db, int64_t id, const char *name, int64
     if (hc_rc == HC_OK) hc_rc = hc_stmt_bind_i64(hc_s, 1, (int64_t)id);
     if (hc_rc == HC_OK) hc_rc = hc_stmt_bind_text(hc_s, 2, name);
     while (hc_rc == HC_OK) hc_rc = hc_stmt_step(hc_s);   /* rows, if any, are dropped */
-    if (hc_rc == HC_MISS) hc_rc = HC_OK;
+    if (hc_rc == HC_DONE) hc_rc = HC_OK;
     if (hc_rc == HC_OK && changes) *changes = hc_stmt_changes(hc_s);
     hc_db_end(hc_s);
     hc_wrc = hc_rc;                            /* the write's result */
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tag[0], "user:", 5);
-    if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_tag[0], (int64_t)id);
+    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_tag[0], (int64_t)id);
     hc_tags[0] = (const char *)hc_tag[0].data;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tag[1], "users", 5);
     hc_tags[1] = (const char *)hc_tag[1].data;
-    hc_rc = hc_exec_end(c, db, hc_tx, hc_wrc, hc_tags, hc_rc == HC_OK ? 2 : HC_EXEC_FLUSH, err);
+    hc_rc = hc_rc == HC_OK ? hc_exec_end(c, db, hc_tx, hc_wrc, hc_tags, 2, err)
+                          : hc_exec_end_flush(c, db, hc_tx, hc_wrc, err);
     hc_buf_free(&hc_tag[0]);
     hc_buf_free(&hc_tag[1]);
     return hc_rc;
@@ -709,7 +712,7 @@ static int shop_load_user__miss(hc_cache *c, const char *key, shop_load_user__ar
     int hc_rc = HC_OK;
     memset(hc_tagb, 0, sizeof hc_tagb);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "user:", 5);
-    if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_tagb[0], (int64_t)hc_a->user_id);
+    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_tagb[0], (int64_t)hc_a->user_id);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[1], "users", 5);
     hc_tags[0] = (const char *)hc_tagb[0].data;
     hc_tags[1] = (const char *)hc_tagb[1].data;
@@ -738,7 +741,7 @@ int shop_load_user(hc_cache *c, int64_t user_id, shop_load_user_loader load, voi
     hc_t.out = out;
     hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:user:", 10);
-    if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_key, (int64_t)user_id);
+    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_key, (int64_t)user_id);
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded where the value lies. */
         hc_t.seen = false;
@@ -834,7 +837,7 @@ int shop_fib(hc_cache *c, int64_t n, int64_t *out, hc_error *err)
     hc_t.out = out;
     hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:fib:", 9);
-    if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_key, (int64_t)n);
+    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_key, (int64_t)n);
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded where the value lies. */
         hc_t.seen = false;
@@ -940,7 +943,7 @@ int shop_greeting(hc_cache *c, const char *name, char **out)
     hc_t.out = out;
     hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:greeting:", 14);
-    if (hc_rc == HC_OK) hc_rc = hc_key_append_escaped(&hc_key, name, strlen(name));
+    if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(&hc_key, name, strlen(name));
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded where the value lies. */
         hc_t.seen = false;

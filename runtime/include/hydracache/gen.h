@@ -1,0 +1,374 @@
+/*
+** hydracache/gen.h -- what the code hcachegen writes needs from
+** libhydracache: the postcard codec (its hot decoders inline), the pieces
+** of key and tag templates, prepared statements over an hc_db, and the
+** calls around a generated exec. Applications rarely call these directly.
+*/
+#ifndef HYDRACACHE_GEN_H
+#define HYDRACACHE_GEN_H
+
+#include "core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------- codec for generated code */
+
+/*
+** The postcard wire format (serde's compact format, the one the original
+** HydraCache stores), used by the code hcachegen writes. Encoders append to
+** out and return HC_OK or HC_ENOMEM (out unchanged on failure), or HC_EINVAL
+** for a NULL s or a NULL p with n > 0:
+**   unsigned        LEB128 varint (u32 values go through hc_enc_u64)
+**   signed          zigzag, then varint (i32 values go through hc_enc_i64)
+**   f64             8 bytes, IEEE 754, little-endian
+**   bool            one byte, 0 or 1
+**   text, blob      varint length, then the bytes
+**   T?              0x00, or 0x01 then T (hc_enc_option)
+**   lists           varint count (hc_enc_u64), then the items
+*/
+HC_API int hc_enc_u64(hc_buf *out, uint64_t v);
+HC_API int hc_enc_i64(hc_buf *out, int64_t v);
+HC_API int hc_enc_f64(hc_buf *out, double v);
+HC_API int hc_enc_bool(hc_buf *out, bool v);
+HC_API int hc_enc_option(hc_buf *out, bool present);
+HC_API int hc_enc_bytes(hc_buf *out, const void *p, size_t n);
+HC_API int hc_enc_text(hc_buf *out, const char *s);    /* s not NULL */
+
+/*
+** A decoder reads from [p, end) and never past end. Every hc_dec_* returns
+** HC_OK, HC_ECODEC (truncated or malformed input: a varint longer than its
+** type allows, 10 bytes or 5 for u32/i32, or overflowing it; a value out of
+** range for the type; a bool or option tag other than 0 or 1; text holding a
+** NUL byte) or HC_ENOMEM; on failure the output is untouched and the decoder
+** should be abandoned. As in postcard, a varint longer than it needs to be
+** but within that limit is accepted (80 00 is 0). Text and blob bytes are
+** copied into memory from malloc (text NUL-terminated; an empty blob has
+** data NULL), which the caller frees with free().
+*/
+typedef struct hc_dec {
+    const uint8_t *p, *end;
+} hc_dec;
+
+HC_API int hc_dec_text(hc_dec *d, char **s);
+HC_API int hc_dec_bytes(hc_dec *d, hc_bytes *b);
+
+/*
+** Decoding over a struct that already holds a value, without allocating
+** when the new text fits: generated code reads text and blob fields as
+** views of the encoded bytes (checked like hc_dec_text and hc_dec_bytes,
+** nothing copied), and once the whole value has decoded, hc_view_commit
+** copies all of them into the struct's fields at once. A struct read again
+** and again then allocates nothing.
+*/
+typedef struct hc_view {
+    const uint8_t *p;       /* the bytes, inside the decoder's input */
+    size_t   n;
+    bool     present;       /* false: NULL text, or an empty blob */
+    bool     blob;          /* which hc_dec_*_view filled it */
+    uint8_t *mem;           /* hc_view_commit's */
+} hc_view;
+
+/*
+** Copy n views into n fields: field[i] points to the char * of a text view
+** or to the hc_bytes of a blob view; what a field held must come from malloc
+** (or be NULL), as everything in generated structs does. A field's memory
+** is reused when the new bytes fit in it, and freed when they do not.
+** HC_OK, or HC_ENOMEM with every field as it was: memory is allocated for
+** all fields before any is written.
+*/
+HC_API int hc_view_commit(void *const *field, hc_view *v, size_t n);
+
+/*
+** The decoders of fixed-size values are inline: a cached read of a struct
+** decodes every field, and calls into the library were a third of its time.
+** A varint of more than two bytes goes to the out-of-line hc__dec_varint,
+** which is exported for this use only.
+*/
+/* A varint of at most max bytes whose last byte may not exceed last. */
+HC_API int hc__dec_varint(hc_dec *d, unsigned max, unsigned last, uint64_t *v);
+
+HC_API HC_INLINE_DEF void hc_dec_init(hc_dec *d, const void *data, size_t len)
+{
+    d->p = (const uint8_t *)data;
+    d->end = len ? d->p + len : d->p;   /* NULL + 0 is undefined */
+}
+
+/* Varints of one or two bytes, as most lengths and numbers are, are read
+   inline (two bytes hold 14 bits, which every varint type has room for). */
+HC_API HC_INLINE_DEF int hc_dec_u64(hc_dec *d, uint64_t *v)
+{
+    const uint8_t *p = d->p;
+    if (p != d->end && p[0] < 0x80) {
+        *v = p[0];
+        d->p = p + 1;
+        return HC_OK;
+    }
+    if (d->end - p >= 2 && p[1] < 0x80) {
+        *v = (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
+        d->p = p + 2;
+        return HC_OK;
+    }
+    return hc__dec_varint(d, 10, 0x01, v);  /* ceil(64 / 7) bytes, 64 - 63 bits left */
+}
+
+HC_API HC_INLINE_DEF int hc_dec_u32(hc_dec *d, uint32_t *v)
+{
+    const uint8_t *p = d->p;
+    uint64_t x;
+    if (p != d->end && p[0] < 0x80) {
+        *v = p[0];
+        d->p = p + 1;
+        return HC_OK;
+    }
+    if (d->end - p >= 2 && p[1] < 0x80) {
+        *v = (uint32_t)(p[0] & 0x7f) | (uint32_t)p[1] << 7;
+        d->p = p + 2;
+        return HC_OK;
+    }
+    int rc = hc__dec_varint(d, 5, 0x0f, &x);    /* ceil(32 / 7) bytes, 32 - 28 bits left */
+    if (rc == HC_OK) *v = (uint32_t)x;
+    return rc;
+}
+
+/* Zigzag back (0, 1, 2, 3 -> 0, -1, 1, -2); nothing overflows: u >> 1 <= INT64_MAX. */
+HC_API HC_INLINE_DEF int hc_dec_i64(hc_dec *d, int64_t *v)
+{
+    uint64_t u;
+    int rc = hc_dec_u64(d, &u);
+    if (rc == HC_OK) *v = (u & 1) ? -(int64_t)(u >> 1) - 1 : (int64_t)(u >> 1);
+    return rc;
+}
+
+/* Postcard reads an i32 as a zigzagged u32: one that fits in 32 bits
+   unzigzags into int32_t, and one outside int32_t zigzags to more. */
+HC_API HC_INLINE_DEF int hc_dec_i32(hc_dec *d, int32_t *v)
+{
+    uint32_t u;
+    int rc = hc_dec_u32(d, &u);
+    if (rc == HC_OK) *v = (u & 1) ? -(int32_t)(u >> 1) - 1 : (int32_t)(u >> 1);
+    return rc;
+}
+
+/* Eight bytes, little-endian whatever the host's byte order. */
+HC_API HC_INLINE_DEF int hc_dec_f64(hc_dec *d, double *v)
+{
+    if (d->end - d->p < 8) return HC_ECODEC;
+    uint64_t bits = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(&bits, d->p, 8);
+#else
+    for (int i = 0; i < 8; i++) bits |= (uint64_t)d->p[i] << (8 * i);
+#endif
+    d->p += 8;
+    memcpy(v, &bits, sizeof *v);
+    return HC_OK;
+}
+
+HC_API HC_INLINE_DEF int hc_dec_bool(hc_dec *d, bool *v)
+{
+    if (d->p == d->end || *d->p > 1) return HC_ECODEC;
+    *v = *d->p++ == 1;
+    return HC_OK;
+}
+
+HC_API HC_INLINE_DEF int hc_dec_option(hc_dec *d, bool *present)
+{
+    return hc_dec_bool(d, present);
+}
+
+/* A list's count, or a length. HC_ECODEC when it exceeds the bytes left
+   (every item takes at least one), so a forged count cannot make the
+   caller allocate much. */
+HC_API HC_INLINE_DEF int hc_dec_count(hc_dec *d, size_t *n)
+{
+    hc_dec t = *d;
+    uint64_t x;
+    int rc = hc_dec_u64(&t, &x);
+    if (rc != HC_OK) return rc;
+    if (x > (uint64_t)(t.end - t.p)) return HC_ECODEC;
+    *d = t;
+    *n = (size_t)x;
+    return HC_OK;
+}
+
+/* HC_OK when every byte was consumed, HC_ECODEC when some are left over. */
+HC_API HC_INLINE_DEF int hc_dec_finish(const hc_dec *d)
+{
+    return d->p == d->end ? HC_OK : HC_ECODEC;
+}
+
+/*
+** The bytes of a text or a blob, as a view of d's input: the length is
+** checked against the bytes left, and text may not hold a NUL (a C string
+** cannot). An empty blob is not present: its data is NULL. On failure *v
+** is untouched.
+*/
+HC_API HC_INLINE_DEF int hc_dec_text_view(hc_dec *d, hc_view *v)
+{
+    hc_dec t = *d;
+    size_t n;
+    int rc = hc_dec_count(&t, &n);
+    if (rc != HC_OK) return rc;
+    if (n && memchr(t.p, 0, n)) return HC_ECODEC;
+    v->p = t.p;
+    v->n = n;
+    v->present = true;
+    v->blob = false;
+    v->mem = NULL;
+    d->p = t.p + n;
+    return HC_OK;
+}
+
+HC_API HC_INLINE_DEF int hc_dec_bytes_view(hc_dec *d, hc_view *v)
+{
+    hc_dec t = *d;
+    size_t n;
+    int rc = hc_dec_count(&t, &n);
+    if (rc != HC_OK) return rc;
+    v->p = t.p;
+    v->n = n;
+    v->present = n > 0;
+    v->blob = true;
+    v->mem = NULL;
+    d->p = t.p + n;
+    return HC_OK;
+}
+
+/*
+** Pieces of key and tag templates ("team:{team}:users"): the literal parts
+** go in with hc_buf_append; each interpolated value with one of these
+** hc_key_piece_* calls, which, unlike the hc_key_append* calls of the
+** application API (a whole segment, joined with ':'), add no separator.
+** Text is escaped as a key segment ('%' -> %25, ':' -> %3A); numbers are
+** written in decimal (f64 with %.17g), bool as true/false, blobs in
+** lowercase hex.
+*/
+HC_API int hc_key_piece_text(hc_buf *key, const char *s, size_t n);
+HC_API int hc_key_piece_i64(hc_buf *key, int64_t v);
+HC_API int hc_key_piece_u64(hc_buf *key, uint64_t v);
+HC_API int hc_key_piece_f64(hc_buf *key, double v);
+HC_API int hc_key_piece_hex(hc_buf *key, const void *p, size_t n);
+
+
+/* ------------------------------------------------------------ statements */
+
+typedef struct hc_stmt hc_stmt;
+
+/*
+** What generated code knows about one statement. It is a static constant of
+** the generated file, and its address identifies the statement in every
+** hc_db's table of prepared statements.
+*/
+typedef enum hc_sql_type {
+    HC_SQL_I32 = 1, HC_SQL_I64, HC_SQL_U32, HC_SQL_U64, HC_SQL_F64,
+    HC_SQL_BOOL, HC_SQL_TEXT, HC_SQL_BLOB
+} hc_sql_type;
+
+typedef struct hc_sql {
+    const char *name;                   /* "shop_user_by_id", for messages */
+    const char *sqlite;                 /* the text with ?N parameters */
+    const char *postgres;               /* the text with $N parameters */
+    unsigned nparams;
+    const unsigned char *param_types;   /* nparams hc_sql_type values */
+} hc_sql;
+
+/*
+** The statement interface generated code uses; applications rarely need it.
+**
+** hc_db_begin locks db, finds or prepares sql and sets *st. Then bind every
+** parameter (numbered from 1), call hc_stmt_step for each row, read its
+** columns (numbered from 0), and always finish with hc_db_end on the same
+** thread, which resets the statement and unlocks db (hc_db_end(NULL) does
+** nothing). If hc_db_begin fails, nothing is held and *st is NULL; a failed
+** prepare is not remembered, so the next call prepares again. An
+** hc_db_begin on a thread whose previous statement on db has not ended is
+** HC_EBUSY. Every hc_stmt_* failure is described in the err given to
+** hc_db_begin (which may be NULL: the codes are returned all the same).
+** Bound text and blobs are copied.
+**
+** hc_stmt_step runs the statement on its first call. It returns HC_OK when a
+** row is available, HC_DONE when there are no (more) rows, HC_EDB. Once it
+** has returned HC_DONE or an error it returns the same again: a statement
+** runs at most once between hc_db_begin and hc_db_end.
+**
+** Column readers convert the database's value to the C type and fail with
+** HC_EDB when it does not fit (a negative u64, an i32 out of range, text
+** that is not a number). Nothing is converted loosely: on SQLite an integer
+** reader wants an integer, f64 an integer or a real, bool 0 or 1, text a
+** text value; on PostgreSQL the value's text must be exactly the number
+** ("t" or "f" for bool), and a bytea column is decoded for blob readers
+** (docs/RUNTIME.md, "Database adapters"). is_null NULL means the column was declared not
+** nullable: a NULL there is HC_EDB naming the column. Otherwise *is_null
+** tells, and a NULL value reads as 0, NULL text or an empty blob. Text and
+** blob bytes are copied into memory from malloc (text NUL-terminated, an
+** empty blob has data NULL), freed by the caller with free().
+*/
+HC_API int hc_db_begin(hc_db *db, const hc_sql *sql, hc_stmt **st, hc_error *err);
+HC_API int hc_db_end(hc_stmt *st);
+
+HC_API int hc_stmt_bind_null(hc_stmt *st, unsigned i);
+HC_API int hc_stmt_bind_i64(hc_stmt *st, unsigned i, int64_t v);
+HC_API int hc_stmt_bind_u64(hc_stmt *st, unsigned i, uint64_t v);
+HC_API int hc_stmt_bind_f64(hc_stmt *st, unsigned i, double v);
+HC_API int hc_stmt_bind_bool(hc_stmt *st, unsigned i, bool v);
+HC_API int hc_stmt_bind_text(hc_stmt *st, unsigned i, const char *s);  /* NULL binds NULL */
+HC_API int hc_stmt_bind_blob(hc_stmt *st, unsigned i, const void *p, size_t n);
+
+HC_API int hc_stmt_step(hc_stmt *st);
+
+HC_API int hc_stmt_col_i32(hc_stmt *st, unsigned col, int32_t *v, bool *is_null);
+HC_API int hc_stmt_col_i64(hc_stmt *st, unsigned col, int64_t *v, bool *is_null);
+HC_API int hc_stmt_col_u32(hc_stmt *st, unsigned col, uint32_t *v, bool *is_null);
+HC_API int hc_stmt_col_u64(hc_stmt *st, unsigned col, uint64_t *v, bool *is_null);
+HC_API int hc_stmt_col_f64(hc_stmt *st, unsigned col, double *v, bool *is_null);
+HC_API int hc_stmt_col_bool(hc_stmt *st, unsigned col, bool *v, bool *is_null);
+HC_API int hc_stmt_col_text(hc_stmt *st, unsigned col, char **s, bool *is_null);
+HC_API int hc_stmt_col_blob(hc_stmt *st, unsigned col, hc_bytes *b, bool *is_null);
+/* The number of columns in the result (valid after the first step). */
+HC_API unsigned hc_stmt_ncols(hc_stmt *st);
+/* Rows inserted, updated or deleted by the statement, after it ran. */
+HC_API int64_t hc_stmt_changes(hc_stmt *st);
+
+/*
+** What a generated exec runs around its statement, so that the tags it
+** invalidates are invalidated everywhere if and only if the write commits.
+**
+** hc_exec_begin: when c's bus can publish inside a transaction on db (the
+** PostgreSQL bus with a PostgreSQL hc_db: pg_notify on db's connection),
+** it takes hc_db_lock and runs BEGIN, unless the connection is inside a
+** transaction already (the application's: then it joins it); otherwise it
+** does nothing. NOTIFY reaches the listeners of one database only, so db
+** and the bus must be connected to the same database. *tx tells
+** hc_exec_end what was done. Returns HC_OK, or an error with nothing held.
+**
+** hc_exec_end, with rc the statement's result (and after hc_db_end):
+**   - with a transaction: if rc is HC_OK, one bus message per tag is
+**     published in it (the bus's payload, see docs/RUNTIME.md) and BEGIN's
+**     transaction is committed, then the tags are invalidated in c; if
+**     anything failed the transaction is rolled back, nothing is
+**     invalidated, and the error is returned. When the connection was lost
+**     (HC_ECONN) the commit may or may not have happened: the tags are
+**     invalidated in c all the same (an invalidation is always safe), and
+**     HC_ECONN is returned. Messages made in the application's transaction
+**     carry no node id, so this process's bus applies them too, at its
+**     commit.
+**   - without: if rc is HC_OK, hc_invalidate_tag for each tag (published on
+**     c's bus, if any); a failed publish returns HC_EBUS although the write
+**     succeeded.
+**   A NULL tag is the empty tag.
+** hc_exec_end_flush is hc_exec_end with a flush of the cache in place of
+** the tags: what generated code calls when it could not build a tag.
+** Return rc when it is an error, else HC_OK, HC_EDB, HC_ECONN, HC_EBUS,
+** HC_ENOMEM.
+*/
+HC_API int hc_exec_begin(hc_cache *c, hc_db *db, int *tx, hc_error *err);
+HC_API int hc_exec_end(hc_cache *c, hc_db *db, int tx, int rc,
+                       const char *const *tags, size_t ntags, hc_error *err);
+HC_API int hc_exec_end_flush(hc_cache *c, hc_db *db, int tx, int rc, hc_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HYDRACACHE_GEN_H */
