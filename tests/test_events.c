@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "testutil.h"
+#include "hc_int.h"          /* hc__listener_stopping */
 
 /* ---------------------------------------------------------- helpers */
 
@@ -134,6 +135,22 @@ static void test_names_and_arguments(void **state)
     assert_int_equal(hc_listen(c, NULL, (hc_event_fn)NULL, NULL, NULL), HC_EINVAL);
     hc_subscription_close(NULL);
     hc_listener_close(NULL);
+    hc_subscription_close(s);
+    hc_cache_close(c);
+
+    /* A ring size no subscriber could get is refused at open, not met by a
+       32 GiB allocation at the first hc_subscribe. */
+    hc_config cfg;
+    hc_config_init(&cfg);
+    cfg.event_buffer = 0xffffffffu;
+    c = (hc_cache *)&cfg;
+    assert_int_equal(hc_cache_open(&c, &cfg), HC_EINVAL);
+    assert_null(c);
+    cfg.event_buffer = HC_EVENT_BUFFER_MAX + 1;
+    assert_int_equal(hc_cache_open(&c, &cfg), HC_EINVAL);
+    cfg.event_buffer = HC_EVENT_BUFFER_MAX;
+    assert_int_equal(hc_cache_open(&c, &cfg), HC_OK);
+    s = subscribe(c, NULL);
     hc_subscription_close(s);
     hc_cache_close(c);
 }
@@ -810,6 +827,11 @@ static void *closer_main(void *arg)
     return NULL;
 }
 
+static bool listener_stopping(void *l)
+{
+    return hc__listener_stopping(l);
+}
+
 static void test_listener_close_waits_for_callback(void **state)
 {
     (void)state;
@@ -826,10 +848,10 @@ static void test_listener_close_waits_for_callback(void **state)
 
     closer k = {.l = l, .s = &s, .finished_at_return = -1};
     assert_int_equal(pthread_create(&k.thread, NULL, closer_main, &k), 0);
-    /* Give the close time to reach its wait. Correctness does not depend on
-       it: a close that did not wait would be caught whenever it returned
-       before the gate opened, which this makes all but certain. */
-    nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+    /* Open the gate only once the close has begun: from then on the
+       listener starts no callback, so "b" is never delivered, and a close
+       that did not wait for the running callback would return first. */
+    if (!test_wait_until(listener_stopping, l)) fail_msg("the close never began");
     test_gate_open(&g);
     assert_int_equal(pthread_join(k.thread, NULL), 0);
     assert_int_equal(k.finished_at_return, 1);

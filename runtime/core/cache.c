@@ -506,7 +506,7 @@ int hc_cache_open(hc_cache **out, const hc_config *cfg)
         hc_config_init(&defaults);
         cfg = &defaults;
     }
-    if (cfg->max_entry_bytes == 0) return HC_EINVAL;
+    if (cfg->max_entry_bytes == 0 || cfg->event_buffer > HC_EVENT_BUFFER_MAX) return HC_EINVAL;
     const hc_allocator *a = cfg->allocator ? cfg->allocator : &hc__system_allocator;
     if (!a->alloc || !a->realloc || !a->free) return HC_EINVAL;
 

@@ -517,6 +517,11 @@ int hc_listen(hc_cache *c, const hc_event_filter *filter, hc_event_fn fn,
     return HC_OK;
 }
 
+bool hc__listener_stopping(const hc_listener *l)
+{
+    return atomic_load(&l->stopping);
+}
+
 void hc_listener_close(hc_listener *l)
 {
     if (!l) return;

@@ -481,6 +481,9 @@ void hc__tags_free_all(hc_cache *c);
 int  hc__events_open(hc_cache *c);
 void hc__events_close(hc_cache *c);
 void hc__emit_event(hc_cache *c, const hc_event *ev);
+/* For tests: whether hc_listener_close has begun on l (from then on no
+   further callback starts). */
+bool hc__listener_stopping(const hc_listener *l);
 static inline void hc__emit_with(hc_cache *c, hc_event_kind kind, hc_origin origin,
                                  const char *key, size_t klen, const char *const *tags,
                                  size_t ntags, uint64_t count)

@@ -227,11 +227,15 @@ typedef struct hc_config {
     uint64_t (*clock_ms)(void *ctx);/* NULL = the monotonic clock; tests inject one */
     void    *clock_ctx;
     const hc_allocator *allocator;  /* NULL = malloc, realloc, free */
-    unsigned event_buffer;          /* 1024 events per subscriber ring */
+    unsigned event_buffer;          /* 1024 events per subscriber ring, at most
+                                       HC_EVENT_BUFFER_MAX */
     bool     access_events;         /* false: hit/miss/load events are opt-in */
     hc_bus  *bus;                   /* NULL = no invalidation bus */
     const char *node_id;            /* NULL = generated; echo suppression on the bus */
 } hc_config;
+
+/* The largest hc_config.event_buffer: a ring of pointers, 8 MiB. */
+#define HC_EVENT_BUFFER_MAX (1u << 20)
 
 /* Fill cfg with the defaults shown above. */
 HC_API void hc_config_init(hc_config *cfg);
