@@ -154,7 +154,7 @@ $(PG_SO): $(PG_SRC:%.c=$(B)/%.o) $(LIB_SO)
 # The core also exports the hc__ names that its adapter libraries and the
 # inline decoders of hydracache/gen.h call (runtime/core/db_int.h says
 # which), and needs no database library.
-CORE_INTERNAL_EXPORTS := hc__dec_varint hc__db_new hc__db_forget hc__sql_error \
+CORE_INTERNAL_EXPORTS := hc__dec_varint hc__db_new hc__db_forget hc__db_settle hc__sql_error \
                          hc__stmt_error hc__col_error hc__sql_type_name
 exported = nm -D --defined-only $(1) | awk '$$2 ~ /[TDBR]/ {print $$3}'
 symbols-check: $(LIB_SO) $(SQLITE_SO) $(PG_SO)

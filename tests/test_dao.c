@@ -21,6 +21,7 @@ typedef struct fx {
     sqlite3 *lite;
     PGconn *pg;
     char dir[64], path[96];
+    char info[1024];                /* PostgreSQL: the conninfo of pg */
     hc_db *db;
     hc_cache *c;
 } fx;
@@ -93,9 +94,8 @@ static int group_pg(void **state)
     }
     PQclear(PQexec(setup, "SET client_min_messages = warning; DROP SCHEMA IF EXISTS hc_test_dao CASCADE; CREATE SCHEMA hc_test_dao"));
     PQfinish(setup);
-    char full[1024];
-    snprintf(full, sizeof full, "%s options='-csearch_path=hc_test_dao'", info);
-    pg_fx.pg = PQconnectdb(full);
+    snprintf(pg_fx.info, sizeof pg_fx.info, "%s options='-csearch_path=hc_test_dao'", info);
+    pg_fx.pg = PQconnectdb(pg_fx.info);
     if (PQstatus(pg_fx.pg) != CONNECTION_OK) {
         fprintf(stderr, "test_dao: %s", PQerrorMessage(pg_fx.pg));
         return -1;
@@ -444,6 +444,170 @@ static void test_exec_on_a_bus(void **state)
     if (bb != ba) hc_bus_free(bb);
 }
 
+/* --------------------------------------- invalidation after commit */
+
+/* A second connection to the fixture's database, and its hc_db. */
+typedef struct conn2 {
+    sqlite3 *lite;
+    PGconn *pg;
+    hc_db *db;
+} conn2;
+
+static void other_open(fx *f, conn2 *o)
+{
+    memset(o, 0, sizeof *o);
+    if (f->kind == HC_DB_SQLITE) {
+        assert_int_equal(sqlite3_open_v2(f->path, &o->lite, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+        assert_int_equal(hc_db_sqlite(&o->db, o->lite, NULL), HC_OK);
+    } else {
+        o->pg = PQconnectdb(f->info);
+        assert_int_equal(PQstatus(o->pg), CONNECTION_OK);
+        assert_int_equal(hc_db_pg(&o->db, o->pg, NULL), HC_OK);
+    }
+}
+
+static void other_close(conn2 *o)
+{
+    hc_db_free(o->db);
+    sqlite3_close(o->lite);
+    PQfinish(o->pg);
+}
+
+/* User 1's name, read through the cache on db. */
+static const char *name_via(hc_cache *c, hc_db *db, dao_user *u)
+{
+    assert_int_equal(dao_user_by_id(c, db, 1, u, NULL), HC_OK);
+    return u->name;
+}
+
+/* After a transaction ended: what the cache holds for user 1, if anything,
+   is what the database holds. */
+static void expect_fresh(hc_cache *c, hc_db *db, const char *name)
+{
+    dao_user cached = {0}, direct = {0};
+    assert_int_equal(dao_user_by_id_direct(db, 1, &direct, NULL), HC_OK);
+    assert_string_equal(direct.name, name);
+    if (dao_user_get(c, 1, &cached) == HC_OK) assert_string_equal(cached.name, direct.name);
+    dao_user_clear(&cached);
+    dao_user_clear(&direct);
+}
+
+/* The application's transaction on the writing connection, under
+   hc_db_lock as the header asks of a shared hc_db. */
+static void tx_begin(fx *f)
+{
+    assert_int_equal(hc_db_lock(f->db), HC_OK);
+    raw(f, "BEGIN");
+}
+
+static void tx_end(fx *f, const char *how)
+{
+    raw(f, how);
+    assert_int_equal(hc_db_unlock(f->db), HC_OK);
+}
+
+/*
+** An exec inside the application's transaction: another connection (or
+** the writing one) reads before the write, between the write and the end,
+** or after; the transaction commits or rolls back. Whatever the order,
+** once it has ended the cache holds nothing that differs from the
+** database. On SQLite and on PostgreSQL, without a bus and with one (the
+** PostgreSQL bus then carries the write's notifications in the
+** transaction).
+*/
+static void test_invalidation_after_commit(void **state)
+{
+    fx *f = ready(state);
+    for (int with_bus = 0; with_bus < 2; with_bus++) {
+        hc_bus *bus = NULL;
+        hc_error err;
+        if (with_bus && f->kind == HC_DB_POSTGRES) {
+            char chan[32];
+            snprintf(chan, sizeof chan, "hc_dao_tx_%ld", (long)getpid());
+            assert_int_equal(hc_bus_pg_new(&bus, getenv("HC_PG_CONNINFO"), chan, &err), HC_OK);
+        } else if (with_bus) {
+            assert_int_equal(hc_bus_memory_new(&bus, 0), HC_OK);
+        }
+        hc_cache *c = open_on(bus, "w");
+        conn2 r;
+        other_open(f, &r);
+        dao_user u = {0};
+        const char *fresh = with_bus ? "alice" : "y0";
+        raw(f, with_bus ? "UPDATE users SET name = 'alice' WHERE id = 1"
+                        : "UPDATE users SET name = 'y0' WHERE id = 1");
+
+        /* Read before the write; commit. */
+        assert_string_equal(name_via(c, r.db, &u), fresh);
+        tx_begin(f);
+        assert_int_equal(dao_rename_user(c, f->db, 1, "n1", NULL, &err), HC_OK);
+        tx_end(f, "COMMIT");
+        expect_fresh(c, r.db, "n1");
+        assert_string_equal(name_via(c, r.db, &u), "n1");
+
+        /* Another connection reads between the write and the commit: the
+           row as committed before, which must not outlive the commit. */
+        tx_begin(f);
+        assert_int_equal(dao_rename_user(c, f->db, 1, "n2", NULL, &err), HC_OK);
+        assert_string_equal(name_via(c, r.db, &u), "n1");
+        tx_end(f, "COMMIT");
+        expect_fresh(c, r.db, "n2");
+        assert_string_equal(name_via(c, r.db, &u), "n2");
+
+        /* The writing connection reads its own uncommitted write, then
+           rolls back: what it read must not stay cached. */
+        tx_begin(f);
+        assert_int_equal(dao_rename_user(c, f->db, 1, "n3", NULL, &err), HC_OK);
+        assert_string_equal(name_via(c, f->db, &u), "n3");
+        tx_end(f, "ROLLBACK");
+        expect_fresh(c, r.db, "n2");
+        assert_string_equal(name_via(c, r.db, &u), "n2");
+
+        /* Another connection reads between the write and a rollback. */
+        tx_begin(f);
+        assert_int_equal(dao_rename_user(c, f->db, 1, "n4", NULL, &err), HC_OK);
+        assert_string_equal(name_via(c, r.db, &u), "n2");
+        tx_end(f, "ROLLBACK");
+        expect_fresh(c, r.db, "n2");
+
+        /* Read after the commit. */
+        tx_begin(f);
+        assert_int_equal(dao_rename_user(c, f->db, 1, "n5", NULL, &err), HC_OK);
+        tx_end(f, "COMMIT");
+        assert_string_equal(name_via(c, r.db, &u), "n5");
+        expect_fresh(c, r.db, "n5");
+
+        /* A transaction run on the connection without hc_db_lock: its end
+           is seen at the next call on the writing hc_db; meanwhile nothing
+           stale is kept, because the tags stay held. */
+        raw(f, "BEGIN");
+        assert_int_equal(dao_rename_user(c, f->db, 1, "n6", NULL, &err), HC_OK);
+        assert_string_equal(name_via(c, r.db, &u), "n5");
+        raw(f, "COMMIT");
+        expect_fresh(c, r.db, "n6");
+        assert_string_equal(name_via(c, r.db, &u), "n6");
+        int64_t n;
+        assert_int_equal(dao_user_count(c, f->db, &n, NULL), HC_OK);   /* sees the end */
+        assert_string_equal(name_via(c, r.db, &u), "n6");
+        assert_int_equal(dao_user_get(c, 1, &u), HC_OK);                 /* cached again */
+        assert_string_equal(u.name, "n6");
+
+        /* On SQLite a rollback is seen at once (the adapter's rollback
+           hook), even without a call on the writing hc_db. */
+        raw(f, "BEGIN");
+        assert_int_equal(dao_rename_user(c, f->db, 1, "n7", NULL, &err), HC_OK);
+        raw(f, "ROLLBACK");
+        expect_fresh(c, r.db, "n6");
+        assert_string_equal(name_via(c, r.db, &u), "n6");
+        if (f->kind == HC_DB_SQLITE) assert_int_equal(dao_user_get(c, 1, &u), HC_OK);
+        assert_int_equal(dao_user_count(c, f->db, &n, NULL), HC_OK);
+
+        dao_user_clear(&u);
+        other_close(&r);
+        hc_cache_close(c);
+        hc_bus_free(bus);
+    }
+}
+
 /* ----------------------------------------------------------- failures */
 
 static void test_bad_sql_at_run_time(void **state)
@@ -557,6 +721,7 @@ int main(void)
         T(test_exec_invalidates),
         T(test_failed_exec_invalidates_nothing),
         T(test_exec_on_a_bus),
+        T(test_invalidation_after_commit),
         T(test_bad_sql_at_run_time),
         T(test_database_goes_away),
         T(test_bad_arguments),

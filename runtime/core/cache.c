@@ -552,7 +552,8 @@ int hc_cache_open(hc_cache **out, const hc_config *cfg)
     for (; i < HC_SHARDS; i++)
         if (pthread_mutex_init(&c->shards[i].lock, NULL) != 0) goto sysfail;
     hc__wheel_init(&c->wheel, now_ms(c));
-    int rc = hc__events_open(c);
+    int rc = hc__holds_open(c);
+    if (rc == HC_OK) rc = hc__events_open(c);
     if (rc == HC_OK && c->bus) rc = hc__cache_bus_attach(c);
     if (rc != HC_OK) {
         c->bus = NULL;                  /* not attached */
@@ -589,6 +590,7 @@ int hc_cache_close(hc_cache *c)
        for one that runs), then the subscriptions. */
     if (c->bus) hc__cache_bus_detach(c);
     hc__events_close(c);
+    hc__holds_close(c);
     /* No reader can be left (no call on c may run), so what waits for a
        grace period can go at once. */
     for (hc__entry *e = c->defer_entries, *next; e; e = next) {
@@ -712,7 +714,9 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
         }
         if (!tag_seen(tl, e->ntags, t)) tl[e->ntags++].tag = t;
     }
-    if (rc == HC_OK && f && f->stale) {
+    /* A load is not stored once an invalidation raced it, nor while a tag
+       of its entry is held by a transaction that is still open. */
+    if (rc == HC_OK && f && (f->stale || hc__cache_held(c, f->tags, f->ntags))) {
         c->stale_discards++;
         rc = HC_MISS;                   /* not an error: just not stored */
     }

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "db_int.h"
+#include "hc_int.h"
 
 /* ------------------------------------------------------------ messages */
 
@@ -168,6 +169,8 @@ int hc__db_new(hc_db **out, hc_db_kind kind, const hc__db_ops *ops, void *conn)
 void hc_db_free(hc_db *db)
 {
     if (!db) return;
+    hc__db_settle(db, true);
+    if (db->ops->detach) db->ops->detach(db);
     release_all(db, true);
     free(db->slots);
     pthread_mutex_destroy(&db->mu);
@@ -201,7 +204,99 @@ int hc_db_unlock(hc_db *db)
         rc = HC_EINVAL;
     }
     pthread_mutex_unlock(&db->mu);
+    /* The usual end of a transaction on a shared hc_db: COMMIT under
+       hc_db_lock, then the unlock. */
+    if (rc == HC_OK) hc__db_settle(db, false);
     return rc;
+}
+
+/* ------------------------------------------------- deferred invalidation */
+
+/*
+** Invalidations that wait for the end of the application's transaction
+** (hc__db_defer): the tags are held in their cache meanwhile (hold.c).
+** Why not SQLite's commit hook: it runs before the commit is durable, and
+** a reader on another connection could still load and cache the old row
+** in between; the end is therefore looked for where the connection is
+** seen outside a transaction, and on a rollback (the adapter's hook).
+*/
+typedef struct hc__deferred {
+    struct hc__deferred *next;
+    hc_cache *c;
+    bool      all, publish;
+    size_t    n;
+    char     *tags[];                /* n copies, after them their bytes */
+} hc__deferred;
+
+static void release_list(hc__deferred *d)
+{
+    while (d) {
+        hc__deferred *next = d->next;
+        hc__cache_release(d->c, (const char *const *)d->tags, d->n, d->all, d->publish);
+        free(d);
+        d = next;
+    }
+}
+
+int hc__db_defer(hc_db *db, hc_cache *c, const char *const *tags, size_t n, bool all,
+                 bool publish)
+{
+    size_t size = sizeof(hc__deferred) + n * sizeof(char *);
+    for (size_t i = 0; i < n; i++) size += strlen(tags[i] ? tags[i] : "") + 1;
+    hc__deferred *d = malloc(size);
+    int rc = d ? hc__cache_hold(c, tags, n, all) : HC_ENOMEM;
+    if (rc != HC_OK) {
+        /* Cannot wait (nothing is held): invalidate now, as an exec
+           outside a transaction does. */
+        free(d);
+        for (size_t i = 0; !all && i < n; i++) (void)hc_invalidate_tag(c, tags[i] ? tags[i] : "", NULL);
+        if (all) (void)hc_flush(c);
+        return rc;
+    }
+    d->c = c;
+    d->all = all;
+    d->publish = publish;
+    d->n = n;
+    char *p = (char *)(d->tags + n);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(tags[i] ? tags[i] : "") + 1;
+        memcpy(p, tags[i] ? tags[i] : "", len);
+        d->tags[i] = p;
+        p += len;
+    }
+    pthread_mutex_lock(&db->mu);
+    d->next = db->deferred;
+    db->deferred = d;
+    atomic_fetch_add_explicit(&db->ndeferred, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&db->mu);
+    return HC_OK;
+}
+
+void hc__db_settle(hc_db *db, bool force)
+{
+    if (!db || atomic_load_explicit(&db->ndeferred, memory_order_relaxed) == 0) return;
+    hc__deferred *d = NULL;
+    pthread_mutex_lock(&db->mu);
+    if (force || !db->ops->in_transaction(db)) {
+        d = db->deferred;
+        db->deferred = NULL;
+        atomic_store_explicit(&db->ndeferred, 0, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&db->mu);
+    release_list(d);
+}
+
+bool hc__db_in_transaction(hc_db *db)
+{
+    pthread_mutex_lock(&db->mu);
+    bool in = db->ops->in_transaction(db);
+    pthread_mutex_unlock(&db->mu);
+    return in;
+}
+
+bool hc__db_deferring(hc_db *db)
+{
+    return atomic_load_explicit(&db->ndeferred, memory_order_relaxed) != 0;
 }
 
 /* ---------------------------------------------------------- statements */
@@ -212,6 +307,7 @@ int hc_db_begin(hc_db *db, const hc_sql *sql, hc_stmt **out, hc_error *err)
     if (out) *out = NULL;
     if (!db || !sql || !out || !sql->name)
         return hc_error_set(err, HC_EINVAL, "hc_db_begin: invalid argument");
+    hc__db_settle(db, false);       /* a transaction that ended since */
     const char *text = db->kind == HC_DB_SQLITE ? sql->sqlite : sql->postgres;
     if (!text)
         return hc__sql_error(err, sql, HC_EINVAL, "no SQL text for %s",

@@ -15,6 +15,7 @@
 #define HC_DB_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -101,6 +102,8 @@ typedef struct hc__db_ops {
     /* True while the connection is inside a transaction (BEGIN without its
        COMMIT or ROLLBACK yet). */
     bool (*in_transaction)(hc_db *db);
+    /* Optional: hc_db_free is letting the connection go (undo hooks). */
+    void (*detach)(hc_db *db);
 } hc__db_ops;
 
 /*
@@ -118,6 +121,9 @@ struct hc_db {
     hc_stmt          *active;        /* under mu */
     hc_stmt         **slots;         /* nslots (a power of 2, or 0) */
     size_t            nslots, count;
+    struct hc__deferred *deferred;   /* under mu: invalidations held until
+                                        the application's transaction ends */
+    atomic_uint       ndeferred;     /* their number, read without mu */
 };
 
 /* Make an hc_db over conn for an adapter (hc_db_sqlite, hc_db_pg). Returns
@@ -142,6 +148,27 @@ HC_API void hc__db_forget(hc_db *db);
 */
 int hc__db_tx_open(hc_db *db, bool *opened, hc_error *err);
 int hc__db_tx_close(hc_db *db, bool opened, bool commit, hc_error *err);
+
+/*
+** An exec inside a transaction the application opened on db: hold tags
+** (all: a flush) in c until that transaction ends (hold.c), then release
+** them, invalidating them again and, if publish, publishing them on c's
+** bus. Whether it has ended is looked at on this hc_db: by hc_db_begin,
+** by hc_db_unlock, and by hc_db_free (which releases whatever is left),
+** each time the connection is found outside a transaction; a rollback
+** seen by the adapter ends it too (hc__db_settle). HC_OK, or HC_ENOMEM
+** with the tags invalidated at once instead, as if the transaction had
+** ended.
+*/
+int  hc__db_defer(hc_db *db, hc_cache *c, const char *const *tags, size_t n, bool all,
+                  bool publish);
+/* Release what db holds if its connection is outside a transaction (or
+   always, when force); called with db's lock held or not at all. */
+HC_API void hc__db_settle(hc_db *db, bool force);
+/* Whether db has holds waiting for its transaction to end. */
+bool hc__db_deferring(hc_db *db);
+/* Whether db's connection is inside a transaction now (takes db's lock). */
+bool hc__db_in_transaction(hc_db *db);
 
 /* Set err (may be NULL) to code and "<sql name>: <message>"; returns code. */
 HC_API int hc__sql_error(hc_error *err, const hc_sql *sql, int code, const char *fmt, ...)

@@ -78,6 +78,15 @@ static int end(hc_cache *c, hc_db *db, int tx, int rc, const char *const *tags,
         return hc_error_set(err, HC_EINVAL, "hc_exec_end: invalid argument");
     if (tx == TX_NONE) {
         if (rc != HC_OK) return rc;             /* a failed write invalidates nothing */
+        if (hc__db_in_transaction(db)) {
+            /* The application's transaction: held until it ends, then
+               invalidated and published (db.c, hold.c). */
+            int d = hc__db_defer(db, c, tags, ntags, flush, true);
+            if (d != HC_OK)
+                return hc_error_set(err, d, "the write succeeded, but its invalidation could "
+                                    "not wait for the transaction's end: it was made at once");
+            return HC_OK;
+        }
         int b = HC_OK;
         if (flush) {
             b = hc_flush(c);
@@ -94,15 +103,23 @@ static int end(hc_cache *c, hc_db *db, int tx, int rc, const char *const *tags,
     }
 
     if (rc == HC_OK) rc = publish_in_tx(c, db, tx, tags, ntags, flush, err);
-    if (tx == TX_OURS) {
-        /* After a failure the rollback must not overwrite its message. */
-        int done = hc__db_tx_close(db, true, rc == HC_OK, rc == HC_OK ? err : NULL);
-        if (rc == HC_OK) rc = done;
-    } else {
+    if (tx == TX_THEIRS) {
         (void)hc__db_tx_close(db, false, false, NULL);
+        /* Our bus applies the messages at the application's commit; until
+           the transaction ends the tags are held here too, and released
+           (invalidated again) once it did, committed or not. */
+        if (rc == HC_OK) {
+            int d = hc__db_defer(db, c, tags, ntags, flush, false);
+            if (d != HC_OK)
+                rc = hc_error_set(err, d, "the write succeeded, but its invalidation could "
+                                  "not wait for the transaction's end: it was made at once");
+        }
+        return rc;
     }
-    /* Committed (or left to the application's commit), or perhaps
-       committed: now our cache. */
+    /* After a failure the rollback must not overwrite its message. */
+    int done = hc__db_tx_close(db, true, rc == HC_OK, rc == HC_OK ? err : NULL);
+    if (rc == HC_OK) rc = done;
+    /* Committed, or perhaps committed: now our cache. */
     if (rc == HC_OK || rc == HC_ECONN) apply_local(c, tags, ntags, flush);
     return rc;
 }

@@ -305,6 +305,8 @@ struct hc_cache {
     bool            access_events;
     hc_bus         *bus;
     struct hc__events *events;       /* subscriptions: events.c */
+    struct hc__holds *holds;         /* tags held by open transactions: hold.c */
+    atomic_uint     nheld;           /* tags (and flushes) held; 0: store skips them */
     atomic_uint     nsubs;           /* open subscriptions; 0: hc__emit returns */
     bool            weigh_bytes;     /* the policy counts bytes, not entries */
 
@@ -509,6 +511,25 @@ static inline void hc__emit(hc_cache *c, hc_event_kind kind, hc_origin origin,
 int  hc__cache_bus_attach(hc_cache *c);
 void hc__cache_bus_detach(hc_cache *c);
 int  hc__cache_publish(hc_cache *c, int rc, hc_bus_op op, const char *value);
+/*
+** hold.c: tags held while the transaction of a write that invalidates them
+** is open (see there). hc__cache_hold holds tags (all: every entry) and
+** invalidates them locally; hc__cache_release drops the holds and
+** invalidates again, published on the bus if publish. hc__cache_held says
+** whether an entry with these tags may not be stored now; call it under
+** the policy lock, which orders it after a hold's invalidation.
+*/
+int  hc__holds_open(hc_cache *c);
+void hc__holds_close(hc_cache *c);
+int  hc__cache_hold(hc_cache *c, const char *const *tags, size_t n, bool all);
+void hc__cache_release(hc_cache *c, const char *const *tags, size_t n, bool all, bool publish);
+bool hc__cache_held_slow(hc_cache *c, char *const *tags, size_t n);
+static inline bool hc__cache_held(hc_cache *c, char *const *tags, size_t n)
+{
+    if (atomic_load_explicit(&c->nheld, memory_order_acquire) == 0) return false;
+    return hc__cache_held_slow(c, tags, n);
+}
+
 /* cache.c: apply an invalidation to c without publishing it (a message
    from the bus, or a transactional exec's own). */
 int  hc__apply(hc_cache *c, hc_bus_op op, const char *value, hc_origin origin);

@@ -245,6 +245,20 @@ static bool lite_in_transaction(hc_db *db)
     return !sqlite3_get_autocommit(db->conn);
 }
 
+/* A rollback ends the transaction that invalidations made in it wait for
+   (db.c, "deferred invalidation"): release them now. A commit is seen
+   later, once the connection is outside the transaction: SQLite's commit
+   hook runs before the commit is durable. */
+static void on_rollback(void *db)
+{
+    hc__db_settle(db, true);
+}
+
+static void lite_detach(hc_db *db)
+{
+    sqlite3_rollback_hook(db->conn, NULL, NULL);
+}
+
 static const hc__db_ops lite_ops = {
     .begin = lite_begin,
     .prepare = lite_prepare,
@@ -258,12 +272,15 @@ static const hc__db_ops lite_ops = {
     .col_name = lite_col_name,
     .changes = lite_changes,
     .in_transaction = lite_in_transaction,
+    .detach = lite_detach,
 };
 
 int hc_db_sqlite(hc_db **out, struct sqlite3 *conn, hc_error *err)
 {
     hc_error_clear(err);
     int rc = hc__db_new(out, HC_DB_SQLITE, &lite_ops, conn);
-    return rc == HC_OK ? rc : hc_error_set(err, rc, "hc_db_sqlite: %s",
-                                           conn ? hc_strerror(rc) : "the connection is NULL");
+    if (rc != HC_OK)
+        return hc_error_set(err, rc, "hc_db_sqlite: %s", conn ? hc_strerror(rc) : "the connection is NULL");
+    sqlite3_rollback_hook(conn, on_rollback, *out);
+    return HC_OK;
 }

@@ -353,10 +353,20 @@ HC_API int64_t hc_stmt_changes(hc_stmt *st);
 **     invalidated in c all the same (an invalidation is always safe), and
 **     HC_ECONN is returned. Messages made in the application's transaction
 **     carry no node id, so this process's bus applies them too, at its
-**     commit.
-**   - without: if rc is HC_OK, hc_invalidate_tag for each tag (published on
-**     c's bus, if any); a failed publish returns HC_EBUS although the write
-**     succeeded.
+**     commit; meanwhile the tags are held in c (below).
+**   - without, and db outside a transaction: if rc is HC_OK,
+**     hc_invalidate_tag for each tag (published on c's bus, if any); a
+**     failed publish returns HC_EBUS although the write succeeded.
+**   - without, inside the application's transaction: the tags are
+**     invalidated in c at once and held until that transaction ends: no
+**     load that would store an entry carrying one of them is stored
+**     meanwhile (its callers still get its value), because until then a
+**     reader may see the old row, or, on the writing connection, a new one
+**     that may be rolled back. Once the end is seen, committed or rolled
+**     back, the tags are invalidated again and published on c's bus. The
+**     end is seen by hc_db_unlock (commit under hc_db_lock, as a shared
+**     hc_db needs anyway), by the next hc_db_begin on db, by hc_db_free,
+**     and on SQLite by a rollback itself (the adapter's rollback hook).
 **   A NULL tag is the empty tag.
 ** hc_exec_end_flush is hc_exec_end with a flush of the cache in place of
 ** the tags: what generated code calls when it could not build a tag.
