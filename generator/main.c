@@ -37,17 +37,43 @@ static const char usage[] =
     "--pg-check included), 2 for a bad command line, an I/O error or a\n"
     "PostgreSQL server that cannot be reached.\n";
 
+/*
+** Whether path is a regular file that holds exactly text (len bytes). Only
+** a regular file of that very size is opened, and never through a link:
+** whatever else sits there (a FIFO, which would block the read, a device, a
+** symlink to /dev/urandom) is not an output of ours and gets replaced.
+*/
+static bool holds(const char *path, const char *text, size_t len)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size != len) return false;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return false;
+    /* It may have changed between the lstat and the open. */
+    bool same = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size == len;
+    char buf[65536];
+    size_t at = 0;
+    while (same) {
+        ssize_t k = read(fd, buf, sizeof buf);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) {
+            same = k == 0 && at == len;
+            break;
+        }
+        same = (size_t)k <= len - at && memcmp(buf, text + at, (size_t)k) == 0;
+        at += (size_t)k;
+    }
+    close(fd);
+    return same;
+}
+
 /* Write text to path through a temporary file and rename(), unless path
-   already holds exactly text (then it is left alone, timestamps and all). */
+   already holds exactly text (then it is left alone, timestamps and all).
+   The rename replaces what path names, a symlink included, not its target. */
 static int write_if_changed(const char *path, const char *text)
 {
-    size_t len = strlen(text), old_len;
-    char *old = hcg_read_file(path, &old_len);
-    if (old && old_len == len && memcmp(old, text, len) == 0) {
-        free(old);
-        return 0;
-    }
-    free(old);
+    size_t len = strlen(text);
+    if (holds(path, text, len)) return 0;
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 16);
     if (!tmp) return -1;

@@ -1,0 +1,143 @@
+#!/bin/sh
+# hcachegen as a build step: what it does with what it finds at its output
+# paths, how it writes them, and what it says about a bad command line.
+#
+#   tests/cli.sh BUILD_DIR [RESULTS_FILE]
+#
+# Prints one line per failed check and ends with "cli: N passed, M failed";
+# with RESULTS_FILE, appends "<variant> cli N M 0" to it (the format of
+# scripts/run-tests.sh, for scripts/test-summary.sh).
+set -u
+LC_ALL=C
+export LC_ALL
+
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then
+    echo "usage: $0 BUILD_DIR [RESULTS_FILE]" >&2
+    exit 2
+fi
+build=$1
+results=${2:-}
+here=$(cd "$(dirname "$0")" && pwd)
+variant=$(basename "$build")
+
+gen=$(cd "$build" 2>/dev/null && pwd)/hcachegen
+if [ ! -x "$gen" ]; then
+    echo "cli: $build/hcachegen is missing (build it first)" >&2
+    [ -n "$results" ] && echo "$variant cli 0 1 0" >> "$results"
+    exit 1
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/cli.XXXXXX") || exit 2
+bgpid=""
+cleanup() {
+    [ -n "$bgpid" ] && kill "$bgpid" 2> /dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+passed=0
+failed=0
+sanitizer_re='ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:'
+
+# check NAME WHY: count a check as passed (WHY empty) or failed.
+check() {
+    if [ -z "$2" ]; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        echo "FAILED $1: $2"
+    fi
+}
+
+input=$here/golden/plain.hcache
+ref=$work/ref
+mkdir -p "$ref"
+"$gen" -o "$ref" "$input" || { echo "cli: hcachegen fails on $input" >&2; exit 1; }
+
+# ------------------------------------------- what sits at an output path
+
+# A symlink to a file that holds exactly the output is replaced by a
+# regular file, not followed: the file it pointed to stays as it was.
+out=$work/symlink
+mkdir -p "$out"
+cp "$ref/plain.hc.c" "$work/victim.c"
+cp "$ref/plain.hc.h" "$work/victim.h"
+touch -t 200001020304 "$work/victim.c" "$work/victim.h"
+ln -s "$work/victim.c" "$out/plain.hc.c"
+ln -s "$work/victim.h" "$out/plain.hc.h"
+"$gen" -o "$out" "$input" 2> "$work/stderr"
+rc=$?
+why=""
+if grep -Eq "$sanitizer_re" "$work/stderr"; then why="sanitizer report"
+elif [ "$rc" -ne 0 ]; then why="exit status $rc: $(head -n 1 "$work/stderr")"
+elif [ -L "$out/plain.hc.c" ] || [ -L "$out/plain.hc.h" ]; then why="left a symlink in place of an output"
+elif ! cmp -s "$out/plain.hc.c" "$ref/plain.hc.c" || ! cmp -s "$out/plain.hc.h" "$ref/plain.hc.h"; then
+    why="the outputs are not what was generated"
+elif [ -n "$(find "$work/victim.c" "$work/victim.h" -newermt '2000-01-03')" ]; then
+    why="wrote through the symlink"
+fi
+check symlink-replaced "$why"
+
+# A FIFO: before, hcachegen opened it and read it (a FIFO that nobody
+# writes to blocked it forever). Here a writer hands it exactly the output,
+# so reading it could even finish, and would leave the FIFO in place. It
+# must be replaced without being opened; the writer, which never gets a
+# reader, is then stopped.
+out=$work/fifo
+mkdir -p "$out"
+cp "$ref/plain.hc.h" "$out/plain.hc.h"
+mkfifo "$out/plain.hc.c"
+cat "$ref/plain.hc.c" > "$out/plain.hc.c" &
+bgpid=$!
+"$gen" -o "$out" "$input" 2> "$work/stderr"
+rc=$?
+kill "$bgpid" 2> /dev/null
+wait "$bgpid" 2> /dev/null
+bgpid=""
+why=""
+if grep -Eq "$sanitizer_re" "$work/stderr"; then why="sanitizer report"
+elif [ "$rc" -ne 0 ]; then why="exit status $rc: $(head -n 1 "$work/stderr")"
+elif [ ! -f "$out/plain.hc.c" ] || [ -p "$out/plain.hc.c" ]; then why="left the FIFO in place of an output"
+elif ! cmp -s "$out/plain.hc.c" "$ref/plain.hc.c"; then why="the output is not what was generated"
+fi
+check fifo-replaced "$why"
+
+# A symlink to a device: replaced, never read. (/dev/null, not /dev/zero
+# or /dev/urandom: an hcachegen that follows the link would read those
+# until memory ran out, as one did.)
+out=$work/device
+mkdir -p "$out"
+ln -s /dev/null "$out/plain.hc.c"
+ln -s /dev/null "$out/plain.hc.h"
+"$gen" -o "$out" "$input" 2> "$work/stderr"
+rc=$?
+why=""
+if grep -Eq "$sanitizer_re" "$work/stderr"; then why="sanitizer report"
+elif [ "$rc" -ne 0 ]; then why="exit status $rc: $(head -n 1 "$work/stderr")"
+elif [ -L "$out/plain.hc.c" ] || [ -L "$out/plain.hc.h" ]; then why="left a symlink in place of an output"
+elif ! cmp -s "$out/plain.hc.c" "$ref/plain.hc.c" || ! cmp -s "$out/plain.hc.h" "$ref/plain.hc.h"; then
+    why="the outputs are not what was generated"
+fi
+check device-replaced "$why"
+
+# A regular file with the same content is still left alone, timestamp and
+# all; one with other content of the same size is rewritten.
+out=$work/same
+mkdir -p "$out"
+cp "$ref/plain.hc.c" "$ref/plain.hc.h" "$out/"
+touch -t 200001020304 "$out/plain.hc.c"
+sed 's/DO NOT EDIT/DO NOT EDIX/' "$ref/plain.hc.h" > "$out/plain.hc.h"
+touch -t 200001020304 "$out/plain.hc.h"
+"$gen" -o "$out" "$input" 2> "$work/stderr"
+rc=$?
+why=""
+if [ "$rc" -ne 0 ]; then why="exit status $rc: $(head -n 1 "$work/stderr")"
+elif [ -n "$(find "$out/plain.hc.c" -newermt '2000-01-03')" ]; then why="rewrote an unchanged output"
+elif ! cmp -s "$out/plain.hc.h" "$ref/plain.hc.h"; then why="kept an output of the same size that differs"
+fi
+check regular-compared "$why"
+
+echo "cli: $passed passed, $failed failed"
+[ -n "$results" ] && echo "$variant cli $passed $failed 0" >> "$results"
+[ "$failed" -eq 0 ]
