@@ -67,9 +67,43 @@ static bool holds(const char *path, const char *text, size_t len)
     return same;
 }
 
-/* Write text to path through a temporary file and rename(), unless path
-   already holds exactly text (then it is left alone, timestamps and all).
-   The rename replaces what path names, a symlink included, not its target. */
+/* All of text to fd; 0, or -1 with errno set. */
+static int write_all(int fd, const char *text, size_t len)
+{
+    while (len > 0) {
+        ssize_t k = write(fd, text, len);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) return -1;
+        text += k;
+        len -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Sync the directory that holds path, so that a rename into it lasts. A
+   file system that cannot sync a directory (EINVAL) has nothing to do. */
+static int sync_dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    if (!dir) return -1;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = fd < 0 ? -1 : fsync(fd);
+    if (rc != 0 && errno == EINVAL) rc = 0;
+    if (rc != 0) fprintf(stderr, "hcachegen: cannot sync directory '%s': %s\n", dir, strerror(errno));
+    if (fd >= 0) close(fd);
+    free(dir);
+    return rc;
+}
+
+/*
+** Write text to path through a temporary file and rename(), unless path
+** already holds exactly text (then it is left alone, timestamps and all).
+** The rename replaces what path names, a symlink included, not its target.
+** The temporary file is synced before the rename and the directory after
+** it, so that a power loss right after a build leaves the old output or
+** the new one, never an empty or partial file.
+*/
 static int write_if_changed(const char *path, const char *text)
 {
     size_t len = strlen(text);
@@ -88,17 +122,24 @@ static int write_if_changed(const char *path, const char *text)
     mode_t mask = umask(0);
     umask(mask);
     fchmod(fd, 0666 & ~mask);
-    FILE *f = fdopen(fd, "wb");
-    int ok = f && fwrite(text, 1, len, f) == len;
-    ok = (f ? fclose(f) == 0 : (close(fd), 0)) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        fprintf(stderr, "hcachegen: cannot write %s: %s\n", path, strerror(errno));
+    bool ok = write_all(fd, text, len) == 0 && fsync(fd) == 0;
+    int err = errno;
+    if (close(fd) != 0 && ok) {
+        ok = false;
+        err = errno;
+    }
+    if (ok && rename(tmp, path) != 0) {
+        ok = false;
+        err = errno;
+    }
+    if (!ok) {
+        fprintf(stderr, "hcachegen: cannot write %s: %s\n", path, strerror(err));
         unlink(tmp);
         free(tmp);
         return -1;
     }
     free(tmp);
-    return 0;
+    return sync_dir_of(path);
 }
 
 /* "dir/shop.hcache" -> "shop" (malloc'd). */

@@ -138,6 +138,107 @@ elif ! cmp -s "$out/plain.hc.h" "$ref/plain.hc.h"; then why="kept an output of t
 fi
 check regular-compared "$why"
 
+# ------------------------------------------------------- durable writes
+
+# An interposer, loaded with LD_PRELOAD, logs every fsync and fdatasync
+# (with the path of the descriptor) and every rename, in order. Each output
+# must be synced as its temporary file before the rename, and its directory
+# after it, before the next output. (Under ASan the interposer comes first
+# in the library list, which ASan accepts with verify_asan_link_order=0.)
+cat > "$work/syncspy.c" <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void note(const char *what, const char *a, const char *b)
+{
+    const char *log = getenv("SYNCSPY_LOG");
+    if (!log) return;
+    char line[8192];
+    int n = snprintf(line, sizeof line, "%s %s%s%s\n", what, a, b ? " " : "", b ? b : "");
+    int fd = open(log, O_WRONLY | O_APPEND | O_CREAT, 0644);
+    if (fd < 0) return;
+    if (write(fd, line, (size_t)n) < 0) {}
+    close(fd);
+}
+
+static void note_fd(const char *what, int fd)
+{
+    char link[64], path[4096];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t k = readlink(link, path, sizeof path - 1);
+    path[k > 0 ? k : 0] = 0;
+    note(what, path, NULL);
+}
+
+int fsync(int fd)
+{
+    int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+    int rc = real(fd);
+    if (rc == 0) note_fd("fsync", fd);
+    return rc;
+}
+
+int fdatasync(int fd)
+{
+    int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+    int rc = real(fd);
+    if (rc == 0) note_fd("fsync", fd);
+    return rc;
+}
+
+int rename(const char *from, const char *to)
+{
+    int (*real)(const char *, const char *) =
+        (int (*)(const char *, const char *))dlsym(RTLD_NEXT, "rename");
+    int rc = real(from, to);
+    if (rc == 0) note("rename", from, to);
+    return rc;
+}
+EOF
+if ! cc -shared -fPIC -O1 -o "$work/syncspy.so" "$work/syncspy.c" -ldl 2> "$work/cc.log"; then
+    check syncs "cannot build the interposer: $(head -n 1 "$work/cc.log")"
+else
+    out=$work/durable
+    mkdir -p "$out"
+    out=$(cd "$out" && pwd -P)
+    : > "$work/sync.log"
+    SYNCSPY_LOG=$work/sync.log LD_PRELOAD=$work/syncspy.so \
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+        "$gen" -o "$out" --depfile "$out/plain.d" "$input" 2> "$work/stderr"
+    rc=$?
+    why=""
+    if grep -Eq "$sanitizer_re" "$work/stderr"; then why="sanitizer report"
+    elif [ "$rc" -ne 0 ]; then why="exit status $rc: $(head -n 1 "$work/stderr")"
+    else
+        # Every "rename A B": "fsync A" before it, "fsync DIR" between it
+        # and the next rename; and all three outputs renamed into place.
+        why=$(awk -v dir="$out" '
+            $1 == "fsync" && $2 == dir { dirsync[++nd] = NR; next }
+            $1 == "fsync" { synced[$2] = NR; next }
+            $1 == "rename" { n++; from[n] = $2; to[n] = $3; at[n] = NR; renamed[$3] = 1 }
+            END {
+                at[n + 1] = NR + 1
+                for (i = 1; i <= n; i++) {
+                    if (!(from[i] in synced) || synced[from[i]] > at[i]) {
+                        print "no fsync of " from[i] " before its rename"; exit
+                    }
+                    ok = 0
+                    for (k = 1; k <= nd; k++) if (dirsync[k] > at[i] && dirsync[k] < at[i + 1]) ok = 1
+                    if (!ok) { print "no fsync of " dir " right after renaming " to[i]; exit }
+                }
+                split("plain.hc.h plain.hc.c plain.d", want, " ")
+                for (k = 1; k <= 3; k++)
+                    if (!((dir "/" want[k]) in renamed)) { print "no rename to " dir "/" want[k]; exit }
+            }' "$work/sync.log")
+    fi
+    check syncs "$why"
+fi
+
 echo "cli: $passed passed, $failed failed"
 [ -n "$results" ] && echo "$variant cli $passed $failed 0" >> "$results"
 [ "$failed" -eq 0 ]
