@@ -141,8 +141,23 @@ int hcg_line_of(const hcg_src *src, size_t off)
     return (int)lo + 1;
 }
 
+/* A long source line is shown as this many bytes around the column, and a
+   message is cut at MSG_MAX bytes: a diagnostic stays a few lines however
+   long a line of the input or a name in it is. */
+#define SHOW_MAX 240
+#define MSG_MAX  1024
+
+static bool continuation(unsigned char ch)
+{
+    return (ch & 0xC0) == 0x80;
+}
+
 /* gcc's layout: the location, the message, the line, a caret under the
-   column (tabs copied so the caret lines up). */
+   column (tabs copied so the caret lines up). A line longer than SHOW_MAX
+   shows only a window around the column, "..." where it is cut, the caret
+   still under the byte it points at. The whole diagnostic goes out in one
+   write: stderr is unbuffered, and a byte at a time was one system call
+   per byte of a long line. */
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 0)))
 #endif
@@ -153,21 +168,48 @@ static void report(hcg_src *src, size_t off, const char *kind, const char *fmt, 
        text, not at an empty line past it. */
     if (off == src->len)
         while (off > 0 && (src->text[off - 1] == '\n' || src->text[off - 1] == '\r')) off--;
-    size_t ls = off;
-    while (ls > 0 && src->text[ls - 1] != '\n') ls--;
-    size_t le = off;
-    while (le < src->len && src->text[le] != '\n' && src->text[le] != '\r') le++;
-    fprintf(stderr, "%s:%d:%zu: %s: ", src->path, hcg_line_of(src, off), off - ls + 1, kind);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    fputc(' ', stderr);
-    for (size_t i = ls; i < le; i++) {
-        unsigned char ch = (unsigned char)src->text[i];
-        fputc(ch == '\t' || (ch >= 0x20 && ch != 0x7f) ? ch : '?', stderr);
+    int line = hcg_line_of(src, off);
+    size_t ls = src->line_starts[line - 1];
+    const char *t = src->text;
+
+    /* The window [from, to): the line if it fits, else SHOW_MAX bytes
+       with the column in the middle, cut on character boundaries. */
+    size_t from = ls, to = ls;
+    while (to < src->len && t[to] != '\n' && t[to] != '\r' && to - ls <= SHOW_MAX) to++;
+    if (to - ls > SHOW_MAX && off - ls > SHOW_MAX / 2) {
+        from = off - SHOW_MAX / 2;
+        while (from < off && continuation((unsigned char)t[from])) from++;
     }
-    fputs("\n ", stderr);
-    for (size_t i = ls; i < off; i++) fputc(src->text[i] == '\t' ? '\t' : ' ', stderr);
-    fputs("^\n", stderr);
+    to = off;
+    while (to < src->len && t[to] != '\n' && t[to] != '\r' && to - from < SHOW_MAX) to++;
+    bool cut_right = to < src->len && t[to] != '\n' && t[to] != '\r';
+    if (cut_right)
+        while (to > off && continuation((unsigned char)t[to])) to--;
+    bool cut_left = from > ls;
+
+    char msg[MSG_MAX];
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    if (n >= (int)sizeof msg) memcpy(msg + sizeof msg - 4, "...", 4);
+
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) f = stderr;                      /* no memory: unbuffered, but out */
+    fprintf(f, "%s:%d:%zu: %s: %s\n ", src->path, line, off - ls + 1, kind, msg);
+    if (cut_left) fputs("...", f);
+    for (size_t i = from; i < to; i++) {
+        unsigned char ch = (unsigned char)t[i];
+        fputc(ch == '\t' || (ch >= 0x20 && ch != 0x7f) ? ch : '?', f);
+    }
+    if (cut_right) fputs("...", f);
+    fputs(cut_left ? "\n    " : "\n ", f);
+    for (size_t i = from; i < off; i++) fputc(t[i] == '\t' ? '\t' : ' ', f);
+    fputs("^\n", f);
+    if (f != stderr) {
+        fclose(f);
+        if (buf) fwrite(buf, 1, len, stderr);
+        free(buf);
+    }
 }
 
 void hcg_error(hcg_src *src, size_t off, const char *fmt, ...)

@@ -239,6 +239,53 @@ else
     check syncs "$why"
 fi
 
+# ------------------------------------------------- diagnostics on long lines
+
+# An error deep inside a 4 MB line, and one near the start of a line of
+# 300 bytes: each diagnostic is its three lines, a window of the source line
+# with the caret under the character the column names ('@'), and a few
+# hundred bytes in all, however long the line. (hcachegen once wrote the
+# whole line, a byte per write.)
+long_line() {
+    # long_line FILE PAD-BEFORE PAD-AFTER: a namespace string of PAD-BEFORE
+    # x's, then " @", then PAD-AFTER y's, on line 2.
+    awk -v a="$2" -v b="$3" 'BEGIN {
+        s = "x"; while (length(s) < a) s = s s; s = substr(s, 1, a)
+        t = "y"; while (length(t) < b) t = t t; t = substr(t, 1, b)
+        print "module m;"
+        printf "namespace \"%s\" @ %s\n", s, t
+    }' > "$1"
+}
+# check_window NAME FILE COLUMN: run hcachegen on FILE, whose error is at
+# line 2, column COLUMN, a '@'.
+check_window() {
+    out=$work/window
+    rm -rf "$out" && mkdir -p "$out"
+    (cd "$work" && "$gen" -o "$out" "$(basename "$2")") > /dev/null 2> "$work/stderr"
+    rc=$?
+    size=$(wc -c < "$work/stderr")
+    why=""
+    if grep -Eq "$sanitizer_re" "$work/stderr"; then why="sanitizer report"
+    elif [ "$rc" -ne 1 ]; then why="exit status $rc, not 1"
+    elif [ "$size" -gt 1024 ]; then why="$size bytes of diagnostics"
+    else
+        why=$(awk -v want="$(basename "$2"):2:$3: error: " '
+            NR == 1 && index($0, want) != 1 { print "first line: " $0; exit }
+            NR == 2 { src = $0 }
+            NR == 3 {
+                p = index($0, "^")
+                if (p == 0 || substr($0, p + 1) != "") { print "no caret line"; exit }
+                if (substr(src, p, 1) != "@") { print "the caret is under \"" substr(src, p, 1) "\", not \"@\""; exit }
+                if (length(src) > 260) { print "a source line of " length(src) " bytes"; exit }
+            }' "$work/stderr")
+    fi
+    check "$1" "$why"
+}
+long_line "$work/huge.hcache" 2000000 2000000
+check_window window-huge "$work/huge.hcache" 2000014
+long_line "$work/medium.hcache" 50 250
+check_window window-start "$work/medium.hcache" 64
+
 echo "cli: $passed passed, $failed failed"
 [ -n "$results" ] && echo "$variant cli $passed $failed 0" >> "$results"
 [ "$failed" -eq 0 ]
