@@ -302,11 +302,38 @@ static const char *statement_end(const char *p)
 }
 
 /*
-** Run the schema file one statement at a time, so that an error can be
-** reported at its line and column in the file. The first error stops the
-** load: what follows may depend on what failed. Returns the errors (0 or 1).
+** The schema is a trusted build input, but running it must not reach
+** outside the in-memory database, and nothing a schema declares needs to:
+** ATTACH opens or creates a database file at any path, DETACH goes with
+** it, and VACUUM (VACUUM INTO writes a file) runs an ATTACH of its own,
+** which is refused the same way. ctx records the refusal for the message.
 */
-static int load_schema(sqlite3 *db, hcg_src *src)
+static int schema_authorizer(void *ctx, int action, const char *a, const char *b,
+                             const char *c, const char *d)
+{
+    (void)a;
+    (void)b;
+    (void)c;
+    (void)d;
+    if (action != SQLITE_ATTACH && action != SQLITE_DETACH) return SQLITE_OK;
+    *(int *)ctx = action;
+    return SQLITE_DENY;
+}
+
+/* Report the statement at p, refused by schema_authorizer (action). */
+static void refused(hcg_src *src, const char *p, int action)
+{
+    static const char *const words[] = {"ATTACH", "DETACH", "VACUUM"};
+    const char *word = action == SQLITE_DETACH ? "DETACH" : "ATTACH";
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (sqlite3_strnicmp(p, words[i], 6) == 0 && !ident_char(p[6])) word = words[i];
+    hcg_error(src, (size_t)(p - src->text),
+              "'%s' is not allowed in a --schema file: a schema never needs ATTACH, DETACH "
+              "or VACUUM, and they can write files anywhere", word);
+}
+
+/* load_schema's loop; *denied is set when schema_authorizer refused. */
+static int run_schema(sqlite3 *db, hcg_src *src, const int *denied)
 {
     const char *p = src->text;
     while (*(p = skip_blank(p))) {
@@ -324,6 +351,10 @@ static int load_schema(sqlite3 *db, hcg_src *src)
                 p = end;
                 continue;
             }
+            if (*denied) {
+                refused(src, p, *denied);
+                return 1;
+            }
             size_t eo = error_at(db, p);
             hcg_error(src, eo != (size_t)-1 ? at + eo : at, "%s", sqlite3_errmsg(db));
             return 1;
@@ -334,6 +365,11 @@ static int load_schema(sqlite3 *db, hcg_src *src)
             continue;
         }
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {}
+        if (rc != SQLITE_DONE && *denied) {
+            refused(src, p, *denied);
+            sqlite3_finalize(st);
+            return 1;
+        }
         if (rc != SQLITE_DONE) {
             size_t eo = error_at(db, p);
             hcg_error(src, eo != (size_t)-1 ? at + eo : at, "%s", sqlite3_errmsg(db));
@@ -344,6 +380,20 @@ static int load_schema(sqlite3 *db, hcg_src *src)
         p = tail;
     }
     return 0;
+}
+
+/*
+** Run the schema file one statement at a time, so that an error can be
+** reported at its line and column in the file. The first error stops the
+** load: what follows may depend on what failed. Returns the errors (0 or 1).
+*/
+static int load_schema(sqlite3 *db, hcg_src *src)
+{
+    int denied = 0;
+    sqlite3_set_authorizer(db, schema_authorizer, &denied);
+    int errors = run_schema(db, src, &denied);
+    sqlite3_set_authorizer(db, NULL, NULL);
+    return errors;
 }
 
 /*
