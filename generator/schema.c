@@ -332,6 +332,17 @@ static void refused(hcg_src *src, const char *p, int action)
               "or VACUUM, and they can write files anywhere", word);
 }
 
+/* Report SQLite's error on the schema statement at p. A schema written
+   for PostgreSQL (DEFAULT now(), '::' casts, CREATE EXTENSION) fails here
+   in SQLite's words, which do not say that SQLite is what read it. */
+static void schema_error(sqlite3 *db, hcg_src *src, const char *p)
+{
+    size_t at = (size_t)(p - src->text), eo = error_at(db, p);
+    hcg_error(src, eo != (size_t)-1 ? at + eo : at,
+              "%s (--schema runs the schema in SQLite; to check against PostgreSQL, use --pg-check)",
+              sqlite3_errmsg(db));
+}
+
 /* load_schema's loop; *denied is set when schema_authorizer refused. */
 static int run_schema(sqlite3 *db, hcg_src *src, const int *denied)
 {
@@ -339,7 +350,6 @@ static int run_schema(sqlite3 *db, hcg_src *src, const int *denied)
     while (*(p = skip_blank(p))) {
         sqlite3_stmt *st = NULL;
         const char *tail = NULL;
-        size_t at = (size_t)(p - src->text);
         int rc = sqlite3_prepare_v2(db, p, -1, &st, &tail);
         if (rc != SQLITE_OK) {
             /* `sqlite3 app.db .schema` prints the table SQLite makes for
@@ -355,8 +365,7 @@ static int run_schema(sqlite3 *db, hcg_src *src, const int *denied)
                 refused(src, p, *denied);
                 return 1;
             }
-            size_t eo = error_at(db, p);
-            hcg_error(src, eo != (size_t)-1 ? at + eo : at, "%s", sqlite3_errmsg(db));
+            schema_error(db, src, p);
             return 1;
         }
         if (!st) {
@@ -371,8 +380,7 @@ static int run_schema(sqlite3 *db, hcg_src *src, const int *denied)
             return 1;
         }
         if (rc != SQLITE_DONE) {
-            size_t eo = error_at(db, p);
-            hcg_error(src, eo != (size_t)-1 ? at + eo : at, "%s", sqlite3_errmsg(db));
+            schema_error(db, src, p);
             sqlite3_finalize(st);
             return 1;
         }
