@@ -13,6 +13,8 @@
 
 #include "hcg.h"
 
+static const char hint[] = "Try 'hcachegen --help' for more information.\n";
+
 static const char usage[] =
     "usage: hcachegen [options] -o OUTDIR FILE.hcache\n"
     "Writes OUTDIR/FILE.hc.h and OUTDIR/FILE.hc.c from FILE.hcache.\n"
@@ -261,21 +263,34 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "-o") == 0 || strcmp(a, "--depfile") == 0 || strcmp(a, "--stamp") == 0 ||
                    strcmp(a, "--templates") == 0 || strcmp(a, "--schema") == 0 ||
                    strcmp(a, "--pg-check") == 0) {
-            fprintf(stderr, "hcachegen: option '%s' needs an argument\n%s", a, usage);
+            fprintf(stderr, "hcachegen: option '%s' needs an argument\n%s", a, hint);
             return 2;
         } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "hcachegen: unknown option '%s'\n%s", a, usage);
+            fprintf(stderr, "hcachegen: unknown option '%s'\n%s", a, hint);
             return 2;
         } else if (input) {
-            fprintf(stderr, "hcachegen: one input file at a time ('%s' and '%s')\n", input, a);
+            fprintf(stderr, "hcachegen: one input file at a time ('%s' and '%s')\n%s", input, a, hint);
             return 2;
         } else {
             input = a;
         }
     }
+    /* Say what is missing, each thing once, rather than the whole usage. */
+    if (!input) fputs("hcachegen: no input file\n", stderr);
+    if (!outdir && !check_only) fputs("hcachegen: no output directory (-o DIR)\n", stderr);
     if (!input || (!outdir && !check_only)) {
-        fputs(usage, stderr);
+        fputs(hint, stderr);
         return 2;
+    }
+    /* Before any work: otherwise the first sign of a mistyped -o is that
+       the temporary file next to the first output cannot be made. */
+    if (!check_only) {
+        struct stat st;
+        int err = stat(outdir, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+        if (err) {
+            fprintf(stderr, "hcachegen: output directory '%s': %s\n", outdir, strerror(err));
+            return 2;
+        }
     }
 
     size_t len;

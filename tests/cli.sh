@@ -286,6 +286,42 @@ check_window window-huge "$work/huge.hcache" 2000014
 long_line "$work/medium.hcache" 50 250
 check_window window-start "$work/medium.hcache" 64
 
+# ------------------------------------------------------- the command line
+
+# cmdline NAME WANT ARGS...: hcachegen ARGS exits with status 2 and prints
+# exactly WANT (lines separated by \n) on stderr, nothing on stdout.
+hint="Try 'hcachegen --help' for more information."
+cmdline() {
+    c_name=$1 c_want=$2
+    shift 2
+    "$gen" "$@" > "$work/stdout" 2> "$work/stderr"
+    rc=$?
+    printf '%b\n' "$c_want" > "$work/want"
+    why=""
+    if grep -Eq "$sanitizer_re" "$work/stderr"; then why="sanitizer report"
+    elif [ "$rc" -ne 2 ]; then why="exit status $rc, not 2"
+    elif [ -s "$work/stdout" ]; then why="printed on stdout"
+    elif ! cmp -s "$work/want" "$work/stderr"; then
+        why="stderr is \"$(head -n 3 "$work/stderr" | tr '\n' '|')\", not \"$(tr '\n' '|' < "$work/want")\""
+    fi
+    check "$c_name" "$why"
+}
+mkdir -p "$work/outdir"
+cmdline no-arguments "hcachegen: no input file\nhcachegen: no output directory (-o DIR)\n$hint"
+cmdline no-input "hcachegen: no input file\n$hint" -o "$work/outdir"
+cmdline no-outdir "hcachegen: no output directory (-o DIR)\n$hint" "$input"
+cmdline missing-outdir "hcachegen: output directory '$work/nonexistent': No such file or directory" \
+    -o "$work/nonexistent" "$input"
+cmdline outdir-is-a-file "hcachegen: output directory '$input': Not a directory" -o "$input" "$input"
+cmdline unknown-option "hcachegen: unknown option '--bogus'\n$hint" --bogus "$input"
+cmdline option-argument "hcachegen: option '-o' needs an argument\n$hint" "$input" -o
+# --check needs no output directory, and checks none.
+"$gen" --check "$input" > "$work/stdout" 2> "$work/stderr"
+rc=$?
+why=""
+if [ "$rc" -ne 0 ] || [ -s "$work/stderr" ]; then why="exit status $rc: $(head -n 1 "$work/stderr")"; fi
+check check-without-outdir "$why"
+
 echo "cli: $passed passed, $failed failed"
 [ -n "$results" ] && echo "$variant cli $passed $failed 0" >> "$results"
 [ "$failed" -eq 0 ]
