@@ -169,18 +169,78 @@ static bool check_ncols(hcg_module *m, const hcg_decl *d, const hcg_str *sql, si
     return false;
 }
 
-/* Report that column i (name, described as coltype) cannot fill its field. */
-static void type_error(hcg_module *m, const hcg_decl *d, const hcg_str *sql, size_t i,
-                       const char *name, const char *coltype)
+/* Where name (or, for "main.t", just "t") first stands as a whole word in
+   text, ignoring case; or (size_t)-1. */
+static size_t find_word(const char *text, const char *name)
 {
+    for (int pass = 0; pass < 2; pass++) {
+        size_t n = strlen(name);
+        for (size_t i = 0; n && text[i]; i++) {
+            if (i > 0 && ident_char(text[i - 1])) continue;
+            size_t k = 0;
+            while (k < n && text[i + k] && (text[i + k] | 0x20) == (name[k] | 0x20)) k++;
+            if (k == n && !ident_char(text[i + n])) return i;
+        }
+        const char *dot = strrchr(name, '.');
+        if (!dot) break;
+        name = dot + 1;
+    }
+    return (size_t)-1;
+}
+
+/* A column type already reported at a field's declaration: once for the
+   field, however many statements select that column (a list per database). */
+typedef struct mismatch {
+    const hcg_field *field;
+    const char *coltype;
+} mismatch;
+
+/* Where column name stands in text, the statement as rewritten, as an
+   offset in the .hcache; the string's opening quote when the text does
+   not name it (SELECT *). */
+static size_t column_at(const hcg_module *m, const hcg_str *sql, const size_t *map,
+                        const char *text, const char *name)
+{
+    size_t at = name && *name ? find_word(text, name) : (size_t)-1;
+    return at == (size_t)-1 ? sql->off : source_of(m, sql, map, text, at);
+}
+
+/*
+** Report that column i (name, described as coltype) cannot fill its field
+** or the result. A column that fills the field of its own name says that
+** the field's type is wrong, for every statement that selects it: that is
+** reported once, at the field, with a note at the first statement. Any
+** other column is the statement's mistake (columns in the wrong order, a
+** wrong column): reported at the column in the SQL, noting the field.
+*/
+static void type_error(hcg_module *m, const hcg_decl *d, const hcg_str *sql, const size_t *map,
+                       const char *text, size_t i, const char *name, const char *coltype,
+                       hcg_vec *seen)
+{
+    size_t at = column_at(m, sql, map, text, name);
     if (d->result.base == HCG_ENTITY && d->result.entity) {
         const hcg_entity *e = d->result.entity;
         const hcg_field *f = e->fields.v[i];
-        hcg_error(m->src, sql->off, "in %s '%s': column '%s' (%s) cannot fill field '%s' (%s) of entity '%s'",
+        if (name && sqlite3_stricmp(name, f->name) == 0) {
+            for (size_t k = 0; k < seen->n; k++) {
+                const mismatch *s = seen->v[k];
+                if (s->field == f && strcmp(s->coltype, coltype) == 0) return;
+            }
+            mismatch *s = hcg_alloc(m->arena, sizeof *s);
+            s->field = f;
+            s->coltype = hcg_strndup(m->arena, coltype, strlen(coltype));
+            hcg_vec_push(m->arena, seen, s);
+            hcg_error(m->src, f->off, "field '%s' (%s) of entity '%s' cannot hold column '%s' (%s): "
+                      "change the field's type, or cast the column where it is selected",
+                      f->name, f->type.name, e->name, name, coltype);
+            hcg_note(m->src, at, "%s '%s' selects it here", kind_name(d->kind), d->name);
+            return;
+        }
+        hcg_error(m->src, at, "in %s '%s': column '%s' (%s) cannot fill field '%s' (%s) of entity '%s'",
                   kind_name(d->kind), d->name, name, coltype, f->name, f->type.name, e->name);
         hcg_note(m->src, f->off, "field '%s' is declared here", f->name);
     } else {
-        hcg_error(m->src, sql->off, "in %s '%s': column '%s' (%s) cannot fill the result (%s)",
+        hcg_error(m->src, at, "in %s '%s': column '%s' (%s) cannot fill the result (%s)",
                   kind_name(d->kind), d->name, name, coltype, d->result.name);
         hcg_note(m->src, d->result.off, "the result type is declared here");
     }
@@ -252,25 +312,6 @@ static const char *skip_blank(const char *p)
             return p;
         }
     }
-}
-
-/* Where name (or, for "main.t", just "t") first stands as a whole word in
-   text, ignoring case; or (size_t)-1. */
-static size_t find_word(const char *text, const char *name)
-{
-    for (int pass = 0; pass < 2; pass++) {
-        size_t n = strlen(name);
-        for (size_t i = 0; n && text[i]; i++) {
-            if (i > 0 && ident_char(text[i - 1])) continue;
-            size_t k = 0;
-            while (k < n && text[i + k] && (text[i + k] | 0x20) == (name[k] | 0x20)) k++;
-            if (k == n && !ident_char(text[i + n])) return i;
-        }
-        const char *dot = strrchr(name, '.');
-        if (!dot) break;
-        name = dot + 1;
-    }
-    return (size_t)-1;
 }
 
 /* Where in text, the statement just prepared, the last error on db is; or
@@ -423,7 +464,7 @@ static int prepare(sqlite3 *db, const char *text, sqlite3_stmt **st, const char 
     return rc;
 }
 
-static void check_sqlite(hcg_module *m, sqlite3 *db, const hcg_decl *d)
+static void check_sqlite(hcg_module *m, sqlite3 *db, const hcg_decl *d, hcg_vec *seen)
 {
     const hcg_str *sql = hcg_sql_for(d, HCG_SQLITE);
     if (!sql->s) return;
@@ -460,7 +501,7 @@ static void check_sqlite(hcg_module *m, sqlite3 *db, const hcg_decl *d)
                 snprintf(desc, sizeof desc, "%s", decl);
             else
                 snprintf(desc, sizeof desc, "%s, %s affinity", decl, aff_names[aff]);
-            type_error(m, d, sql, i, sqlite3_column_name(st, (int)i), desc);
+            type_error(m, d, sql, map, text, i, sqlite3_column_name(st, (int)i), desc, seen);
         }
     }
     sqlite3_finalize(st);
@@ -485,6 +526,7 @@ int hcg_check_schema(hcg_module *m, const char *schema_path)
     hcg_src src;
     hcg_src_init(&src, schema_path, text, len);
     int before = m->src->nerrors;
+    hcg_vec seen = {NULL, 0, 0};
     int errors = load_schema(db, &src);
     /* In a statement, a "quoted name" that names no column is an error, not
        the string SQLite would quietly make of it (a misfeature its own
@@ -494,7 +536,7 @@ int hcg_check_schema(hcg_module *m, const char *schema_path)
     if (errors == 0)
         for (size_t i = 0; i < m->decls.n; i++) {
             const hcg_decl *d = m->decls.v[i];
-            if (d->kind == HCG_QUERY || d->kind == HCG_EXEC) check_sqlite(m, db, d);
+            if (d->kind == HCG_QUERY || d->kind == HCG_EXEC) check_sqlite(m, db, d, &seen);
         }
     errors += m->src->nerrors - before;
     hcg_src_free(&src);
@@ -589,7 +631,7 @@ static const char *trimmed(hcg_module *m, const char *s)
 }
 
 /* Returns -1 when the connection is lost, else 0. */
-static int check_pg_decl(hcg_module *m, PGconn *c, const hcg_decl *d, size_t index)
+static int check_pg_decl(hcg_module *m, PGconn *c, const hcg_decl *d, size_t index, hcg_vec *seen)
 {
     const hcg_str *sql = hcg_sql_for(d, HCG_POSTGRES);
     if (!sql->s) return 0;
@@ -660,7 +702,7 @@ static int check_pg_decl(hcg_module *m, PGconn *c, const hcg_decl *d, size_t ind
         for (size_t i = 0; i < ncols; i++) {
             Oid oid = PQftype(r, (int)i);
             if (!pg_fits(c, oid, column_base(d, i)))
-                type_error(m, d, sql, i, PQfname(r, (int)i), pg_type_name(m, c, oid));
+                type_error(m, d, sql, map, text, i, PQfname(r, (int)i), pg_type_name(m, c, oid), seen);
         }
     PQclear(r);
 
@@ -682,9 +724,10 @@ int hcg_check_pg(hcg_module *m, const char *conninfo)
     /* Error positions count characters; the map counts UTF-8 bytes. */
     PQsetClientEncoding(c, "UTF8");
     int before = m->src->nerrors;
+    hcg_vec seen = {NULL, 0, 0};
     for (size_t i = 0; i < m->decls.n; i++) {
         const hcg_decl *d = m->decls.v[i];
-        if ((d->kind == HCG_QUERY || d->kind == HCG_EXEC) && check_pg_decl(m, c, d, i) < 0) {
+        if ((d->kind == HCG_QUERY || d->kind == HCG_EXEC) && check_pg_decl(m, c, d, i, &seen) < 0) {
             PQfinish(c);
             return -1;
         }
