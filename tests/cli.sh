@@ -1,6 +1,8 @@
 #!/bin/sh
-# hcachegen as a build step: what it does with what it finds at its output
-# paths, how it writes them, and what it says about a bad command line.
+# The command-line tools. hcachegen as a build step: what it does with what
+# it finds at its output paths, how it writes them, how long lines show in
+# its diagnostics, and what it says about a bad command line. hcache-replay:
+# --version, what it read, and a bad line of a trace.
 #
 #   tests/cli.sh BUILD_DIR [RESULTS_FILE]
 #
@@ -321,6 +323,51 @@ rc=$?
 why=""
 if [ "$rc" -ne 0 ] || [ -s "$work/stderr" ]; then why="exit status $rc: $(head -n 1 "$work/stderr")"; fi
 check check-without-outdir "$why"
+
+# --------------------------------------------------------- hcache-replay
+
+replay=$(cd "$build" && pwd)/hcache-replay
+# replay_case NAME WANT-STATUS WANT-STDERR-LINE ARGS...: hcache-replay ARGS
+# (standard input from $work/trace) exits with WANT-STATUS and prints the
+# line WANT-STDERR-LINE, whole, on stderr.
+replay_case() {
+    r_name=$1 r_status=$2 r_want=$3
+    shift 3
+    "$replay" "$@" < "$work/trace" > "$work/stdout" 2> "$work/stderr"
+    rc=$?
+    why=""
+    if grep -Eq "$sanitizer_re" "$work/stderr"; then why="sanitizer report"
+    elif [ "$rc" -ne "$r_status" ]; then why="exit status $rc, not $r_status: $(head -n 1 "$work/stderr")"
+    elif ! grep -qxF "$r_want" "$work/stderr"; then why="no line \"$r_want\" on stderr: $(head -n 2 "$work/stderr" | tr '\n' '|')"
+    fi
+    check "$r_name" "$why"
+}
+if [ ! -x "$replay" ]; then
+    check replay "$build/hcache-replay is missing"
+else
+    "$replay" --version > "$work/stdout" 2> "$work/stderr"
+    rc=$?
+    why=""
+    if [ "$rc" -ne 0 ]; then why="exit status $rc: $(head -n 1 "$work/stderr")"
+    elif ! grep -qx 'hcache-replay [0-9][0-9.]*' "$work/stdout"; then why="printed \"$(head -n 1 "$work/stdout")\""
+    fi
+    check replay-version "$why"
+
+    # What was read: requests (blank and '*' lines are not), distinct keys;
+    # stdout stays one line per capacity.
+    printf 'a\nb\n*\n\na\nc \r\n' > "$work/trace"
+    replay_case replay-counts 0 "hcache-replay: -: 4 requests, 3 distinct keys" - 1,2
+    if [ "$(wc -l < "$work/stdout")" -ne 2 ] || grep -qv '^capacity=' "$work/stdout"; then
+        check replay-stdout "stdout is not one capacity line each: $(tr '\n' '|' < "$work/stdout")"
+    else
+        check replay-stdout ""
+    fi
+    # A bad line is named by its number, skipped lines counted.
+    printf 'a\n\n*\nb\0c\nd\n' > "$work/trace"
+    replay_case replay-nul-line 1 "hcache-replay: -:4: a key with a NUL byte" - 10
+    awk 'BEGIN { print "a"; s = "k"; while (length(s) < 70000) s = s s; print s }' > "$work/trace"
+    replay_case replay-long-line 1 "hcache-replay: -:2: a key longer than 65535 bytes" - 10
+fi
 
 echo "cli: $passed passed, $failed failed"
 [ -n "$results" ] && echo "$variant cli $passed $failed 0" >> "$results"
