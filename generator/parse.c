@@ -163,6 +163,7 @@ __attribute__((format(printf, 4, 0)))
 #endif
 static void report(hcg_src *src, size_t off, const char *kind, const char *fmt, va_list ap)
 {
+    if (src->quiet) return;
     if (off > src->len) off = src->len;
     /* At the end of a file that ends in a newline: point after the last
        text, not at an empty line past it. */
@@ -237,8 +238,60 @@ static bool is_keyword(int code)
            hcg_token_name(code)[1] >= 'a' && hcg_token_name(code)[1] <= 'z';
 }
 
-void hcg_syntax_error(hcg_module *m, const hcg_token *tok, const int *expected, int n)
+static void out_of_memory(void)
 {
+    fprintf(stderr, "hcachegen: out of memory\n");
+    exit(2);
+}
+
+/*
+** Whether the parser would take a token of kind code after the tokens m
+** has fed it. A parser of its own is fed the tokens of the item being read
+** (the ones before it form whole items, after which the parser is where a
+** fresh one starts: file ::= items, items ::= items item), quietly, into a
+** module of its own, then code: lemon calls %syntax_error at once when a
+** token cannot come next. Only lemon's interface is used, no table of it.
+*/
+static bool accepts(const hcg_module *m, int code)
+{
+    hcg_src quiet = *m->src;
+    quiet.quiet = true;
+    hcg_arena *arena = NULL;
+    hcg_module pm;
+    memset(&pm, 0, sizeof pm);
+    pm.src = &quiet;
+    pm.arena = &arena;
+    pm.probing = true;
+    void *p = hcg_ParseAlloc(malloc);
+    if (!p) out_of_memory();
+    for (size_t i = m->item_start; i < m->fed && !pm.stop; i++)
+        hcg_Parse(p, m->fed_tokens[i].code, m->fed_tokens[i], &pm);
+    /* The prefix was taken once already; a probe that fails on it has
+       been misled (about where the item starts): accept nothing. */
+    bool ok = !pm.stop;
+    if (ok) {
+        hcg_token t;
+        memset(&t, 0, sizeof t);
+        t.code = code;
+        t.off = m->fed ? m->fed_tokens[m->fed - 1].off : 0;
+        hcg_Parse(p, code, t, &pm);
+        ok = !pm.stop;
+    }
+    hcg_ParseFree(p, free);
+    hcg_arena_free(&arena);
+    return ok;
+}
+
+/* The most token codes there are: every code from 1 that hcg_token_name
+   names is a terminal of the grammar. */
+#define MAX_TOKEN 128
+
+void hcg_syntax_error(hcg_module *m, const hcg_token *tok)
+{
+    int expected[MAX_TOKEN], n = 0;
+    for (int code = 1; code < MAX_TOKEN; code++)
+        if (strcmp(hcg_token_name(code), "a token") != 0 && accepts(m, code)) expected[n++] = code;
+
     /* Where a name fits, every keyword does too: say "a name" once. */
     bool name_ok = false;
     for (int i = 0; i < n; i++) if (expected[i] == TK_IDENT) name_ok = true;
@@ -276,10 +329,7 @@ int hcg_parse(hcg_module *m)
     int before = m->src->nerrors;
     hcg_lexer lx = {m->src, m->arena, (const unsigned char *)m->src->text};
     void *p = hcg_ParseAlloc(malloc);
-    if (!p) {
-        fprintf(stderr, "hcachegen: out of memory\n");
-        exit(2);
-    }
+    if (!p) out_of_memory();
     hcg_token t;
     bool any = false;
     for (;;) {
@@ -297,7 +347,18 @@ int hcg_parse(hcg_module *m)
         hcg_Parse(p, code, t, m);
         if (m->stop || code == 0) break;
         m->prev_end = t.off + t.len;
+        if (m->fed == m->fed_cap) {
+            size_t cap = m->fed_cap ? m->fed_cap * 2 : 256;
+            hcg_token *v = realloc(m->fed_tokens, cap * sizeof *v);
+            if (!v) out_of_memory();
+            m->fed_tokens = v;
+            m->fed_cap = cap;
+        }
+        m->fed_tokens[m->fed++] = t;
     }
     hcg_ParseFree(p, free);
+    free(m->fed_tokens);
+    m->fed_tokens = NULL;
+    m->fed = m->fed_cap = 0;
     return m->src->nerrors - before;
 }

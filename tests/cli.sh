@@ -369,6 +369,16 @@ else
     replay_case replay-long-line 1 "hcache-replay: -:2: a key longer than 65535 bytes" - 10
 fi
 
+# ------------------------------------------------- the parser and lemon
+
+# The grammar and the code around it use lemon's interface only (ParseAlloc,
+# Parse, ParseFree, %syntax_error's TOKEN and its yymajor parameter), never
+# the tables or stack of lempar.c, whose names and layout are lemon's own
+# business from one version to the next (issue 17).
+why=$(grep -nowE '(yy|YY)[A-Za-z0-9_]*' "$here/../generator/grammar.y" "$here/../generator/parse.c" \
+          "$here/../generator/hcg.h" | grep -v ':yymajor$' | head -n 3 | tr '\n' ' ')
+check lemon-interface "${why:+lemon internals used: $why}"
+
 echo "cli: $passed passed, $failed failed"
 [ -n "$results" ] && echo "$variant cli $passed $failed 0" >> "$results"
 [ "$failed" -eq 0 ]
