@@ -289,6 +289,7 @@ test-run: $(TESTS) $(REPLAY) $(HCACHEGEN)
 	tests/golden.sh $(B) $(B)/test-results.txt || st=1; \
 	tests/bad-inputs.sh $(B) $(B)/test-results.txt || st=1; \
 	tests/schema-check.sh $(B) $(B)/test-results.txt || st=1; \
+	tests/cli.sh $(B) $(B)/test-results.txt || st=1; \
 	exit $$st
 
 # Regenerate tests/golden/*.hc.[ch] after a deliberate change to the output.

@@ -57,6 +57,86 @@ static hcg_entity *find_entity(const hcg_module *m, const char *name)
     return NULL;
 }
 
+/* ------------------------------------------------------- did you mean */
+
+/*
+** The known name closest to an unknown one, for "did you mean": a guess
+** keeps the best candidate offered so far by edit distance (insertions,
+** deletions, substitutions and swaps of neighbours, so "emial" is 1 from
+** "email"), and gives it only when it is close: at most a quarter of the
+** longer name's length (at least 1), and less than the unknown name's.
+*/
+typedef struct guess {
+    const char *name;        /* the unknown name, len bytes */
+    size_t len;
+    const char *best;
+    size_t dist;
+} guess;
+
+#define GUESS_MAX 64         /* longer names get no guess: the cost is len^2 */
+
+static size_t edit_distance(const char *a, size_t n, const char *b, size_t m)
+{
+    size_t rows[3][GUESS_MAX + 1];
+    size_t *pp = rows[0], *prev = rows[1], *cur = rows[2];
+    for (size_t j = 0; j <= m; j++) prev[j] = j;
+    for (size_t i = 1; i <= n; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= m; j++) {
+            size_t cost = a[i - 1] != b[j - 1];
+            size_t d = prev[j - 1] + cost;
+            if (prev[j] + 1 < d) d = prev[j] + 1;
+            if (cur[j - 1] + 1 < d) d = cur[j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && pp[j - 2] + 1 < d)
+                d = pp[j - 2] + 1;
+            cur[j] = d;
+        }
+        size_t *t = pp;
+        pp = prev;
+        prev = cur;
+        cur = t;
+    }
+    return prev[m];
+}
+
+static void guess_init(guess *g, const char *name, size_t len)
+{
+    g->name = name;
+    g->len = len;
+    g->best = NULL;
+    g->dist = (size_t)-1;
+}
+
+static void guess_try(guess *g, const char *cand)
+{
+    size_t m = strlen(cand);
+    if (g->len == 0 || g->len > GUESS_MAX || m > GUESS_MAX) return;
+    size_t d = edit_distance(g->name, g->len, cand, m);
+    size_t longer = g->len > m ? g->len : m, limit = longer / 4 ? longer / 4 : 1;
+    if (d == 0 || d > limit || d >= g->len || d >= g->dist) return;
+    g->best = cand;
+    g->dist = d;
+}
+
+/* "; did you mean 'X'?" for a close guess (with prefix before X, such as
+   ":"), or "", in buf. */
+static const char *did_you_mean(const guess *g, const char *prefix, char *buf, size_t cap)
+{
+    if (!g->best) return "";
+    snprintf(buf, cap, "; did you mean '%s%s'?", prefix, g->best);
+    return buf;
+}
+
+/* A guess among d's parameters. */
+static const char *param_guess(const hcg_decl *d, const char *name, size_t n, const char *prefix,
+                               char *buf, size_t cap)
+{
+    guess g;
+    guess_init(&g, name, n);
+    for (size_t i = 0; i < d->params.n; i++) guess_try(&g, ((hcg_field *)d->params.v[i])->name);
+    return did_you_mean(&g, prefix, buf, cap);
+}
+
 /* A name that becomes a C identifier in the output. */
 static void check_c_name(hcg_module *m, size_t off, const char *name, const char *what)
 {
@@ -86,8 +166,14 @@ static void resolve_type(hcg_module *m, hcg_type *t, bool entity_ok, const char 
     } else if (e) {
         hcg_error(m->src, t->off, "%s cannot be the entity '%s': use a scalar type", where, t->name);
     } else {
-        hcg_error(m->src, t->off, "unknown type '%s' (types: i32 i64 u32 u64 f64 bool text blob%s)",
-                  t->name, entity_ok ? ", or an entity" : "");
+        guess g;
+        char dym[GUESS_MAX + 32];
+        guess_init(&g, t->name, strlen(t->name));
+        for (size_t i = 0; i < sizeof scalars / sizeof scalars[0]; i++) guess_try(&g, scalars[i].name);
+        for (size_t i = 0; entity_ok && i < m->entities.n; i++)
+            guess_try(&g, ((hcg_entity *)m->entities.v[i])->name);
+        hcg_error(m->src, t->off, "unknown type '%s' (types: i32 i64 u32 u64 f64 bool text blob%s)%s",
+                  t->name, entity_ok ? ", or an entity" : "", did_you_mean(&g, "", dym, sizeof dym));
     }
 }
 
@@ -194,8 +280,10 @@ static void split_template(hcg_module *m, hcg_decl *d, const hcg_str *src, hcg_t
         size_t n = (size_t)(close - (s + i + 1));
         hcg_field *p = find_param(d, s + i + 1, n);
         if (!p) {
-            hcg_error(m->src, hcg_str_at(m, src, i + 1), "unknown parameter '%.*s' in %s of %s '%s'",
-                      (int)n, s + i + 1, what, kind_name(d->kind), d->name);
+            char dym[GUESS_MAX + 32];
+            hcg_error(m->src, hcg_str_at(m, src, i + 1), "unknown parameter '%.*s' in %s of %s '%s'%s",
+                      (int)n, s + i + 1, what, kind_name(d->kind), d->name,
+                      param_guess(d, s + i + 1, n, "", dym, sizeof dym));
         } else if (p->type.nullable) {
             hcg_error(m->src, hcg_str_at(m, src, i + 1), "nullable parameter '%s' cannot go in %s", p->name, what);
         } else {
@@ -269,8 +357,10 @@ static void check_sql(hcg_module *m, hcg_decl *d, const hcg_str *sql, const char
         }
         hcg_field *p = find_param(d, s + i + 1, n);
         if (!p) {
-            hcg_error(m->src, hcg_str_at(m, sql, i), "unknown parameter ':%.*s' in %s of %s '%s'",
-                      (int)n, s + i + 1, clause, kind_name(d->kind), d->name);
+            char dym[GUESS_MAX + 32];
+            hcg_error(m->src, hcg_str_at(m, sql, i), "unknown parameter ':%.*s' in %s of %s '%s'%s",
+                      (int)n, s + i + 1, clause, kind_name(d->kind), d->name,
+                      param_guess(d, s + i + 1, n, ":", dym, sizeof dym));
         } else {
             for (size_t k = 0; k < d->params.n; k++) used[k] |= d->params.v[k] == p;
         }
@@ -297,7 +387,12 @@ static void check_entity_clause(hcg_module *m, hcg_decl *d)
 {
     hcg_entity *e = find_entity(m, d->entity_name);
     if (!e) {
-        hcg_error(m->src, d->entity_off, "unknown entity '%s'", d->entity_name);
+        guess g;
+        char dym[GUESS_MAX + 32];
+        guess_init(&g, d->entity_name, strlen(d->entity_name));
+        for (size_t i = 0; i < m->entities.n; i++) guess_try(&g, ((hcg_entity *)m->entities.v[i])->name);
+        hcg_error(m->src, d->entity_off, "unknown entity '%s'%s", d->entity_name,
+                  did_you_mean(&g, "", dym, sizeof dym));
         return;
     }
     d->entity = e;
@@ -313,7 +408,9 @@ static void check_entity_clause(hcg_module *m, hcg_decl *d)
     hcg_str *arg = d->entity_args.v[0];
     hcg_field *p = find_param(d, arg->s, strlen(arg->s));
     if (!p) {
-        hcg_error(m->src, arg->off, "unknown parameter '%s' in entity %s(...)", arg->s, e->name);
+        char dym[GUESS_MAX + 32];
+        hcg_error(m->src, arg->off, "unknown parameter '%s' in entity %s(...)%s", arg->s, e->name,
+                  param_guess(d, arg->s, strlen(arg->s), "", dym, sizeof dym));
         return;
     }
     d->entity_param = p;
@@ -496,8 +593,10 @@ static void check_keys(hcg_module *m)
         ks[k++] = (keyshape){shape(m, &d->key_tmpl), d->key.s ? d->key.off : d->off, d->name};
     }
     qsort(ks, k, sizeof *ks, shape_cmp);
+    /* Two with the same name are one duplicate, which check_symbols has
+       reported: that they also share a key is no news. */
     for (size_t i = 1; i < k; i++)
-        if (strcmp(ks[i].shape, ks[i - 1].shape) == 0) {
+        if (strcmp(ks[i].shape, ks[i - 1].shape) == 0 && strcmp(ks[i].owner, ks[i - 1].owner) != 0) {
             hcg_error(m->src, ks[i].off, "'%s' has the same key template as '%s' (\"%s\"): their values would overwrite each other",
                       ks[i].owner, ks[i - 1].owner, ks[i].shape);
             hcg_note(m->src, ks[i - 1].off, "'%s' declares it here", ks[i - 1].owner);

@@ -529,7 +529,7 @@ static void emit_entity(emitter *e, const hcg_entity *en, sb *h, sb *c)
     const hcg_module *m = e->m;
     vars vs = {{{0}}, 0};
     sb fields = {0}, enc = {0}, clr = {0}, key = {0}, tag = {0};
-    sb decv = {0}, vfield = {0}, vback = {0};
+    sb decv = {0}, vfield = {0}, vback = {0}, vkind = {0};
     size_t nviews = 0;
     bool nullables = false;
     for (size_t i = 0; i < en->fields.n; i++) {
@@ -569,6 +569,12 @@ static void emit_entity(emitter *e, const hcg_entity *en, sb *h, sb *c)
         if (viewed) {
             sb_printf(&decv, "hc_dec_%s_view(d, &hc_tv[%zu]);\n", f->type.base == HCG_TEXT ? "text" : "bytes", nviews);
             sb_printf(&vfield, "%s&u->%s", nviews ? ", " : "", f->name);
+            /* hc_view_commit tells a blob from a text by the view's flag,
+               which hc_dec_bytes_view sets; a null blob? is never decoded,
+               so its view says so up front: otherwise the commit would
+               clear the hc_bytes as a char * and leave its old len. */
+            if (f->type.nullable && f->type.base == HCG_BLOB)
+                sb_printf(&vkind, "    hc_tv[%zu].blob = true;\n", nviews);
             nviews++;
         } else {
             dec_scalar(&decv, f->type.base, "d", vb.s);
@@ -594,6 +600,7 @@ static void emit_entity(emitter *e, const hcg_entity *en, sb *h, sb *c)
         if (nullables) sb_puts(&di, "    bool hc_some = false;\n");
         sb_puts(&di, "    int hc_rc = HC_OK;\n    memset(&hc_v, 0, sizeof hc_v);\n");
         if (nviews) sb_puts(&di, "    memset(hc_tv, 0, sizeof hc_tv);\n");
+        sb_add(&di, vkind.s ? vkind.s : "", vkind.len);
         sb_add(&di, decv.s ? decv.s : "", decv.len);
         sb_puts(&di, "    if (hc_rc == HC_OK && whole) hc_rc = hc_dec_finish(d);\n");
         if (nviews) {
@@ -607,6 +614,7 @@ static void emit_entity(emitter *e, const hcg_entity *en, sb *h, sb *c)
         sb_add(&di, vback.s ? vback.s : "", vback.len);
         sb_puts(&di, "    }\n");
         free(decv.s);
+        free(vkind.s);
         free(vfield.s);
         free(vback.s);
         set(&vs, "decode_into", sb_take(&di));

@@ -1,5 +1,8 @@
 /*
-** grammar.y -- the .hcache language, for lemon 3.40.
+** grammar.y -- the .hcache language, for lemon (built with 3.40 and its
+** lempar.c). Nothing here or in parse.c reads lemon's private tables or
+** stack: a syntax error's expected tokens come from asking the parser
+** (parse.c, hcg_syntax_error), so another lemon and its lempar.c do as well.
 **
 ** Keywords are contextual: the lexer hands every word over as its keyword
 ** token when it spells one, and `ident` accepts any of them, so a field or
@@ -66,23 +69,20 @@ static void set_str(hcg_module *m, hcg_str *dst, hcg_token kw, hcg_token s, cons
 }
 }
 
-/* Name what the parser would have accepted: the terminals with an entry of
-   their own in the action table of the state where it stopped. */
+/* A syntax error: parse.c works out what would have fitted by asking
+   parsers of its own (through hcg_Parse only: nothing here reads lemon's
+   tables or stack, which change from one lemon to the next), then reports.
+   While it asks, m->probing is set and an error only stops the probe.
+   yymajor, the token's code (TOKEN.code has it too), is named only so
+   that it counts as used, as in SQLite's own grammar. */
 %syntax_error {
-    int expected[YYNTOKEN], n = 0;
-    int st = yypParser->yytos->stateno;
     (void)yymajor;
-    if (st <= YY_SHIFT_COUNT)
-        for (int t = 1; t < YYNTOKEN; t++) {
-            int i = yy_shift_ofst[st] + t;
-            if (i < YY_NLOOKAHEAD && yy_lookahead[i] == t) expected[n++] = t;
-        }
-    hcg_syntax_error(m, &TOKEN, expected, n);
+    if (!m->probing) hcg_syntax_error(m, &TOKEN);
     m->stop = true;
 }
 /* Tokens own nothing (strings live in the arena); this only tells the
    compiler that lemon's destructor uses its arguments. */
-%token_destructor { (void)m; (void)yypminor; }
+%token_destructor { (void)m; (void)$$; }
 
 %parse_failure {
     m->stop = true;
@@ -102,7 +102,9 @@ static void set_str(hcg_module *m, hcg_str *dst, hcg_token kw, hcg_token s, cons
 
 file ::= items.
 items ::= .
-items ::= items item.
+/* Every token before the current one belongs to a whole item: parse.c's
+   probes for a syntax error start from there (see hcg_syntax_error). */
+items ::= items item. { m->item_start = m->fed; }
 
 item ::= MODULE(K) ident(N) SEMI. {
     if (m->name) hcg_error(m->src, K.off, "duplicate 'module' declaration");

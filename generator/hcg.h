@@ -36,6 +36,7 @@ typedef struct hcg_src {
     const char *text;        /* NUL-terminated copy of the file */
     size_t len;
     int nerrors;
+    bool quiet;              /* count errors, print nothing */
     size_t *line_starts;     /* offset of each line's first byte (malloc'd) */
     size_t nlines;
 } hcg_src;
@@ -185,6 +186,13 @@ typedef struct hcg_module {
     hcg_vec decls;                   /* hcg_decl * */
     bool stop;                       /* a syntax error: feed no more tokens */
     size_t prev_end;                 /* end of the token before the current one */
+    /* The tokens fed to the parser so far (malloc'd, hcg_parse's), for
+       working out what would fit at a syntax error. */
+    hcg_token *fed_tokens;
+    size_t fed;                      /* how many, the current one not counted */
+    size_t fed_cap;
+    size_t item_start;               /* fed_tokens[item_start] starts the item being read */
+    bool probing;                    /* a parser of hcg_syntax_error's: stay quiet */
 } hcg_module;
 
 /* --------------------------------------------------------------- passes */
@@ -254,8 +262,8 @@ typedef struct hcg_builtin {
 } hcg_builtin;
 extern const hcg_builtin hcg_builtin_templates[];
 
-/* Report a syntax error at tok, naming the n tokens that would fit. */
-void hcg_syntax_error(hcg_module *m, const hcg_token *tok, const int *expected, int n);
+/* Report a syntax error at tok, naming the tokens that would have fitted. */
+void hcg_syntax_error(hcg_module *m, const hcg_token *tok);
 
 /* The lemon parser (grammar.y). */
 void *hcg_ParseAlloc(void *(*malloc_fn)(size_t));

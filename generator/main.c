@@ -13,6 +13,8 @@
 
 #include "hcg.h"
 
+static const char hint[] = "Try 'hcachegen --help' for more information.\n";
+
 static const char usage[] =
     "usage: hcachegen [options] -o OUTDIR FILE.hcache\n"
     "Writes OUTDIR/FILE.hc.h and OUTDIR/FILE.hc.c from FILE.hcache.\n"
@@ -37,17 +39,77 @@ static const char usage[] =
     "--pg-check included), 2 for a bad command line, an I/O error or a\n"
     "PostgreSQL server that cannot be reached.\n";
 
-/* Write text to path through a temporary file and rename(), unless path
-   already holds exactly text (then it is left alone, timestamps and all). */
+/*
+** Whether path is a regular file that holds exactly text (len bytes). Only
+** a regular file of that very size is opened, and never through a link:
+** whatever else sits there (a FIFO, which would block the read, a device, a
+** symlink to /dev/urandom) is not an output of ours and gets replaced.
+*/
+static bool holds(const char *path, const char *text, size_t len)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size != len) return false;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return false;
+    /* It may have changed between the lstat and the open. */
+    bool same = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size == len;
+    char buf[65536];
+    size_t at = 0;
+    while (same) {
+        ssize_t k = read(fd, buf, sizeof buf);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) {
+            same = k == 0 && at == len;
+            break;
+        }
+        same = (size_t)k <= len - at && memcmp(buf, text + at, (size_t)k) == 0;
+        at += (size_t)k;
+    }
+    close(fd);
+    return same;
+}
+
+/* All of text to fd; 0, or -1 with errno set. */
+static int write_all(int fd, const char *text, size_t len)
+{
+    while (len > 0) {
+        ssize_t k = write(fd, text, len);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) return -1;
+        text += k;
+        len -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Sync the directory that holds path, so that a rename into it lasts. A
+   file system that cannot sync a directory (EINVAL) has nothing to do. */
+static int sync_dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    if (!dir) return -1;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = fd < 0 ? -1 : fsync(fd);
+    if (rc != 0 && errno == EINVAL) rc = 0;
+    if (rc != 0) fprintf(stderr, "hcachegen: cannot sync directory '%s': %s\n", dir, strerror(errno));
+    if (fd >= 0) close(fd);
+    free(dir);
+    return rc;
+}
+
+/*
+** Write text to path through a temporary file and rename(), unless path
+** already holds exactly text (then it is left alone, timestamps and all).
+** The rename replaces what path names, a symlink included, not its target.
+** The temporary file is synced before the rename and the directory after
+** it, so that a power loss right after a build leaves the old output or
+** the new one, never an empty or partial file.
+*/
 static int write_if_changed(const char *path, const char *text)
 {
-    size_t len = strlen(text), old_len;
-    char *old = hcg_read_file(path, &old_len);
-    if (old && old_len == len && memcmp(old, text, len) == 0) {
-        free(old);
-        return 0;
-    }
-    free(old);
+    size_t len = strlen(text);
+    if (holds(path, text, len)) return 0;
     size_t plen = strlen(path);
     char *tmp = malloc(plen + 16);
     if (!tmp) return -1;
@@ -62,17 +124,24 @@ static int write_if_changed(const char *path, const char *text)
     mode_t mask = umask(0);
     umask(mask);
     fchmod(fd, 0666 & ~mask);
-    FILE *f = fdopen(fd, "wb");
-    int ok = f && fwrite(text, 1, len, f) == len;
-    ok = (f ? fclose(f) == 0 : (close(fd), 0)) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        fprintf(stderr, "hcachegen: cannot write %s: %s\n", path, strerror(errno));
+    bool ok = write_all(fd, text, len) == 0 && fsync(fd) == 0;
+    int err = errno;
+    if (close(fd) != 0 && ok) {
+        ok = false;
+        err = errno;
+    }
+    if (ok && rename(tmp, path) != 0) {
+        ok = false;
+        err = errno;
+    }
+    if (!ok) {
+        fprintf(stderr, "hcachegen: cannot write %s: %s\n", path, strerror(err));
         unlink(tmp);
         free(tmp);
         return -1;
     }
     free(tmp);
-    return 0;
+    return sync_dir_of(path);
 }
 
 /* "dir/shop.hcache" -> "shop" (malloc'd). */
@@ -194,21 +263,34 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "-o") == 0 || strcmp(a, "--depfile") == 0 || strcmp(a, "--stamp") == 0 ||
                    strcmp(a, "--templates") == 0 || strcmp(a, "--schema") == 0 ||
                    strcmp(a, "--pg-check") == 0) {
-            fprintf(stderr, "hcachegen: option '%s' needs an argument\n%s", a, usage);
+            fprintf(stderr, "hcachegen: option '%s' needs an argument\n%s", a, hint);
             return 2;
         } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "hcachegen: unknown option '%s'\n%s", a, usage);
+            fprintf(stderr, "hcachegen: unknown option '%s'\n%s", a, hint);
             return 2;
         } else if (input) {
-            fprintf(stderr, "hcachegen: one input file at a time ('%s' and '%s')\n", input, a);
+            fprintf(stderr, "hcachegen: one input file at a time ('%s' and '%s')\n%s", input, a, hint);
             return 2;
         } else {
             input = a;
         }
     }
+    /* Say what is missing, each thing once, rather than the whole usage. */
+    if (!input) fputs("hcachegen: no input file\n", stderr);
+    if (!outdir && !check_only) fputs("hcachegen: no output directory (-o DIR)\n", stderr);
     if (!input || (!outdir && !check_only)) {
-        fputs(usage, stderr);
+        fputs(hint, stderr);
         return 2;
+    }
+    /* Before any work: otherwise the first sign of a mistyped -o is that
+       the temporary file next to the first output cannot be made. */
+    if (!check_only) {
+        struct stat st;
+        int err = stat(outdir, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+        if (err) {
+            fprintf(stderr, "hcachegen: output directory '%s': %s\n", outdir, strerror(err));
+            return 2;
+        }
     }
 
     size_t len;

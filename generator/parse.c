@@ -141,33 +141,76 @@ int hcg_line_of(const hcg_src *src, size_t off)
     return (int)lo + 1;
 }
 
+/* A long source line is shown as this many bytes around the column, and a
+   message is cut at MSG_MAX bytes: a diagnostic stays a few lines however
+   long a line of the input or a name in it is. */
+#define SHOW_MAX 240
+#define MSG_MAX  1024
+
+static bool continuation(unsigned char ch)
+{
+    return (ch & 0xC0) == 0x80;
+}
+
 /* gcc's layout: the location, the message, the line, a caret under the
-   column (tabs copied so the caret lines up). */
+   column (tabs copied so the caret lines up). A line longer than SHOW_MAX
+   shows only a window around the column, "..." where it is cut, the caret
+   still under the byte it points at. The whole diagnostic goes out in one
+   write: stderr is unbuffered, and a byte at a time was one system call
+   per byte of a long line. */
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 0)))
 #endif
 static void report(hcg_src *src, size_t off, const char *kind, const char *fmt, va_list ap)
 {
+    if (src->quiet) return;
     if (off > src->len) off = src->len;
     /* At the end of a file that ends in a newline: point after the last
        text, not at an empty line past it. */
     if (off == src->len)
         while (off > 0 && (src->text[off - 1] == '\n' || src->text[off - 1] == '\r')) off--;
-    size_t ls = off;
-    while (ls > 0 && src->text[ls - 1] != '\n') ls--;
-    size_t le = off;
-    while (le < src->len && src->text[le] != '\n' && src->text[le] != '\r') le++;
-    fprintf(stderr, "%s:%d:%zu: %s: ", src->path, hcg_line_of(src, off), off - ls + 1, kind);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    fputc(' ', stderr);
-    for (size_t i = ls; i < le; i++) {
-        unsigned char ch = (unsigned char)src->text[i];
-        fputc(ch == '\t' || (ch >= 0x20 && ch != 0x7f) ? ch : '?', stderr);
+    int line = hcg_line_of(src, off);
+    size_t ls = src->line_starts[line - 1];
+    const char *t = src->text;
+
+    /* The window [from, to): the line if it fits, else SHOW_MAX bytes
+       with the column in the middle, cut on character boundaries. */
+    size_t from = ls, to = ls;
+    while (to < src->len && t[to] != '\n' && t[to] != '\r' && to - ls <= SHOW_MAX) to++;
+    if (to - ls > SHOW_MAX && off - ls > SHOW_MAX / 2) {
+        from = off - SHOW_MAX / 2;
+        while (from < off && continuation((unsigned char)t[from])) from++;
     }
-    fputs("\n ", stderr);
-    for (size_t i = ls; i < off; i++) fputc(src->text[i] == '\t' ? '\t' : ' ', stderr);
-    fputs("^\n", stderr);
+    to = off;
+    while (to < src->len && t[to] != '\n' && t[to] != '\r' && to - from < SHOW_MAX) to++;
+    bool cut_right = to < src->len && t[to] != '\n' && t[to] != '\r';
+    if (cut_right)
+        while (to > off && continuation((unsigned char)t[to])) to--;
+    bool cut_left = from > ls;
+
+    char msg[MSG_MAX];
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    if (n >= (int)sizeof msg) memcpy(msg + sizeof msg - 4, "...", 4);
+
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) f = stderr;                      /* no memory: unbuffered, but out */
+    fprintf(f, "%s:%d:%zu: %s: %s\n ", src->path, line, off - ls + 1, kind, msg);
+    if (cut_left) fputs("...", f);
+    for (size_t i = from; i < to; i++) {
+        unsigned char ch = (unsigned char)t[i];
+        fputc(ch == '\t' || (ch >= 0x20 && ch != 0x7f) ? ch : '?', f);
+    }
+    if (cut_right) fputs("...", f);
+    fputs(cut_left ? "\n    " : "\n ", f);
+    for (size_t i = from; i < off; i++) fputc(t[i] == '\t' ? '\t' : ' ', f);
+    fputs("^\n", f);
+    if (f != stderr) {
+        fclose(f);
+        if (buf) fwrite(buf, 1, len, stderr);
+        free(buf);
+    }
 }
 
 void hcg_error(hcg_src *src, size_t off, const char *fmt, ...)
@@ -195,8 +238,60 @@ static bool is_keyword(int code)
            hcg_token_name(code)[1] >= 'a' && hcg_token_name(code)[1] <= 'z';
 }
 
-void hcg_syntax_error(hcg_module *m, const hcg_token *tok, const int *expected, int n)
+static void out_of_memory(void)
 {
+    fprintf(stderr, "hcachegen: out of memory\n");
+    exit(2);
+}
+
+/*
+** Whether the parser would take a token of kind code after the tokens m
+** has fed it. A parser of its own is fed the tokens of the item being read
+** (the ones before it form whole items, after which the parser is where a
+** fresh one starts: file ::= items, items ::= items item), quietly, into a
+** module of its own, then code: lemon calls %syntax_error at once when a
+** token cannot come next. Only lemon's interface is used, no table of it.
+*/
+static bool accepts(const hcg_module *m, int code)
+{
+    hcg_src quiet = *m->src;
+    quiet.quiet = true;
+    hcg_arena *arena = NULL;
+    hcg_module pm;
+    memset(&pm, 0, sizeof pm);
+    pm.src = &quiet;
+    pm.arena = &arena;
+    pm.probing = true;
+    void *p = hcg_ParseAlloc(malloc);
+    if (!p) out_of_memory();
+    for (size_t i = m->item_start; i < m->fed && !pm.stop; i++)
+        hcg_Parse(p, m->fed_tokens[i].code, m->fed_tokens[i], &pm);
+    /* The prefix was taken once already; a probe that fails on it has
+       been misled (about where the item starts): accept nothing. */
+    bool ok = !pm.stop;
+    if (ok) {
+        hcg_token t;
+        memset(&t, 0, sizeof t);
+        t.code = code;
+        t.off = m->fed ? m->fed_tokens[m->fed - 1].off : 0;
+        hcg_Parse(p, code, t, &pm);
+        ok = !pm.stop;
+    }
+    hcg_ParseFree(p, free);
+    hcg_arena_free(&arena);
+    return ok;
+}
+
+/* The most token codes there are: every code from 1 that hcg_token_name
+   names is a terminal of the grammar. */
+#define MAX_TOKEN 128
+
+void hcg_syntax_error(hcg_module *m, const hcg_token *tok)
+{
+    int expected[MAX_TOKEN], n = 0;
+    for (int code = 1; code < MAX_TOKEN; code++)
+        if (strcmp(hcg_token_name(code), "a token") != 0 && accepts(m, code)) expected[n++] = code;
+
     /* Where a name fits, every keyword does too: say "a name" once. */
     bool name_ok = false;
     for (int i = 0; i < n; i++) if (expected[i] == TK_IDENT) name_ok = true;
@@ -234,10 +329,7 @@ int hcg_parse(hcg_module *m)
     int before = m->src->nerrors;
     hcg_lexer lx = {m->src, m->arena, (const unsigned char *)m->src->text};
     void *p = hcg_ParseAlloc(malloc);
-    if (!p) {
-        fprintf(stderr, "hcachegen: out of memory\n");
-        exit(2);
-    }
+    if (!p) out_of_memory();
     hcg_token t;
     bool any = false;
     for (;;) {
@@ -255,7 +347,18 @@ int hcg_parse(hcg_module *m)
         hcg_Parse(p, code, t, m);
         if (m->stop || code == 0) break;
         m->prev_end = t.off + t.len;
+        if (m->fed == m->fed_cap) {
+            size_t cap = m->fed_cap ? m->fed_cap * 2 : 256;
+            hcg_token *v = realloc(m->fed_tokens, cap * sizeof *v);
+            if (!v) out_of_memory();
+            m->fed_tokens = v;
+            m->fed_cap = cap;
+        }
+        m->fed_tokens[m->fed++] = t;
     }
     hcg_ParseFree(p, free);
+    free(m->fed_tokens);
+    m->fed_tokens = NULL;
+    m->fed = m->fed_cap = 0;
     return m->src->nerrors - before;
 }

@@ -169,18 +169,78 @@ static bool check_ncols(hcg_module *m, const hcg_decl *d, const hcg_str *sql, si
     return false;
 }
 
-/* Report that column i (name, described as coltype) cannot fill its field. */
-static void type_error(hcg_module *m, const hcg_decl *d, const hcg_str *sql, size_t i,
-                       const char *name, const char *coltype)
+/* Where name (or, for "main.t", just "t") first stands as a whole word in
+   text, ignoring case; or (size_t)-1. */
+static size_t find_word(const char *text, const char *name)
 {
+    for (int pass = 0; pass < 2; pass++) {
+        size_t n = strlen(name);
+        for (size_t i = 0; n && text[i]; i++) {
+            if (i > 0 && ident_char(text[i - 1])) continue;
+            size_t k = 0;
+            while (k < n && text[i + k] && (text[i + k] | 0x20) == (name[k] | 0x20)) k++;
+            if (k == n && !ident_char(text[i + n])) return i;
+        }
+        const char *dot = strrchr(name, '.');
+        if (!dot) break;
+        name = dot + 1;
+    }
+    return (size_t)-1;
+}
+
+/* A column type already reported at a field's declaration: once for the
+   field, however many statements select that column (a list per database). */
+typedef struct mismatch {
+    const hcg_field *field;
+    const char *coltype;
+} mismatch;
+
+/* Where column name stands in text, the statement as rewritten, as an
+   offset in the .hcache; the string's opening quote when the text does
+   not name it (SELECT *). */
+static size_t column_at(const hcg_module *m, const hcg_str *sql, const size_t *map,
+                        const char *text, const char *name)
+{
+    size_t at = name && *name ? find_word(text, name) : (size_t)-1;
+    return at == (size_t)-1 ? sql->off : source_of(m, sql, map, text, at);
+}
+
+/*
+** Report that column i (name, described as coltype) cannot fill its field
+** or the result. A column that fills the field of its own name says that
+** the field's type is wrong, for every statement that selects it: that is
+** reported once, at the field, with a note at the first statement. Any
+** other column is the statement's mistake (columns in the wrong order, a
+** wrong column): reported at the column in the SQL, noting the field.
+*/
+static void type_error(hcg_module *m, const hcg_decl *d, const hcg_str *sql, const size_t *map,
+                       const char *text, size_t i, const char *name, const char *coltype,
+                       hcg_vec *seen)
+{
+    size_t at = column_at(m, sql, map, text, name);
     if (d->result.base == HCG_ENTITY && d->result.entity) {
         const hcg_entity *e = d->result.entity;
         const hcg_field *f = e->fields.v[i];
-        hcg_error(m->src, sql->off, "in %s '%s': column '%s' (%s) cannot fill field '%s' (%s) of entity '%s'",
+        if (name && sqlite3_stricmp(name, f->name) == 0) {
+            for (size_t k = 0; k < seen->n; k++) {
+                const mismatch *s = seen->v[k];
+                if (s->field == f && strcmp(s->coltype, coltype) == 0) return;
+            }
+            mismatch *s = hcg_alloc(m->arena, sizeof *s);
+            s->field = f;
+            s->coltype = hcg_strndup(m->arena, coltype, strlen(coltype));
+            hcg_vec_push(m->arena, seen, s);
+            hcg_error(m->src, f->off, "field '%s' (%s) of entity '%s' cannot hold column '%s' (%s): "
+                      "change the field's type, or cast the column where it is selected",
+                      f->name, f->type.name, e->name, name, coltype);
+            hcg_note(m->src, at, "%s '%s' selects it here", kind_name(d->kind), d->name);
+            return;
+        }
+        hcg_error(m->src, at, "in %s '%s': column '%s' (%s) cannot fill field '%s' (%s) of entity '%s'",
                   kind_name(d->kind), d->name, name, coltype, f->name, f->type.name, e->name);
         hcg_note(m->src, f->off, "field '%s' is declared here", f->name);
     } else {
-        hcg_error(m->src, sql->off, "in %s '%s': column '%s' (%s) cannot fill the result (%s)",
+        hcg_error(m->src, at, "in %s '%s': column '%s' (%s) cannot fill the result (%s)",
                   kind_name(d->kind), d->name, name, coltype, d->result.name);
         hcg_note(m->src, d->result.off, "the result type is declared here");
     }
@@ -254,25 +314,6 @@ static const char *skip_blank(const char *p)
     }
 }
 
-/* Where name (or, for "main.t", just "t") first stands as a whole word in
-   text, ignoring case; or (size_t)-1. */
-static size_t find_word(const char *text, const char *name)
-{
-    for (int pass = 0; pass < 2; pass++) {
-        size_t n = strlen(name);
-        for (size_t i = 0; n && text[i]; i++) {
-            if (i > 0 && ident_char(text[i - 1])) continue;
-            size_t k = 0;
-            while (k < n && text[i + k] && (text[i + k] | 0x20) == (name[k] | 0x20)) k++;
-            if (k == n && !ident_char(text[i + n])) return i;
-        }
-        const char *dot = strrchr(name, '.');
-        if (!dot) break;
-        name = dot + 1;
-    }
-    return (size_t)-1;
-}
-
 /* Where in text, the statement just prepared, the last error on db is; or
    (size_t)-1. SQLite gives an offset for most errors; for "no such table",
    which has none, the first place the name stands will do. */
@@ -302,17 +343,54 @@ static const char *statement_end(const char *p)
 }
 
 /*
-** Run the schema file one statement at a time, so that an error can be
-** reported at its line and column in the file. The first error stops the
-** load: what follows may depend on what failed. Returns the errors (0 or 1).
+** The schema is a trusted build input, but running it must not reach
+** outside the in-memory database, and nothing a schema declares needs to:
+** ATTACH opens or creates a database file at any path, DETACH goes with
+** it, and VACUUM (VACUUM INTO writes a file) runs an ATTACH of its own,
+** which is refused the same way. ctx records the refusal for the message.
 */
-static int load_schema(sqlite3 *db, hcg_src *src)
+static int schema_authorizer(void *ctx, int action, const char *a, const char *b,
+                             const char *c, const char *d)
+{
+    (void)a;
+    (void)b;
+    (void)c;
+    (void)d;
+    if (action != SQLITE_ATTACH && action != SQLITE_DETACH) return SQLITE_OK;
+    *(int *)ctx = action;
+    return SQLITE_DENY;
+}
+
+/* Report the statement at p, refused by schema_authorizer (action). */
+static void refused(hcg_src *src, const char *p, int action)
+{
+    static const char *const words[] = {"ATTACH", "DETACH", "VACUUM"};
+    const char *word = action == SQLITE_DETACH ? "DETACH" : "ATTACH";
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (sqlite3_strnicmp(p, words[i], 6) == 0 && !ident_char(p[6])) word = words[i];
+    hcg_error(src, (size_t)(p - src->text),
+              "'%s' is not allowed in a --schema file: a schema never needs ATTACH, DETACH "
+              "or VACUUM, and they can write files anywhere", word);
+}
+
+/* Report SQLite's error on the schema statement at p. A schema written
+   for PostgreSQL (DEFAULT now(), '::' casts, CREATE EXTENSION) fails here
+   in SQLite's words, which do not say that SQLite is what read it. */
+static void schema_error(sqlite3 *db, hcg_src *src, const char *p)
+{
+    size_t at = (size_t)(p - src->text), eo = error_at(db, p);
+    hcg_error(src, eo != (size_t)-1 ? at + eo : at,
+              "%s (--schema runs the schema in SQLite; to check against PostgreSQL, use --pg-check)",
+              sqlite3_errmsg(db));
+}
+
+/* load_schema's loop; *denied is set when schema_authorizer refused. */
+static int run_schema(sqlite3 *db, hcg_src *src, const int *denied)
 {
     const char *p = src->text;
     while (*(p = skip_blank(p))) {
         sqlite3_stmt *st = NULL;
         const char *tail = NULL;
-        size_t at = (size_t)(p - src->text);
         int rc = sqlite3_prepare_v2(db, p, -1, &st, &tail);
         if (rc != SQLITE_OK) {
             /* `sqlite3 app.db .schema` prints the table SQLite makes for
@@ -324,8 +402,11 @@ static int load_schema(sqlite3 *db, hcg_src *src)
                 p = end;
                 continue;
             }
-            size_t eo = error_at(db, p);
-            hcg_error(src, eo != (size_t)-1 ? at + eo : at, "%s", sqlite3_errmsg(db));
+            if (*denied) {
+                refused(src, p, *denied);
+                return 1;
+            }
+            schema_error(db, src, p);
             return 1;
         }
         if (!st) {
@@ -334,9 +415,13 @@ static int load_schema(sqlite3 *db, hcg_src *src)
             continue;
         }
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {}
+        if (rc != SQLITE_DONE && *denied) {
+            refused(src, p, *denied);
+            sqlite3_finalize(st);
+            return 1;
+        }
         if (rc != SQLITE_DONE) {
-            size_t eo = error_at(db, p);
-            hcg_error(src, eo != (size_t)-1 ? at + eo : at, "%s", sqlite3_errmsg(db));
+            schema_error(db, src, p);
             sqlite3_finalize(st);
             return 1;
         }
@@ -344,6 +429,20 @@ static int load_schema(sqlite3 *db, hcg_src *src)
         p = tail;
     }
     return 0;
+}
+
+/*
+** Run the schema file one statement at a time, so that an error can be
+** reported at its line and column in the file. The first error stops the
+** load: what follows may depend on what failed. Returns the errors (0 or 1).
+*/
+static int load_schema(sqlite3 *db, hcg_src *src)
+{
+    int denied = 0;
+    sqlite3_set_authorizer(db, schema_authorizer, &denied);
+    int errors = run_schema(db, src, &denied);
+    sqlite3_set_authorizer(db, NULL, NULL);
+    return errors;
 }
 
 /*
@@ -365,7 +464,7 @@ static int prepare(sqlite3 *db, const char *text, sqlite3_stmt **st, const char 
     return rc;
 }
 
-static void check_sqlite(hcg_module *m, sqlite3 *db, const hcg_decl *d)
+static void check_sqlite(hcg_module *m, sqlite3 *db, const hcg_decl *d, hcg_vec *seen)
 {
     const hcg_str *sql = hcg_sql_for(d, HCG_SQLITE);
     if (!sql->s) return;
@@ -402,7 +501,7 @@ static void check_sqlite(hcg_module *m, sqlite3 *db, const hcg_decl *d)
                 snprintf(desc, sizeof desc, "%s", decl);
             else
                 snprintf(desc, sizeof desc, "%s, %s affinity", decl, aff_names[aff]);
-            type_error(m, d, sql, i, sqlite3_column_name(st, (int)i), desc);
+            type_error(m, d, sql, map, text, i, sqlite3_column_name(st, (int)i), desc, seen);
         }
     }
     sqlite3_finalize(st);
@@ -427,6 +526,7 @@ int hcg_check_schema(hcg_module *m, const char *schema_path)
     hcg_src src;
     hcg_src_init(&src, schema_path, text, len);
     int before = m->src->nerrors;
+    hcg_vec seen = {NULL, 0, 0};
     int errors = load_schema(db, &src);
     /* In a statement, a "quoted name" that names no column is an error, not
        the string SQLite would quietly make of it (a misfeature its own
@@ -436,7 +536,7 @@ int hcg_check_schema(hcg_module *m, const char *schema_path)
     if (errors == 0)
         for (size_t i = 0; i < m->decls.n; i++) {
             const hcg_decl *d = m->decls.v[i];
-            if (d->kind == HCG_QUERY || d->kind == HCG_EXEC) check_sqlite(m, db, d);
+            if (d->kind == HCG_QUERY || d->kind == HCG_EXEC) check_sqlite(m, db, d, &seen);
         }
     errors += m->src->nerrors - before;
     hcg_src_free(&src);
@@ -531,7 +631,7 @@ static const char *trimmed(hcg_module *m, const char *s)
 }
 
 /* Returns -1 when the connection is lost, else 0. */
-static int check_pg_decl(hcg_module *m, PGconn *c, const hcg_decl *d, size_t index)
+static int check_pg_decl(hcg_module *m, PGconn *c, const hcg_decl *d, size_t index, hcg_vec *seen)
 {
     const hcg_str *sql = hcg_sql_for(d, HCG_POSTGRES);
     if (!sql->s) return 0;
@@ -602,7 +702,7 @@ static int check_pg_decl(hcg_module *m, PGconn *c, const hcg_decl *d, size_t ind
         for (size_t i = 0; i < ncols; i++) {
             Oid oid = PQftype(r, (int)i);
             if (!pg_fits(c, oid, column_base(d, i)))
-                type_error(m, d, sql, i, PQfname(r, (int)i), pg_type_name(m, c, oid));
+                type_error(m, d, sql, map, text, i, PQfname(r, (int)i), pg_type_name(m, c, oid), seen);
         }
     PQclear(r);
 
@@ -624,9 +724,10 @@ int hcg_check_pg(hcg_module *m, const char *conninfo)
     /* Error positions count characters; the map counts UTF-8 bytes. */
     PQsetClientEncoding(c, "UTF8");
     int before = m->src->nerrors;
+    hcg_vec seen = {NULL, 0, 0};
     for (size_t i = 0; i < m->decls.n; i++) {
         const hcg_decl *d = m->decls.v[i];
-        if ((d->kind == HCG_QUERY || d->kind == HCG_EXEC) && check_pg_decl(m, c, d, i) < 0) {
+        if ((d->kind == HCG_QUERY || d->kind == HCG_EXEC) && check_pg_decl(m, c, d, i, &seen) < 0) {
             PQfinish(c);
             return -1;
         }

@@ -9,7 +9,8 @@
 # change the input (the empty file), in a sidecar NAME.expect (which wins).
 #
 # For each case: the exit status is 1; stderr holds each expected
-# "FILE:LINE:COL: error: ..." line in that order; every error and note line
+# "FILE:LINE:COL: error: ..." line in that order, and no other error (a
+# case lists every error its input has); every error and note line
 # is followed by the source line and a caret under the reported column;
 # nothing is written to the output directory; and, run again as shop.hcache
 # against an output directory that already holds shop.hc.h and shop.hc.c,
@@ -61,7 +62,7 @@ check_stderr() {
             while ((getline l < expfile) > 0)
                 if (substr(l, 1, 11) == "// expect: ") want_l[++ne] = substr(l, 12)
             if (ne == 0) { print "no expect lines"; bad = 1 }
-            k = 1
+            k = 1; nerr = 0
         }
         { line[NR] = $0 }
         END {
@@ -83,6 +84,7 @@ check_stderr() {
                     } else if (length(caret) - 1 != col) {
                         print "caret at column " length(caret) - 1 " but reported " col ": " l; bad = 1
                     }
+                    if (l ~ /: error: /) nerr++
                     if (l ~ /: error: / && k <= ne) {
                         e = want_l[k]; c = index(e, ": error: ")
                         want = file ":" substr(e, 1, c + 8)
@@ -94,6 +96,8 @@ check_stderr() {
             }
             if (k <= ne) {
                 print "expected, in order after the earlier ones: " file ":" want_l[k]; bad = 1
+            } else if (nerr != ne) {
+                print nerr " errors reported, " ne " expected"; bad = 1
             }
             exit bad
         }' "$2"

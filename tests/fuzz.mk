@@ -1,19 +1,30 @@
-# tests/fuzz.mk -- fuzzing hcachegen with libFuzzer (clang only).
+# tests/fuzz.mk -- fuzzing hcachegen and the code it writes with libFuzzer
+# (clang only).
 #
 # Included by the top Makefile, which defines GEN, HCG_SRC, HCG_GENC, CSTD,
-# WARN, Q and msg (and the rules that make $(HCG_GENC) and $(GEN)/grammar.h).
+# WARN, Q and msg (and the rules that make $(HCG_GENC) and $(GEN)/grammar.h),
+# LIB_SRC, DB_CFLAGS, DB_LIBS and HCACHEGEN.
 #
-#   make fuzz-build           build/fuzz/fuzz_hcachegen (ASan + UBSan + libFuzzer)
-#   make fuzz-short           FUZZ_SHORT_TIME (20) seconds over a scratch copy of
-#                             tests/fuzz-corpus; fails on any crash, leak, timeout
-#                             or memory blow-up; appends "fuzz fuzz_hcachegen P F S"
+#   make fuzz-build           build/fuzz/fuzz_hcachegen and build/fuzz/fuzz_decode
+#                             (ASan + UBSan + libFuzzer)
+#   make fuzz-short           each target for a few seconds (FUZZ_SHORT_TIME, 20,
+#                             for hcachegen; FUZZ_DECODE_SHORT_TIME, 10, for the
+#                             decoders) over a scratch copy of its corpus; fails on
+#                             any crash, leak, timeout or memory blow-up; appends
+#                             "fuzz fuzz_hcachegen P F S" and "fuzz fuzz_decode P F S"
 #                             to build/fuzz/test-results.txt
-#   make fuzz FUZZ_TIME=3600  a long run (default 600 s) that keeps what it finds
-#                             in build/fuzz/corpus; prints how to minimise
+#   make fuzz FUZZ_TIME=3600  a long run of hcachegen (default 600 s) that keeps
+#                             what it finds in build/fuzz/corpus; prints how to
+#                             minimise
+#   make fuzz-decode FUZZ_TIME=600   the same for the decoders (build/fuzz/corpus-decode)
 #
-# The target (tests/fuzz_hcachegen.c) runs parse, check and, for a valid
-# module, emit on each input. The checked-in corpus is never written to:
-# copy an input worth keeping there by hand (minimised, see `make fuzz`).
+# tests/fuzz_hcachegen.c runs parse, check and, for a valid module, emit on
+# each input. tests/fuzz_decode.c runs every decoder hcachegen writes for
+# tests/fuzz-decode/fd.hcache (its header says which invariants it checks);
+# it is compiled with the generated source and the runtime library, all
+# under the fuzzer's sanitizers. The checked-in corpora (tests/fuzz-corpus,
+# tests/fuzz-decode/corpus) are never written to: copy an input worth
+# keeping there by hand (minimised, see `make fuzz`).
 
 FUZZ_CC         ?= clang
 FUZZ_TIME       ?= 600
@@ -32,9 +43,39 @@ FUZZ_CFLAGS     := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-reco
 # Per input at most 5 s and 2 GB; a slower or bigger one is a finding.
 FUZZ_FLAGS      := -timeout=5 -rss_limit_mb=2048 -dict=$(FUZZ_DICT)
 
-.PHONY: fuzz-build fuzz-short fuzz
+.PHONY: fuzz-build fuzz-short fuzz-short-hcachegen fuzz-short-decode fuzz fuzz-decode
 
-fuzz-build: $(FUZZER) $(FUZZ_DICT)
+# The decoders: fd.hcache's generated code and the runtime library, built
+# for the fuzzer (no libFuzzer main in the library's objects).
+FUZZ_DECODE_SHORT_TIME ?= 10
+FUZZ_DEC        := $(FUZZ_DIR)/fuzz_decode
+FUZZ_DEC_GEN    := $(FUZZ_DIR)/decode
+FUZZ_DEC_SEEDS  := tests/fuzz-decode/corpus
+FUZZ_DEC_FLAGS  := -timeout=5 -rss_limit_mb=2048
+FUZZ_LIB_CFLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+                   -fno-omit-frame-pointer $(CSTD) $(WARN) -pthread -DHC_BUILDING_LIBRARY \
+                   -Iruntime/include -Iruntime/core $(DB_CFLAGS) -MMD -MP
+FUZZ_LIB_OBJ    := $(LIB_SRC:%.c=$(FUZZ_DIR)/%.o)
+
+$(FUZZ_DIR)/runtime/%.o: runtime/%.c tests/fuzz.mk
+	$(call msg,FUZZCC,$<)
+	@mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) $(FUZZ_LIB_CFLAGS) -c $< -o $@
+
+$(FUZZ_DEC_GEN)/fd.hc.c $(FUZZ_DEC_GEN)/fd.hc.h &: tests/fuzz-decode/fd.hcache $(HCACHEGEN)
+	$(call msg,HCGEN,$<)
+	@mkdir -p $(FUZZ_DEC_GEN)
+	$(Q)$(HCACHEGEN) -o $(FUZZ_DEC_GEN) $<
+
+$(FUZZ_DEC): tests/fuzz_decode.c $(FUZZ_DEC_GEN)/fd.hc.c $(FUZZ_DEC_GEN)/fd.hc.h $(FUZZ_LIB_OBJ) tests/fuzz.mk
+	$(call msg,FUZZCC,$@)
+	$(Q)$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -fno-omit-frame-pointer $(CSTD) $(WARN) -pthread -Iruntime/include -I$(FUZZ_DEC_GEN) \
+	    tests/fuzz_decode.c $(FUZZ_LIB_OBJ) -o $@ $(DB_LIBS) -lm
+
+-include $(FUZZ_LIB_OBJ:.o=.d)
+
+fuzz-build: $(FUZZER) $(FUZZ_DICT) $(FUZZ_DEC)
 
 $(FUZZER): $(FUZZ_SRC) generator/hcg.h $(GEN)/grammar.h tests/fuzz.mk
 	$(call msg,FUZZCC,$@)
@@ -52,27 +93,42 @@ $(FUZZ_DICT): tests/fuzz.mk
 	    '{id}' ':{' 'key \"' 'entity user(id);' 'invalidates nothing;' \
 	    'module m;' 'entity user { id : i64 primary; }' > $@
 
-# A scratch copy of the corpus: libFuzzer adds what it finds to its first
-# directory, and the checked-in one must stay as it is.
-fuzz-short: fuzz-build
-	@rm -rf $(FUZZ_DIR)/corpus-short $(FUZZ_DIR)/artifacts-short
-	@mkdir -p $(FUZZ_DIR)/corpus-short $(FUZZ_DIR)/artifacts-short
-	@cp $(FUZZ_SEEDS)/* $(FUZZ_DIR)/corpus-short/
-	@echo "  FUZZ   $(FUZZER) for $(FUZZ_SHORT_TIME) s (log: $(FUZZ_DIR)/fuzz-short.log)"
-	@if $(FUZZER) -max_total_time=$(FUZZ_SHORT_TIME) $(FUZZ_FLAGS) -print_final_stats=1 \
-	        -artifact_prefix=$(FUZZ_DIR)/artifacts-short/ $(FUZZ_DIR)/corpus-short \
-	        > $(FUZZ_DIR)/fuzz-short.log 2>&1 && \
-	    [ -z "$$(ls -A $(FUZZ_DIR)/artifacts-short)" ]; then \
-	    echo "fuzz fuzz_hcachegen 1 0 0" >> $(FUZZ_RESULTS); \
-	    echo "fuzz-short: passed ($$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_DIR)/fuzz-short.log) runs)"; \
+# fuzz_short NAME,BINARY,SEEDS,SECONDS,FLAGS[,REPLAY-ENV]: a run over a scratch copy of
+# SEEDS (libFuzzer adds what it finds to its first directory, and the
+# checked-in one must stay as it is), one result line.
+define fuzz_short
+	@rm -rf $(FUZZ_DIR)/corpus-short-$(1) $(FUZZ_DIR)/artifacts-short-$(1)
+	@mkdir -p $(FUZZ_DIR)/corpus-short-$(1) $(FUZZ_DIR)/artifacts-short-$(1)
+	@cp $(3)/* $(FUZZ_DIR)/corpus-short-$(1)/
+	@echo "  FUZZ   $(2) for $(4) s (log: $(FUZZ_DIR)/fuzz-short-$(1).log)"
+	@if $(2) -max_total_time=$(4) $(5) -print_final_stats=1 \
+	        -artifact_prefix=$(FUZZ_DIR)/artifacts-short-$(1)/ $(FUZZ_DIR)/corpus-short-$(1) \
+	        > $(FUZZ_DIR)/fuzz-short-$(1).log 2>&1 && \
+	    [ -z "$$(ls -A $(FUZZ_DIR)/artifacts-short-$(1))" ]; then \
+	    echo "fuzz $(1) 1 0 0" >> $(FUZZ_RESULTS); \
+	    echo "fuzz-short $(1): passed ($$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_DIR)/fuzz-short-$(1).log) runs)"; \
 	else \
-	    echo "fuzz fuzz_hcachegen 0 1 0" >> $(FUZZ_RESULTS); \
-	    tail -n 40 $(FUZZ_DIR)/fuzz-short.log; \
-	    echo "fuzz-short: FAILED; the inputs that failed:"; \
-	    ls $(FUZZ_DIR)/artifacts-short/*; \
-	    echo "replay one with: HCG_FUZZ_STDERR=1 $(FUZZER) FILE"; \
+	    echo "fuzz $(1) 0 1 0" >> $(FUZZ_RESULTS); \
+	    tail -n 40 $(FUZZ_DIR)/fuzz-short-$(1).log; \
+	    echo "fuzz-short $(1): FAILED; the inputs that failed:"; \
+	    ls $(FUZZ_DIR)/artifacts-short-$(1)/*; \
+	    echo "replay one with: $(strip $(6) $(2)) FILE"; \
 	    exit 1; \
 	fi
+endef
+
+# Both targets run even when the first fails.
+fuzz-short:
+	@st=0; \
+	$(MAKE) --no-print-directory fuzz-short-hcachegen || st=1; \
+	$(MAKE) --no-print-directory fuzz-short-decode || st=1; \
+	exit $$st
+
+fuzz-short-hcachegen: $(FUZZER) $(FUZZ_DICT)
+	$(call fuzz_short,fuzz_hcachegen,$(FUZZER),$(FUZZ_SEEDS),$(FUZZ_SHORT_TIME),$(FUZZ_FLAGS),HCG_FUZZ_STDERR=1)
+
+fuzz-short-decode: $(FUZZ_DEC)
+	$(call fuzz_short,fuzz_decode,$(FUZZ_DEC),$(FUZZ_DEC_SEEDS),$(FUZZ_DECODE_SHORT_TIME),$(FUZZ_DEC_FLAGS))
 
 fuzz: fuzz-build
 	@mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/artifacts
@@ -90,3 +146,10 @@ fuzz: fuzz-build
 	echo "Shrink the grown corpus before keeping any of it:"; \
 	echo "  mkdir $(FUZZ_DIR)/corpus-min && $(FUZZER) -merge=1 $(FUZZ_DIR)/corpus-min $(FUZZ_DIR)/corpus"; \
 	exit $$st
+
+fuzz-decode: $(FUZZ_DEC)
+	@mkdir -p $(FUZZ_DIR)/corpus-decode $(FUZZ_DIR)/artifacts-decode
+	@cp $(FUZZ_DEC_SEEDS)/* $(FUZZ_DIR)/corpus-decode/
+	@echo "  FUZZ   $(FUZZ_DEC) for $(FUZZ_TIME) s; new inputs go to $(FUZZ_DIR)/corpus-decode"
+	@$(FUZZ_DEC) -max_total_time=$(FUZZ_TIME) $(FUZZ_DEC_FLAGS) -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_DIR)/artifacts-decode/ $(FUZZ_DIR)/corpus-decode

@@ -146,6 +146,78 @@ static void test_every_type_round_trip(void **state)
     hc_buf_free(&b);
 }
 
+/* Decoding a value whose nullable fields are null over a struct where
+   they held values leaves every one of them as a null field must be:
+   zero, with its flag set (a blob? kept its old length once, issue 15). */
+static void test_decode_null_over_value(void **state)
+{
+    (void)state;
+    uint8_t bytes[] = {9, 8, 7};
+    cg_thing full = {0}, nulls = {0}, u = {0};
+    full.b = 5;
+    full.d = 6;
+    full.e = 7.5;
+    full.f = true;
+    full.code = strdup("full");
+    full.g.data = bytes;
+    full.g.len = sizeof bytes;
+    full.h.data = bytes;
+    full.h.len = sizeof bytes;
+    full.i = 8;
+    nulls.b_is_null = nulls.d_is_null = nulls.e_is_null = true;
+    nulls.f_is_null = nulls.h_is_null = nulls.i_is_null = true;
+    nulls.code = strdup("");
+    hc_buf b = HC_BUF_INIT, nb = HC_BUF_INIT;
+    assert_int_equal(cg_thing_encode(&full, &b), HC_OK);
+    assert_int_equal(cg_thing_encode(&nulls, &nb), HC_OK);
+    assert_int_equal(cg_thing_decode(&u, b.data, b.len), HC_OK);
+    assert_int_equal(u.h.len, sizeof bytes);
+    assert_int_equal(cg_thing_decode(&u, nb.data, nb.len), HC_OK);
+    assert_true(u.b_is_null && u.d_is_null && u.e_is_null && u.f_is_null && u.i_is_null);
+    assert_true(u.b == 0 && u.d == 0 && u.e == 0 && !u.f && u.i == 0);
+    assert_true(u.h_is_null);
+    assert_null(u.h.data);
+    assert_int_equal(u.h.len, 0);
+    assert_null(u.g.data);                  /* an empty blob */
+    assert_int_equal(u.g.len, 0);
+    assert_string_equal(u.code, "");
+
+    /* The same with a cached read, which decodes over the caller's struct. */
+    hc_cache *c = open_cache();
+    cg_thing got = {0};
+    assert_int_equal(cg_thing_put(c, &full), HC_OK);
+    assert_int_equal(cg_thing_get(c, "full", &got), HC_OK);
+    free(nulls.code);
+    nulls.code = strdup("full");
+    assert_int_equal(cg_thing_put(c, &nulls), HC_OK);
+    assert_int_equal(cg_thing_get(c, "full", &got), HC_OK);
+    assert_true(got.h_is_null);
+    assert_null(got.h.data);
+    assert_int_equal(got.h.len, 0);
+    cg_thing_clear(&got);
+    hc_cache_close(c);
+
+    /* A nullable text: NULL again, over one that held a string. */
+    cg_user a, nu, v = {0};
+    fill_user(&a, 1, "a", "a@x");
+    fill_user(&nu, 1, "a", NULL);
+    assert_int_equal(cg_user_encode(&a, &b), HC_OK);
+    assert_int_equal(cg_user_decode(&v, b.data, b.len), HC_OK);
+    assert_string_equal(v.email, "a@x");
+    assert_int_equal(cg_user_encode(&nu, &b), HC_OK);
+    assert_int_equal(cg_user_decode(&v, b.data, b.len), HC_OK);
+    assert_null(v.email);
+    cg_user_clear(&a);
+    cg_user_clear(&nu);
+    cg_user_clear(&v);
+
+    free(full.code);
+    cg_thing_clear(&nulls);
+    cg_thing_clear(&u);
+    hc_buf_free(&b);
+    hc_buf_free(&nb);
+}
+
 /* ------------------------------------------------------------- keys */
 
 static void test_keys(void **state)
@@ -503,6 +575,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_user_bytes),
         cmocka_unit_test(test_every_type_round_trip),
+        cmocka_unit_test(test_decode_null_over_value),
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_entity_get_put_invalidate),
         cmocka_unit_test(test_policy_caches_absence),

@@ -3,11 +3,14 @@
 ** its hit ratio next to an exact LRU.
 **
 **   hcache-replay TRACE CAP[,CAP...]
+**   hcache-replay --version | --help
 **
 ** TRACE holds one key per line (integers or any other text). Lines holding
 ** only `*` and blank lines are skipped; trailing spaces and \r are ignored,
 ** so CRLF traces read like LF ones. A name ending in .gz is read through
-** `gzip -dc`; `-` reads standard input.
+** `gzip -dc`; `-` reads standard input. A line the cache cannot take as a
+** key (a NUL byte in it, more than 65535 bytes) is an error that names the
+** line: `hcache-replay: TRACE:LINE: ...`.
 **
 ** For each capacity the trace goes through a fresh cache, the way an
 ** application would use one: hc_get, and on a miss hc_put the value. An exact
@@ -16,7 +19,12 @@
 **
 **   capacity=1000 hydracache=54.18 lru=54.41
 **
-** (percent of all lookups, the first ones included). This file doubles as a
+** (percent of all lookups, the first ones included). What was read goes to
+** standard error first, so that the output stays one line per capacity:
+**
+**   hcache-replay: TRACE: 1000000 requests, 12345 distinct keys
+**
+** This file doubles as a
 ** small example of the API: see replay_hydracache().
 */
 #include <errno.h>
@@ -30,6 +38,7 @@
 #include "hydracache.h"
 
 #define EXIT_USAGE 2
+#define KEY_MAX 65535    /* the longest key hc_put takes */
 
 static const char *prog = "hcache-replay";
 
@@ -37,14 +46,18 @@ static void usage(FILE *to)
 {
     fprintf(to,
             "usage: %s TRACE CAP[,CAP...]\n"
+            "       %s --version\n"
             "\n"
             "Replay TRACE (one key per line; `*` and blank lines skipped;\n"
             "TRACE.gz is read through gzip -dc; - is standard input) through\n"
             "a HydraCache and an exact LRU holding at most CAP entries, and\n"
             "print each one's hit ratio in percent:\n"
             "\n"
-            "  capacity=CAP hydracache=NN.NN lru=NN.NN\n",
-            prog);
+            "  capacity=CAP hydracache=NN.NN lru=NN.NN\n"
+            "\n"
+            "The number of requests and distinct keys read goes to standard\n"
+            "error first.\n",
+            prog, prog);
 }
 
 /* Complain about the command line ("what 'arg'"), show the usage, exit 2. */
@@ -197,17 +210,21 @@ static int read_trace(const char *path, trace *t)
         return -1;
     }
     char *line = NULL;
-    size_t cap = 0;
+    size_t cap = 0, lineno = 0;
     ssize_t got;
     while ((got = getline(&line, &cap, f)) >= 0) {
         size_t len = (size_t)got;
+        lineno++;
         while (len && (line[len - 1] == '\n' || line[len - 1] == '\r' ||
                        line[len - 1] == ' ' || line[len - 1] == '\t'))
             len--;
         if (len == 0 || (len == 1 && line[0] == '*')) continue;
-        if (memchr(line, '\0', len)) {
-            /* hc_get takes C strings: a NUL would silently cut the key. */
-            fprintf(stderr, "%s: %s: key with a NUL byte\n", prog, path);
+        /* hc_get takes C strings: a NUL would silently cut the key. A key
+           the cache refuses would stop the replay far from its line. */
+        const char *bad = memchr(line, '\0', len) ? "a key with a NUL byte"
+                        : len > KEY_MAX ? "a key longer than 65535 bytes" : NULL;
+        if (bad) {
+            fprintf(stderr, "%s: %s:%zu: %s\n", prog, path, lineno, bad);
             free(line);
             if (piped) pclose(f); else if (f != stdin) fclose(f);
             return -1;
@@ -234,6 +251,8 @@ static int read_trace(const char *path, trace *t)
         fprintf(stderr, "%s: %s holds no keys\n", prog, path);
         return -1;
     }
+    fprintf(stderr, "%s: %s: %zu request%s, %lu distinct key%s\n", prog, path, t->nseq,
+            t->nseq == 1 ? "" : "s", (unsigned long)t->nkeys, t->nkeys == 1 ? "" : "s");
     return 0;
 }
 
@@ -356,6 +375,10 @@ int main(int argc, char **argv)
         const char *a = argv[i];
         if (!no_more_options && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)) {
             usage(stdout);
+            return 0;
+        }
+        if (!no_more_options && strcmp(a, "--version") == 0) {
+            printf("%s %s\n", prog, hc_version_string());
             return 0;
         }
         if (!no_more_options && strcmp(a, "--") == 0) {

@@ -192,6 +192,12 @@ static size_t room(const void *old, const hc_bytes *b)
 #endif
 }
 
+/*
+** v[i].blob is all that says whether field[i] is a char * or an hc_bytes:
+** hc_dec_bytes_view sets it, and a view that none filled (a null blob?
+** field, whose option said None) must have it set by its caller, as the
+** generated decoders do.
+*/
 int hc_view_commit(void *const *field, hc_view *v, size_t n)
 {
     /* Every allocation first: a failure must leave every field as it was. */
