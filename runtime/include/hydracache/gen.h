@@ -66,7 +66,10 @@ typedef struct hc_view {
     const uint8_t *p;       /* the bytes, inside the decoder's input */
     size_t   n;
     bool     present;       /* false: NULL text, or an empty blob */
-    bool     blob;          /* which hc_dec_*_view filled it */
+    bool     blob;          /* which hc_dec_*_view filled it; a view of a
+                               nullable blob that may stay unfilled (its
+                               value is null) is set to true by the caller,
+                               so hc_view_commit clears it as an hc_bytes */
     uint8_t *mem;           /* hc_view_commit's */
 } hc_view;
 
