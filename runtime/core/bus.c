@@ -12,6 +12,7 @@
 ** order: bus, then the cache's own locks; nothing here calls a transport
 ** with the bus's mutex held.
 */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,10 @@ struct hc_bus {
     pthread_mutex_t  lock;           /* guards caches and n */
     hc_cache       **caches;
     size_t           n, cap;
+    /* What the transport last said of itself (hc_bus_set_health). */
+    pthread_mutex_t  health_lock;    /* guards down and reason */
+    bool             down;
+    char             reason[200];
 };
 
 int hc_bus_new(hc_bus **out, const hc_bus_transport *t, void *impl,
@@ -45,8 +50,15 @@ int hc_bus_new(hc_bus **out, const hc_bus_transport *t, void *impl,
         t->close(impl);
         return hc_error_set(err, HC_ESYS, "pthread_mutex_init failed");
     }
+    if (pthread_mutex_init(&bus->health_lock, NULL) != 0) {
+        pthread_mutex_destroy(&bus->lock);
+        free(bus);
+        t->close(impl);
+        return hc_error_set(err, HC_ESYS, "pthread_mutex_init failed");
+    }
     int rc = t->start(impl, bus, err);
     if (rc != HC_OK) {
+        pthread_mutex_destroy(&bus->health_lock);
         pthread_mutex_destroy(&bus->lock);
         free(bus);
         t->close(impl);
@@ -60,6 +72,7 @@ void hc_bus_free(hc_bus *bus)
 {
     if (!bus) return;
     bus->t->close(bus->impl);        /* no delivery runs after this */
+    pthread_mutex_destroy(&bus->health_lock);
     pthread_mutex_destroy(&bus->lock);
     free(bus->caches);
     free(bus);
@@ -101,6 +114,29 @@ void hc__bus_detach(hc_bus *bus, hc_cache *c)
     }
     pthread_mutex_unlock(&bus->lock);
 }
+
+/* ------------------------------------------------------------ health */
+
+void hc_bus_set_health(hc_bus *bus, bool up, const char *reason)
+{
+    if (!bus) return;
+    pthread_mutex_lock(&bus->health_lock);
+    bus->down = !up;
+    snprintf(bus->reason, sizeof bus->reason, "%s", reason ? reason : "");
+    pthread_mutex_unlock(&bus->health_lock);
+}
+
+int hc_bus_healthy(hc_bus *bus, hc_error *err)
+{
+    if (!bus) return HC_OK;
+    pthread_mutex_lock(&bus->health_lock);
+    int rc = bus->down ? hc_error_set(err, HC_EBUS, "%s", bus->reason[0] ? bus->reason : "bus down")
+                       : HC_OK;
+    pthread_mutex_unlock(&bus->health_lock);
+    return rc;
+}
+
+/* ------------------------------------------------------------ messages */
 
 #define COUNT(c, field, n) \
     atomic_fetch_add_explicit(&(c)->field, (n), memory_order_relaxed)

@@ -589,6 +589,7 @@ int hc_cache_close(hc_cache *c)
        for one that runs), then the subscriptions. */
     if (c->bus) hc__bus_detach(c->bus, c);
     hc__events_close(c);
+    hc__decls_free(c);                  /* decl.c */
     /* No reader can be left (no call on c may run), so what waits for a
        grace period can go at once. */
     for (hc__entry *e = c->defer_entries, *next; e; e = next) {
@@ -714,6 +715,7 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
     }
     if (rc == HC_OK && f && f->stale) {
         c->stale_discards++;
+        hc__stale_seen++;               /* decl.c: this thread's load was discarded */
         rc = HC_MISS;                   /* not an error: just not stored */
     }
     pthread_mutex_lock(&s->lock);

@@ -97,7 +97,8 @@ HC_API const char *hc_version_string(void);
     XX(ECLOSED,  -11, "closed")                                                \
     XX(ENOTSUP,  -12, "not supported")                                         \
     XX(EBUS,     -13, "invalidation bus error")                                \
-    XX(ESYS,     -14, "system call failed")
+    XX(ESYS,     -14, "system call failed")                                   \
+    XX(EEXIST,   -15, "already exists")
 
 enum {
     HC_OK = 0,
@@ -618,6 +619,186 @@ HC_API int hc_bus_pg_new(hc_bus **out, const char *conninfo,
    first. Accepts NULL. */
 HC_API void hc_bus_free(hc_bus *bus);
 
+/* ======================================================================
+** Observability support in the core (stats.c, decl.c): helpers over
+** hc_stats, the health of a cache's bus, and per-declaration counters.
+** No dependency beyond the core's; libhydracache-observability
+** (hydracache/observability.h) exports all of it as JSON, Prometheus text
+** and an HTTP actuator.
+** ====================================================================== */
+
+/* ----------------------------------------------------- stats helpers */
+
+/* True when some caller waited for another caller's load (joins > 0). */
+HC_API bool hc_stats_has_single_flight_activity(const hc_stats *s);
+/* True when some loaded value was not stored because an invalidation
+   raced its load. */
+HC_API bool hc_stats_has_stale_load_discards(const hc_stats *s);
+/* True when some subscriber fell behind and lost events. */
+HC_API bool hc_stats_has_subscriber_lag(const hc_stats *s);
+/* True when the cache published, received or applied bus messages. */
+HC_API bool hc_stats_has_bus_activity(const hc_stats *s);
+/* True when the bus lost messages or a connection, failed to publish, or
+   carried a message that did not parse: each of these flushed the cache
+   or left other caches stale. */
+HC_API bool hc_stats_has_bus_issues(const hc_stats *s);
+
+/* ------------------------------------------------------------ health */
+
+/*
+** For transports: say whether the transport can carry messages now (up),
+** and if not why (reason, copied; NULL for none). The PostgreSQL bus
+** reports down when its connection breaks and up once it listens again.
+** A bus starts up.
+*/
+HC_API void hc_bus_set_health(hc_bus *bus, bool up, const char *reason);
+
+/* HC_OK when bus is up (or NULL); HC_EBUS with the reason in err when
+   its transport reported it down. */
+HC_API int hc_bus_healthy(hc_bus *bus, hc_error *err);
+
+/* HC_OK when c can do its work: today, when its bus (if any) is up;
+   HC_EBUS with the reason in err otherwise. HC_EINVAL for NULL. */
+HC_API int hc_cache_health(hc_cache *c, hc_error *err);
+
+/* -------------------------------------------- per-declaration counters */
+
+/*
+** What the code hcachegen writes counts for each cached declaration
+** (query, policy, cacheable) on each cache: calls, hits, misses, loader
+** runs, failures, stale discards, and the loader's time in a fixed
+** histogram. A declaration is an hc_decl, a static of the generated file:
+**
+**     static hc_decl shop_user_by_id__decl = {"shop", "user_by_id", HC_DECL_QUERY, 0};
+**
+** The runtime numbers it on first use (id) and keeps a copy of its names
+** for the life of the process; two descriptors with the same module, name
+** and kind (one file linked twice) count as one. A process counts at most
+** HC_DECL_MAX declarations; the ones beyond are not counted.
+**
+** A hit costs a few loads and one store to a counter only the calling
+** thread writes (the per-thread slots of hc_stats' hits); no lock and no
+** shared atomic read-modify-write. Misses and loads count with atomics: they
+** take locks and run loaders anyway. A counter that cannot be allocated
+** (out of memory) loses that count; the call itself is unaffected.
+*/
+typedef enum hc_decl_kind {
+    HC_DECL_QUERY     = 1,  /* a cached SQL query */
+    HC_DECL_POLICY    = 2,  /* a policy: the caller passes the loader */
+    HC_DECL_CACHEABLE = 3   /* a cacheable function */
+} hc_decl_kind;
+
+typedef struct hc_decl {
+    const char *module;     /* "shop" */
+    const char *name;       /* "user_by_id" */
+    int         kind;       /* an hc_decl_kind */
+    unsigned    id;         /* 0 in the initializer; set by the runtime */
+} hc_decl;
+
+#define HC_DECL_MAX 1023
+
+/* "query", "policy", "cacheable"; "unknown" otherwise. */
+HC_API const char *hc_decl_kind_name(int kind);
+
+/*
+** HC_DECL_STATS_MAP(XX) is the one list of per-declaration counters,
+** XX(name, description), in the order of hc_decl_stats' fields. calls
+** counts each call once, after its arguments were checked; hits and misses
+** count lookups, so a call whose cached bytes did not decode, and that
+** loaded them again, counts a hit or a miss and then a miss.
+*/
+#define HC_DECL_STATS_MAP(XX)                                                  \
+    XX(calls,          "calls of the generated function")                     \
+    XX(hits,           "lookups answered from the cache")                     \
+    XX(misses,         "lookups that found nothing and loaded or joined a load") \
+    XX(loads,          "loader runs that succeeded")                          \
+    XX(load_failures,  "loader runs that failed")                             \
+    XX(stale_discards, "loaded values not stored: invalidated while loading")
+
+/* The loader's time is counted in HC_DECL_BUCKETS buckets with fixed upper
+   bounds, 1 us to 10 s in 1-2.5-5 steps (hc_decl_bucket_bound_ns), and
+   one more for longer runs. */
+#define HC_DECL_BUCKETS 22
+
+typedef struct hc_decl_stats {
+    const char  *module;    /* the runtime's copies: valid while the process runs */
+    const char  *name;
+    hc_decl_kind kind;
+#define HC__DECL_STATS_FIELD(name, desc) uint64_t name;
+    HC_DECL_STATS_MAP(HC__DECL_STATS_FIELD)
+#undef HC__DECL_STATS_FIELD
+    uint64_t load_ns_sum;   /* the loader's time over all runs, ns */
+    /* Loader runs by duration, not cumulative: [i] counts runs longer than
+       bound i-1 and at most bound i; [HC_DECL_BUCKETS] those longer than
+       every bound. They add up to loads + load_failures. */
+    uint64_t load_buckets[HC_DECL_BUCKETS + 1];
+} hc_decl_stats;
+
+/* The upper bound of bucket i in ns; UINT64_MAX for i >= HC_DECL_BUCKETS. */
+HC_API uint64_t hc_decl_bucket_bound_ns(unsigned i);
+
+/*
+** An estimate of the q quantile (0 <= q <= 1) of the loader's time, in
+** seconds, interpolated inside the bucket that holds it (the last, open
+** bucket answers its lower bound). NAN when nothing loaded.
+*/
+HC_API double hc_decl_stats_quantile(const hc_decl_stats *s, double q);
+
+/*
+** For generated code: count one call of d on c, answered from the cache
+** (hit) or not. Accepts NULL c or d (counts nothing).
+*/
+HC_API void hc_decl_call(hc_cache *c, hc_decl *d, bool hit);
+
+/*
+** For generated code: hc_get_or_load that counts a miss of d, and, when
+** this call runs the loader, its result, its time and whether the value
+** was discarded as stale. Same arguments and returns as hc_get_or_load.
+*/
+HC_API int hc_decl_get_or_load(hc_cache *c, hc_decl *d, const char *key,
+                               const hc_options *opts, hc_load_fn load, void *ctx,
+                               hc_buf *out, hc_error *err);
+
+/*
+** Iterate the declarations counted on c: fn(ctx, s) for each one that has
+** been called on c, in the order the process first used them. s is a
+** snapshot, valid during the call; each counter is exact as read, the set
+** a moment's view. Stops at the first non-zero return of fn and returns
+** it; HC_OK otherwise, HC_EINVAL for NULL. fn may call the cache. Must not
+** run concurrently with hc_cache_close(c).
+**
+**     static int show(void *ctx, const hc_decl_stats *s)
+**     {
+**         printf("%s.%s: %llu calls, %llu hits\n", s->module, s->name,
+**                (unsigned long long)s->calls, (unsigned long long)s->hits);
+**         return 0;
+**     }
+**     ...
+**     hc_decl_stats_each(cache, show, NULL);
+*/
+typedef int (*hc_decl_stats_fn)(void *ctx, const hc_decl_stats *s);
+HC_API int hc_decl_stats_each(hc_cache *c, hc_decl_stats_fn fn, void *ctx);
+
+/* The counters of one declaration on c by module and name. HC_OK,
+   HC_ENOTFOUND when it was never called on c, HC_EINVAL. */
+HC_API int hc_decl_stats_get(hc_cache *c, const char *module, const char *name,
+                             hc_decl_stats *out);
+
+/*
+** What generated code calls: compiling it with -DHC_NO_DECL_STATS leaves
+** the per-declaration counting out (the benchmarks use it to measure its
+** cost). hc_stats counts either way.
+*/
+#ifdef HC_NO_DECL_STATS
+#  define HC_DECL_CALL(c, d, hit) ((void)(d), (void)(hit))
+#  define HC_DECL_GET_OR_LOAD(c, d, key, opts, load, ctx, out, err) \
+    ((void)(d), hc_get_or_load(c, key, opts, load, ctx, out, err))
+#else
+#  define HC_DECL_CALL(c, d, hit) hc_decl_call(c, d, hit)
+#  define HC_DECL_GET_OR_LOAD(c, d, key, opts, load, ctx, out, err) \
+    hc_decl_get_or_load(c, d, key, opts, load, ctx, out, err)
+#endif
+
 /* ---------------------------------------------- codec for generated code */
 
 /*
@@ -1027,4 +1208,9 @@ HC_API int hc_exec_end(hc_cache *c, hc_db *db, int tx, int rc,
 #ifdef __cplusplus
 }
 #endif
+
+/* The observability library's interface (libhydracache-observability,
+   linked apart: pkg-config hydracache-observability). */
+#include "hydracache/observability.h"
+
 #endif /* HYDRACACHE_H */

@@ -284,6 +284,7 @@ static bool receive(pgbus *pb)
         PQfreemem(n);
     }
     pthread_mutex_unlock(&pb->mu);
+    if (!ok) hc_bus_set_health(pb->bus, false, "bus: connection to PostgreSQL lost; reconnecting");
     if (lost) hc_bus_lost(pb->bus, lost, false);
     while (head) {
         note *next = head->next;
@@ -313,6 +314,7 @@ static void *pg_thread(void *arg)
             hc_error err;
             PGconn *conn = connect_listen(pb, &err);
             if (!conn) {
+                hc_bus_set_health(pb->bus, false, err.message);
                 backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
                 continue;
             }
@@ -323,6 +325,7 @@ static void *pg_thread(void *arg)
             pthread_mutex_unlock(&pb->mu);
             PQfinish(old);
             backoff = BACKOFF_MIN_MS;
+            hc_bus_set_health(pb->bus, true, NULL);
             /* Listening again; what was sent in between is lost. */
             hc_bus_lost(pb->bus, 0, true);
             continue;
