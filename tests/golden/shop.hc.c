@@ -230,6 +230,9 @@ int shop_user_by_id_direct(hc_db *db, int64_t id, shop_user *out, hc_error *err)
 
 /* ------------------------------------------------------ query user_by_id */
 #line 18 "tests/golden/shop.hcache"
+/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+static hc_decl shop_user_by_id__decl = {"shop", "user_by_id", HC_DECL_QUERY, 0};
+
 typedef struct shop_user_by_id__args {
     int64_t id;
     hc_db *db;
@@ -291,7 +294,7 @@ static int shop_user_by_id__miss(hc_cache *c, const char *key, shop_user_by_id__
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[1], "users", 5);
     hc_tags[0] = (const char *)hc_tagb[0].data;
     hc_tags[1] = (const char *)hc_tagb[1].data;
-    if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, key, &hc_o, shop_user_by_id__fill, hc_a, &hc_val, hc_t->err);
+    if (hc_rc == HC_OK) hc_rc = HC_DECL_GET_OR_LOAD(c, &shop_user_by_id__decl, key, &hc_o, shop_user_by_id__fill, hc_a, &hc_val, hc_t->err);
     if (hc_rc == HC_OK) hc_rc = shop_user_by_id__take(hc_t, hc_val.data, hc_val.len);
     hc_buf_free(&hc_val);
     for (size_t hc_i = 0; hc_i < 2; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
@@ -316,11 +319,13 @@ int shop_user_by_id(hc_cache *c, hc_db *db, int64_t id, shop_user *out, hc_error
     hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:user:", 10);
     if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_key, (int64_t)id);
+    bool hc_hit = false;
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded where the value lies. */
         hc_t.seen = false;
         hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, shop_user_by_id__take, &hc_t);
-        if (hc_rc == HC_MISS && !hc_t.seen) hc_rc = shop_user_by_id__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
+        hc_hit = hc_t.seen;
+        if (hc_rc == HC_MISS && !hc_hit) hc_rc = shop_user_by_id__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
         hc_remove(c, (const char *)hc_key.data);
@@ -328,9 +333,10 @@ int shop_user_by_id(hc_cache *c, hc_db *db, int64_t id, shop_user *out, hc_error
     }
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
+    HC_DECL_CALL(c, &shop_user_by_id__decl, hc_hit);
     return hc_rc;
 }
-#line 334 "shop.hc.c"
+#line 340 "shop.hc.c"
 /* ------------------------------------- query users_in_team, without the cache */
 #line 24 "tests/golden/shop.hcache"
 static const unsigned char shop_users_in_team__types[] = {HC_SQL_I64};
@@ -376,10 +382,13 @@ int shop_users_in_team_direct(hc_db *db, int64_t team, shop_user_list *out, hc_e
     }
     return hc_rc;
 }
-#line 380 "shop.hc.c"
+#line 386 "shop.hc.c"
 
 /* ------------------------------------------------------ query users_in_team */
 #line 24 "tests/golden/shop.hcache"
+/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+static hc_decl shop_users_in_team__decl = {"shop", "users_in_team", HC_DECL_QUERY, 0};
+
 typedef struct shop_users_in_team__args {
     int64_t team;
     hc_db *db;
@@ -445,7 +454,7 @@ static int shop_users_in_team__miss(hc_cache *c, const char *key, shop_users_in_
     if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_tagb[1], (int64_t)hc_a->team);
     hc_tags[0] = (const char *)hc_tagb[0].data;
     hc_tags[1] = (const char *)hc_tagb[1].data;
-    if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, key, &hc_o, shop_users_in_team__fill, hc_a, &hc_val, hc_t->err);
+    if (hc_rc == HC_OK) hc_rc = HC_DECL_GET_OR_LOAD(c, &shop_users_in_team__decl, key, &hc_o, shop_users_in_team__fill, hc_a, &hc_val, hc_t->err);
     if (hc_rc == HC_OK) hc_rc = shop_users_in_team__take(hc_t, hc_val.data, hc_val.len);
     hc_buf_free(&hc_val);
     for (size_t hc_i = 0; hc_i < 2; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
@@ -471,11 +480,13 @@ int shop_users_in_team(hc_cache *c, hc_db *db, int64_t team, shop_user_list *out
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:team:", 10);
     if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_key, (int64_t)team);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, ":users", 6);
+    bool hc_hit = false;
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded where the value lies. */
         hc_t.seen = false;
         hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, shop_users_in_team__take, &hc_t);
-        if (hc_rc == HC_MISS && !hc_t.seen) hc_rc = shop_users_in_team__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
+        hc_hit = hc_t.seen;
+        if (hc_rc == HC_MISS && !hc_hit) hc_rc = shop_users_in_team__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
         hc_remove(c, (const char *)hc_key.data);
@@ -483,9 +494,10 @@ int shop_users_in_team(hc_cache *c, hc_db *db, int64_t team, shop_user_list *out
     }
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
+    HC_DECL_CALL(c, &shop_users_in_team__decl, hc_hit);
     return hc_rc;
 }
-#line 489 "shop.hc.c"
+#line 501 "shop.hc.c"
 /* ------------------------------------- query user_count, without the cache */
 #line 30 "tests/golden/shop.hcache"
 static const unsigned char shop_user_count__types[] = {0};
@@ -515,10 +527,13 @@ int shop_user_count_direct(hc_db *db, int64_t *out, hc_error *err)
     }
     return hc_rc;
 }
-#line 519 "shop.hc.c"
+#line 531 "shop.hc.c"
 
 /* ------------------------------------------------------ query user_count */
 #line 30 "tests/golden/shop.hcache"
+/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+static hc_decl shop_user_count__decl = {"shop", "user_count", HC_DECL_QUERY, 0};
+
 typedef struct shop_user_count__args {
     hc_db *db;
 } shop_user_count__args;
@@ -576,7 +591,7 @@ static int shop_user_count__miss(hc_cache *c, const char *key, shop_user_count__
     memset(hc_tagb, 0, sizeof hc_tagb);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "users", 5);
     hc_tags[0] = (const char *)hc_tagb[0].data;
-    if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, key, &hc_o, shop_user_count__fill, hc_a, &hc_val, hc_t->err);
+    if (hc_rc == HC_OK) hc_rc = HC_DECL_GET_OR_LOAD(c, &shop_user_count__decl, key, &hc_o, shop_user_count__fill, hc_a, &hc_val, hc_t->err);
     if (hc_rc == HC_OK) hc_rc = shop_user_count__take(hc_t, hc_val.data, hc_val.len);
     hc_buf_free(&hc_val);
     for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
@@ -599,11 +614,13 @@ int shop_user_count(hc_cache *c, hc_db *db, int64_t *out, hc_error *err)
     hc_t.out = out;
     hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:user_count", 15);
+    bool hc_hit = false;
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded where the value lies. */
         hc_t.seen = false;
         hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, shop_user_count__take, &hc_t);
-        if (hc_rc == HC_MISS && !hc_t.seen) hc_rc = shop_user_count__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
+        hc_hit = hc_t.seen;
+        if (hc_rc == HC_MISS && !hc_hit) hc_rc = shop_user_count__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
         hc_remove(c, (const char *)hc_key.data);
@@ -611,9 +628,10 @@ int shop_user_count(hc_cache *c, hc_db *db, int64_t *out, hc_error *err)
     }
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
+    HC_DECL_CALL(c, &shop_user_count__decl, hc_hit);
     return hc_rc;
 }
-#line 617 "shop.hc.c"
+#line 635 "shop.hc.c"
 /* ------------------------------------------------------- exec rename_user */
 #line 35 "tests/golden/shop.hcache"
 static const unsigned char shop_rename_user__types[] = {HC_SQL_I64, HC_SQL_TEXT};
@@ -653,10 +671,13 @@ int shop_rename_user(hc_cache *c, hc_db *db, int64_t id, const char *name, int64
     hc_buf_free(&hc_tag[1]);
     return hc_rc;
 }
-#line 657 "shop.hc.c"
+#line 675 "shop.hc.c"
 
 /* ------------------------------------------------------ policy load_user */
 #line 40 "tests/golden/shop.hcache"
+/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+static hc_decl shop_load_user__decl = {"shop", "load_user", HC_DECL_POLICY, 0};
+
 typedef struct shop_load_user__args {
     int64_t user_id;
     shop_load_user_loader load;
@@ -719,7 +740,7 @@ static int shop_load_user__miss(hc_cache *c, const char *key, shop_load_user__ar
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[1], "users", 5);
     hc_tags[0] = (const char *)hc_tagb[0].data;
     hc_tags[1] = (const char *)hc_tagb[1].data;
-    if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, key, &hc_o, shop_load_user__fill, hc_a, &hc_val, hc_t->err);
+    if (hc_rc == HC_OK) hc_rc = HC_DECL_GET_OR_LOAD(c, &shop_load_user__decl, key, &hc_o, shop_load_user__fill, hc_a, &hc_val, hc_t->err);
     if (hc_rc == HC_OK) hc_rc = shop_load_user__take(hc_t, hc_val.data, hc_val.len);
     hc_buf_free(&hc_val);
     for (size_t hc_i = 0; hc_i < 2; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
@@ -745,11 +766,13 @@ int shop_load_user(hc_cache *c, int64_t user_id, shop_load_user_loader load, voi
     hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:user:", 10);
     if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_key, (int64_t)user_id);
+    bool hc_hit = false;
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded where the value lies. */
         hc_t.seen = false;
         hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, shop_load_user__take, &hc_t);
-        if (hc_rc == HC_MISS && !hc_t.seen) hc_rc = shop_load_user__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
+        hc_hit = hc_t.seen;
+        if (hc_rc == HC_MISS && !hc_hit) hc_rc = shop_load_user__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
         hc_remove(c, (const char *)hc_key.data);
@@ -757,11 +780,15 @@ int shop_load_user(hc_cache *c, int64_t user_id, shop_load_user_loader load, voi
     }
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
+    HC_DECL_CALL(c, &shop_load_user__decl, hc_hit);
     return hc_rc;
 }
-#line 763 "shop.hc.c"
+#line 787 "shop.hc.c"
 /* ------------------------------------------------------ cacheable fib */
 #line 45 "tests/golden/shop.hcache"
+/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+static hc_decl shop_fib__decl = {"shop", "fib", HC_DECL_CACHEABLE, 0};
+
 typedef struct shop_fib__args {
     int64_t n;
 } shop_fib__args;
@@ -817,7 +844,7 @@ static int shop_fib__miss(hc_cache *c, const char *key, shop_fib__args *hc_a, sh
     hc_options hc_o = {UINT64_C(3600000), hc_tags, 0};
     int hc_rc = HC_OK;
     memset(hc_tagb, 0, sizeof hc_tagb);
-    if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, key, &hc_o, shop_fib__fill, hc_a, &hc_val, hc_t->err);
+    if (hc_rc == HC_OK) hc_rc = HC_DECL_GET_OR_LOAD(c, &shop_fib__decl, key, &hc_o, shop_fib__fill, hc_a, &hc_val, hc_t->err);
     if (hc_rc == HC_OK) hc_rc = shop_fib__take(hc_t, hc_val.data, hc_val.len);
     hc_buf_free(&hc_val);
     for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
@@ -841,11 +868,13 @@ int shop_fib(hc_cache *c, int64_t n, int64_t *out, hc_error *err)
     hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:fib:", 9);
     if (hc_rc == HC_OK) hc_rc = hc_key_append_int(&hc_key, (int64_t)n);
+    bool hc_hit = false;
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded where the value lies. */
         hc_t.seen = false;
         hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, shop_fib__take, &hc_t);
-        if (hc_rc == HC_MISS && !hc_t.seen) hc_rc = shop_fib__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
+        hc_hit = hc_t.seen;
+        if (hc_rc == HC_MISS && !hc_hit) hc_rc = shop_fib__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
         hc_remove(c, (const char *)hc_key.data);
@@ -853,11 +882,15 @@ int shop_fib(hc_cache *c, int64_t n, int64_t *out, hc_error *err)
     }
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
+    HC_DECL_CALL(c, &shop_fib__decl, hc_hit);
     return hc_rc;
 }
-#line 859 "shop.hc.c"
+#line 889 "shop.hc.c"
 /* ------------------------------------------------------ cacheable greeting */
 #line 49 "tests/golden/shop.hcache"
+/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+static hc_decl shop_greeting__decl = {"shop", "greeting", HC_DECL_CACHEABLE, 0};
+
 typedef struct shop_greeting__args {
     const char *name;
 } shop_greeting__args;
@@ -924,7 +957,7 @@ static int shop_greeting__miss(hc_cache *c, const char *key, shop_greeting__args
     memset(hc_tagb, 0, sizeof hc_tagb);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "greetings", 9);
     hc_tags[0] = (const char *)hc_tagb[0].data;
-    if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, key, &hc_o, shop_greeting__fill, hc_a, &hc_val, hc_t->err);
+    if (hc_rc == HC_OK) hc_rc = HC_DECL_GET_OR_LOAD(c, &shop_greeting__decl, key, &hc_o, shop_greeting__fill, hc_a, &hc_val, hc_t->err);
     if (hc_rc == HC_OK) hc_rc = shop_greeting__take(hc_t, hc_val.data, hc_val.len);
     hc_buf_free(&hc_val);
     for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
@@ -947,11 +980,13 @@ int shop_greeting(hc_cache *c, const char *name, char **out)
     hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:greeting:", 14);
     if (hc_rc == HC_OK) hc_rc = hc_key_append_escaped(&hc_key, name, strlen(name));
+    bool hc_hit = false;
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded where the value lies. */
         hc_t.seen = false;
         hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, shop_greeting__take, &hc_t);
-        if (hc_rc == HC_MISS && !hc_t.seen) hc_rc = shop_greeting__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
+        hc_hit = hc_t.seen;
+        if (hc_rc == HC_MISS && !hc_hit) hc_rc = shop_greeting__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
         hc_remove(c, (const char *)hc_key.data);
@@ -959,7 +994,8 @@ int shop_greeting(hc_cache *c, const char *name, char **out)
     }
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
+    HC_DECL_CALL(c, &shop_greeting__decl, hc_hit);
     hc_buf_free(&hc_key);
     return hc_rc;
 }
-#line 966 "shop.hc.c"
+#line 1002 "shop.hc.c"
