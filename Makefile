@@ -310,5 +310,7 @@ clean:
 	rm -rf build
 
 include tests/fuzz.mk
+# libhydracache-observability, hcache-stat, their tests (the observability issue)
+include runtime/observability/observability.mk
 
 -include $(LIB_OBJ:.o=.d) $(HCG_OBJ:.o=.d) $(TESTS:=.d) $(BENCHES:=.d)
