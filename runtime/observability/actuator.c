@@ -336,28 +336,22 @@ static bool authorized(const hc_actuator *a, struct MHD_Connection *conn)
     return diff == 0;
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
-                              const char *method, const char *version, const char *upload_data,
-                              size_t *upload_data_size, void **con_cls)
+static bool has_body(struct MHD_Connection *conn)
 {
-    (void)version;
-    (void)upload_data;
-    const hc_actuator *a = cls;
-    static int seen;
-    if (*con_cls) {                 /* a body arrived after the answer: drop it */
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
-    *con_cls = &seen;
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return (cl && strcmp(cl, "0") != 0) ||
+           MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+}
+
+static enum MHD_Result answer(const hc_actuator *a, struct MHD_Connection *conn, const char *url,
+                              const char *method, bool body)
+{
     if (!authorized(a, conn)) return send_error(conn, MHD_HTTP_UNAUTHORIZED, "a valid bearer token is required");
     target t = match(a, url);
     if (t.r == R_NONE) return send_error(conn, MHD_HTTP_NOT_FOUND, "no such route");
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "the actuator is read-only: GET and HEAD only");
-    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if ((cl && strcmp(cl, "0") != 0) ||
-        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
-        return send_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "a request body is not accepted");
+    if (body) return send_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "a request body is not accepted");
     switch (t.r) {
     case R_INDEX: return route_index(conn, a);
     case R_HEALTH: return route_health(conn, a);
@@ -374,6 +368,33 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     }
     default: return send_error(conn, MHD_HTTP_NOT_FOUND, "no such route");
     }
+}
+
+/*
+** MHD calls this first with the headers, then with each piece of a body,
+** then once more with none. A request without a body is answered on that
+** last call, so that the connection can be kept alive; one that announces
+** a body is answered at once, unread (MHD then closes the connection).
+*/
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    (void)upload_data;
+    const hc_actuator *a = cls;
+    static int waiting, answered;           /* states of a request, by address */
+    if (!*con_cls) {
+        bool body = has_body(conn);
+        *con_cls = body ? &answered : &waiting;
+        return body ? answer(a, conn, url, method, true) : MHD_YES;
+    }
+    if (*upload_data_size || *con_cls == &answered) {
+        *upload_data_size = 0;              /* a body we do not read */
+        return MHD_YES;
+    }
+    *con_cls = &answered;
+    return answer(a, conn, url, method, false);
 }
 
 /* Keep the path as sent: match() splits it before decoding. */
