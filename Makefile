@@ -280,6 +280,8 @@ bench-run:
 
 demo: all
 	@$(MAKE) --no-print-directory -C examples/shop run
+	@# the shop again, serving its cache over HTTP, seen by hcache-stat (observability)
+	@$(MAKE) --no-print-directory -C examples/shop stat-demo
 	@$(MAKE) --no-print-directory -C examples/quickstart run
 	@$(MAKE) --no-print-directory -C examples/functions run
 
