@@ -196,8 +196,9 @@ void hc__decls_free(hc_cache *c)
 
 /* A hit whose counter is not there yet: number d, make its block (which
    lists it) and this slot's chunk, then count. */
-static HC_NOINLINE void hit_slow(hc_cache *c, hc_decl *d, const hc__thread *t)
+static void hit_slow(hc_cache *c, hc_decl *d)
 {
+    const hc__thread *t = hc__thread_get();
     unsigned id = decl_id(d);
     hc__decls *ds = id ? decls_of(c) : NULL;
     if (!ds || !stat_of(c, ds, id)) return;
@@ -217,29 +218,41 @@ static HC_NOINLINE void hit_slow(hc_cache *c, hc_decl *d, const hc__thread *t)
     atomic_fetch_add_explicit(&k->hits[id % CHUNK], 1, memory_order_relaxed);
 }
 
-void hc_decl_call(hc_cache *c, hc_decl *d, bool hit)
+/* Everything but a hit whose counter is there. */
+static HC_NOINLINE void call_slow(hc_cache *c, hc_decl *d, bool hit)
 {
     if (!c || !d) return;
-    if (!hit) {
-        dstat *s = stat_for(c, d);
-        if (s) ADD(s, calls, 1);
+    if (hit) {
+        hit_slow(c, d);
         return;
     }
-    /* The hit path: the number, the cache's table, this slot's chunk. */
-    unsigned id = __atomic_load_n(&d->id, __ATOMIC_RELAXED);
-    const hc__thread *t = hc__thread_get();
-    hc__decls *ds = atomic_load_explicit(&c->decls, memory_order_acquire);
-    if (id && ds && t->slot < HC_THREAD_SLOTS) {
-        hchunk *k = atomic_load_explicit(&ds->hits[t->slot][id / CHUNK], memory_order_acquire);
-        if (k) {
-            /* Only this thread writes the slot: no read-modify-write. */
-            atomic_uint_fast64_t *n = &k->hits[id % CHUNK];
-            atomic_store_explicit(n, atomic_load_explicit(n, memory_order_relaxed) + 1,
-                                  memory_order_relaxed);
-            return;
+    dstat *s = stat_for(c, d);
+    if (s) ADD(s, calls, 1);
+}
+
+/*
+** The hit path makes no call but the one to the slow path, so that it
+** needs no frame: the number, the thread, the cache's table, this slot's
+** chunk, and a load and a store.
+*/
+void hc_decl_call(hc_cache *c, hc_decl *d, bool hit)
+{
+    if (hit && c && d) {
+        unsigned id = __atomic_load_n(&d->id, __ATOMIC_RELAXED);
+        const hc__thread *t = hc__self_ptr();
+        hc__decls *ds = atomic_load_explicit(&c->decls, memory_order_acquire);
+        if (id && ds && t->ready && t->slot < HC_THREAD_SLOTS) {
+            hchunk *k = atomic_load_explicit(&ds->hits[t->slot][id / CHUNK], memory_order_acquire);
+            if (k) {
+                /* Only this thread writes the slot: no read-modify-write. */
+                atomic_uint_fast64_t *n = &k->hits[id % CHUNK];
+                atomic_store_explicit(n, atomic_load_explicit(n, memory_order_relaxed) + 1,
+                                      memory_order_relaxed);
+                return;
+            }
         }
     }
-    hit_slow(c, d, t);
+    call_slow(c, d, hit);
 }
 
 static const uint64_t bounds_ns[HC_DECL_BUCKETS] = {
