@@ -607,8 +607,9 @@ HC_API int hc_bus_memory_new(hc_bus **out, unsigned capacity);
 ** flush of that cache. A lost connection is retried with backoff (50 ms
 ** doubling to 5 s); once back, it LISTENs again and every cache of the bus
 ** flushes, since notifications sent meanwhile are lost. Publishing while
-** the connection is down fails with HC_EBUS. A payload that does not parse
-** flushes every cache of the bus (counted as bus_malformed). Returns HC_OK, HC_EINVAL (bad channel),
+** the connection is down fails with HC_EBUS, and hc_bus_healthy reports
+** it down, with the reason, until it listens again. A payload that does
+** not parse flushes every cache of the bus (counted as bus_malformed). Returns HC_OK, HC_EINVAL (bad channel),
 ** HC_EBUS with the server's message when it cannot connect or LISTEN,
 ** HC_ENOMEM, HC_ESYS.
 */
