@@ -489,10 +489,14 @@ static void test_pg_bus_reconnects(void **state)
     pair_open(&p, info);
     put(p.y, "a", NULL);
     put(p.y, "b", NULL);
+    hc_error herr;
+    assert_int_equal(hc_cache_health(p.y, &herr), HC_OK);
     pg_terminate(info, "hc_bus_y");
     /* y notices, reconnects, listens again, and flushes: what was sent
        while it was away is lost. */
     if (!test_wait_until(reconnected, p.y)) fail_msg("the bus never reconnected");
+    /* Healthy again once it listens (it reported itself down meanwhile). */
+    assert_int_equal(hc_cache_health(p.y, &herr), HC_OK);
     assert_false(hc_contains(p.y, "a"));
     assert_false(hc_contains(p.y, "b"));
     /* And it hears again. */
@@ -512,6 +516,36 @@ static void test_pg_bus_reconnects(void **state)
     assert_int_equal(rc, HC_MISS);
     test_expect_gone(p.y, "d");
     pair_close(&p);
+}
+
+static bool bus_down(void *arg) { return hc_bus_healthy(arg, NULL) != HC_OK; }
+static bool bus_up(void *arg) { return hc_bus_healthy(arg, NULL) == HC_OK; }
+
+/* The bus reports itself down while it cannot reconnect (its role may not
+   log in), with the reason, and up once it listens again. */
+static void test_pg_bus_reports_its_health(void **state)
+{
+    (void)state;
+    const char *info = pg_info();
+    pg_run(info, "SET client_min_messages = warning; DROP ROLE IF EXISTS hc_bus_health;"
+                 "CREATE ROLE hc_bus_health LOGIN");
+    char full[1024];
+    snprintf(full, sizeof full, "%s user=hc_bus_health", info);
+    hc_bus *bus = pg_bus(full, "hc_bus_h");
+    hc_cache *c = open_on(bus, "shop", "h");
+    hc_error err;
+    assert_int_equal(hc_cache_health(c, &err), HC_OK);
+    pg_run(info, "ALTER ROLE hc_bus_health NOLOGIN");
+    pg_terminate(info, "hc_bus_h");
+    if (!test_wait_until(bus_down, bus)) fail_msg("the bus never reported itself down");
+    assert_int_equal(hc_cache_health(c, &err), HC_EBUS);
+    assert_true(strlen(err.message) > 0);
+    pg_run(info, "ALTER ROLE hc_bus_health LOGIN");
+    if (!test_wait_until(bus_up, bus)) fail_msg("the bus never reported itself up again");
+    assert_int_equal(hc_cache_health(c, &err), HC_OK);
+    hc_cache_close(c);
+    hc_bus_free(bus);
+    pg_run(info, "DROP ROLE hc_bus_health");
 }
 
 static void test_pg_bus_oversized_payload_flushes(void **state)
@@ -853,6 +887,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_bus_new_errors),
         cmocka_unit_test(test_pg_bus_carries_every_kind),
         cmocka_unit_test(test_pg_bus_reconnects),
+        cmocka_unit_test(test_pg_bus_reports_its_health),
         cmocka_unit_test(test_pg_bus_oversized_payload_flushes),
         cmocka_unit_test(test_pg_bus_malformed_payloads),
         cmocka_unit_test(test_pg_exec_notifies_iff_committed),
