@@ -56,7 +56,8 @@ SOVERSION := 0
 CORE_SRC   := $(wildcard runtime/core/*.c)
 SQLITE_SRC := $(wildcard runtime/sqlite/*.c)
 PG_SRC     := $(wildcard runtime/pg/*.c)
-LIB_SRC    := $(CORE_SRC) $(SQLITE_SRC) $(PG_SRC)
+OBS_SRC    := $(wildcard runtime/observability/*.c)
+LIB_SRC    := $(CORE_SRC) $(SQLITE_SRC) $(PG_SRC) $(OBS_SRC)
 LIB_OBJ    := $(LIB_SRC:%.c=$(B)/%.o)
 LIB_A      := $(B)/libhydracache.a
 LIB_SO     := $(B)/libhydracache.so
@@ -64,11 +65,15 @@ SQLITE_A   := $(B)/libhydracache-sqlite.a
 SQLITE_SO  := $(B)/libhydracache-sqlite.so
 PG_A       := $(B)/libhydracache-pg.a
 PG_SO      := $(B)/libhydracache-pg.so
+OBS_A      := $(B)/libhydracache-observability.a
+OBS_SO     := $(B)/libhydracache-observability.so
+# The observability library's HTTP server and JSON (libmicrohttpd, jansson).
+OBS_LIBS   := -lmicrohttpd -ljansson
 # What a program linked against everything in this tree needs, static.
 ALL_LIBS_A := $(PG_A) $(SQLITE_A) $(LIB_A)
 HEADERS    := runtime/include/hydracache.h
 PART_HEADERS := $(wildcard runtime/include/hydracache/*.h)
-PC_FILES   := hydracache hydracache-sqlite hydracache-pg
+PC_FILES   := hydracache hydracache-sqlite hydracache-pg hydracache-observability
 
 REPLAY  := $(B)/hcache-replay
 
@@ -99,7 +104,8 @@ BENCHES   := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
         uninstall clean symbols-check golden-update
 .DEFAULT_GOAL := all
 
-all: deps $(ALL_LIBS_A) $(LIB_SO) $(SQLITE_SO) $(PG_SO) $(REPLAY) $(HCACHEGEN) symbols-check
+all: deps $(ALL_LIBS_A) $(OBS_A) $(LIB_SO) $(SQLITE_SO) $(PG_SO) $(OBS_SO) $(REPLAY) \
+     $(HCACHEGEN) symbols-check
 
 deps:
 	@scripts/deps.sh build
@@ -128,7 +134,8 @@ $(PG_SRC:%.c=$(B)/%.o): LIB_CFLAGS += $(DB_CFLAGS)
 $(LIB_A): $(CORE_SRC:%.c=$(B)/%.o)
 $(SQLITE_A): $(SQLITE_SRC:%.c=$(B)/%.o)
 $(PG_A): $(PG_SRC:%.c=$(B)/%.o)
-$(ALL_LIBS_A):
+$(OBS_A): $(OBS_SRC:%.c=$(B)/%.o)
+$(ALL_LIBS_A) $(OBS_A):
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
@@ -149,6 +156,11 @@ $(PG_SO): $(PG_SRC:%.c=$(B)/%.o) $(LIB_SO)
 	$(Q)$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,$(notdir $@).$(SOVERSION) -o $@ $(filter %.o,$^) \
 	    -L$(B) -lhydracache -lpq $(CORE_LIBS)
 	$(Q)ln -sf $(notdir $@) $@.$(SOVERSION)
+$(OBS_SO): $(OBS_SRC:%.c=$(B)/%.o) $(LIB_SO)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,$(notdir $@).$(SOVERSION) -o $@ $(filter %.o,$^) \
+	    -L$(B) -lhydracache $(OBS_LIBS) $(CORE_LIBS)
+	$(Q)ln -sf $(notdir $@) $@.$(SOVERSION)
 
 # Only hc_ names may leave a shared library: everything else is internal.
 # The core also exports the hc__ names that its adapter libraries and the
@@ -157,11 +169,12 @@ $(PG_SO): $(PG_SRC:%.c=$(B)/%.o) $(LIB_SO)
 CORE_INTERNAL_EXPORTS := hc__dec_varint hc__db_new hc__db_forget hc__db_settle hc__sql_error \
                          hc__stmt_error hc__col_error hc__sql_type_name
 exported = nm -D --defined-only $(1) | awk '$$2 ~ /[TDBR]/ {print $$3}'
-symbols-check: $(LIB_SO) $(SQLITE_SO) $(PG_SO)
+symbols-check: $(LIB_SO) $(SQLITE_SO) $(PG_SO) $(OBS_SO)
 	$(Q)bad=$$($(call exported,$(LIB_SO)) | grep -v '^hc_'; \
 	     $(call exported,$(LIB_SO)) | grep '^hc__' | grep -vxF "$$(printf '%s\n' $(CORE_INTERNAL_EXPORTS))"; \
 	     $(call exported,$(SQLITE_SO)) | grep -v '^hc_[^_]'; \
-	     $(call exported,$(PG_SO)) | grep -v '^hc_[^_]'); \
+	     $(call exported,$(PG_SO)) | grep -v '^hc_[^_]'; \
+	     $(call exported,$(OBS_SO)) | grep -v '^hc_[^_]'); \
 	if [ -n "$$bad" ]; then echo "internal symbols exported:" $$bad >&2; exit 1; fi
 	$(Q)if readelf -d $(LIB_SO) | grep -E 'NEEDED.*(sqlite|libpq)'; then \
 	    echo "$(LIB_SO) must not need a database library" >&2; exit 1; fi
@@ -326,6 +339,8 @@ bench-run:
 
 demo: all
 	@$(MAKE) --no-print-directory -C examples/shop run
+	@# the shop again, serving its cache over HTTP, seen by hcache-stat (observability)
+	@$(MAKE) --no-print-directory -C examples/shop stat-demo
 	@$(MAKE) --no-print-directory -C examples/quickstart run
 	@$(MAKE) --no-print-directory -C examples/functions run
 
@@ -334,7 +349,7 @@ demo: all
 # The version has one home, runtime/include/hydracache/core.h.
 VERSION := $(shell sed -n 's/^\#define HC_VERSION_STRING "\(.*\)"/\1/p' runtime/include/hydracache/core.h)
 LIBDIR  := $(DESTDIR)$(PREFIX)/lib
-INSTALL_LIBS := hydracache hydracache-sqlite hydracache-pg
+INSTALL_LIBS := hydracache hydracache-sqlite hydracache-pg hydracache-observability
 
 # Each shared library goes in as lib<name>.so.$(VERSION), with the soname
 # link (lib<name>.so.$(SOVERSION)) and the link for -l<name> beside it.
@@ -353,7 +368,7 @@ install: all
 	    sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
 	        lib/pkgconfig/$$l.pc.in > $(LIBDIR)/pkgconfig/$$l.pc || exit 1; \
 	done
-	install -m 755 $(REPLAY) $(HCACHEGEN) $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(REPLAY) $(HCACHEGEN) $(HCSTAT) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 hydracache.mk $(DESTDIR)$(PREFIX)/share/hydracache/
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ] && command -v ldconfig >/dev/null; then \
 	    echo ldconfig; ldconfig; fi
@@ -365,6 +380,7 @@ uninstall:
 	        $(LIBDIR)/lib$(l).so.$(SOVERSION) $(LIBDIR)/lib$(l).so.$(VERSION) \
 	        $(LIBDIR)/pkgconfig/$(l).pc) \
 	    $(DESTDIR)$(PREFIX)/bin/hcache-replay $(DESTDIR)$(PREFIX)/bin/hcachegen \
+	    $(DESTDIR)$(PREFIX)/bin/hcache-stat \
 	    $(DESTDIR)$(PREFIX)/share/hydracache/hydracache.mk
 	-rmdir $(DESTDIR)$(PREFIX)/share/hydracache $(DESTDIR)$(PREFIX)/include/hydracache 2>/dev/null
 
@@ -372,5 +388,7 @@ clean:
 	rm -rf build
 
 include tests/fuzz.mk
+# libhydracache-observability, hcache-stat, their tests (the observability issue)
+include runtime/observability/observability.mk
 
 -include $(LIB_OBJ:.o=.d) $(HCG_OBJ:.o=.d) $(TESTS:=.d) $(BENCHES:=.d)

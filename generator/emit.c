@@ -809,6 +809,10 @@ static void emit_decl(emitter *e, const hcg_decl *d, sb *h, sb *c)
     setf(&vs, "F", "%s", F);
     setf(&vs, "kind", "%s", kind);
     setf(&vs, "name", "%s", d->name);
+    /* The per-declaration counters' descriptor (hc_decl). */
+    setf(&vs, "module", "%s", m->name);
+    setf(&vs, "decl_kind", "%s", d->kind == HCG_POLICY ? "HC_DECL_POLICY"
+                                 : d->kind == HCG_QUERY ? "HC_DECL_QUERY" : "HC_DECL_CACHEABLE");
     sb lab = {0};
     if (d->label.s) sb_printf(&lab, " (\"%s\")", d->label.s);
     set(&vs, "label", comment_safe(sb_take(&lab)));

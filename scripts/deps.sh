@@ -12,7 +12,10 @@ set -eu
 
 # gcc only recommends libc6-dev, and recommends are not installed here.
 build="make gcc libc6-dev binutils pkg-config libxxhash-dev gzip re2c lemon libsqlite3-dev libpq-dev"
-test="clang libcmocka-dev"
+# libhydracache-observability (HTTP, JSON) and hcache-stat (libcurl).
+build="$build libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev"
+# prometheus for promtool, which checks the metrics text in the tests.
+test="clang libcmocka-dev prometheus"
 pg="postgresql"
 
 want=""

@@ -54,8 +54,8 @@ FUZZ_DEC_SEEDS  := tests/fuzz-decode/corpus
 FUZZ_DEC_FLAGS  := -timeout=5 -rss_limit_mb=2048
 FUZZ_LIB_CFLAGS := -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
                    -fno-omit-frame-pointer $(CSTD) $(WARN) -pthread -DHC_BUILDING_LIBRARY \
-                   -Iruntime/include -Iruntime/core $(DB_CFLAGS) -MMD -MP
-FUZZ_LIB_OBJ    := $(LIB_SRC:%.c=$(FUZZ_DIR)/%.o)
+                   -Iruntime/include -Iruntime/core -MMD -MP
+FUZZ_LIB_OBJ    := $(CORE_SRC:%.c=$(FUZZ_DIR)/%.o)
 
 $(FUZZ_DIR)/runtime/%.o: runtime/%.c tests/fuzz.mk
 	$(call msg,FUZZCC,$<)
@@ -71,7 +71,7 @@ $(FUZZ_DEC): tests/fuzz_decode.c $(FUZZ_DEC_GEN)/fd.hc.c $(FUZZ_DEC_GEN)/fd.hc.h
 	$(call msg,FUZZCC,$@)
 	$(Q)$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    -fno-omit-frame-pointer $(CSTD) $(WARN) -pthread -Iruntime/include -I$(FUZZ_DEC_GEN) \
-	    tests/fuzz_decode.c $(FUZZ_LIB_OBJ) -o $@ $(DB_LIBS) -lm
+	    tests/fuzz_decode.c $(FUZZ_LIB_OBJ) -o $@ -lm
 
 -include $(FUZZ_LIB_OBJ:.o=.d)
 

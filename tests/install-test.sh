@@ -12,11 +12,15 @@ ko() { failed=$((failed + 1)); echo "[  FAILED  ] install: $1" >&2; }
 if make --no-print-directory -s install PREFIX="$prefix" >/dev/null; then ok "make install"; else ko "make install"; fi
 for f in include/hydracache.h include/hydracache/core.h include/hydracache/gen.h \
          include/hydracache/bus.h include/hydracache/sqlite.h include/hydracache/pg.h \
+         include/hydracache/observability.h \
          lib/libhydracache.a lib/libhydracache.so lib/libhydracache.so.0 \
          lib/libhydracache-sqlite.a lib/libhydracache-sqlite.so lib/libhydracache-sqlite.so.0 \
          lib/libhydracache-pg.a lib/libhydracache-pg.so lib/libhydracache-pg.so.0 \
+         lib/libhydracache-observability.a lib/libhydracache-observability.so \
+         lib/libhydracache-observability.so.0 \
          lib/pkgconfig/hydracache.pc lib/pkgconfig/hydracache-sqlite.pc lib/pkgconfig/hydracache-pg.pc \
-         bin/hcache-replay bin/hcachegen share/hydracache/hydracache.mk; do
+         lib/pkgconfig/hydracache-observability.pc \
+         bin/hcache-replay bin/hcachegen bin/hcache-stat share/hydracache/hydracache.mk; do
     if [ -e "$prefix/$f" ]; then ok "installed $f"; else ko "missing $f"; fi
 done
 
@@ -39,6 +43,58 @@ if cc -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Werror $cflags examples/quicksta
 else
     ko "static library via pkg-config"
 fi
+# Exposing a cache over HTTP takes five lines with the observability
+# library, found by pkg-config alone; the program asks its own actuator.
+cat > "$prefix/obs.c" <<'C'
+#include <stdio.h>
+#include <hydracache.h>
+int main(void)
+{
+    hc_cache *c;
+    hc_registry *reg;
+    hc_actuator *act;
+    hc_actuator_options o;
+    hc_actuator_options_init(&o);
+    o.port = 0;                                 /* an ephemeral port, for the test */
+    if (hc_cache_open(&c, NULL) != HC_OK) return 1;
+    /* The five lines: */
+    hc_registry_new(&reg);
+    hc_registry_add(reg, c);
+    if (hc_actuator_start(&act, reg, &o, NULL) != HC_OK) return 1;
+    /* ... serve ... */
+    hc_actuator_stop(act);
+    hc_registry_free(reg);
+    hc_buf b = HC_BUF_INIT;
+    if (hc_cache_stats_json(c, &b) != HC_OK) return 1;
+    printf("%s\n", (char *)b.data);
+    hc_buf_free(&b);
+    hc_cache_close(c);
+    return 0;
+}
+C
+ocflags=$(pkg-config --cflags hydracache-observability) && olibs=$(pkg-config --libs hydracache-observability)
+if cc -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Werror $ocflags "$prefix/obs.c" -o "$prefix/qs-obs-shared" $olibs -pthread &&
+   LD_LIBRARY_PATH="$prefix/lib" "$prefix/qs-obs-shared" | grep -q '"hit_ratio": null'; then
+    ok "observability library via pkg-config"
+else
+    ko "observability library via pkg-config"
+fi
+ostatic=$(pkg-config --static --libs hydracache-observability |
+          sed -e "s|-lhydracache-observability|$prefix/lib/libhydracache-observability.a|" \
+              -e "s|-lhydracache |$prefix/lib/libhydracache.a |")
+if cc -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Werror $ocflags "$prefix/obs.c" -o "$prefix/qs-obs-static" $ostatic &&
+   "$prefix/qs-obs-static" | grep -q '"hit_ratio": null'; then
+    ok "static observability library via pkg-config"
+else
+    ko "static observability library via pkg-config"
+fi
+if "$prefix/bin/hcache-stat" --help | grep -q '^usage: hcache-stat'; then
+    ok "hcache-stat runs"
+else
+    ko "hcache-stat runs"
+fi
+rm -f "$prefix/obs.c"
+
 # The cacheable-functions example with the installed generator and rules:
 # what an application's Makefile does.
 work="$prefix/fn"

@@ -250,7 +250,6 @@ typedef struct fake {
     char value[64];
     hc_bus *bus;
     bool closed;
-    bool down;                  /* health reports an error while set */
 } fake;
 
 static int fake_publish(void *impl, const hc_bus_msg *m, hc_error *err)
@@ -275,14 +274,8 @@ static void fake_close(void *impl)
     ((fake *)impl)->closed = true;
 }
 
-static int fake_health(void *impl, hc_error *err)
-{
-    fake *f = impl;
-    return f->down ? hc_error_set(err, HC_EBUS, "fake: down") : HC_OK;
-}
-
 static const hc_bus_transport fake_transport = {
-    .publish = fake_publish, .start = fake_start, .close = fake_close, .health = fake_health,
+    .publish = fake_publish, .start = fake_start, .close = fake_close,
 };
 
 static void test_custom_transport(void **state)
@@ -347,13 +340,14 @@ static void test_custom_transport(void **state)
     assert_int_equal(stats_of(b).bus_malformed, 1);
     assert_int_equal(stats_of(b).bus_received, 3);
 
-    /* Health comes from the transport, with its reason. */
+    /* Health is what the transport last said, with its reason. */
     hc_error err;
     assert_int_equal(hc_bus_health(bus, &err), HC_OK);
-    f.down = true;
+    hc_bus_set_health(bus, false, "fake: down");
     assert_int_equal(hc_bus_health(bus, &err), HC_EBUS);
     assert_string_equal(err.message, "fake: down");
-    f.down = false;
+    hc_bus_set_health(bus, true, NULL);
+    assert_int_equal(hc_bus_health(bus, &err), HC_OK);
     assert_int_equal(hc_bus_health(NULL, &err), HC_EINVAL);
 
     hc_cache_close(a);
@@ -516,10 +510,14 @@ static void test_pg_bus_reconnects(void **state)
     assert_int_equal(hc_bus_health(p.by, NULL), HC_OK);
     put(p.y, "a", NULL);
     put(p.y, "b", NULL);
+    hc_error herr;
+    assert_int_equal(hc_cache_health(p.y, &herr), HC_OK);
     pg_terminate(info, "hc_bus_y");
     /* y notices, reconnects, listens again, and flushes: what was sent
        while it was away is lost. */
     if (!test_wait_until(reconnected, p.y)) fail_msg("the bus never reconnected");
+    /* Healthy again once it listens (it reported itself down meanwhile). */
+    assert_int_equal(hc_cache_health(p.y, &herr), HC_OK);
     assert_false(hc_contains(p.y, "a"));
     assert_false(hc_contains(p.y, "b"));
     /* And it hears again. */
@@ -541,6 +539,36 @@ static void test_pg_bus_reconnects(void **state)
     assert_int_equal(hc_bus_health(p.bx, NULL), HC_OK);
     assert_int_equal(hc_bus_health(p.by, NULL), HC_OK);
     pair_close(&p);
+}
+
+static bool bus_down(void *arg) { return hc_bus_health(arg, NULL) != HC_OK; }
+static bool bus_up(void *arg) { return hc_bus_health(arg, NULL) == HC_OK; }
+
+/* The bus reports itself down while it cannot reconnect (its role may not
+   log in), with the reason, and up once it listens again. */
+static void test_pg_bus_reports_its_health(void **state)
+{
+    (void)state;
+    const char *info = pg_info();
+    pg_run(info, "SET client_min_messages = warning; DROP ROLE IF EXISTS hc_bus_health;"
+                 "CREATE ROLE hc_bus_health LOGIN");
+    char full[1024];
+    snprintf(full, sizeof full, "%s user=hc_bus_health", info);
+    hc_bus *bus = pg_bus(full, "hc_bus_h");
+    hc_cache *c = open_on(bus, "shop", "h");
+    hc_error err;
+    assert_int_equal(hc_cache_health(c, &err), HC_OK);
+    pg_run(info, "ALTER ROLE hc_bus_health NOLOGIN");
+    pg_terminate(info, "hc_bus_h");
+    if (!test_wait_until(bus_down, bus)) fail_msg("the bus never reported itself down");
+    assert_int_equal(hc_cache_health(c, &err), HC_EBUS);
+    assert_true(strlen(err.message) > 0);
+    pg_run(info, "ALTER ROLE hc_bus_health LOGIN");
+    if (!test_wait_until(bus_up, bus)) fail_msg("the bus never reported itself up again");
+    assert_int_equal(hc_cache_health(c, &err), HC_OK);
+    hc_cache_close(c);
+    hc_bus_free(bus);
+    pg_run(info, "DROP ROLE hc_bus_health");
 }
 
 static void test_pg_bus_oversized_payload_flushes(void **state)
@@ -901,6 +929,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_bus_new_errors),
         cmocka_unit_test(test_pg_bus_carries_every_kind),
         cmocka_unit_test(test_pg_bus_reconnects),
+        cmocka_unit_test(test_pg_bus_reports_its_health),
         cmocka_unit_test(test_pg_bus_oversized_payload_flushes),
         cmocka_unit_test(test_pg_bus_malformed_payloads),
         cmocka_unit_test(test_pg_exec_notifies_iff_committed),

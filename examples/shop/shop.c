@@ -3,17 +3,23 @@
 **
 **     ./shop [FILE.db]              SQLite (default: shop.db, created afresh)
 **     ./shop --pg "CONNINFO"        PostgreSQL (tables created afresh)
+**     ./shop --serve PORT ...       then keep running, with the cache on an
+**                                   HTTP actuator at 127.0.0.1:PORT (0: any)
 **
 ** It loads schema.sql and seed.sql from the current directory, then reads
 ** through the functions hcachegen wrote from shop.hcache and shows, with the
 ** cache's own counters, what a hit, a miss, a cached absence and a write that
-** invalidates look like.
+** invalidates look like. With --serve it goes on reading and now and then
+** writing, slowly, until it is interrupted, so that `hcache-stat` and
+** `curl` have something to watch.
 */
 #include <libpq-fe.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "shop.hc.h"
 
@@ -157,6 +163,63 @@ done:
     return rc == HC_OK ? 0 : 1;
 }
 
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+/*
+** --serve: the cache on an actuator (five lines: a registry, the cache in
+** it, the actuator), and a slow workload until SIGINT or SIGTERM: reads of
+** users, products and orders, and a price change now and then, which
+** invalidates what depends on it.
+*/
+static int serve(hc_cache *c, hc_db *db, unsigned port)
+{
+    hc_registry *reg;
+    hc_actuator *act;
+    hc_actuator_options o;
+    hc_actuator_options_init(&o);
+    o.port = port;
+    hc_error err;
+    if (hc_registry_new(&reg) != HC_OK || hc_registry_add(reg, c) != HC_OK) return 1;
+    if (hc_actuator_start(&act, reg, &o, &err) != HC_OK) {
+        fprintf(stderr, "shop: %s\n", err.message);
+        hc_registry_free(reg);
+        return 1;
+    }
+    printf("\nactuator: http://127.0.0.1:%u (try curl http://127.0.0.1:%u/actuator/hydracache/health,\n"
+           "          curl http://127.0.0.1:%u/metrics, hcache-stat --decl http://127.0.0.1:%u)\n",
+           hc_actuator_port(act), hc_actuator_port(act), hc_actuator_port(act), hc_actuator_port(act));
+    fflush(stdout);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    shop_user u = {0};
+    shop_product p = {0};
+    shop_order_summary os = {0};
+    int64_t changes;
+    for (unsigned long i = 0; !stop; i++) {
+        (void)shop_user_by_id(c, db, (int64_t)(i % 5) + 1, &u, &err);          /* 4 and 5 do not exist */
+        (void)shop_product_by_id(c, db, (int64_t)(i % 4) + 10, &p, &err);
+        (void)shop_order_by_id(c, db, (int64_t)(i % 3) + 100, &os, &err);
+        if (i % 500 == 499) (void)shop_set_price(c, db, 13, 6.5 + (double)(i % 7), &changes, &err);
+        nanosleep(&(struct timespec){0, 2000000}, NULL);                        /* 2 ms */
+    }
+    shop_user_clear(&u);
+    shop_product_clear(&p);
+    shop_order_summary_clear(&os);
+    hc_actuator_stop(act);
+    hc_registry_free(reg);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     sqlite3 *lite = NULL;
@@ -164,7 +227,18 @@ int main(int argc, char **argv)
     hc_db *db = NULL;
     hc_cache *c = NULL;
     int status = 1;
+    long port = -1;
 
+    if (argc >= 3 && strcmp(argv[1], "--serve") == 0) {
+        char *end;
+        port = strtol(argv[2], &end, 10);
+        if (*end || port < 0 || port > 65535) {
+            fprintf(stderr, "shop: --serve wants a port number (0: any free one)\n");
+            return 2;
+        }
+        argc -= 2;
+        argv += 2;
+    }
     if (argc == 3 && strcmp(argv[1], "--pg") == 0) {
         pg = PQconnectdb(argv[2]);
         if (PQstatus(pg) != CONNECTION_OK) {
@@ -183,7 +257,7 @@ int main(int argc, char **argv)
         sqlite3_exec(lite, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
         printf("HydraCache shop example on SQLite %s (%s)\n\n", sqlite3_libversion(), path);
     } else {
-        fprintf(stderr, "usage: shop [FILE.db] | shop --pg CONNINFO\n");
+        fprintf(stderr, "usage: shop [--serve PORT] [FILE.db] | shop [--serve PORT] --pg CONNINFO\n");
         return 2;
     }
     if (load_sql(lite, pg) != 0) goto out;
@@ -197,6 +271,7 @@ int main(int argc, char **argv)
         goto out;
     }
     status = demo(c, db);
+    if (status == 0 && port >= 0) status = serve(c, db, (unsigned)port);
 out:
     hc_db_free(db);
     hc_cache_close(c);

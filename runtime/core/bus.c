@@ -13,6 +13,7 @@
 ** order: the bus, then whatever the callbacks take; nothing here calls a
 ** transport with the bus's mutex held.
 */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,10 @@ struct hc_bus {
     pthread_mutex_t  lock;           /* guards members and n */
     hc__bus_member  *members;
     size_t           n, cap;
+    /* What the transport last said of itself (hc_bus_set_health). */
+    pthread_mutex_t  health_lock;    /* guards down and reason */
+    bool             down;
+    char             reason[200];
 };
 
 int hc_bus_new(hc_bus **out, const hc_bus_transport *t, void *impl,
@@ -47,8 +52,15 @@ int hc_bus_new(hc_bus **out, const hc_bus_transport *t, void *impl,
         t->close(impl);
         return hc_error_set(err, HC_ESYS, "pthread_mutex_init failed");
     }
+    if (pthread_mutex_init(&bus->health_lock, NULL) != 0) {
+        pthread_mutex_destroy(&bus->lock);
+        free(bus);
+        t->close(impl);
+        return hc_error_set(err, HC_ESYS, "pthread_mutex_init failed");
+    }
     int rc = t->start(impl, bus, err);
     if (rc != HC_OK) {
+        pthread_mutex_destroy(&bus->health_lock);
         pthread_mutex_destroy(&bus->lock);
         free(bus);
         t->close(impl);
@@ -62,16 +74,32 @@ void hc_bus_free(hc_bus *bus)
 {
     if (!bus) return;
     bus->t->close(bus->impl);        /* no delivery runs after this */
+    pthread_mutex_destroy(&bus->health_lock);
     pthread_mutex_destroy(&bus->lock);
     free(bus->members);
     free(bus);
+}
+
+/* ------------------------------------------------------------ health */
+
+void hc_bus_set_health(hc_bus *bus, bool up, const char *reason)
+{
+    if (!bus) return;
+    pthread_mutex_lock(&bus->health_lock);
+    bus->down = !up;
+    snprintf(bus->reason, sizeof bus->reason, "%s", reason ? reason : "");
+    pthread_mutex_unlock(&bus->health_lock);
 }
 
 int hc_bus_health(hc_bus *bus, hc_error *err)
 {
     hc_error_clear(err);
     if (!bus) return hc_error_set(err, HC_EINVAL, "hc_bus_health: the bus is NULL");
-    return bus->t->health ? bus->t->health(bus->impl, err) : HC_OK;
+    pthread_mutex_lock(&bus->health_lock);
+    int rc = bus->down ? hc_error_set(err, HC_EBUS, "%s", bus->reason[0] ? bus->reason : "bus down")
+                       : HC_OK;
+    pthread_mutex_unlock(&bus->health_lock);
+    return rc;
 }
 
 int hc__bus_attach(hc_bus *bus, const hc__bus_member *m)

@@ -127,7 +127,7 @@ static void mem_close(void *impl)
     free(mb);
 }
 
-static const hc_bus_transport mem_transport = {mem_publish, mem_start, mem_close, NULL, NULL};
+static const hc_bus_transport mem_transport = {mem_publish, mem_start, mem_close, NULL};
 
 int hc_bus_memory_new(hc_bus **out, unsigned capacity)
 {

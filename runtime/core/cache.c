@@ -591,6 +591,7 @@ int hc_cache_close(hc_cache *c)
     if (c->bus) hc__cache_bus_detach(c);
     hc__events_close(c);
     hc__holds_close(c);
+    hc__decls_free(c);                  /* decl.c */
     /* No reader can be left (no call on c may run), so what waits for a
        grace period can go at once. */
     for (hc__entry *e = c->defer_entries, *next; e; e = next) {
@@ -718,6 +719,7 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
        of its entry is held by a transaction that is still open. */
     if (rc == HC_OK && f && (f->stale || hc__cache_held(c, f->tags, f->ntags))) {
         c->stale_discards++;
+        hc__stale_seen++;               /* decl.c: this thread's load was discarded */
         rc = HC_MISS;                   /* not an error: just not stored */
     }
     pthread_mutex_lock(&s->lock);

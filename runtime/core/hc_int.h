@@ -335,6 +335,8 @@ struct hc_cache {
     hc__entry      *defer_entries;   /* hc__dead_push */
     hc__table      *defer_tables;    /* chained through next */
     unsigned        ndefer;          /* entries in defer_entries */
+
+    struct hc__decls *_Atomic decls; /* decl.c: per-declaration counters, made on first use */
 };
 
 /*
@@ -533,5 +535,15 @@ static inline bool hc__cache_held(hc_cache *c, char *const *tags, size_t n)
 /* cache.c: apply an invalidation to c without publishing it (a message
    from the bus, or a transactional exec's own). */
 int  hc__apply(hc_cache *c, hc_bus_op op, const char *value, hc_origin origin);
+
+/*
+** decl.c: per-declaration counters. hc__decls_free (in hc_cache_close)
+** frees a cache's. store() in cache.c adds one to hc__stale_seen, on the
+** thread that ran the loader, each time it discards a loaded value as
+** stale: hc_decl_get_or_load tells from it whether its load was discarded.
+*/
+typedef struct hc__decls hc__decls;
+void hc__decls_free(hc_cache *c);
+extern _Thread_local uint64_t hc__stale_seen HC_TLS_IE;
 
 #endif

@@ -8,9 +8,11 @@
 **   hydracache/bus.h     for authors of invalidation transports
 **   hydracache/sqlite.h  hc_db_sqlite (libhydracache-sqlite)
 **   hydracache/pg.h      hc_db_pg, hc_bus_pg_new (libhydracache-pg)
+**   hydracache/observability.h  the registry, JSON, Prometheus, the HTTP
+**                        actuator (libhydracache-observability)
 ** Each part can be included on its own. Declaring a function links nothing:
 ** link the libraries of the parts you call (pkg-config hydracache,
-** hydracache-sqlite, hydracache-pg).
+** hydracache-sqlite, hydracache-pg, hydracache-observability).
 */
 #ifndef HYDRACACHE_H
 #define HYDRACACHE_H
@@ -20,5 +22,6 @@
 #include "hydracache/bus.h"
 #include "hydracache/sqlite.h"
 #include "hydracache/pg.h"
+#include "hydracache/observability.h"
 
 #endif /* HYDRACACHE_H */

@@ -286,6 +286,7 @@ static bool receive(pgbus *pb)
         PQfreemem(n);
     }
     pthread_mutex_unlock(&pb->mu);
+    if (!ok) hc_bus_set_health(pb->bus, false, "bus: connection to PostgreSQL lost; reconnecting");
     if (lost) hc_bus_lost(pb->bus, lost, false);
     while (head) {
         note *next = head->next;
@@ -315,6 +316,7 @@ static void *pg_thread(void *arg)
             hc_error err;
             PGconn *conn = connect_listen(pb, &err);
             if (!conn) {
+                hc_bus_set_health(pb->bus, false, err.message);
                 backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
                 continue;
             }
@@ -325,6 +327,7 @@ static void *pg_thread(void *arg)
             pthread_mutex_unlock(&pb->mu);
             PQfinish(old);
             backoff = BACKOFF_MIN_MS;
+            hc_bus_set_health(pb->bus, true, NULL);
             /* Listening again; what was sent in between is lost. */
             hc_bus_lost(pb->bus, 0, true);
             continue;
@@ -399,17 +402,8 @@ static int pg_publish_in_tx(void *impl, hc_db *db, const hc_bus_msg *m, hc_error
     return rc == HC_DONE ? HC_OK : rc;
 }
 
-static int pg_health(void *impl, hc_error *err)
-{
-    pgbus *pb = impl;
-    pthread_mutex_lock(&pb->mu);
-    bool up = pb->up;
-    pthread_mutex_unlock(&pb->mu);
-    return up ? HC_OK : hc_error_set(err, HC_EBUS, "bus: connection lost, reconnecting");
-}
-
 static const hc_bus_transport pg_transport = {pg_publish, pg_start, pg_close,
-                                              pg_publish_in_tx, pg_health};
+                                              pg_publish_in_tx};
 
 static bool valid_channel(const char *s)
 {

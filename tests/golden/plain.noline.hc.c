@@ -161,6 +161,9 @@ int plain_note_invalidate_all(hc_cache *c)
 
 /* ------------------------------------------------------ cacheable lookup */
 
+/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+static hc_decl plain_lookup__decl = {"plain", "lookup", HC_DECL_CACHEABLE, 0};
+
 typedef struct plain_lookup__args {
     const char *key;
     int64_t name;
@@ -217,7 +220,7 @@ static int plain_lookup__miss(hc_cache *c, const char *key, plain_lookup__args *
     hc_options hc_o = {HC_TTL_DEFAULT, hc_tags, 0};
     int hc_rc = HC_OK;
     memset(hc_tagb, 0, sizeof hc_tagb);
-    if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, key, &hc_o, plain_lookup__fill, hc_a, &hc_val, hc_t->err);
+    if (hc_rc == HC_OK) hc_rc = HC_DECL_GET_OR_LOAD(c, &plain_lookup__decl, key, &hc_o, plain_lookup__fill, hc_a, &hc_val, hc_t->err);
     if (hc_rc == HC_OK) hc_rc = plain_lookup__take(hc_t, hc_val.data, hc_val.len);
     hc_buf_free(&hc_val);
     for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
@@ -244,11 +247,13 @@ int plain_lookup(hc_cache *c, const char *key, int64_t name, plain_note *out, hc
     if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(&hc_key, key, strlen(key));
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, ":", 1);
     if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_key, (int64_t)name);
+    bool hc_hit = false;
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded where the value lies. */
         hc_t.seen = false;
         hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, plain_lookup__take, &hc_t);
-        if (hc_rc == HC_MISS && !hc_t.seen) hc_rc = plain_lookup__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
+        hc_hit = hc_t.seen;
+        if (hc_rc == HC_MISS && !hc_hit) hc_rc = plain_lookup__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
         hc_remove(c, (const char *)hc_key.data);
@@ -256,11 +261,15 @@ int plain_lookup(hc_cache *c, const char *key, int64_t name, plain_note *out, hc
     }
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
+    HC_DECL_CALL(c, &plain_lookup__decl, hc_hit);
     hc_buf_free(&hc_key);
     return hc_rc;
 }
 
 /* ------------------------------------------------------ cacheable count_all */
+
+/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+static hc_decl plain_count_all__decl = {"plain", "count_all", HC_DECL_CACHEABLE, 0};
 
 typedef struct plain_count_all__args {
     char none;                  /* C has no empty structs */
@@ -321,7 +330,7 @@ static int plain_count_all__miss(hc_cache *c, const char *key, plain_count_all__
     memset(hc_tagb, 0, sizeof hc_tagb);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "notes", 5);
     hc_tags[0] = (const char *)hc_tagb[0].data;
-    if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, key, &hc_o, plain_count_all__fill, hc_a, &hc_val, hc_t->err);
+    if (hc_rc == HC_OK) hc_rc = HC_DECL_GET_OR_LOAD(c, &plain_count_all__decl, key, &hc_o, plain_count_all__fill, hc_a, &hc_val, hc_t->err);
     if (hc_rc == HC_OK) hc_rc = plain_count_all__take(hc_t, hc_val.data, hc_val.len);
     hc_buf_free(&hc_val);
     for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
@@ -342,11 +351,13 @@ int plain_count_all(hc_cache *c, uint64_t *out)
     hc_t.out = out;
     hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "count_all", 9);
+    bool hc_hit = false;
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded where the value lies. */
         hc_t.seen = false;
         hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, plain_count_all__take, &hc_t);
-        if (hc_rc == HC_MISS && !hc_t.seen) hc_rc = plain_count_all__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
+        hc_hit = hc_t.seen;
+        if (hc_rc == HC_MISS && !hc_hit) hc_rc = plain_count_all__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
         hc_remove(c, (const char *)hc_key.data);
@@ -354,10 +365,14 @@ int plain_count_all(hc_cache *c, uint64_t *out)
     }
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
+    HC_DECL_CALL(c, &plain_count_all__decl, hc_hit);
     return hc_rc;
 }
 
 /* ------------------------------------------------------ policy fetch */
+
+/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+static hc_decl plain_fetch__decl = {"plain", "fetch", HC_DECL_POLICY, 0};
 
 typedef struct plain_fetch__args {
     const char *id;
@@ -421,7 +436,7 @@ static int plain_fetch__miss(hc_cache *c, const char *key, plain_fetch__args *hc
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[1], "note:all", 8);
     hc_tags[0] = (const char *)hc_tagb[0].data;
     hc_tags[1] = (const char *)hc_tagb[1].data;
-    if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, key, &hc_o, plain_fetch__fill, hc_a, &hc_val, hc_t->err);
+    if (hc_rc == HC_OK) hc_rc = HC_DECL_GET_OR_LOAD(c, &plain_fetch__decl, key, &hc_o, plain_fetch__fill, hc_a, &hc_val, hc_t->err);
     if (hc_rc == HC_OK) hc_rc = plain_fetch__take(hc_t, hc_val.data, hc_val.len);
     hc_buf_free(&hc_val);
     for (size_t hc_i = 0; hc_i < 2; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
@@ -447,11 +462,13 @@ int plain_fetch(hc_cache *c, const char *id, plain_fetch_loader load, void *ctx,
     hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "note:", 5);
     if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(&hc_key, id, strlen(id));
+    bool hc_hit = false;
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded where the value lies. */
         hc_t.seen = false;
         hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, plain_fetch__take, &hc_t);
-        if (hc_rc == HC_MISS && !hc_t.seen) hc_rc = plain_fetch__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
+        hc_hit = hc_t.seen;
+        if (hc_rc == HC_MISS && !hc_hit) hc_rc = plain_fetch__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
         hc_remove(c, (const char *)hc_key.data);
@@ -459,6 +476,7 @@ int plain_fetch(hc_cache *c, const char *id, plain_fetch_loader load, void *ctx,
     }
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
+    HC_DECL_CALL(c, &plain_fetch__decl, hc_hit);
     hc_buf_free(&hc_key);
     return hc_rc;
 }

@@ -228,6 +228,9 @@ int shop_user_by_id_direct(hc_db *db, int64_t id, shop_user *out, hc_error *err)
 
 /* ------------------------------------------------------ query user_by_id */
 
+/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+static hc_decl shop_user_by_id__decl = {"shop", "user_by_id", HC_DECL_QUERY, 0};
+
 typedef struct shop_user_by_id__args {
     int64_t id;
     hc_db *db;
@@ -289,7 +292,7 @@ static int shop_user_by_id__miss(hc_cache *c, const char *key, shop_user_by_id__
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[1], "users", 5);
     hc_tags[0] = (const char *)hc_tagb[0].data;
     hc_tags[1] = (const char *)hc_tagb[1].data;
-    if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, key, &hc_o, shop_user_by_id__fill, hc_a, &hc_val, hc_t->err);
+    if (hc_rc == HC_OK) hc_rc = HC_DECL_GET_OR_LOAD(c, &shop_user_by_id__decl, key, &hc_o, shop_user_by_id__fill, hc_a, &hc_val, hc_t->err);
     if (hc_rc == HC_OK) hc_rc = shop_user_by_id__take(hc_t, hc_val.data, hc_val.len);
     hc_buf_free(&hc_val);
     for (size_t hc_i = 0; hc_i < 2; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
@@ -314,11 +317,13 @@ int shop_user_by_id(hc_cache *c, hc_db *db, int64_t id, shop_user *out, hc_error
     hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:user:", 10);
     if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_key, (int64_t)id);
+    bool hc_hit = false;
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded where the value lies. */
         hc_t.seen = false;
         hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, shop_user_by_id__take, &hc_t);
-        if (hc_rc == HC_MISS && !hc_t.seen) hc_rc = shop_user_by_id__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
+        hc_hit = hc_t.seen;
+        if (hc_rc == HC_MISS && !hc_hit) hc_rc = shop_user_by_id__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
         hc_remove(c, (const char *)hc_key.data);
@@ -326,6 +331,7 @@ int shop_user_by_id(hc_cache *c, hc_db *db, int64_t id, shop_user *out, hc_error
     }
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
+    HC_DECL_CALL(c, &shop_user_by_id__decl, hc_hit);
     return hc_rc;
 }
 
@@ -376,6 +382,9 @@ int shop_users_in_team_direct(hc_db *db, int64_t team, shop_user_list *out, hc_e
 }
 
 /* ------------------------------------------------------ query users_in_team */
+
+/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+static hc_decl shop_users_in_team__decl = {"shop", "users_in_team", HC_DECL_QUERY, 0};
 
 typedef struct shop_users_in_team__args {
     int64_t team;
@@ -442,7 +451,7 @@ static int shop_users_in_team__miss(hc_cache *c, const char *key, shop_users_in_
     if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_tagb[1], (int64_t)hc_a->team);
     hc_tags[0] = (const char *)hc_tagb[0].data;
     hc_tags[1] = (const char *)hc_tagb[1].data;
-    if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, key, &hc_o, shop_users_in_team__fill, hc_a, &hc_val, hc_t->err);
+    if (hc_rc == HC_OK) hc_rc = HC_DECL_GET_OR_LOAD(c, &shop_users_in_team__decl, key, &hc_o, shop_users_in_team__fill, hc_a, &hc_val, hc_t->err);
     if (hc_rc == HC_OK) hc_rc = shop_users_in_team__take(hc_t, hc_val.data, hc_val.len);
     hc_buf_free(&hc_val);
     for (size_t hc_i = 0; hc_i < 2; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
@@ -468,11 +477,13 @@ int shop_users_in_team(hc_cache *c, hc_db *db, int64_t team, shop_user_list *out
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:team:", 10);
     if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_key, (int64_t)team);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, ":users", 6);
+    bool hc_hit = false;
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded where the value lies. */
         hc_t.seen = false;
         hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, shop_users_in_team__take, &hc_t);
-        if (hc_rc == HC_MISS && !hc_t.seen) hc_rc = shop_users_in_team__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
+        hc_hit = hc_t.seen;
+        if (hc_rc == HC_MISS && !hc_hit) hc_rc = shop_users_in_team__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
         hc_remove(c, (const char *)hc_key.data);
@@ -480,6 +491,7 @@ int shop_users_in_team(hc_cache *c, hc_db *db, int64_t team, shop_user_list *out
     }
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
+    HC_DECL_CALL(c, &shop_users_in_team__decl, hc_hit);
     return hc_rc;
 }
 
@@ -515,6 +527,9 @@ int shop_user_count_direct(hc_db *db, int64_t *out, hc_error *err)
 }
 
 /* ------------------------------------------------------ query user_count */
+
+/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+static hc_decl shop_user_count__decl = {"shop", "user_count", HC_DECL_QUERY, 0};
 
 typedef struct shop_user_count__args {
     hc_db *db;
@@ -573,7 +588,7 @@ static int shop_user_count__miss(hc_cache *c, const char *key, shop_user_count__
     memset(hc_tagb, 0, sizeof hc_tagb);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "users", 5);
     hc_tags[0] = (const char *)hc_tagb[0].data;
-    if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, key, &hc_o, shop_user_count__fill, hc_a, &hc_val, hc_t->err);
+    if (hc_rc == HC_OK) hc_rc = HC_DECL_GET_OR_LOAD(c, &shop_user_count__decl, key, &hc_o, shop_user_count__fill, hc_a, &hc_val, hc_t->err);
     if (hc_rc == HC_OK) hc_rc = shop_user_count__take(hc_t, hc_val.data, hc_val.len);
     hc_buf_free(&hc_val);
     for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
@@ -596,11 +611,13 @@ int shop_user_count(hc_cache *c, hc_db *db, int64_t *out, hc_error *err)
     hc_t.out = out;
     hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:user_count", 15);
+    bool hc_hit = false;
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded where the value lies. */
         hc_t.seen = false;
         hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, shop_user_count__take, &hc_t);
-        if (hc_rc == HC_MISS && !hc_t.seen) hc_rc = shop_user_count__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
+        hc_hit = hc_t.seen;
+        if (hc_rc == HC_MISS && !hc_hit) hc_rc = shop_user_count__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
         hc_remove(c, (const char *)hc_key.data);
@@ -608,6 +625,7 @@ int shop_user_count(hc_cache *c, hc_db *db, int64_t *out, hc_error *err)
     }
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
+    HC_DECL_CALL(c, &shop_user_count__decl, hc_hit);
     return hc_rc;
 }
 
@@ -653,6 +671,9 @@ int shop_rename_user(hc_cache *c, hc_db *db, int64_t id, const char *name, int64
 }
 
 /* ------------------------------------------------------ policy load_user */
+
+/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+static hc_decl shop_load_user__decl = {"shop", "load_user", HC_DECL_POLICY, 0};
 
 typedef struct shop_load_user__args {
     int64_t user_id;
@@ -716,7 +737,7 @@ static int shop_load_user__miss(hc_cache *c, const char *key, shop_load_user__ar
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[1], "users", 5);
     hc_tags[0] = (const char *)hc_tagb[0].data;
     hc_tags[1] = (const char *)hc_tagb[1].data;
-    if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, key, &hc_o, shop_load_user__fill, hc_a, &hc_val, hc_t->err);
+    if (hc_rc == HC_OK) hc_rc = HC_DECL_GET_OR_LOAD(c, &shop_load_user__decl, key, &hc_o, shop_load_user__fill, hc_a, &hc_val, hc_t->err);
     if (hc_rc == HC_OK) hc_rc = shop_load_user__take(hc_t, hc_val.data, hc_val.len);
     hc_buf_free(&hc_val);
     for (size_t hc_i = 0; hc_i < 2; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
@@ -742,11 +763,13 @@ int shop_load_user(hc_cache *c, int64_t user_id, shop_load_user_loader load, voi
     hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:user:", 10);
     if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_key, (int64_t)user_id);
+    bool hc_hit = false;
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded where the value lies. */
         hc_t.seen = false;
         hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, shop_load_user__take, &hc_t);
-        if (hc_rc == HC_MISS && !hc_t.seen) hc_rc = shop_load_user__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
+        hc_hit = hc_t.seen;
+        if (hc_rc == HC_MISS && !hc_hit) hc_rc = shop_load_user__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
         hc_remove(c, (const char *)hc_key.data);
@@ -754,10 +777,14 @@ int shop_load_user(hc_cache *c, int64_t user_id, shop_load_user_loader load, voi
     }
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
+    HC_DECL_CALL(c, &shop_load_user__decl, hc_hit);
     return hc_rc;
 }
 
 /* ------------------------------------------------------ cacheable fib */
+
+/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+static hc_decl shop_fib__decl = {"shop", "fib", HC_DECL_CACHEABLE, 0};
 
 typedef struct shop_fib__args {
     int64_t n;
@@ -814,7 +841,7 @@ static int shop_fib__miss(hc_cache *c, const char *key, shop_fib__args *hc_a, sh
     hc_options hc_o = {UINT64_C(3600000), hc_tags, 0};
     int hc_rc = HC_OK;
     memset(hc_tagb, 0, sizeof hc_tagb);
-    if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, key, &hc_o, shop_fib__fill, hc_a, &hc_val, hc_t->err);
+    if (hc_rc == HC_OK) hc_rc = HC_DECL_GET_OR_LOAD(c, &shop_fib__decl, key, &hc_o, shop_fib__fill, hc_a, &hc_val, hc_t->err);
     if (hc_rc == HC_OK) hc_rc = shop_fib__take(hc_t, hc_val.data, hc_val.len);
     hc_buf_free(&hc_val);
     for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
@@ -838,11 +865,13 @@ int shop_fib(hc_cache *c, int64_t n, int64_t *out, hc_error *err)
     hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:fib:", 9);
     if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_key, (int64_t)n);
+    bool hc_hit = false;
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded where the value lies. */
         hc_t.seen = false;
         hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, shop_fib__take, &hc_t);
-        if (hc_rc == HC_MISS && !hc_t.seen) hc_rc = shop_fib__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
+        hc_hit = hc_t.seen;
+        if (hc_rc == HC_MISS && !hc_hit) hc_rc = shop_fib__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
         hc_remove(c, (const char *)hc_key.data);
@@ -850,10 +879,14 @@ int shop_fib(hc_cache *c, int64_t n, int64_t *out, hc_error *err)
     }
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
+    HC_DECL_CALL(c, &shop_fib__decl, hc_hit);
     return hc_rc;
 }
 
 /* ------------------------------------------------------ cacheable greeting */
+
+/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+static hc_decl shop_greeting__decl = {"shop", "greeting", HC_DECL_CACHEABLE, 0};
 
 typedef struct shop_greeting__args {
     const char *name;
@@ -921,7 +954,7 @@ static int shop_greeting__miss(hc_cache *c, const char *key, shop_greeting__args
     memset(hc_tagb, 0, sizeof hc_tagb);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "greetings", 9);
     hc_tags[0] = (const char *)hc_tagb[0].data;
-    if (hc_rc == HC_OK) hc_rc = hc_get_or_load(c, key, &hc_o, shop_greeting__fill, hc_a, &hc_val, hc_t->err);
+    if (hc_rc == HC_OK) hc_rc = HC_DECL_GET_OR_LOAD(c, &shop_greeting__decl, key, &hc_o, shop_greeting__fill, hc_a, &hc_val, hc_t->err);
     if (hc_rc == HC_OK) hc_rc = shop_greeting__take(hc_t, hc_val.data, hc_val.len);
     hc_buf_free(&hc_val);
     for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
@@ -944,11 +977,13 @@ int shop_greeting(hc_cache *c, const char *name, char **out)
     hc_t.err = err;
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:greeting:", 14);
     if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(&hc_key, name, strlen(name));
+    bool hc_hit = false;
     for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
         /* A hit is decoded where the value lies. */
         hc_t.seen = false;
         hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, shop_greeting__take, &hc_t);
-        if (hc_rc == HC_MISS && !hc_t.seen) hc_rc = shop_greeting__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
+        hc_hit = hc_t.seen;
+        if (hc_rc == HC_MISS && !hc_hit) hc_rc = shop_greeting__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
         /* Bytes that do not decode are dropped and loaded afresh, once. */
         if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
         hc_remove(c, (const char *)hc_key.data);
@@ -956,6 +991,7 @@ int shop_greeting(hc_cache *c, const char *name, char **out)
     }
     if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
     else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
+    HC_DECL_CALL(c, &shop_greeting__decl, hc_hit);
     hc_buf_free(&hc_key);
     return hc_rc;
 }

@@ -36,22 +36,18 @@ typedef struct hc_bus_msg {
 ** or a negative code with err filled. close stops the delivery (no
 ** hc_bus_deliver runs once it returns) and frees the transport.
 **
-** Two operations are optional (NULL when the transport has none):
-**   publish_in_tx  publish m inside the transaction open on db, so that it
-**                  travels if and only if that transaction commits (the
-**                  PostgreSQL bus: pg_notify on db's connection). With m
-**                  NULL, only say whether it can for this db: HC_OK, or
-**                  HC_ENOTSUP (then generated exec code invalidates after
-**                  the write instead).
-**   health         HC_OK while the transport can carry messages, else an
-**                  error with the reason in err (a lost connection).
+** One operation is optional (NULL when the transport has none):
+** publish_in_tx publishes m inside the transaction open on db, so that it
+** travels if and only if that transaction commits (the PostgreSQL bus:
+** pg_notify on db's connection). With m NULL, it only says whether it can
+** for this db: HC_OK, or HC_ENOTSUP (then generated exec code invalidates
+** after the write instead).
 */
 typedef struct hc_bus_transport {
     int  (*publish)(void *impl, const hc_bus_msg *m, hc_error *err);
     int  (*start)(void *impl, hc_bus *bus, hc_error *err);
     void (*close)(void *impl);
     int  (*publish_in_tx)(void *impl, hc_db *db, const hc_bus_msg *m, hc_error *err);
-    int  (*health)(void *impl, hc_error *err);
 } hc_bus_transport;
 
 /* Make a bus over a transport (t must outlive it). On failure impl is closed
@@ -68,6 +64,10 @@ HC_API void hc_bus_lost(hc_bus *bus, uint64_t n, bool reconnected);
    counts it as bus_malformed, apart from bus_received and bus_applied, so
    that an operator can tell garbage on the channel from real flushes. */
 HC_API void hc_bus_malformed(hc_bus *bus);
+/* For transports: whether the transport can carry messages now, and if not
+   why (a lost connection, the reconnect's last error), for hc_bus_health.
+   A bus starts up; reason may be NULL. Any thread. */
+HC_API void hc_bus_set_health(hc_bus *bus, bool up, const char *reason);
 
 #ifdef __cplusplus
 }

@@ -414,6 +414,129 @@ typedef struct hc_diagnostics {
 /* Fill out with the stats and the cache's current shape. Returns HC_OK. */
 HC_API int hc_diagnostics_get(hc_cache *c, hc_diagnostics *out);
 
+/* ----------------------------------------------------- stats helpers */
+
+/* True when some caller waited for another caller's load (joins > 0). */
+HC_API bool hc_stats_has_single_flight_activity(const hc_stats *s);
+/* True when some loaded value was not stored because an invalidation
+   raced its load. */
+HC_API bool hc_stats_has_stale_load_discards(const hc_stats *s);
+/* True when some subscriber fell behind and lost events. */
+HC_API bool hc_stats_has_subscriber_lag(const hc_stats *s);
+/* True when the cache published, received or applied bus messages. */
+HC_API bool hc_stats_has_bus_activity(const hc_stats *s);
+/* True when the bus lost messages or a connection, failed to publish, or
+   carried a message that did not parse: each of these flushed the cache
+   or left other caches stale. */
+HC_API bool hc_stats_has_bus_issues(const hc_stats *s);
+
+/* HC_OK when c can do its work: today, when its bus (if any) is up
+   (hc_bus_health); HC_EBUS with the reason in err otherwise. HC_EINVAL
+   for NULL. */
+HC_API int hc_cache_health(hc_cache *c, hc_error *err);
+
+/* -------------------------------------------- per-declaration counters */
+
+/*
+** What the code hcachegen writes counts for each cached declaration
+** (query, policy, cacheable) on each cache: calls, hits, misses, loader
+** runs, failures, stale discards, and the loader's time in a fixed
+** histogram. A declaration is an hc_decl, a static of the generated file:
+**
+**     static hc_decl shop_user_by_id__decl = {"shop", "user_by_id", HC_DECL_QUERY, 0};
+**
+** The runtime numbers it on first use (id) and keeps a copy of its names
+** for the life of the process; two descriptors with the same module, name
+** and kind (one file linked twice) count as one. A process counts at most
+** HC_DECL_MAX declarations; the ones beyond are not counted.
+**
+** A hit costs a few loads and one store to a counter only the calling
+** thread writes (the per-thread slots of hc_stats' hits); no lock and no
+** shared atomic read-modify-write. Misses and loads count with atomics: they
+** take locks and run loaders anyway. A counter that cannot be allocated
+** (out of memory) loses that count; the call itself is unaffected.
+*/
+typedef enum hc_decl_kind {
+    HC_DECL_QUERY     = 1,  /* a cached SQL query */
+    HC_DECL_POLICY    = 2,  /* a policy: the caller passes the loader */
+    HC_DECL_CACHEABLE = 3   /* a cacheable function */
+} hc_decl_kind;
+
+
+#define HC_DECL_MAX 1023
+
+/* "query", "policy", "cacheable"; "unknown" otherwise. */
+HC_API const char *hc_decl_kind_name(int kind);
+
+/*
+** HC_DECL_STATS_MAP(XX) is the one list of per-declaration counters,
+** XX(name, description), in the order of hc_decl_stats' fields. calls
+** counts each call once, after its arguments were checked; hits and misses
+** count lookups, so a call whose cached bytes did not decode, and that
+** loaded them again, counts a hit or a miss and then a miss.
+*/
+#define HC_DECL_STATS_MAP(XX)                                                  \
+    XX(calls,          "calls of the generated function")                     \
+    XX(hits,           "lookups answered from the cache")                     \
+    XX(misses,         "lookups that found nothing and loaded or joined a load") \
+    XX(loads,          "loader runs that succeeded")                          \
+    XX(load_failures,  "loader runs that failed")                             \
+    XX(stale_discards, "loaded values not stored: invalidated while loading")
+
+/* The loader's time is counted in HC_DECL_BUCKETS buckets with fixed upper
+   bounds, 1 us to 10 s in 1-2.5-5 steps (hc_decl_bucket_bound_ns), and
+   one more for longer runs. */
+#define HC_DECL_BUCKETS 22
+
+typedef struct hc_decl_stats {
+    const char  *module;    /* the runtime's copies: valid while the process runs */
+    const char  *name;
+    hc_decl_kind kind;
+#define HC__DECL_STATS_FIELD(name, desc) uint64_t name;
+    HC_DECL_STATS_MAP(HC__DECL_STATS_FIELD)
+#undef HC__DECL_STATS_FIELD
+    uint64_t load_ns_sum;   /* the loader's time over all runs, ns */
+    /* Loader runs by duration, not cumulative: [i] counts runs longer than
+       bound i-1 and at most bound i; [HC_DECL_BUCKETS] those longer than
+       every bound. They add up to loads + load_failures. */
+    uint64_t load_buckets[HC_DECL_BUCKETS + 1];
+} hc_decl_stats;
+
+/* The upper bound of bucket i in ns; UINT64_MAX for i >= HC_DECL_BUCKETS. */
+HC_API uint64_t hc_decl_bucket_bound_ns(unsigned i);
+
+/*
+** An estimate of the q quantile (0 <= q <= 1) of the loader's time, in
+** seconds, interpolated inside the bucket that holds it (the last, open
+** bucket answers its lower bound). NAN when nothing loaded.
+*/
+HC_API double hc_decl_stats_quantile(const hc_decl_stats *s, double q);
+
+/*
+** Iterate the declarations counted on c: fn(ctx, s) for each one that has
+** been called on c, in the order the process first used them. s is a
+** snapshot, valid during the call; each counter is exact as read, the set
+** a moment's view. Stops at the first non-zero return of fn and returns
+** it; HC_OK otherwise, HC_EINVAL for NULL. fn may call the cache. Must not
+** run concurrently with hc_cache_close(c).
+**
+**     static int show(void *ctx, const hc_decl_stats *s)
+**     {
+**         printf("%s.%s: %llu calls, %llu hits\n", s->module, s->name,
+**                (unsigned long long)s->calls, (unsigned long long)s->hits);
+**         return 0;
+**     }
+**     ...
+**     hc_decl_stats_each(cache, show, NULL);
+*/
+typedef int (*hc_decl_stats_fn)(void *ctx, const hc_decl_stats *s);
+HC_API int hc_decl_stats_each(hc_cache *c, hc_decl_stats_fn fn, void *ctx);
+
+/* The counters of one declaration on c by module and name. HC_OK,
+   HC_ENOTFOUND when it was never called on c, HC_EINVAL. */
+HC_API int hc_decl_stats_get(hc_cache *c, const char *module, const char *name,
+                             hc_decl_stats *out);
+
 /* ---------------------------------------------------------------- events */
 
 /*
@@ -577,10 +700,11 @@ HC_API int hc_bus_memory_new(hc_bus **out, unsigned capacity);
 HC_API void hc_bus_free(hc_bus *bus);
 
 /*
-** Whether bus can carry messages now: HC_OK, or an error with the reason
-** in err (may be NULL), e.g. HC_EBUS "connection lost" while the PostgreSQL
-** bus reconnects. A transport that cannot tell is always HC_OK. HC_EINVAL
-** for a NULL bus.
+** Whether bus can carry messages now, as its transport last said
+** (hc_bus_set_health): HC_OK, or HC_EBUS with the reason in err (may be
+** NULL), e.g. "bus: connection to PostgreSQL lost; reconnecting", then the
+** server's own message while reconnecting fails. A transport that never
+** says is always HC_OK. HC_EINVAL for a NULL bus.
 */
 HC_API int hc_bus_health(hc_bus *bus, hc_error *err);
 

@@ -255,6 +255,47 @@ HC_API int hc_key_piece_f64(hc_buf *key, double v);
 HC_API int hc_key_piece_hex(hc_buf *key, const void *p, size_t n);
 
 
+/* ------------------------------------------- per-declaration counting */
+
+/* A declaration, as generated code counts it (hydracache/core.h has the
+   counters and how to read them). */
+typedef struct hc_decl {
+    const char *module;     /* "shop" */
+    const char *name;       /* "user_by_id" */
+    int         kind;       /* an hc_decl_kind */
+    unsigned    id;         /* 0 in the initializer; set by the runtime */
+} hc_decl;
+
+/*
+** For generated code: count one call of d on c, answered from the cache
+** (hit) or not. Accepts NULL c or d (counts nothing).
+*/
+HC_API void hc_decl_call(hc_cache *c, hc_decl *d, bool hit);
+
+/*
+** For generated code: hc_get_or_load that counts a miss of d, and, when
+** this call runs the loader, its result, its time and whether the value
+** was discarded as stale. Same arguments and returns as hc_get_or_load.
+*/
+HC_API int hc_decl_get_or_load(hc_cache *c, hc_decl *d, const char *key,
+                               const hc_options *opts, hc_load_fn load, void *ctx,
+                               hc_buf *out, hc_error *err);
+
+/*
+** What generated code calls: compiling it with -DHC_NO_DECL_STATS leaves
+** the per-declaration counting out (the benchmarks use it to measure its
+** cost). hc_stats counts either way.
+*/
+#ifdef HC_NO_DECL_STATS
+#  define HC_DECL_CALL(c, d, hit) ((void)(d), (void)(hit))
+#  define HC_DECL_GET_OR_LOAD(c, d, key, opts, load, ctx, out, err) \
+    ((void)(d), hc_get_or_load(c, key, opts, load, ctx, out, err))
+#else
+#  define HC_DECL_CALL(c, d, hit) hc_decl_call(c, d, hit)
+#  define HC_DECL_GET_OR_LOAD(c, d, key, opts, load, ctx, out, err) \
+    hc_decl_get_or_load(c, d, key, opts, load, ctx, out, err)
+#endif
+
 /* ------------------------------------------------------------ statements */
 
 typedef struct hc_stmt hc_stmt;
