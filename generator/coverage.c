@@ -202,8 +202,10 @@ static void describe_write(const hcg_access *w, char *buf, size_t cap)
         n = w->column ? snprintf(buf, cap, "writes %s.%s", w->table, w->column)
                       : snprintf(buf, cap, "updates %s", w->table);
     }
-    if (w->via && n >= 0 && (size_t)n < cap)
-        snprintf(buf + n, cap - (size_t)n, " through %s '%s'", w->via_kind, w->via);
+    if (w->via_kind && n >= 0 && (size_t)n < cap) {
+        if (w->via) snprintf(buf + n, cap - (size_t)n, " through %s '%s'", w->via_kind, w->via);
+        else snprintf(buf + n, cap - (size_t)n, " through %s", w->via_kind);
+    }
 }
 
 /* The different writes among hits, joined by ", " (arena). */

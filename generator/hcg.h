@@ -146,7 +146,8 @@ typedef struct hcg_access {
        everything PostgreSQL reports. */
     const char *column;
     const char *via;                 /* the view or trigger it went through, or NULL */
-    const char *via_kind;            /* "view" or "trigger" with via */
+    const char *via_kind;            /* "view" or "trigger" with via; alone, what
+                                        else made it (a foreign key's action) */
 } hcg_access;
 
 /* A template ("team:{team}") split into literal text and parameters. */

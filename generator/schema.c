@@ -459,6 +459,18 @@ static bool same_text(const char *a, const char *b)
     return a == b || (a && b && strcmp(a, b) == 0);
 }
 
+/* Whether access holds a already. */
+static bool recorded(const hcg_vec *access, const hcg_access *a)
+{
+    for (size_t i = 0; i < access->n; i++) {
+        const hcg_access *b = access->v[i];
+        if (a->op == b->op && strcmp(a->table, b->table) == 0 && same_text(a->column, b->column) &&
+            same_text(a->via, b->via))
+            return true;
+    }
+    return false;
+}
+
 static int record_access(void *ctx, int action, const char *table, const char *column,
                          const char *database, const char *via)
 {
@@ -476,12 +488,8 @@ static int record_access(void *ctx, int action, const char *table, const char *c
     if (op != HCG_INSERT && op != HCG_DELETE && !column) column = "";
     const char *kind = listed(&r->views, via) ? "view" : listed(&r->triggers, via) ? "trigger" : NULL;
     if (!kind) via = NULL;           /* a common table expression's name */
-    for (size_t i = 0; i < r->access->n; i++) {
-        const hcg_access *a = r->access->v[i];
-        if (a->op == op && strcmp(a->table, table) == 0 && same_text(a->column, column) &&
-            same_text(a->via, via))
-            return SQLITE_OK;
-    }
+    hcg_access probe = {op, table, column, via, kind};
+    if (recorded(r->access, &probe)) return SQLITE_OK;
     hcg_access *a = hcg_alloc(r->m->arena, sizeof *a);
     a->op = op;
     a->table = dup(r->m, table);
@@ -544,7 +552,14 @@ static void record_key_actions(sqlite3 *db, const char *text, recorder *rec)
     rec->access = &again;
     sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
     sqlite3_stmt *st = NULL;
-    if (prepare(db, text, &st, NULL, rec) == SQLITE_OK && st) *first = again;
+    if (prepare(db, text, &st, NULL, rec) == SQLITE_OK && st) {
+        /* What is new is the keys' doing (SQLite names no trigger for it). */
+        for (size_t i = 0; i < again.n; i++) {
+            hcg_access *a = again.v[i];
+            if (!a->via && !recorded(first, a)) a->via_kind = "a foreign key's action";
+        }
+        *first = again;
+    }
     sqlite3_finalize(st);
     sqlite3_exec(db, "PRAGMA foreign_keys = OFF", NULL, NULL, NULL);
     rec->access = first;
