@@ -208,25 +208,29 @@ static void describe_write(const hcg_access *w, char *buf, size_t cap)
     }
 }
 
-/* The different writes among hits, joined by ", " (arena). */
+/* The different writes among hits, joined by ", ", with one "writes" for
+   a run of columns set plainly: "writes users.name, users.email" (arena). */
 static const char *writes_of(hcg_module *m, const hcg_vec *hits)
 {
     size_t cap = 1;
     char one[512];
     const char **seen = hcg_alloc(m->arena, (hits->n + 1) * sizeof *seen);
+    bool *plain = hcg_alloc(m->arena, hits->n + 1);
     size_t nseen = 0;
     for (size_t i = 0; i < hits->n; i++) {
-        describe_write(((const hit *)hits->v[i])->w, one, sizeof one);
+        const hcg_access *w = ((const hit *)hits->v[i])->w;
+        describe_write(w, one, sizeof one);
         bool dup = false;
         for (size_t k = 0; k < nseen && !dup; k++) dup = strcmp(seen[k], one) == 0;
         if (dup) continue;
+        plain[nseen] = w->op == HCG_UPDATE && w->column && !w->via_kind;
         seen[nseen++] = hcg_strndup(m->arena, one, strlen(one));
         cap += strlen(one) + 2;
     }
     char *s = hcg_alloc(m->arena, cap);
     for (size_t k = 0; k < nseen; k++) {
         if (k) strcat(s, ", ");
-        strcat(s, seen[k]);
+        strcat(s, k && plain[k] && plain[k - 1] ? seen[k] + strlen("writes ") : seen[k]);
     }
     return s;
 }
