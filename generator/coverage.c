@@ -293,9 +293,10 @@ static void check_pair(hcg_module *m, hcg_decl *e, hcg_decl *q)
 {
     hcg_vec hits = {NULL, 0, 0}, tags = {NULL, 0, 0};
     find_hits(m, e, q, &hits);
+    const hcg_str *stale = left_stale(e, q);
+    if (!hits.n && !stale) return;   /* most pairs: nothing allocated */
     query_tags(m, q, &tags);
     const char *tag = shared_tag(m, e, &tags);
-    const hcg_str *stale = left_stale(e, q);
     if (stale) {
         /* An opt-out that no longer opts out of anything is an error, so
            that none outlives the write it was written for. */

@@ -756,7 +756,8 @@ static const char pg_relations[] =
     "SELECT DISTINCT coalesce(root.relname, n->>'Relation Name'), n->>'Operation' "
     "FROM pg_catalog.jsonb_path_query($1::jsonb, 'strict $.**') AS n "
     "LEFT JOIN pg_catalog.pg_class root ON root.oid = pg_catalog.pg_partition_root("
-    "pg_catalog.to_regclass(pg_catalog.format('%I.%I', n->>'Schema', n->>'Relation Name'))) "
+    "pg_catalog.to_regclass(pg_catalog.quote_ident(n->>'Schema') || '.' || "
+    "pg_catalog.quote_ident(n->>'Relation Name'))) "
     "WHERE pg_catalog.jsonb_typeof(n) = 'object' AND n ? 'Relation Name' ORDER BY 1, 2";
 
 static int pg_accesses(hcg_module *m, PGconn *c, hcg_decl *d, const char *name, const hcg_str *sql)
