@@ -204,7 +204,7 @@ static void describe_write(const hcg_access *w, char *buf, size_t cap)
     }
     if (w->via_kind && n >= 0 && (size_t)n < cap) {
         if (w->via) snprintf(buf + n, cap - (size_t)n, " through %s '%s'", w->via_kind, w->via);
-        else snprintf(buf + n, cap - (size_t)n, " through %s", w->via_kind);
+        else snprintf(buf + n, cap - (size_t)n, " %s", w->via_kind);
     }
 }
 

@@ -146,8 +146,9 @@ typedef struct hcg_access {
        everything PostgreSQL reports. */
     const char *column;
     const char *via;                 /* the view or trigger it went through, or NULL */
-    const char *via_kind;            /* "view" or "trigger" with via; alone, what
-                                        else made it (a foreign key's action) */
+    /* "view" or "trigger" with via; alone, words that say what else
+       made it: "through a foreign key's action", "(generated)" */
+    const char *via_kind;
 } hcg_access;
 
 /* A template ("team:{team}") split into literal text and parameters. */

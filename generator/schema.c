@@ -556,13 +556,161 @@ static void record_key_actions(sqlite3 *db, const char *text, recorder *rec)
         /* What is new is the keys' doing (SQLite names no trigger for it). */
         for (size_t i = 0; i < again.n; i++) {
             hcg_access *a = again.v[i];
-            if (!a->via && !recorded(first, a)) a->via_kind = "a foreign key's action";
+            if (!a->via && !recorded(first, a)) a->via_kind = "through a foreign key's action";
         }
         *first = again;
     }
     sqlite3_finalize(st);
     sqlite3_exec(db, "PRAGMA foreign_keys = OFF", NULL, NULL, NULL);
     rec->access = first;
+}
+
+/* Past the string, quoted name or comment that starts at p; p itself when
+   none does. (A doubled quote inside reads as two strings in a row.) */
+static const char *skip_quoted(const char *p)
+{
+    if (*p == '\'' || *p == '"' || *p == '`' || *p == '[') {
+        const char *e = strchr(p + 1, *p == '[' ? ']' : *p);
+        return e ? e + 1 : p + strlen(p);
+    }
+    if (p[0] == '-' && p[1] == '-') {
+        while (*p && *p != '\n') p++;
+        return p;
+    }
+    if (p[0] == '/' && p[1] == '*') {
+        const char *e = strstr(p + 2, "*/");
+        return e ? e + 2 : p + strlen(p);
+    }
+    return p;
+}
+
+/* The ')' or (with commas) the ',' that ends the text from p at its own
+   depth, or its end. */
+static const char *text_end(const char *p, bool commas)
+{
+    int depth = 0;
+    while (*p) {
+        const char *q = skip_quoted(p);
+        if (q != p) {
+            p = q;
+            continue;
+        }
+        if (*p == '(') depth++;
+        else if (*p == ')' && depth-- == 0) return p;
+        else if (*p == ',' && commas && depth == 0) return p;
+        p++;
+    }
+    return p;
+}
+
+/*
+** The expression of generated column col in the CREATE TABLE statement
+** sql, between the parentheses after the AS of its definition (arena); or
+** NULL. Each column definition runs to a ',' outside parentheses; its
+** first word (quoted or not) is its name.
+*/
+static const char *generated_expr(hcg_module *m, const char *sql, const char *col)
+{
+    const char *p = sql;
+    while (*p && *p != '(') {
+        const char *q = skip_quoted(p);
+        p = q != p ? q : p + 1;
+    }
+    while (*p == '(' || *p == ',') {
+        const char *def = skip_blank(p + 1), *end = text_end(def, true);
+        const char *name = def;
+        size_t n = 0;
+        if (*def == '"' || *def == '`' || *def == '[') {
+            name = def + 1;
+            while (name[n] && name[n] != (*def == '[' ? ']' : *def)) n++;
+        } else {
+            while (ident_char(def[n])) n++;
+        }
+        if (n == strlen(col) && sqlite3_strnicmp(name, col, (int)n) == 0) {
+            for (const char *q = def; q < end;) {
+                const char *r = skip_quoted(q);
+                if (r != q) {
+                    q = r;
+                } else if (*q == '(') {
+                    q = text_end(q + 1, false) + 1;       /* CHECK (CAST(x AS ...)) */
+                } else if ((q == def || !ident_char(q[-1])) && sqlite3_strnicmp(q, "AS", 2) == 0 &&
+                           !ident_char(q[2]) && *skip_blank(q + 2) == '(') {
+                    const char *open = skip_blank(q + 2) + 1;
+                    return hcg_strndup(m->arena, open, (size_t)(text_end(open, false) - open));
+                } else {
+                    q++;
+                }
+            }
+            return NULL;
+        }
+        p = end;
+    }
+    return NULL;
+}
+
+/* Whether access holds an UPDATE of column in table through via. */
+static bool updates(const hcg_vec *access, const char *table, const char *column, const char *via)
+{
+    hcg_access probe = {HCG_UPDATE, table, column, via, NULL};
+    return recorded(access, &probe);
+}
+
+/*
+** A generated column changes with the columns it is computed from, but
+** the authorizer names only the columns an UPDATE sets. So a generated
+** column of a table an exec updates counts as updated too when its
+** expression (from the table's CREATE statement) names an updated column,
+** one generated from one included; one whose expression cannot be found
+** always counts.
+*/
+static void add_generated(hcg_module *m, sqlite3 *db, hcg_vec *access)
+{
+    size_t n = access->n;
+    for (size_t i = 0; i < n; i++) {
+        const hcg_access *a = access->v[i];
+        bool done = a->op != HCG_UPDATE;
+        for (size_t k = 0; k < i && !done; k++) {
+            const hcg_access *b = access->v[k];
+            done = b->op == HCG_UPDATE && strcmp(a->table, b->table) == 0 && same_text(a->via, b->via);
+        }
+        sqlite3_stmt *st = NULL;
+        if (done || sqlite3_prepare_v2(db, "SELECT x.name, (SELECT sql FROM sqlite_master WHERE type = 'table' "
+                                       "AND name = ?1 UNION ALL SELECT sql FROM sqlite_temp_master WHERE "
+                                       "type = 'table' AND name = ?1) FROM pragma_table_xinfo(?1) AS x "
+                                       "WHERE x.hidden IN (2, 3)", -1, &st, NULL) != SQLITE_OK)
+            continue;
+        sqlite3_bind_text(st, 1, a->table, -1, SQLITE_STATIC);
+        hcg_vec names = {NULL, 0, 0}, exprs = {NULL, 0, 0};
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const char *name = (const char *)sqlite3_column_text(st, 0);
+            const char *create = (const char *)sqlite3_column_text(st, 1);
+            if (!name) continue;
+            hcg_vec_push(m->arena, &names, (void *)dup(m, name));
+            hcg_vec_push(m->arena, &exprs, (void *)(create ? generated_expr(m, create, name) : NULL));
+        }
+        sqlite3_finalize(st);
+        /* Until nothing more changes: b AS (a + 1), c AS (b * 2). */
+        for (bool more = true; more;) {
+            more = false;
+            for (size_t k = 0; k < names.n; k++) {
+                const char *g = names.v[k], *expr = exprs.v[k];
+                if (updates(access, a->table, g, a->via)) continue;
+                bool changed = !expr;
+                for (size_t u = 0; u < access->n && !changed; u++) {
+                    const hcg_access *w = access->v[u];
+                    changed = w->op == HCG_UPDATE && strcmp(w->table, a->table) == 0 && same_text(w->via, a->via) &&
+                              w->column && *w->column && hcg_sql_find_word(expr, w->column) != (size_t)-1;
+                }
+                if (!changed) continue;
+                hcg_access *copy = hcg_alloc(m->arena, sizeof *copy);
+                *copy = *a;
+                copy->column = g;
+                if (!copy->via) copy->via_kind = "(generated)";
+                hcg_vec_push(m->arena, access, copy);
+                more = true;
+            }
+        }
+    }
 }
 
 static void check_sqlite(hcg_module *m, sqlite3 *db, hcg_decl *d, hcg_vec *seen, recorder *rec)
@@ -608,7 +756,10 @@ static void check_sqlite(hcg_module *m, sqlite3 *db, hcg_decl *d, hcg_vec *seen,
         }
     }
     sqlite3_finalize(st);
-    if (d->kind == HCG_EXEC) record_key_actions(db, text, rec);
+    if (d->kind == HCG_EXEC) {
+        record_key_actions(db, text, rec);
+        add_generated(m, db, &d->access[HCG_SQLITE]);
+    }
 }
 
 int hcg_check_schema(hcg_module *m, const char *schema_path)

@@ -44,7 +44,8 @@ CREATE TABLE members (
     club_id bigint NOT NULL REFERENCES clubs (id) ON DELETE CASCADE,
     name    text NOT NULL,
     email   text,
-    score   double precision NOT NULL DEFAULT 0
+    score   double precision NOT NULL DEFAULT 0,
+    band    integer GENERATED ALWAYS AS ((score / 10)::integer) STORED
 );
 
 CREATE TABLE audit (

@@ -28,8 +28,9 @@ CREATE VIEW active_users AS SELECT id, name FROM users WHERE active AND name <> 
 INSERT INTO teams (name) VALUES ('core');
 
 -- The tables of the invalidation coverage cases (*-cover-*.hcache): a
--- foreign key whose ON DELETE action writes members, a view over a join,
--- and a trigger that writes audit when a member's email changes.
+-- foreign key whose ON DELETE action writes members, a generated column,
+-- a view over a join, and a trigger that writes audit when a member's
+-- email changes.
 CREATE TABLE clubs (
     id   INTEGER PRIMARY KEY,
     name TEXT NOT NULL
@@ -40,7 +41,8 @@ CREATE TABLE members (
     club_id INTEGER NOT NULL REFERENCES clubs (id) ON DELETE CASCADE,
     name    TEXT NOT NULL,
     email   TEXT,
-    score   REAL NOT NULL DEFAULT 0
+    score   REAL NOT NULL DEFAULT 0,
+    band    INTEGER GENERATED ALWAYS AS (CAST(score / 10 AS INTEGER))
 );
 
 CREATE TABLE audit (
