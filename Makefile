@@ -81,7 +81,7 @@ REPLAY  := $(B)/hcache-replay
 # generated into build/gen, then compiled under the same warnings as the rest.
 GEN       := build/gen
 LEMPAR    := /usr/share/lemon/lempar.c
-HCG_SRC   := generator/parse.c generator/check.c generator/sql.c generator/schema.c generator/emit.c generator/main.c
+HCG_SRC   := generator/parse.c generator/check.c generator/sql.c generator/schema.c generator/coverage.c generator/emit.c generator/main.c
 HCG_GENC  := $(GEN)/lexer.c $(GEN)/grammar.c $(GEN)/templates.c
 HCG_OBJ   := $(HCG_SRC:%.c=$(B)/%.o) $(HCG_GENC:$(GEN)/%.c=$(B)/gen/%.o)
 HCACHEGEN := $(B)/hcachegen

@@ -422,6 +422,46 @@ static void check_entity_clause(hcg_module *m, hcg_decl *d)
                   e->name, e->name, e->name);
 }
 
+/*
+** 'leaves stale q1, q2 until ttl;' names queries: each name must be one,
+** once. Whether the exec writes what the query reads is known only with
+** --schema or --pg-check (coverage.c); a name that rots is an error there.
+*/
+static void check_stale(hcg_module *m, hcg_decl *d)
+{
+    for (size_t i = 0; i < d->stale.n; i++) {
+        const hcg_str *name = d->stale.v[i];
+        hcg_decl *q = NULL;
+        for (size_t k = 0; k < m->decls.n && !q; k++) {
+            hcg_decl *e = m->decls.v[k];
+            if (strcmp(e->name, name->s) == 0) q = e;
+        }
+        hcg_vec_push(m->arena, &d->stale_queries, q && q->kind == HCG_QUERY ? q : NULL);
+        if (!q) {
+            guess g;
+            char dym[GUESS_MAX + 32];
+            guess_init(&g, name->s, strlen(name->s));
+            for (size_t k = 0; k < m->decls.n; k++) {
+                const hcg_decl *e = m->decls.v[k];
+                if (e->kind == HCG_QUERY) guess_try(&g, e->name);
+            }
+            hcg_error(m->src, name->off, "unknown query '%s' in 'leaves stale'%s", name->s,
+                      did_you_mean(&g, "", dym, sizeof dym));
+            continue;
+        }
+        if (q->kind != HCG_QUERY) {
+            hcg_error(m->src, name->off, "'%s' is %s %s, not a query: 'leaves stale' names the queries an exec leaves stale",
+                      name->s, q->kind == HCG_EXEC ? "an" : "a", kind_name(q->kind));
+            continue;
+        }
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(((const hcg_str *)d->stale.v[k])->s, name->s) == 0) {
+                hcg_error(m->src, name->off, "query '%s' is named twice in 'leaves stale'", name->s);
+                break;
+            }
+    }
+}
+
 static void check_decl(hcg_module *m, hcg_decl *d)
 {
     check_c_name(m, d->off, d->name, kind_name(d->kind));
@@ -477,9 +517,11 @@ static void check_decl(hcg_module *m, hcg_decl *d)
             split_template(m, d, d->invalidates.v[i], t, "a tag");
             hcg_vec_push(m->arena, &d->inv_tmpls, t);
         }
+        check_stale(m, d);
         return;
     }
     not_here(m, d, d->has_invalidates, d->invalidates_off, "invalidates", "only an exec invalidates");
+    not_here(m, d, d->has_stale, d->stale_off, "leaves stale", "only an exec leaves a query stale");
 
     if (d->entity_name)
         check_entity_clause(m, d);

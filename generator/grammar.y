@@ -245,6 +245,14 @@ clauses(A) ::= clauses(B) INVALIDATES(K) NOTHING SEMI. {
 clauses(A) ::= clauses(B) NAME(K) STRING(S) SEMI. {
     A = B; set_str(m, &A->label, K, S, "name");
 }
+/* leaves stale q1, q2 until ttl; -- the queries an exec knowingly leaves
+   stale (coverage.c), named so that the opt-out is per pair and explicit. */
+clauses(A) ::= clauses(B) LEAVES(K) STALE names(L) UNTIL TTL SEMI. {
+    A = B;
+    if (once(m, A->has_stale, K, "leaves stale")) {
+        A->has_stale = true; A->stale_off = K.off; A->stale = L;
+    }
+}
 
 strings(A) ::= STRING(S). { memset(&A, 0, sizeof A); hcg_vec_push(m->arena, &A, str_new(m, S)); }
 strings(A) ::= strings(B) COMMA STRING(S). { A = B; hcg_vec_push(m->arena, &A, str_new(m, S)); }
@@ -282,3 +290,6 @@ ident(A) ::= TAGS(T). { A = T; }
 ident(A) ::= INVALIDATES(T). { A = T; }
 ident(A) ::= NOTHING(T). { A = T; }
 ident(A) ::= NAME(T). { A = T; }
+ident(A) ::= LEAVES(T). { A = T; }
+ident(A) ::= STALE(T). { A = T; }
+ident(A) ::= UNTIL(T). { A = T; }

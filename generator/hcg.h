@@ -131,6 +131,26 @@ struct hcg_entity {
 
 typedef enum hcg_kind { HCG_QUERY, HCG_EXEC, HCG_POLICY, HCG_CACHEABLE } hcg_kind;
 
+typedef enum hcg_dialect { HCG_SQLITE, HCG_POSTGRES } hcg_dialect;
+#define HCG_DIALECTS 2
+
+/* What a statement does to a table, as the database reported it while
+   preparing it (schema.c), for the coverage check (coverage.c). */
+typedef enum hcg_op { HCG_READ, HCG_INSERT, HCG_UPDATE, HCG_DELETE } hcg_op;
+
+typedef struct hcg_access {
+    hcg_op op;
+    const char *table;               /* a base table (never a view) */
+    /* The column read or updated; "" for a read of the rows alone (SQLite's
+       count(*)); NULL for the whole table: an INSERT or a DELETE, and
+       everything PostgreSQL reports. */
+    const char *column;
+    const char *via;                 /* the view or trigger it went through, or NULL */
+    /* "view" or "trigger" with via; alone, words that say what else
+       made it: "through a foreign key's action", "(generated)" */
+    const char *via_kind;
+} hcg_access;
+
 /* A template ("team:{team}") split into literal text and parameters. */
 typedef struct hcg_piece {
     const char *text;                /* literal, or NULL for a parameter */
@@ -165,12 +185,20 @@ typedef struct hcg_decl {
     size_t invalidates_off;
     hcg_vec invalidates;             /* hcg_str * */
     hcg_str label;                   /* name "load-user" */
+    bool has_stale;                  /* leaves stale q1, q2 until ttl; */
+    size_t stale_off;
+    hcg_vec stale;                   /* hcg_str * (query names) */
     /* filled by check */
     hcg_entity *entity;
     hcg_field *entity_param;
     hcg_template key_tmpl;
     hcg_vec tag_tmpls;               /* hcg_template * */
     hcg_vec inv_tmpls;               /* hcg_template * */
+    hcg_vec stale_queries;           /* hcg_decl *, one per name in stale */
+    /* filled by schema.c: what the statement reads and writes, per dialect,
+       and whether that dialect prepared it (its accesses are known) */
+    hcg_vec access[HCG_DIALECTS];    /* hcg_access * */
+    bool analysed[HCG_DIALECTS];
 } hcg_decl;
 
 typedef struct hcg_module {
@@ -216,8 +244,6 @@ enum {
    and '::' casts; *pos moves past it. (sql.c) */
 int hcg_sql_next(const char *s, size_t *pos, size_t *start, size_t *len);
 
-typedef enum hcg_dialect { HCG_SQLITE, HCG_POSTGRES } hcg_dialect;
-
 /* The statement a dialect runs: its sql.sqlite / sql.postgres, else sql. */
 const hcg_str *hcg_sql_for(const hcg_decl *d, hcg_dialect dialect);
 /* sql with each :name replaced by ?N or $N, N the parameter's position in
@@ -236,6 +262,15 @@ size_t hcg_str_at(const hcg_module *m, const hcg_str *s, size_t i);
    be read or the server cannot be reached (an I/O error: exit status 2). */
 int hcg_check_schema(hcg_module *m, const char *schema_path);
 int hcg_check_pg(hcg_module *m, const char *conninfo);
+
+/* Where name (or, for "main.t", just "t") first stands as a whole word in
+   text, ignoring ASCII case; or (size_t)-1. (sql.c) */
+size_t hcg_sql_find_word(const char *text, const char *name);
+
+/* After hcg_check_schema and/or hcg_check_pg found no error: every exec
+   that writes what a query reads must invalidate one of the query's tags,
+   or name it in 'leaves stale' (coverage.c). Returns the errors. */
+int hcg_check_coverage(hcg_module *m);
 
 /* Where the emitter's templates come from. */
 typedef struct hcg_templates {

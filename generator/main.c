@@ -31,6 +31,8 @@ static const char usage[] =
     "                     lists F.sql)\n"
     "  --pg-check INFO    prepare every query and exec on the PostgreSQL\n"
     "                     server that the libpq connection string INFO names\n"
+    "                     (with either: every exec must invalidate a tag of\n"
+    "                     each query whose data it writes)\n"
     "  --version          print the version\n"
     "  --help             print this help\n"
     "\n"
@@ -328,6 +330,11 @@ int main(int argc, char **argv)
         if (k < 0) status = 2;
         else errors += k;
     }
+    /* What each statement reads and writes is known now: every exec must
+       invalidate what it makes stale. Only over statements that all
+       prepared, since one that failed tells nothing. */
+    if (sound && status == 0 && errors == 0 && (schema || pg_check))
+        errors += hcg_check_coverage(&m);
     if (status == 0 && errors) status = 1;
     if (errors)
         fprintf(stderr, "%s: %d error%s; nothing written\n", input, errors, errors == 1 ? "" : "s");

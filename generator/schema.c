@@ -169,25 +169,6 @@ static bool check_ncols(hcg_module *m, const hcg_decl *d, const hcg_str *sql, si
     return false;
 }
 
-/* Where name (or, for "main.t", just "t") first stands as a whole word in
-   text, ignoring case; or (size_t)-1. */
-static size_t find_word(const char *text, const char *name)
-{
-    for (int pass = 0; pass < 2; pass++) {
-        size_t n = strlen(name);
-        for (size_t i = 0; n && text[i]; i++) {
-            if (i > 0 && ident_char(text[i - 1])) continue;
-            size_t k = 0;
-            while (k < n && text[i + k] && (text[i + k] | 0x20) == (name[k] | 0x20)) k++;
-            if (k == n && !ident_char(text[i + n])) return i;
-        }
-        const char *dot = strrchr(name, '.');
-        if (!dot) break;
-        name = dot + 1;
-    }
-    return (size_t)-1;
-}
-
 /* A column type already reported at a field's declaration: once for the
    field, however many statements select that column (a list per database). */
 typedef struct mismatch {
@@ -201,7 +182,7 @@ typedef struct mismatch {
 static size_t column_at(const hcg_module *m, const hcg_str *sql, const size_t *map,
                         const char *text, const char *name)
 {
-    size_t at = name && *name ? find_word(text, name) : (size_t)-1;
+    size_t at = name && *name ? hcg_sql_find_word(text, name) : (size_t)-1;
     return at == (size_t)-1 ? sql->off : source_of(m, sql, map, text, at);
 }
 
@@ -322,7 +303,7 @@ static size_t error_at(sqlite3 *db, const char *text)
     int eo = sqlite3_error_offset(db);
     if (eo >= 0) return (size_t)eo;
     const char *msg = sqlite3_errmsg(db);
-    return strncmp(msg, "no such table: ", 15) == 0 ? find_word(text, msg + 15) : (size_t)-1;
+    return strncmp(msg, "no such table: ", 15) == 0 ? hcg_sql_find_word(text, msg + 15) : (size_t)-1;
 }
 
 /* Just past the ';' that ends the statement at p, or NULL. (After an error
@@ -446,25 +427,293 @@ static int load_schema(sqlite3 *db, hcg_src *src)
 }
 
 /*
-** Prepare text with double-quoted strings off (see hcg_check_schema). An
-** unknown column with no offset in text is in the body of a view or
-** trigger, which belongs to the schema and its rules: try once more with
-** them on. (A "name" of the statement's own that is also a string in the
-** view then passes as well.)
+** What a statement reads and writes, from SQLite's authorizer, which
+** prepare() calls for every table and column the statement touches: a
+** read (SQLITE_READ, the column "" for a table read for its rows alone, as
+** count(*) does), an UPDATE of each column it sets, an INSERT or DELETE of
+** a table. It reports the statement's own accesses and those of the
+** triggers it fires and the views it reads, naming the inner-most of
+** those as the last argument; accesses to a view itself are left out (the
+** tables under it are what writes change), and so are SQLite's own tables.
 */
-static int prepare(sqlite3 *db, const char *text, sqlite3_stmt **st, const char **tail)
+typedef struct recorder {
+    hcg_module *m;
+    hcg_vec *access;                 /* the declaration's SQLite accesses */
+    hcg_vec views, triggers;         /* the schema's, by name (arena) */
+} recorder;
+
+static bool listed(const hcg_vec *names, const char *name)
 {
+    for (size_t i = 0; name && i < names->n; i++)
+        if (sqlite3_stricmp(names->v[i], name) == 0) return true;
+    return false;
+}
+
+static const char *dup(hcg_module *m, const char *s)
+{
+    return s ? hcg_strndup(m->arena, s, strlen(s)) : NULL;
+}
+
+static bool same_text(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Whether access holds a already. */
+static bool recorded(const hcg_vec *access, const hcg_access *a)
+{
+    for (size_t i = 0; i < access->n; i++) {
+        const hcg_access *b = access->v[i];
+        if (a->op == b->op && strcmp(a->table, b->table) == 0 && same_text(a->column, b->column) &&
+            same_text(a->via, b->via))
+            return true;
+    }
+    return false;
+}
+
+static int record_access(void *ctx, int action, const char *table, const char *column,
+                         const char *database, const char *via)
+{
+    (void)database;
+    recorder *r = ctx;
+    hcg_op op;
+    switch (action) {
+    case SQLITE_READ: op = HCG_READ; break;
+    case SQLITE_INSERT: op = HCG_INSERT; column = NULL; break;
+    case SQLITE_UPDATE: op = HCG_UPDATE; break;
+    case SQLITE_DELETE: op = HCG_DELETE; column = NULL; break;
+    default: return SQLITE_OK;
+    }
+    if (!table || sqlite3_strnicmp(table, "sqlite_", 7) == 0 || listed(&r->views, table)) return SQLITE_OK;
+    if (op != HCG_INSERT && op != HCG_DELETE && !column) column = "";
+    const char *kind = listed(&r->views, via) ? "view" : listed(&r->triggers, via) ? "trigger" : NULL;
+    if (!kind) via = NULL;           /* a common table expression's name */
+    hcg_access probe = {op, table, column, via, kind};
+    if (recorded(r->access, &probe)) return SQLITE_OK;
+    hcg_access *a = hcg_alloc(r->m->arena, sizeof *a);
+    a->op = op;
+    a->table = dup(r->m, table);
+    a->column = dup(r->m, column);
+    a->via = dup(r->m, via);
+    a->via_kind = kind;
+    hcg_vec_push(r->m->arena, r->access, a);
+    return SQLITE_OK;
+}
+
+/* The names of the schema's objects of a type ("view", "trigger"). */
+static void schema_objects(hcg_module *m, sqlite3 *db, const char *type, hcg_vec *out)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type = ?1 "
+                               "UNION ALL SELECT name FROM sqlite_temp_master WHERE type = ?1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return;
+    sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        hcg_vec_push(m->arena, out, (void *)dup(m, (const char *)sqlite3_column_text(st, 0)));
+    sqlite3_finalize(st);
+}
+
+/*
+** Prepare text with double-quoted strings off (see hcg_check_schema),
+** recording its accesses into rec. An unknown column with no offset in
+** text is in the body of a view or trigger, which belongs to the schema
+** and its rules: try once more with them on. (A "name" of the statement's
+** own that is also a string in the view then passes as well.)
+*/
+static int prepare(sqlite3 *db, const char *text, sqlite3_stmt **st, const char **tail, recorder *rec)
+{
+    sqlite3_set_authorizer(db, record_access, rec);
+    rec->access->n = 0;
     int rc = sqlite3_prepare_v2(db, text, -1, st, tail);
-    if (rc == SQLITE_OK || sqlite3_error_offset(db) >= 0 ||
-        strncmp(sqlite3_errmsg(db), "no such column: ", 16) != 0)
-        return rc;
-    sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DML, 1, (int *)NULL);
-    rc = sqlite3_prepare_v2(db, text, -1, st, tail);
-    sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DML, 0, (int *)NULL);
+    if (rc != SQLITE_OK && sqlite3_error_offset(db) < 0 &&
+        strncmp(sqlite3_errmsg(db), "no such column: ", 16) == 0) {
+        sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DML, 1, (int *)NULL);
+        rec->access->n = 0;
+        rc = sqlite3_prepare_v2(db, text, -1, st, tail);
+        sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DML, 0, (int *)NULL);
+    }
+    sqlite3_set_authorizer(db, NULL, NULL);
     return rc;
 }
 
-static void check_sqlite(hcg_module *m, sqlite3 *db, const hcg_decl *d, hcg_vec *seen)
+/*
+** A foreign key's ON DELETE or ON UPDATE action (CASCADE, SET NULL, SET
+** DEFAULT) writes the child table too. SQLite compiles the actions into a
+** statement only with foreign keys on, which the check leaves off: with
+** them on, a key of the schema that does not fit its parent ("foreign key
+** mismatch") fails every statement near it. So an exec is prepared once
+** more with them on, for the record alone; where that fails, the first
+** record stands.
+*/
+static void record_key_actions(sqlite3 *db, const char *text, recorder *rec)
+{
+    hcg_vec *first = rec->access, again = {NULL, 0, 0};
+    rec->access = &again;
+    sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+    sqlite3_stmt *st = NULL;
+    if (prepare(db, text, &st, NULL, rec) == SQLITE_OK && st) {
+        /* What is new is the keys' doing (SQLite names no trigger for it). */
+        for (size_t i = 0; i < again.n; i++) {
+            hcg_access *a = again.v[i];
+            if (!a->via && !recorded(first, a)) a->via_kind = "through a foreign key's action";
+        }
+        *first = again;
+    }
+    sqlite3_finalize(st);
+    sqlite3_exec(db, "PRAGMA foreign_keys = OFF", NULL, NULL, NULL);
+    rec->access = first;
+}
+
+/* Past the string, quoted name or comment that starts at p; p itself when
+   none does. (A doubled quote inside reads as two strings in a row.) */
+static const char *skip_quoted(const char *p)
+{
+    if (*p == '\'' || *p == '"' || *p == '`' || *p == '[') {
+        const char *e = strchr(p + 1, *p == '[' ? ']' : *p);
+        return e ? e + 1 : p + strlen(p);
+    }
+    if (p[0] == '-' && p[1] == '-') {
+        while (*p && *p != '\n') p++;
+        return p;
+    }
+    if (p[0] == '/' && p[1] == '*') {
+        const char *e = strstr(p + 2, "*/");
+        return e ? e + 2 : p + strlen(p);
+    }
+    return p;
+}
+
+/* The ')' or (with commas) the ',' that ends the text from p at its own
+   depth, or its end. */
+static const char *text_end(const char *p, bool commas)
+{
+    int depth = 0;
+    while (*p) {
+        const char *q = skip_quoted(p);
+        if (q != p) {
+            p = q;
+            continue;
+        }
+        if (*p == '(') depth++;
+        else if (*p == ')' && depth-- == 0) return p;
+        else if (*p == ',' && commas && depth == 0) return p;
+        p++;
+    }
+    return p;
+}
+
+/*
+** The expression of generated column col in the CREATE TABLE statement
+** sql, between the parentheses after the AS of its definition (arena); or
+** NULL. Each column definition runs to a ',' outside parentheses; its
+** first word (quoted or not) is its name.
+*/
+static const char *generated_expr(hcg_module *m, const char *sql, const char *col)
+{
+    const char *p = sql;
+    while (*p && *p != '(') {
+        const char *q = skip_quoted(p);
+        p = q != p ? q : p + 1;
+    }
+    while (*p == '(' || *p == ',') {
+        const char *def = skip_blank(p + 1), *end = text_end(def, true);
+        const char *name = def;
+        size_t n = 0;
+        if (*def == '"' || *def == '`' || *def == '[') {
+            name = def + 1;
+            while (name[n] && name[n] != (*def == '[' ? ']' : *def)) n++;
+        } else {
+            while (ident_char(def[n])) n++;
+        }
+        if (n == strlen(col) && sqlite3_strnicmp(name, col, (int)n) == 0) {
+            for (const char *q = def; q < end;) {
+                const char *r = skip_quoted(q);
+                if (r != q) {
+                    q = r;
+                } else if (*q == '(') {
+                    q = text_end(q + 1, false) + 1;       /* CHECK (CAST(x AS ...)) */
+                } else if ((q == def || !ident_char(q[-1])) && sqlite3_strnicmp(q, "AS", 2) == 0 &&
+                           !ident_char(q[2]) && *skip_blank(q + 2) == '(') {
+                    const char *open = skip_blank(q + 2) + 1;
+                    return hcg_strndup(m->arena, open, (size_t)(text_end(open, false) - open));
+                } else {
+                    q++;
+                }
+            }
+            return NULL;
+        }
+        p = end;
+    }
+    return NULL;
+}
+
+/* Whether access holds an UPDATE of column in table through via. */
+static bool updates(const hcg_vec *access, const char *table, const char *column, const char *via)
+{
+    hcg_access probe = {HCG_UPDATE, table, column, via, NULL};
+    return recorded(access, &probe);
+}
+
+/*
+** A generated column changes with the columns it is computed from, but
+** the authorizer names only the columns an UPDATE sets. So a generated
+** column of a table an exec updates counts as updated too when its
+** expression (from the table's CREATE statement) names an updated column,
+** one generated from one included; one whose expression cannot be found
+** always counts.
+*/
+static void add_generated(hcg_module *m, sqlite3 *db, hcg_vec *access)
+{
+    size_t n = access->n;
+    for (size_t i = 0; i < n; i++) {
+        const hcg_access *a = access->v[i];
+        bool done = a->op != HCG_UPDATE;
+        for (size_t k = 0; k < i && !done; k++) {
+            const hcg_access *b = access->v[k];
+            done = b->op == HCG_UPDATE && strcmp(a->table, b->table) == 0 && same_text(a->via, b->via);
+        }
+        sqlite3_stmt *st = NULL;
+        if (done || sqlite3_prepare_v2(db, "SELECT x.name, (SELECT sql FROM sqlite_master WHERE type = 'table' "
+                                       "AND name = ?1 UNION ALL SELECT sql FROM sqlite_temp_master WHERE "
+                                       "type = 'table' AND name = ?1) FROM pragma_table_xinfo(?1) AS x "
+                                       "WHERE x.hidden IN (2, 3)", -1, &st, NULL) != SQLITE_OK)
+            continue;
+        sqlite3_bind_text(st, 1, a->table, -1, SQLITE_STATIC);
+        hcg_vec names = {NULL, 0, 0}, exprs = {NULL, 0, 0};
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const char *name = (const char *)sqlite3_column_text(st, 0);
+            const char *create = (const char *)sqlite3_column_text(st, 1);
+            if (!name) continue;
+            hcg_vec_push(m->arena, &names, (void *)dup(m, name));
+            hcg_vec_push(m->arena, &exprs, (void *)(create ? generated_expr(m, create, name) : NULL));
+        }
+        sqlite3_finalize(st);
+        /* Until nothing more changes: b AS (a + 1), c AS (b * 2). */
+        for (bool more = true; more;) {
+            more = false;
+            for (size_t k = 0; k < names.n; k++) {
+                const char *g = names.v[k], *expr = exprs.v[k];
+                if (updates(access, a->table, g, a->via)) continue;
+                bool changed = !expr;
+                for (size_t u = 0; u < access->n && !changed; u++) {
+                    const hcg_access *w = access->v[u];
+                    changed = w->op == HCG_UPDATE && strcmp(w->table, a->table) == 0 && same_text(w->via, a->via) &&
+                              w->column && *w->column && hcg_sql_find_word(expr, w->column) != (size_t)-1;
+                }
+                if (!changed) continue;
+                hcg_access *copy = hcg_alloc(m->arena, sizeof *copy);
+                *copy = *a;
+                copy->column = g;
+                if (!copy->via) copy->via_kind = "(generated)";
+                hcg_vec_push(m->arena, access, copy);
+                more = true;
+            }
+        }
+    }
+}
+
+static void check_sqlite(hcg_module *m, sqlite3 *db, hcg_decl *d, hcg_vec *seen, recorder *rec)
 {
     const hcg_str *sql = hcg_sql_for(d, HCG_SQLITE);
     if (!sql->s) return;
@@ -473,7 +722,8 @@ static void check_sqlite(hcg_module *m, sqlite3 *db, const hcg_decl *d, hcg_vec 
     const char *what = kind_name(d->kind);
     sqlite3_stmt *st = NULL;
     const char *tail = NULL;
-    if (prepare(db, text, &st, &tail) != SQLITE_OK) {
+    rec->access = &d->access[HCG_SQLITE];
+    if (prepare(db, text, &st, &tail, rec) != SQLITE_OK) {
         size_t eo = error_at(db, text);
         hcg_error(m->src, eo != (size_t)-1 ? source_of(m, sql, map, text, eo) : sql->off,
                   "in %s '%s': %s", what, d->name, sqlite3_errmsg(db));
@@ -483,6 +733,7 @@ static void check_sqlite(hcg_module *m, sqlite3 *db, const hcg_decl *d, hcg_vec 
         hcg_error(m->src, sql->off, "in %s '%s': the SQL holds no statement", what, d->name);
         return;
     }
+    d->analysed[HCG_SQLITE] = true;
     const char *rest = tail ? skip_blank(tail) : "";
     if (*rest)
         hcg_error(m->src, source_of(m, sql, map, text, (size_t)(rest - text)),
@@ -505,6 +756,10 @@ static void check_sqlite(hcg_module *m, sqlite3 *db, const hcg_decl *d, hcg_vec 
         }
     }
     sqlite3_finalize(st);
+    if (d->kind == HCG_EXEC) {
+        record_key_actions(db, text, rec);
+        add_generated(m, db, &d->access[HCG_SQLITE]);
+    }
 }
 
 int hcg_check_schema(hcg_module *m, const char *schema_path)
@@ -533,11 +788,17 @@ int hcg_check_schema(hcg_module *m, const char *schema_path)
        documentation advises turning off). The schema keeps the old rule,
        views and triggers included: old dumps use "" for strings. */
     sqlite3_db_config(db, SQLITE_DBCONFIG_DQS_DML, 0, (int *)NULL);
-    if (errors == 0)
+    recorder rec;
+    memset(&rec, 0, sizeof rec);
+    rec.m = m;
+    if (errors == 0) {
+        schema_objects(m, db, "view", &rec.views);
+        schema_objects(m, db, "trigger", &rec.triggers);
         for (size_t i = 0; i < m->decls.n; i++) {
-            const hcg_decl *d = m->decls.v[i];
-            if (d->kind == HCG_QUERY || d->kind == HCG_EXEC) check_sqlite(m, db, d, &seen);
+            hcg_decl *d = m->decls.v[i];
+            if (d->kind == HCG_QUERY || d->kind == HCG_EXEC) check_sqlite(m, db, d, &seen, &rec);
         }
+    }
     errors += m->src->nerrors - before;
     hcg_src_free(&src);
     sqlite3_close(db);
@@ -630,11 +891,75 @@ static const char *trimmed(hcg_module *m, const char *s)
     return hcg_strndup(m->arena, s, n);
 }
 
+/*
+** The tables the prepared statement name reads and writes, from its plan:
+** EXPLAIN (VERBOSE, FORMAT JSON) EXECUTE name(NULL, ...), planned generic
+** (plan_cache_mode, set for the session), so that no parameter's NULL
+** folds a scan away. Explaining runs nothing. Every node with a "Relation
+** Name" reads that table, but a ModifyTable node, whose "Operation" says
+** how it writes it; views are gone from a plan (their tables are there),
+** and a partition is counted as its partitioned table. The server digs
+** the nodes out of its own JSON. Only tables: a plan does not say which
+** columns an UPDATE sets, nor what a trigger or a foreign key's action
+** writes. Returns -1 when the connection is lost, else 0.
+*/
+static const char pg_relations[] =
+    "SELECT DISTINCT coalesce(root.relname, n->>'Relation Name'), n->>'Operation' "
+    "FROM pg_catalog.jsonb_path_query($1::jsonb, 'strict $.**') AS n "
+    "LEFT JOIN pg_catalog.pg_class root ON root.oid = pg_catalog.pg_partition_root("
+    "pg_catalog.to_regclass(pg_catalog.quote_ident(n->>'Schema') || '.' || "
+    "pg_catalog.quote_ident(n->>'Relation Name'))) "
+    "WHERE pg_catalog.jsonb_typeof(n) = 'object' AND n ? 'Relation Name' ORDER BY 1, 2";
+
+static int pg_accesses(hcg_module *m, PGconn *c, hcg_decl *d, const char *name, const hcg_str *sql)
+{
+    size_t cap = strlen(name) + 64 + 6 * d->params.n;
+    char *q = hcg_alloc(m->arena, cap);
+    int n = snprintf(q, cap, "EXPLAIN (VERBOSE, FORMAT JSON) EXECUTE %s", name);
+    for (size_t i = 0; i < d->params.n; i++)
+        n += snprintf(q + n, cap - (size_t)n, "%sNULL", i ? ", " : "(");
+    if (d->params.n) snprintf(q + n, cap - (size_t)n, ")");
+    PGresult *plan = PQexec(c, q);
+    PGresult *r = NULL;
+    if (PQresultStatus(plan) == PGRES_TUPLES_OK && PQntuples(plan) == 1) {
+        const char *args[1] = {PQgetvalue(plan, 0, 0)};
+        r = PQexecParams(c, pg_relations, 1, NULL, args, NULL, NULL, 0);
+    }
+    PGresult *bad = PQresultStatus(plan) != PGRES_TUPLES_OK ? plan : r;
+    if (PQresultStatus(bad) != PGRES_TUPLES_OK) {
+        if (PQstatus(c) == CONNECTION_BAD) {
+            fprintf(stderr, "hcachegen: lost the connection to PostgreSQL: %s\n", trimmed(m, PQerrorMessage(c)));
+            PQclear(plan);
+            PQclear(r);
+            return -1;
+        }
+        const char *msg = bad ? PQresultErrorField(bad, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+        hcg_error(m->src, sql->off, "in %s '%s': PostgreSQL cannot plan the statement, which the coverage check "
+                  "needs: %s", kind_name(d->kind), d->name, msg ? msg : trimmed(m, PQerrorMessage(c)));
+        PQclear(plan);
+        PQclear(r);
+        return 0;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        hcg_access *a = hcg_alloc(m->arena, sizeof *a);
+        const char *op = PQgetisnull(r, i, 1) ? "" : PQgetvalue(r, i, 1);
+        a->op = !*op ? HCG_READ : strcmp(op, "Update") == 0 ? HCG_UPDATE
+              : strcmp(op, "Delete") == 0 ? HCG_DELETE : HCG_INSERT;    /* Insert, Merge */
+        a->table = dup(m, PQgetvalue(r, i, 0));
+        hcg_vec_push(m->arena, &d->access[HCG_POSTGRES], a);
+    }
+    d->analysed[HCG_POSTGRES] = true;
+    PQclear(plan);
+    PQclear(r);
+    return 0;
+}
+
 /* Returns -1 when the connection is lost, else 0. */
-static int check_pg_decl(hcg_module *m, PGconn *c, const hcg_decl *d, size_t index, hcg_vec *seen)
+static int check_pg_decl(hcg_module *m, PGconn *c, hcg_decl *d, size_t index, hcg_vec *seen)
 {
     const hcg_str *sql = hcg_sql_for(d, HCG_POSTGRES);
     if (!sql->s) return 0;
+    int before = m->src->nerrors;
     size_t *map;
     const char *text = hcg_sql_rewrite(m, d, sql->s, HCG_POSTGRES, &map);
     const char *what = kind_name(d->kind);
@@ -705,6 +1030,9 @@ static int check_pg_decl(hcg_module *m, PGconn *c, const hcg_decl *d, size_t ind
                 type_error(m, d, sql, map, text, i, PQfname(r, (int)i), pg_type_name(m, c, oid), seen);
         }
     PQclear(r);
+    /* A statement with an error has been reported, and the coverage check
+       will not run: its plan is of no use. */
+    if (m->src->nerrors == before && pg_accesses(m, c, d, name, sql) < 0) return -1;
 
     char q[80];
     snprintf(q, sizeof q, "DEALLOCATE %s", name);
@@ -723,10 +1051,20 @@ int hcg_check_pg(hcg_module *m, const char *conninfo)
     }
     /* Error positions count characters; the map counts UTF-8 bytes. */
     PQsetClientEncoding(c, "UTF8");
+    /* Plans for the coverage check keep their parameters (pg_accesses). */
+    PGresult *set = PQexec(c, "SET plan_cache_mode = force_generic_plan");
+    if (PQresultStatus(set) != PGRES_COMMAND_OK) {
+        fprintf(stderr, "hcachegen: --pg-check: cannot set plan_cache_mode (PostgreSQL 12 or later is needed): %s\n",
+                trimmed(m, PQerrorMessage(c)));
+        PQclear(set);
+        PQfinish(c);
+        return -1;
+    }
+    PQclear(set);
     int before = m->src->nerrors;
     hcg_vec seen = {NULL, 0, 0};
     for (size_t i = 0; i < m->decls.n; i++) {
-        const hcg_decl *d = m->decls.v[i];
+        hcg_decl *d = m->decls.v[i];
         if ((d->kind == HCG_QUERY || d->kind == HCG_EXEC) && check_pg_decl(m, c, d, i, &seen) < 0) {
             PQfinish(c);
             return -1;

@@ -116,3 +116,20 @@ size_t hcg_str_at(const hcg_module *m, const hcg_str *s, size_t i)
     for (size_t k = 0; k < i && raw[r] && raw[r] != '"'; k++) r += raw[r] == '\\' && raw[r + 1] ? 2 : 1;
     return s->off + 1 + r;
 }
+
+size_t hcg_sql_find_word(const char *text, const char *name)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        size_t n = strlen(name);
+        for (size_t i = 0; n && text[i]; i++) {
+            if (i > 0 && ident_char(text[i - 1])) continue;
+            size_t k = 0;
+            while (k < n && text[i + k] && (text[i + k] | 0x20) == (name[k] | 0x20)) k++;
+            if (k == n && !ident_char(text[i + n])) return i;
+        }
+        const char *dot = strrchr(name, '.');
+        if (!dot) break;
+        name = dot + 1;
+    }
+    return (size_t)-1;
+}

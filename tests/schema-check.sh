@@ -64,12 +64,12 @@ if [ ! -x "$gen" ]; then
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/schema-check.XXXXXX") || exit 2
-pgschema=""
+pgschema="" pgprojects=""
 cleanup() {
-    if [ -n "$pgschema" ]; then
-        PGOPTIONS= psql "$HC_PG_CONNINFO" -X -q -c "DROP SCHEMA IF EXISTS $pgschema CASCADE" \
+    for s in $pgschema $pgprojects; do
+        PGOPTIONS= psql "$HC_PG_CONNINFO" -X -q -c "DROP SCHEMA IF EXISTS $s CASCADE" \
             > /dev/null 2>&1
-    fi
+    done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -268,6 +268,41 @@ for input in "$dir"/lite-*.hcache; do
     tally lite "$(basename "$input" .hcache)" "$(run_case lite "$input")"
 done
 
+# The project's own .hcache files pass every check, invalidation coverage
+# included, against the schema their build checks them with (or, for
+# tests/dao, the tables tests/test_dao.c creates): FILE, its SQLite schema
+# and its PostgreSQL schema, from the repository's root.
+root=$(cd "$here/.." && pwd)
+projects="examples/shop/shop.hcache examples/shop/schema.sql examples/shop/schema.sql
+          examples/multiprocess/inventory.hcache examples/multiprocess/schema.sql examples/multiprocess/schema.sql
+          tests/dao/dao.hcache tests/dao/schema.sql tests/dao/pg-schema.sql"
+
+# run_project KIND FILE SCHEMA: FILE passes --check with --schema SCHEMA
+# (lite), or with --pg-check (pg; SCHEMA is then the PostgreSQL schema
+# that holds its tables, put in the search path). Run from FILE's folder.
+run_project() {
+    (cd "$(dirname "$root/$2")" &&
+     if [ "$1" = lite ]; then
+         "$gen" --check --schema "$root/$3" "$(basename "$2")"
+     else
+         PGOPTIONS="-c search_path=$3" "$gen" --check --pg-check "$HC_PG_CONNINFO" "$(basename "$2")"
+     fi) > "$work/stdout" 2> "$work/stderr"
+    rc=$?
+    if grep -Eq "$sanitizer_re" "$work/stderr"; then
+        echo "sanitizer report"
+    elif [ "$rc" -ne 0 ]; then
+        echo "exit status $rc, not 0: $(head -n 1 "$work/stderr")"
+    elif [ -s "$work/stderr" ] || [ -s "$work/stdout" ]; then
+        echo "printed something: $(cat "$work/stdout" "$work/stderr" | head -n 1)"
+    fi
+}
+
+set -- $projects
+while [ $# -ge 3 ]; do
+    tally lite "project $1" "$(run_project lite "$1" "$2")"
+    shift 3
+done
+
 # ------------------------------------------------------------ PostgreSQL
 
 # A server that cannot be reached is an I/O error: status 2, and the
@@ -293,6 +328,8 @@ npg=1
 for input in "$dir"/pg-*.hcache "$dir"/both-*.hcache; do
     [ -f "$input" ] && npg=$((npg + 1))
 done
+set -- $projects
+npg=$((npg + $# / 3))
 
 if [ -z "${HC_PG_CONNINFO:-}" ]; then
     if [ "${HC_SKIP_PG:-0}" = 1 ]; then
@@ -310,6 +347,22 @@ elif ! PGOPTIONS= psql "$HC_PG_CONNINFO" -X -q -v schema="hcache_schema_check_$$
     sed 's/^/    | /' "$work/psql.log"
 else
     pgschema=hcache_schema_check_$$
+    # Each project's tables in a schema of their own.
+    set -- $projects
+    i=0
+    while [ $# -ge 3 ]; do
+        i=$((i + 1))
+        s=${pgschema}_p$i
+        pgprojects="$pgprojects $s"
+        if ! PGOPTIONS= psql "$HC_PG_CONNINFO" -X -q -v ON_ERROR_STOP=1 \
+                -c "SET client_min_messages = warning" -c "CREATE SCHEMA $s" -c "SET search_path = $s" \
+                -f "$root/$3" > "$work/psql.log" 2>&1; then
+            tally pg "project $1" "cannot load $3 with psql: $(grep -m 1 ERROR "$work/psql.log")"
+        else
+            tally pg "project $1" "$(run_project pg "$1" "$s")"
+        fi
+        shift 3
+    done
     PGOPTIONS="${PGOPTIONS:+$PGOPTIONS }-c search_path=$pgschema"
     export PGOPTIONS
     tally pg good "$(run_good pg)"
