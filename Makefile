@@ -310,5 +310,8 @@ clean:
 	rm -rf build
 
 include tests/fuzz.mk
+# hcache-sandbox, the lab server: its build (part of all), install,
+# `make sandbox`, `make sandbox-pg`, and its test suite (sandbox-check-run).
+include sandbox/sandbox.mk
 
 -include $(LIB_OBJ:.o=.d) $(HCG_OBJ:.o=.d) $(TESTS:=.d) $(BENCHES:=.d)
