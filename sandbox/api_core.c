@@ -210,6 +210,13 @@ int sb_h_import(sb_req *rq)
         if (seq) json_object_set(copy, "original_seq", seq);
         json_object_del(copy, "seq");
         json_object_set_new(copy, "imported", json_true());
+        /* An event is the cache's or the sandbox's: anything else is kept as
+           the sandbox's, with what it said it was. */
+        const char *src = json_string_value(json_object_get(copy, "source"));
+        if (!src || (strcmp(src, "cache") && strcmp(src, "sandbox"))) {
+            if (src) json_object_set(copy, "original_source", json_object_get(copy, "source"));
+            json_object_set_new(copy, "source", json_string("sandbox"));
+        }
         const char *flow = json_string_value(json_object_get(copy, "flow_id"));
         if (flow) {
             bool seen = false;

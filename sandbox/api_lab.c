@@ -213,7 +213,8 @@ int sb_h_profiles_compare(sb_req *rq)
         json_decref(doc);
         if (!recipe) return -1;
     }
-    const char *label = named ? named : json_string_value(json_object_get(recipe, "name"));
+    char label[256];
+    sb_strf(label, sizeof label, "%s", named ? named : json_string_value(json_object_get(recipe, "name")));
     static const char *const profiles[] = {"memory", "sqlite-memory", "sqlite-file", "postgres"};
     json_t *results = json_array();
     bool passed = true;

@@ -124,12 +124,12 @@ json_t *sb_lab_counters_json(sb_lab *lab)
 
 int sb_lab_reset(sb_lab *lab, sb_err *e)
 {
+    /* The rows first: if the database fails, nothing has changed. The flush
+       after them also makes any load that read the old rows meanwhile
+       stale, so it is not stored. */
+    if (sb_backend_reseed(lab->backend, e) != 0) return -1;
     int rc = hc_flush(lab->cache);
     if (rc != HC_OK) return sb_fail(e, 500, "internal", "flush: %s", hc_strerror(rc));
-    if (sb_backend_reseed(lab->backend, e) != 0) return -1;
-    /* The flush again: a load that read the old rows while the seeds ran
-       must not stay cached. */
-    hc_flush(lab->cache);
     for (int i = 0; i < SB_LOADER_COUNT; i++) atomic_store(&lab->counters[i], 0);
     pthread_mutex_lock(&lab->mu);
     hc_stats_get(lab->cache, &lab->baseline);

@@ -253,12 +253,12 @@ const sb_route sb_routes[] = {
     {.method = "POST", .path = "/demo/listeners/run", .op_id = "listenersRun", .group = TOOLS,
      .summary = "The events one flow produced, as a subscription and as a listener received them",
      .handler = sb_h_listeners, .request = "{}",
-     .response = "{passed: boolean, subscription: [object], listener: [object], operations: [object], ...}",
+     .response = "{passed: boolean, subscription: [object], listener: [object], operations: [string], ...}",
      .example = "{}"},
     {.method = "POST", .path = "/demo/distributed/invalidation/run", .op_id = "distributedRun", .group = TOOLS,
      .summary = "Two caches on the in-process bus (and, on postgres, over PostgreSQL): tag, key, flush propagate",
      .handler = sb_h_distributed, .request = "{}",
-     .response = "{passed: boolean, transports: [{transport: string, passed: boolean, checks: [object], ...}]}",
+     .response = "{passed: boolean, transports: [{transport: string, passed: boolean, skipped: boolean, checks?: [object], ...}]}",
      .example = "{}"},
 
     /* -------------------------------------------------------- observability */

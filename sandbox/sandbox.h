@@ -209,7 +209,8 @@ uint64_t sb_lab_counter(sb_lab *lab, int which);
 void sb_lab_stats(sb_lab *lab, hc_stats *out);
 /* stats + the lab's counters as one flat JSON object of numbers. */
 json_t *sb_lab_counters_json(sb_lab *lab);
-/* Flush the cache, reseed the backend, zero the counters and stats. */
+/* Put the rows back as seeded, then flush the cache and zero the counters
+   and stats; a failing database leaves everything as it was. */
 int  sb_lab_reset(sb_lab *lab, sb_err *e);
 
 /* The server's lab, for the handlers. */

@@ -170,6 +170,7 @@ static void handle(sb_req *rq, json_t *raw_query, const char *header_flow)
     const sb_route *r = rq->route;
     const sb_route_schemas *sc = sb_route_schemas_get((size_t)(r - sb_routes));
     rq->status = 200;
+    rq->query = raw_query ? raw_query : json_object();      /* req_free frees it */
     /* Path parameters, each as its schema says. */
     for (size_t i = 0; i < rq->nparams; i++) {
         json_t *ps = sb_path_param_schema(rq->params[i][0]);
@@ -183,7 +184,6 @@ static void handle(sb_req *rq, json_t *raw_query, const char *header_flow)
         }
     }
     /* The query. */
-    rq->query = raw_query ? raw_query : json_object();
     if (!sc->query) {
         const char *k;
         json_t *v;

@@ -182,6 +182,9 @@ json_t *sb_yaml_parse(const char *text, size_t len, sb_err *e)
         case YAML_SEQUENCE_START_EVENT:
         case YAML_MAPPING_START_EVENT:
             if (key_slot) rc = fail_at(e, m, "a mapping key must be a plain string");
+            else if (ev.type == YAML_SEQUENCE_START_EVENT ? ev.data.sequence_start.anchor != NULL
+                                                          : ev.data.mapping_start.anchor != NULL)
+                rc = fail_at(e, m, "anchors (&name) are not supported");
             else if (depth == MAX_DEPTH) rc = fail_at(e, m, "nested deeper than 64");
             else {
                 st[depth].node = ev.type == YAML_SEQUENCE_START_EVENT ? json_array() : json_object();
