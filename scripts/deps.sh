@@ -11,8 +11,11 @@ set -eu
 [ "${HC_NO_DEPS:-0}" = 1 ] && exit 0
 
 # gcc only recommends libc6-dev, and recommends are not installed here.
-build="make gcc libc6-dev binutils pkg-config libxxhash-dev gzip re2c lemon libsqlite3-dev libpq-dev"
-test="clang libcmocka-dev"
+# hcache-sandbox adds libmicrohttpd-dev, libjansson-dev and libyaml-dev; its
+# test suite python3, and Node.js with npm for the OpenAPI validator.
+build="make gcc libc6-dev binutils pkg-config libxxhash-dev gzip re2c lemon libsqlite3-dev libpq-dev \
+       libmicrohttpd-dev libjansson-dev libyaml-dev"
+test="clang libcmocka-dev python3"
 pg="postgresql"
 
 want=""
@@ -20,7 +23,10 @@ want=""
 for g in "$@"; do
     case "$g" in
     build) want="$want $build" ;;
-    test)  want="$want $build $test" ;;
+    test)  want="$want $build $test"
+           # Some Node.js packages carry npm, Debian's comes apart: ask for
+           # Debian's only where there is no npm at all.
+           command -v npm >/dev/null 2>&1 || want="$want nodejs npm" ;;
     pg)    want="$want $pg" ;;
     *) echo "deps.sh: unknown group '$g'" >&2; exit 2 ;;
     esac
