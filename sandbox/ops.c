@@ -651,7 +651,7 @@ static int op_call_function(sb_flow *f, const json_t *args, json_t *out, sb_err 
 #define ID "id: integer"
 
 const sb_op sb_ops[] = {
-    {"reset", "{}", "flush the cache, put the rows back as seeded, zero the counters", op_reset},
+    {"reset", "{}", "put the rows back as seeded, flush the cache, zero the counters", op_reset},
     {"put", "{" KEY ", value: any, " TTL ", " TAGS "}", "store a value (any JSON) under a key", op_put},
     {"get", "{" KEY "}", "read a key", op_get},
     {"get_or_load", "{" KEY ", value: any, " TTL ", " TAGS ", loader_delay_ms?: integer(0..10000), "

@@ -69,7 +69,7 @@ const sb_route sb_routes[] = {
      .example = "{\"format\": \"hcache-sandbox-bundle\", \"version\": 1, \"events\": [{\"kind\": \"stored\", "
                 "\"source\": \"cache\", \"key\": \"greeting\", \"flow_id\": \"imported-demo\"}]}"},
     {.method = "POST", .path = "/demo/reset", .op_id = "reset", .group = BASICS,
-     .summary = "Flush the cache, put the rows back as seeded, zero the counters",
+     .summary = "Put the rows back as seeded, flush the cache, zero the counters",
      .handler = sb_h_op, .op = "reset", .response = "@OpResult", .example = "{}"},
     {.method = "POST", .path = "/demo/self-test", .op_id = "selfTest", .group = BASICS,
      .summary = "Run the built-in smoke scenario: step results and the events of its flow",

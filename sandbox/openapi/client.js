@@ -87,7 +87,7 @@ export class SandboxClient {
     return this.request("POST", "/demo/import", { body });
   }
 
-  /** POST /demo/reset: Flush the cache, put the rows back as seeded, zero the counters. */
+  /** POST /demo/reset: Put the rows back as seeded, flush the cache, zero the counters. */
   async reset(body = {}) {
     return this.request("POST", "/demo/reset", { body });
   }

@@ -988,6 +988,12 @@ def main():
         results.run("memory: every route was called",
                     lambda: expect(not [r for r in tracker.routes if (r[0], r[1]) not in tracker.called],
                                    [f"{m} {p}" for m, p, _, _ in tracker.routes if (m, p) not in tracker.called]))
+        def documented():
+            with open(os.path.join(ROOT, "docs", "SANDBOX.md")) as f:
+                heads = set(re.findall(r"^#### (GET|POST) (\S+)$", f.read(), re.M))
+            missing = [f"{m} {p}" for m, p, _, _ in tracker.routes if (m, p) not in heads]
+            expect(not missing, f"docs/SANDBOX.md has no section for {missing}")
+        results.run("docs/SANDBOX.md has a section per route", documented)
         results.run("every answer matches its schema",
                     lambda: expect(not tracker.problems, tracker.problems[:10]))
         Server.tracker = None
