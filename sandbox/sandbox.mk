@@ -69,13 +69,14 @@ sandbox-client: $(SANDBOX)
 # and checks that the committed client is current. Also compiles the server
 # with clang. One results line for scripts/test-summary.sh.
 sandbox-check-run: $(SANDBOX)
-	@st=0; \
-	$(MAKE) --no-print-directory CC=clang sandbox-bin || st=1; \
-	$(MAKE) --no-print-directory SANITIZE=address,undefined OPT=-O1 sandbox-bin || st=1; \
-	scripts/sandbox-npm.sh || st=1; \
+	@st=0; failed=""; \
+	$(MAKE) --no-print-directory CC=clang sandbox-bin || { st=1; failed="$$failed --failed-step clang-build"; }; \
+	$(MAKE) --no-print-directory SANITIZE=address,undefined OPT=-O1 sandbox-bin || \
+	    { st=1; failed="$$failed --failed-step asan-build"; }; \
+	scripts/sandbox-npm.sh || { st=1; failed="$$failed --failed-step npm-install"; }; \
 	python3 sandbox/tests/http_test.py --server $(SANDBOX) \
 	    --asan-server build/address-undefined/hcache-sandbox \
-	    --results build/release/sandbox-results.txt || st=1; \
+	    --results build/release/sandbox-results.txt $$failed || st=1; \
 	exit $$st
 
 sandbox-install: $(SANDBOX)

@@ -433,6 +433,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 0)))
+#endif
+    ;
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     fputs("hcache-sandbox: http: ", stderr);
