@@ -94,6 +94,7 @@ typedef struct sf_run {
     pthread_mutex_t mu;             /* the start gate: callers wait for go */
     pthread_cond_t cv;
     bool go;
+    unsigned joined;                /* joined events seen, under mu */
 } sf_run;
 
 typedef struct sf_caller {
@@ -104,8 +105,14 @@ typedef struct sf_caller {
     double ms;
 } sf_caller;
 
-/* The one load: wait for the others to join (so that all of them find
-   this load in flight whatever the scheduler does), then the delay. */
+/*
+** The load: wait until every caller is accounted for, as a loader or as a
+** joiner (so that all of them find a load in flight whatever the scheduler
+** does), then the delay. There is one load unless something invalidates
+** the key meanwhile (a flush by another client): then callers after it
+** lead a fresh load, and the run reports the second loader call. The
+** subscription is read by one thread at a time, under the run's mutex.
+*/
 static int sf_loader(void *ctx, hc_buf *out, hc_error *err)
 {
     (void)err;
@@ -115,12 +122,17 @@ static int sf_loader(void *ctx, hc_buf *out, hc_error *err)
     unsigned calls = atomic_fetch_add(&run->loader_calls, 1) + 1;
     sb_lab_count(run->f->lab, SB_LOADER_RAW);
     double t0 = sb_now_ms_f();
-    unsigned joined = 0;
     uint64_t deadline = sb_now_ms() + WAIT_MS;
-    while (joined + 1 < run->callers && sb_now_ms() < deadline) {
+    unsigned joined;
+    for (;;) {
+        pthread_mutex_lock(&run->mu);
         hc_event ev;
-        int rc = hc_subscription_recv(run->joins, &ev, 50);
-        if (rc == HC_OK) joined++;
+        while (hc_subscription_recv(run->joins, &ev, 0) == HC_OK) run->joined++;
+        joined = run->joined;
+        bool all = joined + atomic_load(&run->loader_calls) >= run->callers;
+        pthread_mutex_unlock(&run->mu);
+        if (all || sb_now_ms() >= deadline) break;
+        sb_sleep_ms(1);
     }
     if (run->delay_ms > 0) sb_sleep_ms((uint64_t)run->delay_ms);
     sb_flow_note(run->f, "loader-call", json_pack("{s:s, s:s, s:I, s:i, s:f}", "loader", "single-flight", "key",

@@ -64,7 +64,7 @@ sandbox-client: $(SANDBOX)
 	@echo "sandbox/openapi/client.js written"
 
 # The suite starts the release server on memory, sqlite-file and (with
-# HC_PG_CONNINFO) PostgreSQL, and the ASan+UBSan build under load; it also
+# HC_PG_CONNINFO) PostgreSQL, and the ASan+UBSan and TSan builds under load; it also
 # validates the OpenAPI document with the npm validator of sandbox/package.json
 # and checks that the committed client is current. Also compiles the server
 # with clang. One results line for scripts/test-summary.sh.
@@ -73,9 +73,12 @@ sandbox-check-run: $(SANDBOX)
 	$(MAKE) --no-print-directory CC=clang sandbox-bin || { st=1; failed="$$failed --failed-step clang-build"; }; \
 	$(MAKE) --no-print-directory SANITIZE=address,undefined OPT=-O1 sandbox-bin || \
 	    { st=1; failed="$$failed --failed-step asan-build"; }; \
+	$(MAKE) --no-print-directory SANITIZE=thread OPT=-O1 sandbox-bin || \
+	    { st=1; failed="$$failed --failed-step tsan-build"; }; \
 	scripts/sandbox-npm.sh || { st=1; failed="$$failed --failed-step npm-install"; }; \
 	python3 sandbox/tests/http_test.py --server $(SANDBOX) \
 	    --asan-server build/address-undefined/hcache-sandbox \
+	    --tsan-server build/thread/hcache-sandbox \
 	    --results build/release/sandbox-results.txt $$failed || st=1; \
 	exit $$st
 

@@ -17,8 +17,9 @@ and column, 413, 404, 405, 401, schema violations that change nothing), the
 token and the settings' precedence, the event log file; on PostgreSQL a
 database that goes down. The OpenAPI validator (npm) checks the document,
 the committed JavaScript client must be current and works against the
-server (node), and the ASan+UBSan build serves 8 concurrent clients for a
-few seconds and must stop cleanly with no sanitizer report.
+server (node), and the ASan+UBSan and ThreadSanitizer builds serve 8
+concurrent clients for a few seconds and must stop cleanly with no
+sanitizer report.
 
 Prints one "[       OK ]" or "[  FAILED  ]" line per test and a summary
 "sandbox: N passed, N failed, N skipped"; with --results, writes the line
@@ -862,7 +863,7 @@ LOAD_MIX = [
 
 
 def test_load(binary, seconds=4, clients=8):
-    s = Server(binary, ["--profile", "memory", "--threads", "8"], label="ASan server").start()
+    s = Server(binary, ["--profile", "memory", "--threads", "8"], label="sanitized server").start()
     counts, errors = {}, []
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
@@ -962,6 +963,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--server", required=True)
     ap.add_argument("--asan-server")
+    ap.add_argument("--tsan-server")
     ap.add_argument("--results")
     ap.add_argument("--load-seconds", type=float, default=4)
     ap.add_argument("--failed-step", action="append", default=[],
@@ -1033,6 +1035,11 @@ def main():
             results.run(f"asan: 8 concurrent clients for {a.load_seconds:g} s", test_load, asan, a.load_seconds)
         else:
             results.skip("asan", "no --asan-server", 2)
+        if a.tsan_server and "tsan-build" not in a.failed_step:
+            results.run(f"tsan: 8 concurrent clients for {a.load_seconds:g} s", test_load,
+                        os.path.abspath(a.tsan_server), a.load_seconds)
+        else:
+            results.skip("tsan", "no --tsan-server", 1)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"sandbox: {results.passed} passed, {results.failed} failed, {results.skipped} skipped")
