@@ -119,13 +119,25 @@ static bool wanted(const sb_flow *f, const hc_event *ev)
     return false;
 }
 
-/* Append ev to the log and to the flow's own list. Called with f->mu held. */
+#define FLOW_EVENTS_MAX 20000
+
+/* Append ev to the log and to the flow's own list, which keeps the latest
+   FLOW_EVENTS_MAX (a long suite would otherwise hold all it did). Called
+   with f->mu held. */
 static void keep(sb_flow *f, json_t *ev)
 {
     json_object_set_new(ev, "flow_id", json_string(f->id));
     if (f->profile) json_object_set_new(ev, "profile", json_string(f->profile));
     json_incref(ev);
     sb_log_add(ev);                 /* numbers it: the flow's copy shows the seq */
+    if (json_array_size(f->events) >= FLOW_EVENTS_MAX) {
+        json_t *rest = json_array();
+        for (size_t i = FLOW_EVENTS_MAX / 2; i < json_array_size(f->events); i++)
+            json_array_append(rest, json_array_get(f->events, i));
+        json_decref(f->events);
+        f->events = rest;
+        f->base += FLOW_EVENTS_MAX / 2;
+    }
     json_array_append_new(f->events, ev);
 }
 
@@ -164,6 +176,43 @@ void sb_flow_collect(sb_flow *f)
     pthread_mutex_lock(f->mu);
     collect_locked(f);
     pthread_mutex_unlock(f->mu);
+}
+
+size_t sb_flow_mark(sb_flow *f)
+{
+    pthread_mutex_lock(f->mu);
+    collect_locked(f);
+    size_t n = f->base + json_array_size(f->events);
+    pthread_mutex_unlock(f->mu);
+    return n;
+}
+
+bool sb_flow_saw(sb_flow *f, size_t mark, const char *kind, const char *key)
+{
+    pthread_mutex_lock(f->mu);
+    collect_locked(f);
+    bool found = false;
+    for (size_t i = mark > f->base ? mark - f->base : 0; i < json_array_size(f->events) && !found; i++) {
+        json_t *ev = json_array_get(f->events, i);
+        const char *k = json_string_value(json_object_get(ev, "kind"));
+        const char *k2 = json_string_value(json_object_get(ev, "key"));
+        found = k && strcmp(k, kind) == 0 && (!key || (k2 && strcmp(k2, key) == 0));
+    }
+    pthread_mutex_unlock(f->mu);
+    return found;
+}
+
+json_t *sb_flow_events_since(sb_flow *f, size_t mark, size_t max, size_t *omitted)
+{
+    json_t *out = json_array();
+    pthread_mutex_lock(f->mu);
+    collect_locked(f);
+    size_t from = mark > f->base ? mark - f->base : 0, n = json_array_size(f->events);
+    for (size_t i = from; i < n && i - from < max; i++)
+        json_array_append_new(out, json_deep_copy(json_array_get(f->events, i)));
+    *omitted = n > from + max ? n - from - max : 0;
+    pthread_mutex_unlock(f->mu);
+    return out;
 }
 
 void sb_flow_note(sb_flow *f, const char *kind, json_t *fields)

@@ -315,6 +315,9 @@ int main(int argc, char **argv)
     printf("try: curl -X POST %s/demo/load/42   (then again: \"source\": \"cache\")\n", url);
     printf("     %s/openapi.json lists every route; Ctrl-C stops\n", url);
     fflush(stdout);
+    if (!sb_config.token[0] && strncmp(url, "http://127.", 11) != 0 && strncmp(url, "http://[::1]", 12) != 0)
+        fprintf(stderr, "hcache-sandbox: warning: listening beyond loopback (%s) without a token: anyone who "
+                        "reaches it can flush and reseed it\n", url);
     sb_flow_note(NULL, "server-started", json_pack("{s:s, s:s}", "profile", sb_config.profile, "url", url));
     sb_server_set_ready(true);
 

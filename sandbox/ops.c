@@ -41,36 +41,11 @@ static json_t *order_json(const sandbox_order_summary *o)
                      o->status ? o->status : "", "items", (json_int_t)o->items, "total", o->total);
 }
 
-/* Did the flow see an event of kind about key since its event index from? */
-static bool saw(sb_flow *f, size_t from, const char *kind, const char *key)
-{
-    sb_flow_collect(f);
-    pthread_mutex_lock(f->mu);
-    bool found = false;
-    for (size_t i = from; i < json_array_size(f->events) && !found; i++) {
-        json_t *ev = json_array_get(f->events, i);
-        const char *k = json_string_value(json_object_get(ev, "kind"));
-        const char *key2 = json_string_value(json_object_get(ev, "key"));
-        found = k && strcmp(k, kind) == 0 && (!key || (key2 && strcmp(key2, key) == 0));
-    }
-    pthread_mutex_unlock(f->mu);
-    return found;
-}
-
-static size_t mark(sb_flow *f)
-{
-    sb_flow_collect(f);
-    pthread_mutex_lock(f->mu);
-    size_t n = json_array_size(f->events);
-    pthread_mutex_unlock(f->mu);
-    return n;
-}
-
 static const char *source_of(sb_flow *f, size_t from, const char *key, bool ran)
 {
     if (ran) return "loader";
-    if (saw(f, from, "single-flight-joined", key)) return "single-flight";
-    if (saw(f, from, "load-started", key)) return "loader";
+    if (sb_flow_saw(f, from, "single-flight-joined", key)) return "single-flight";
+    if (sb_flow_saw(f, from, "load-started", key)) return "loader";
     return "cache";
 }
 
@@ -196,7 +171,7 @@ static int op_get_or_load(sb_flow *f, const json_t *args, json_t *out, sb_err *e
     opts_buf ob;
     const hc_options *o = options(f, args, &ob);
     raw_load r = {f, args, false};
-    size_t from = mark(f);
+    size_t from = sb_flow_mark(f);
     hc_buf v = HC_BUF_INIT;
     hc_error err;
     int rc = hc_get_or_load(sb_lab_cache(f->lab), key, o, raw_loader, &r, &v, &err);
@@ -405,7 +380,7 @@ static int op_load_user(sb_flow *f, const json_t *args, json_t *out, sb_err *e)
     char key[128];
     touch_entity(f, sandbox_user_key, "user", id, key, sizeof key);
     dom_load d = {f, SB_LOADER_USER, false};
-    size_t from = mark(f);
+    size_t from = sb_flow_mark(f);
     sandbox_user u = {0};
     hc_error err;
     int rc = sandbox_load_user(sb_lab_cache(f->lab), id, user_loader, &d, &u, &err);
@@ -421,7 +396,7 @@ static int op_load_product(sb_flow *f, const json_t *args, json_t *out, sb_err *
     char key[128];
     touch_entity(f, sandbox_product_key, "product", id, key, sizeof key);
     dom_load d = {f, SB_LOADER_PRODUCT, false};
-    size_t from = mark(f);
+    size_t from = sb_flow_mark(f);
     sandbox_product p = {0};
     hc_error err;
     int rc = sandbox_load_product(sb_lab_cache(f->lab), id, product_loader, &d, &p, &err);
@@ -440,7 +415,7 @@ static int op_load_order(sb_flow *f, const json_t *args, json_t *out, sb_err *e)
     sb_flow_touch(f, "users");
     sb_flow_touch(f, "products");
     dom_load d = {f, SB_LOADER_ORDER, false};
-    size_t from = mark(f);
+    size_t from = sb_flow_mark(f);
     sandbox_order_summary o = {0};
     hc_error err;
     int rc = sandbox_load_order_summary(sb_lab_cache(f->lab), id, order_loader, &d, &o, &err);
@@ -463,7 +438,7 @@ static int op_query_user(sb_flow *f, const json_t *args, json_t *out, sb_err *e)
     int64_t id = sb_arg_int(args, "id", 0);
     char key[128];
     touch_entity(f, sandbox_user_key, "user", id, key, sizeof key);
-    size_t from = mark(f);
+    size_t from = sb_flow_mark(f);
     sandbox_user u = {0};
     hc_error err;
     int rc = sandbox_user_by_id(sb_lab_cache(f->lab), db, id, &u, &err);
@@ -481,7 +456,7 @@ static int op_query_product(sb_flow *f, const json_t *args, json_t *out, sb_err 
     int64_t id = sb_arg_int(args, "id", 0);
     char key[128];
     touch_entity(f, sandbox_product_key, "product", id, key, sizeof key);
-    size_t from = mark(f);
+    size_t from = sb_flow_mark(f);
     sandbox_product p = {0};
     hc_error err;
     int rc = sandbox_product_by_id(sb_lab_cache(f->lab), db, id, &p, &err);
@@ -502,7 +477,7 @@ static int op_query_order(sb_flow *f, const json_t *args, json_t *out, sb_err *e
     touch_entity(f, sandbox_order_summary_key, "order", id, key, sizeof key);
     sb_flow_touch(f, "users");
     sb_flow_touch(f, "products");
-    size_t from = mark(f);
+    size_t from = sb_flow_mark(f);
     sandbox_order_summary o = {0};
     hc_error err;
     int rc = sandbox_order_summary_by_id(sb_lab_cache(f->lab), db, id, &o, &err);
@@ -618,7 +593,7 @@ static int op_call_function(sb_flow *f, const json_t *args, json_t *out, sb_err 
     snprintf(key, sizeof key, "sandbox:double:%lld", (long long)input);
     sb_flow_touch(f, key);
     sb_flow_touch(f, "functions");
-    size_t from = mark(f);
+    size_t from = sb_flow_mark(f);
     fn_flow = f;
     fn_ran = false;
     int64_t v = 0;

@@ -239,7 +239,8 @@ typedef struct sb_flow {
     char    *touched[SB_FLOW_TOUCH_MAX];
     size_t   ntouched;
     bool     any;               /* too many to list, or a flush: take every event */
-    json_t  *events;            /* this flow's events since sb_flow_begin, for answers */
+    json_t  *events;            /* this flow's latest events, for answers */
+    size_t   base;              /* events dropped from the front of events */
 } sb_flow;
 
 int  sb_flow_begin(sb_flow *f, sb_lab *lab, const char *flow_id, sb_err *e);
@@ -251,6 +252,13 @@ void sb_flow_touch_all(sb_flow *f);
 void sb_flow_collect(sb_flow *f);
 /* Log an event of the sandbox's own: kind, and fields (stolen, may be NULL). */
 void sb_flow_note(sb_flow *f, const char *kind, json_t *fields);
+/* A mark in the flow's events (after collecting), to look back to. */
+size_t sb_flow_mark(sb_flow *f);
+/* Did the flow see an event of kind (about key, unless NULL) since mark? */
+bool sb_flow_saw(sb_flow *f, size_t mark, const char *kind, const char *key);
+/* Copies of the flow's events since mark, at most max of them (the first);
+   *omitted gets how many more there were. A flow keeps its latest 20000. */
+json_t *sb_flow_events_since(sb_flow *f, size_t mark, size_t max, size_t *omitted);
 /* Is s a usable flow id? 1-64 of [A-Za-z0-9._:-]. */
 bool sb_flow_id_ok(const char *s);
 /* A new flow id, "flow-<n>-<random>". */

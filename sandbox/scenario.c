@@ -12,7 +12,6 @@
 */
 #include <dirent.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #define MAX_STEPS      500
 #define MAX_SLEEP_MS   30000
 #define MAX_SUITE      50
+#define MAX_ANSWER_EVENTS 1000
 
 /* ---------------------------------------------------------- built-ins */
 
@@ -356,10 +356,7 @@ json_t *sb_scenario_run(sb_flow *f, const json_t *sc, sb_err *e)
     (void)e;
     const char *name = json_string_value(json_object_get(sc, "name"));
     json_t *delta = json_object();
-    sb_flow_collect(f);
-    pthread_mutex_lock(f->mu);
-    size_t first_event = json_array_size(f->events);
-    pthread_mutex_unlock(f->mu);
+    size_t first_event = sb_flow_mark(f);
     const json_t *steps = json_object_get(sc, "steps");
     sb_flow_note(f, "scenario-run", json_pack("{s:s, s:I}", "scenario", name, "steps",
                                               (json_int_t)json_array_size(steps)));
@@ -420,12 +417,8 @@ json_t *sb_scenario_run(sb_flow *f, const json_t *sc, sb_err *e)
         json_array_append_new(asserts, r);
     }
     /* The timeline, against the events of this run. */
-    sb_flow_collect(f);
-    pthread_mutex_lock(f->mu);
-    json_t *events = json_array();
-    for (size_t j = first_event; j < json_array_size(f->events); j++)
-        json_array_append_new(events, json_deep_copy(json_array_get(f->events, j)));
-    pthread_mutex_unlock(f->mu);
+    size_t omitted;
+    json_t *events = sb_flow_events_since(f, first_event, SIZE_MAX, &omitted);
     const json_t *want = json_object_get(sc, "timeline");
     size_t matched = 0, at = 0;
     for (; matched < json_array_size(want); matched++) {
@@ -445,6 +438,11 @@ json_t *sb_scenario_run(sb_flow *f, const json_t *sc, sb_err *e)
     json_t *timeline = json_pack("{s:b, s:O, s:I}", "passed", timeline_ok, "expected", want, "matched",
                                  (json_int_t)matched);
     if (!timeline_ok) json_object_set(timeline, "missing", json_array_get(want, matched));
+    /* An answer shows the first events of a long run, and says how many more. */
+    while (json_array_size(events) > MAX_ANSWER_EVENTS) {
+        json_array_remove(events, json_array_size(events) - 1);
+        omitted++;
+    }
     size_t nsteps = json_array_size(steps);
     bool passed = passed_steps == nsteps && asserts_ok && timeline_ok;
     sb_flow_note(f, "scenario-finished", json_pack("{s:s, s:b}", "scenario", name, "passed", passed));
@@ -453,6 +451,7 @@ json_t *sb_scenario_run(sb_flow *f, const json_t *sc, sb_err *e)
                             "passed_steps", (json_int_t)passed_steps, "failed_steps",
                             (json_int_t)(nsteps - passed_steps), "asserts", asserts, "timeline", timeline, "stats",
                             delta, "latency", sb_summarize(lat, lat ? nsteps : 0), "events", events);
+    if (omitted) json_object_set_new(out, "events_omitted", json_integer((json_int_t)omitted));
     free(lat);
     return out;
 }
