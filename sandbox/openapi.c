@@ -56,7 +56,7 @@ static json_t *operation(size_t i)
                             json_pack("{s:b, s:{s:o}}", "required", 0, "content", "application/json", media));
     }
     json_t *responses = json_pack("{s:{s:s, s:{s:{s:O}}}}", "200", "description", "the answer", "content",
-                                  "application/json", "schema", sc->response);
+                                  r->produces ? r->produces : "application/json", "schema", sc->response);
     if (r->flags & SB_ROUTE_OPEN) {
         json_object_set_new(responses, "503", error_ref());
         json_object_set_new(op, "security", json_array());
@@ -191,7 +191,8 @@ static const char header[] =
     "      body: body === undefined ? undefined : JSON.stringify(body),\n"
     "    });\n"
     "    const text = await response.text();\n"
-    "    const data = text ? JSON.parse(text) : null;\n"
+    "    const json = (response.headers.get(\"Content-Type\") || \"\").includes(\"json\");\n"
+    "    const data = json && text ? JSON.parse(text) : text || null;\n"
     "    if (!response.ok) throw new SandboxError(response.status, data);\n"
     "    return data;\n"
     "  }\n";

@@ -330,6 +330,8 @@ typedef struct sb_route {
     const char *query;          /* query parameters, schema notation; NULL: none */
     const char *request;        /* request body, schema notation; NULL: none */
     const char *response;       /* a 200 answer, schema notation */
+    const char *produces;       /* its media type; NULL: application/json. A handler
+                                   that answers text sets rq->text and rq->content_type */
     unsigned    flags;
     const char *op;             /* an operation of ops.c it runs: its arguments are the body */
     const char *example_path;   /* a path to try it with (NULL: the path itself) */

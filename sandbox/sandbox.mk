@@ -22,8 +22,6 @@ SB_LIBS    := -lmicrohttpd -ljansson -lyaml
 SB_CFLAGS   = $(ALL_CFLAGS) -Iruntime/include -Isandbox -I$(SB_GEN) $(DB_CFLAGS) \
               -DSB_SOURCE_DIR='"$(abspath sandbox)"'
 SB_SHARE   := share/hydracache/sandbox
-SB_DATA    := sandbox.env $(wildcard sandbox/scenarios/*.json sandbox/scenarios/*.yaml) \
-              $(wildcard sandbox/migrations/*/*.sql sandbox/seeds/*/*.sql) sandbox/openapi/client.js
 
 .PHONY: sandbox sandbox-pg sandbox-bin sandbox-client sandbox-check-run sandbox-install sandbox-uninstall
 

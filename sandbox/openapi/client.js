@@ -42,7 +42,8 @@ export class SandboxClient {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.text();
-    const data = text ? JSON.parse(text) : null;
+    const json = (response.headers.get("Content-Type") || "").includes("json");
+    const data = json && text ? JSON.parse(text) : text || null;
     if (!response.ok) throw new SandboxError(response.status, data);
     return data;
   }
