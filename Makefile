@@ -4,6 +4,7 @@
 #                        libhydracache-pg: each .a and .so), hcachegen,
 #                        hcache-replay
 #   make demo            build everything and run the main example
+#   make sandbox         the lab server, hcache-sandbox (sandbox-pg: on PostgreSQL)
 #   make check           every test (plain, ASan+UBSan, TSan), installing
 #                        missing Debian packages through scripts/deps.sh
 #   make bench           the benchmarks (docs/BENCHMARKS.md has the figures)
@@ -256,11 +257,13 @@ $(B)/tests/test_dao: tests/test_dao.c tests/testutil.h $(DAO_DIR)/dao.hc.c $(DAO
 # slow trace replay under ASan+UBSan, the threaded suites under TSan, a short
 # fuzz of hcachegen, and the install test; then one summary. Each test-run
 # also runs hcachegen's golden tests and bad-input corpus with that build.
-# A failing step does not stop the others.
+# A failing step does not stop the others. sandbox-check-run (sandbox/sandbox.mk)
+# is hcache-sandbox's HTTP suite, with its clang and ASan builds.
 CHECK_RESULTS := build/release/test-results.txt build/release-clang/test-results.txt \
                  build/address-undefined/test-results.txt build/thread/test-results.txt \
                  build/release/install-results.txt build/fuzz/test-results.txt \
-                 build/release/multiprocess-results.txt
+                 build/release/multiprocess-results.txt \
+                 build/release/sandbox-results.txt
 # PostgreSQL tests run against a throwaway server (scripts/pg.sh) started
 # for the whole run; HC_SKIP_PG=1 skips them, and the summary counts them.
 check: test-deps
@@ -281,6 +284,7 @@ check-run:
 	    build/release/install.log > build/release/install-results.txt; \
 	grep FAILED build/release/install.log || true; \
 	$(MAKE) --no-print-directory multiprocess-run || st=1; \
+	$(MAKE) --no-print-directory sandbox-check-run || st=1; \
 	scripts/test-summary.sh $(CHECK_RESULTS) || st=1; \
 	exit $$st
 
@@ -390,5 +394,8 @@ clean:
 include tests/fuzz.mk
 # libhydracache-observability, hcache-stat, their tests (the observability issue)
 include runtime/observability/observability.mk
+# hcache-sandbox, the lab server: its build (part of all), install,
+# `make sandbox`, `make sandbox-pg`, and its test suite (sandbox-check-run).
+include sandbox/sandbox.mk
 
 -include $(LIB_OBJ:.o=.d) $(HCG_OBJ:.o=.d) $(TESTS:=.d) $(BENCHES:=.d)

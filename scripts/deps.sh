@@ -12,10 +12,12 @@ set -eu
 
 # gcc only recommends libc6-dev, and recommends are not installed here.
 build="make gcc libc6-dev binutils pkg-config libxxhash-dev gzip re2c lemon libsqlite3-dev libpq-dev"
-# libhydracache-observability (HTTP, JSON) and hcache-stat (libcurl).
-build="$build libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev"
-# prometheus for promtool, which checks the metrics text in the tests.
-test="clang libcmocka-dev prometheus"
+# libhydracache-observability (HTTP, JSON), hcache-stat (libcurl) and
+# hcache-sandbox (HTTP, JSON, YAML).
+build="$build libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libyaml-dev"
+# prometheus for promtool, which checks the metrics text in the tests;
+# python3 for the sandbox's HTTP suite (Node.js and npm below).
+test="clang libcmocka-dev prometheus python3"
 pg="postgresql"
 
 want=""
@@ -23,7 +25,10 @@ want=""
 for g in "$@"; do
     case "$g" in
     build) want="$want $build" ;;
-    test)  want="$want $build $test" ;;
+    test)  want="$want $build $test"
+           # Some Node.js packages carry npm, Debian's comes apart: ask for
+           # Debian's only where there is no npm at all.
+           command -v npm >/dev/null 2>&1 || want="$want nodejs npm" ;;
     pg)    want="$want $pg" ;;
     *) echo "deps.sh: unknown group '$g'" >&2; exit 2 ;;
     esac

@@ -69,38 +69,28 @@ unsigned hc_actuator_port(const hc_actuator *a)
     return a ? a->port : 0;
 }
 
-/* ------------------------------------------------------------ answers */
+/* ------------------------------------------------------------ replies */
 
-static enum MHD_Result send_buf(struct MHD_Connection *conn, unsigned status, hc_buf *body,
-                                const char *type)
-{
-    /* MHD frees the bytes with free(): they come from the hc_buf's malloc. */
-    size_t len = body->len;
-    void *data = body->data;
-    body->data = NULL;
-    body->len = body->cap = 0;
-    struct MHD_Response *r = data ? MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE)
-                                  : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-    if (!r) {
-        free(data);
-        return MHD_NO;              /* MHD closes the connection */
-    }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    if (status == MHD_HTTP_METHOD_NOT_ALLOWED) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-    if (status == MHD_HTTP_UNAUTHORIZED)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"hydracache\"");
-    enum MHD_Result ok = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
-    return ok;
-}
+/*
+** What a route answers, before any HTTP server sends it: the routes below
+** know nothing of libmicrohttpd, so that hc_actuator_respond can serve them
+** from another server (the sandbox mounts them in its own).
+*/
+typedef struct reply {
+    unsigned    status;
+    const char *type;                   /* the Content-Type */
+    hc_buf      body;
+} reply;
 
-static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status, json_t *j)
+#define TYPE_JSON    "application/json"
+#define TYPE_METRICS "text/plain; version=0.0.4; charset=utf-8"
+
+static int reply_json(reply *r, unsigned status, json_t *j)
 {
-    hc_buf b = HC_BUF_INIT;
-    if (hc__json_dump(j, &b) != HC_OK) return MHD_NO;
-    return send_buf(conn, status, &b, "application/json");
+    if (!j) return HC_ENOMEM;
+    r->status = status;
+    r->type = TYPE_JSON;
+    return hc__json_dump(j, &r->body);
 }
 
 static const char *reason_phrase(unsigned status)
@@ -117,27 +107,27 @@ static const char *reason_phrase(unsigned status)
 }
 
 /* {"status": 404, "error": "Not Found", "message": ...} */
-static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status, const char *message)
+static int reply_error(reply *r, unsigned status, const char *message)
 {
     json_t *o = json_object();
-    if (!o) return MHD_NO;
+    if (!o) return HC_ENOMEM;
     bool ok = json_object_set_new(o, "status", json_integer(status)) == 0;
     ok &= json_object_set_new(o, "error", json_string(reason_phrase(status))) == 0;
     ok &= json_object_set_new(o, "message", hc__json_str(message)) == 0;
     if (!ok) {
         json_decref(o);
-        return MHD_NO;
+        return HC_ENOMEM;
     }
-    return send_json(conn, status, o);
+    return reply_json(r, status, o);
 }
 
 /* "no cache named 'x'", the name cut short (it comes from the client). */
-static enum MHD_Result no_cache(struct MHD_Connection *conn, const char *name, size_t len)
+static int no_cache(reply *r, const char *name, size_t len)
 {
     char msg[MAX_NAME_ECHO + 64];
     int n = (int)(len > MAX_NAME_ECHO ? MAX_NAME_ECHO : len);
     snprintf(msg, sizeof msg, "no cache named '%.*s'%s", n, name, len > MAX_NAME_ECHO ? "..." : "");
-    return send_error(conn, MHD_HTTP_NOT_FOUND, msg);
+    return reply_error(r, 404, msg);
 }
 
 /* ------------------------------------------------------------- routes */
@@ -160,7 +150,7 @@ static json_t *href_to(const char *base, const char *path, bool templated)
     return NULL;
 }
 
-static enum MHD_Result route_index(struct MHD_Connection *conn, const hc_actuator *a)
+static int route_index(reply *r, const char *base)
 {
     static const struct { const char *rel, *path; bool templated; } links[] = {
         {"self", "", false},
@@ -174,29 +164,30 @@ static enum MHD_Result route_index(struct MHD_Connection *conn, const hc_actuato
     json_t *l = json_object();
     bool ok = l != NULL;
     for (size_t i = 0; ok && i < sizeof links / sizeof links[0]; i++)
-        ok = json_object_set_new(l, links[i].rel, href_to(a->base, links[i].path, links[i].templated)) == 0;
+        ok = json_object_set_new(l, links[i].rel, href_to(base, links[i].path, links[i].templated)) == 0;
     ok = ok && json_object_set_new(l, "metrics", href_to("", "/metrics", false)) == 0;
     json_t *o = ok ? json_pack("{so}", "_links", l) : NULL;    /* steals l */
     if (!o) {
         if (!ok) json_decref(l);
-        return MHD_NO;
+        return HC_ENOMEM;
     }
-    return send_json(conn, MHD_HTTP_OK, o);
+    return reply_json(r, 200, o);
 }
 
-static enum MHD_Result route_health(struct MHD_Connection *conn, const hc_actuator *a)
+static int route_health(reply *r, hc_registry *reg)
 {
     hc__obs_snap s;
-    if (hc__obs_snap_take(a->reg, NULL, &s) != HC_OK) return MHD_NO;
+    int rc = hc__obs_snap_take(reg, NULL, &s);
+    if (rc != HC_OK) return rc;
     json_t *o = json_object(), *reasons = json_array();
     bool ok = o && reasons, up = true;
     for (size_t i = 0; ok && i < s.n; i++) {
         if (s.v[i].up) continue;
         up = false;
-        json_t *r = json_object();
-        ok = r && json_object_set_new(r, "cache", hc__json_str(s.v[i].name)) == 0 &&
-             json_object_set_new(r, "reason", hc__json_str(s.v[i].reason)) == 0;
-        ok = json_array_append_new(reasons, r) == 0 && ok;
+        json_t *e = json_object();
+        ok = e && json_object_set_new(e, "cache", hc__json_str(s.v[i].name)) == 0 &&
+             json_object_set_new(e, "reason", hc__json_str(s.v[i].reason)) == 0;
+        ok = json_array_append_new(reasons, e) == 0 && ok;
     }
     hc__obs_snap_free(&s);
     ok = ok && json_object_set_new(o, "status", json_string(up ? "UP" : "DOWN")) == 0;
@@ -207,47 +198,44 @@ static enum MHD_Result route_health(struct MHD_Connection *conn, const hc_actuat
     json_decref(reasons);
     if (!ok) {
         json_decref(o);
-        return MHD_NO;
+        return HC_ENOMEM;
     }
-    return send_json(conn, up ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, o);
+    return reply_json(r, up ? 200 : 503, o);
 }
 
-static enum MHD_Result route_metrics(struct MHD_Connection *conn, const hc_actuator *a)
+static int route_metrics(reply *r, hc_registry *reg)
 {
-    hc_buf b = HC_BUF_INIT;
-    if (hc_registry_prometheus(a->reg, &b) != HC_OK) {
-        hc_buf_free(&b);
-        return MHD_NO;
-    }
-    return send_buf(conn, MHD_HTTP_OK, &b, "text/plain; version=0.0.4; charset=utf-8");
+    r->status = 200;
+    r->type = TYPE_METRICS;
+    return hc_registry_prometheus(reg, &r->body);
 }
 
-static enum MHD_Result route_caches(struct MHD_Connection *conn, const hc_actuator *a)
+static int route_caches(reply *r, hc_registry *reg)
 {
     hc__obs_snap s;
-    if (hc__obs_snap_take(a->reg, NULL, &s) != HC_OK) return MHD_NO;
+    int rc = hc__obs_snap_take(reg, NULL, &s);
+    if (rc != HC_OK) return rc;
     json_t *j = hc__json_registry(&s);
     hc__obs_snap_free(&s);
-    return j ? send_json(conn, MHD_HTTP_OK, j) : MHD_NO;
+    return reply_json(r, 200, j);
 }
 
 enum { DOC_CACHE, DOC_STATS, DOC_DIAGNOSTICS, DOC_DECLARATIONS };
 
-static enum MHD_Result route_cache(struct MHD_Connection *conn, const hc_actuator *a,
-                                   const char *name, size_t len, int doc)
+static int route_cache(reply *r, hc_registry *reg, const char *name, size_t len, int doc)
 {
-    if (strlen(name) != len) return no_cache(conn, name, strlen(name));   /* held a NUL */
+    if (strlen(name) != len) return no_cache(r, name, strlen(name));   /* held a NUL */
     hc__obs_snap s;
-    int rc = hc__obs_snap_take(a->reg, name, &s);
-    if (rc == HC_ENOTFOUND) return no_cache(conn, name, len);
-    if (rc != HC_OK) return MHD_NO;
+    int rc = hc__obs_snap_take(reg, name, &s);
+    if (rc == HC_ENOTFOUND) return no_cache(r, name, len);
+    if (rc != HC_OK) return rc;
     const hc__obs_cache *oc = &s.v[0];
     json_t *j = doc == DOC_STATS ? hc__json_stats(oc, true)
               : doc == DOC_DIAGNOSTICS ? hc__json_diagnostics(oc)
               : doc == DOC_DECLARATIONS ? hc__json_declarations(oc)
               : hc__json_cache(oc);
     hc__obs_snap_free(&s);
-    return j ? send_json(conn, MHD_HTTP_OK, j) : MHD_NO;
+    return reply_json(r, 200, j);
 }
 
 static int unhex(int ch)
@@ -290,15 +278,15 @@ typedef struct target {
     size_t      seg_len;
 } target;
 
-static target match(const hc_actuator *a, const char *path)
+static target match(const char *base, size_t base_len, const char *path)
 {
     target t = {R_NONE, DOC_CACHE, NULL, 0};
     if (strcmp(path, "/metrics") == 0) {
         t.r = R_METRICS;
         return t;
     }
-    if (strncmp(path, a->base, a->base_len) != 0) return t;
-    const char *rest = path + a->base_len;
+    if (strncmp(path, base, base_len) != 0) return t;
+    const char *rest = path + base_len;
     if (!*rest || strcmp(rest, "/") == 0) t.r = R_INDEX;
     else if (strcmp(rest, "/health") == 0) t.r = R_HEALTH;
     else if (strcmp(rest, "/caches") == 0 || strcmp(rest, "/caches/") == 0) t.r = R_CACHES;
@@ -317,6 +305,85 @@ static target match(const hc_actuator *a, const char *path)
         t.seg_len = len;
     }
     return t;
+}
+
+/* Route one request (authorized already); a trailing '/' of base is
+   ignored. HC_OK with r filled, or HC_ENOMEM. */
+static int respond(hc_registry *reg, const char *base, size_t base_len, const char *method,
+                   const char *path, bool body, reply *r)
+{
+    while (base_len && base[base_len - 1] == '/') base_len--;
+    target t = match(base, base_len, path);
+    if (t.r == R_NONE) return reply_error(r, 404, "no such route");
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return reply_error(r, 405, "the actuator is read-only: GET and HEAD only");
+    if (body) return reply_error(r, 413, "a request body is not accepted");
+    switch (t.r) {
+    case R_INDEX: {
+        char *b = strndup(base, base_len);
+        int rc = b ? route_index(r, b) : HC_ENOMEM;
+        free(b);
+        return rc;
+    }
+    case R_HEALTH: return route_health(r, reg);
+    case R_CACHES: return route_caches(r, reg);
+    case R_METRICS: return route_metrics(r, reg);
+    case R_CACHE: {
+        char *name = malloc(t.seg_len + 1);
+        if (!name) return HC_ENOMEM;
+        long n = decode(t.seg, t.seg_len, name);
+        int rc = n < 0 ? reply_error(r, 400, "malformed percent-encoding")
+                       : route_cache(r, reg, name, (size_t)n, t.doc);
+        free(name);
+        return rc;
+    }
+    default: return reply_error(r, 404, "no such route");
+    }
+}
+
+int hc_actuator_respond(hc_registry *reg, const char *base_path, const char *method,
+                        const char *path, bool has_body, unsigned *status,
+                        const char **content_type, hc_buf *body)
+{
+    if (!reg || !method || !path || !status || !content_type || !body) return HC_EINVAL;
+    const char *base = base_path ? base_path : "/actuator/hydracache";
+    if (base[0] != '/') return HC_EINVAL;
+    reply r = {500, TYPE_JSON, HC_BUF_INIT};
+    int rc = respond(reg, base, strlen(base), method, path, has_body, &r);
+    if (rc != HC_OK) {
+        hc_buf_free(&r.body);
+        return rc;
+    }
+    hc_buf_free(body);
+    *body = r.body;
+    *status = r.status;
+    *content_type = r.type;
+    return HC_OK;
+}
+
+/* ------------------------------------------------------------ answers */
+
+static enum MHD_Result send_reply(struct MHD_Connection *conn, reply *rp)
+{
+    /* MHD frees the bytes with free(): they come from the hc_buf's malloc. */
+    size_t len = rp->body.len;
+    void *data = rp->body.data;
+    rp->body = (hc_buf)HC_BUF_INIT;
+    struct MHD_Response *r = data ? MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE)
+                                  : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!r) {
+        free(data);
+        return MHD_NO;              /* MHD closes the connection */
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rp->type);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (rp->status == MHD_HTTP_METHOD_NOT_ALLOWED) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    if (rp->status == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"hydracache\"");
+    enum MHD_Result ok = MHD_queue_response(conn, rp->status, r);
+    MHD_destroy_response(r);
+    return ok;
 }
 
 /* ---------------------------------------------------------- requests */
@@ -346,28 +413,12 @@ static bool has_body(struct MHD_Connection *conn)
 static enum MHD_Result answer(const hc_actuator *a, struct MHD_Connection *conn, const char *url,
                               const char *method, bool body)
 {
-    if (!authorized(a, conn)) return send_error(conn, MHD_HTTP_UNAUTHORIZED, "a valid bearer token is required");
-    target t = match(a, url);
-    if (t.r == R_NONE) return send_error(conn, MHD_HTTP_NOT_FOUND, "no such route");
-    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-        return send_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "the actuator is read-only: GET and HEAD only");
-    if (body) return send_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "a request body is not accepted");
-    switch (t.r) {
-    case R_INDEX: return route_index(conn, a);
-    case R_HEALTH: return route_health(conn, a);
-    case R_CACHES: return route_caches(conn, a);
-    case R_METRICS: return route_metrics(conn, a);
-    case R_CACHE: {
-        char *name = malloc(t.seg_len + 1);
-        if (!name) return MHD_NO;
-        long n = decode(t.seg, t.seg_len, name);
-        enum MHD_Result res = n < 0 ? send_error(conn, MHD_HTTP_BAD_REQUEST, "malformed percent-encoding")
-                                    : route_cache(conn, a, name, (size_t)n, t.doc);
-        free(name);
-        return res;
-    }
-    default: return send_error(conn, MHD_HTTP_NOT_FOUND, "no such route");
-    }
+    reply r = {500, TYPE_JSON, HC_BUF_INIT};
+    int rc = authorized(a, conn) ? respond(a->reg, a->base, a->base_len, method, url, body, &r)
+                                 : reply_error(&r, MHD_HTTP_UNAUTHORIZED, "a valid bearer token is required");
+    enum MHD_Result res = rc == HC_OK ? send_reply(conn, &r) : MHD_NO;
+    hc_buf_free(&r.body);
+    return res;
 }
 
 /*

@@ -155,6 +155,22 @@ HC_API unsigned hc_actuator_port(const hc_actuator *a);
    frees a. The registry stays. Accepts NULL. */
 HC_API void hc_actuator_stop(hc_actuator *a);
 
+/*
+** The actuator's routes without its server, for a program that serves HTTP
+** itself and mounts them among its own (hcache-sandbox does): answer
+** method and path against r's caches, with base_path as the actuator's
+** (NULL: "/actuator/hydracache"). path is the request's path as received,
+** still percent-encoded, without its query string; has_body says whether
+** the request carried one. Checking a token is the caller's. On HC_OK,
+** *status is the HTTP status (200, 400, 404, 405, 413, 503), *content_type
+** a static string, and body (replaced) the bytes to send; with 405 send
+** "Allow: GET, HEAD". Returns HC_OK whatever the status, or HC_EINVAL,
+** HC_ENOMEM.
+*/
+HC_API int hc_actuator_respond(hc_registry *r, const char *base_path, const char *method,
+                               const char *path, bool has_body, unsigned *status,
+                               const char **content_type, hc_buf *body);
+
 #ifdef __cplusplus
 }
 #endif
