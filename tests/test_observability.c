@@ -431,6 +431,51 @@ static void test_helpers_and_health(void **state)
     hc_buf_free(&b);
 }
 
+/* The actuator's routes answered without its server (hc_actuator_respond),
+   as a program serving HTTP itself mounts them. */
+static void test_respond_without_a_server(void **state)
+{
+    (void)state;
+    unsigned status = 0;
+    const char *type = NULL;
+    hc_buf b = HC_BUF_INIT;
+    assert_int_equal(hc_actuator_respond(w.reg, "/ops/", "GET", "/ops/caches/busy/stats", false,
+                                         &status, &type, &b), HC_OK);
+    assert_int_equal(status, 200);
+    assert_string_equal(type, "application/json");
+    json_t *o = parse(&b);
+    hc_stats st;
+    hc_stats_get(w.busy, &st);
+    assert_int_equal(json_integer_value(json_object_get(o, "hits")), st.hits);
+    json_decref(o);
+
+    assert_int_equal(hc_actuator_respond(w.reg, NULL, "GET", "/metrics", false, &status, &type, &b), HC_OK);
+    assert_int_equal(status, 200);
+    assert_non_null(strstr(type, "version=0.0.4"));
+    assert_true(sample_of((const char *)b.data, "hydracache_up{cache=\"idle\"}") == 1);
+
+    static const struct { const char *method, *path; bool body; unsigned status; } cases[] = {
+        {"GET", "/ops", false, 200},                      /* the index */
+        {"GET", "/ops/health", false, 200},
+        {"GET", "/ops/caches/nope", false, 404},
+        {"GET", "/ops/caches/bu%zzsy", false, 400},
+        {"GET", "/elsewhere", false, 404},
+        {"POST", "/ops/caches", false, 405},
+        {"GET", "/ops/caches", true, 413},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(hc_actuator_respond(w.reg, "/ops", cases[i].method, cases[i].path, cases[i].body,
+                                             &status, &type, &b), HC_OK);
+        if (status != cases[i].status) fail_msg("%s %s: %u", cases[i].method, cases[i].path, status);
+        assert_string_equal(type, "application/json");
+        json_decref(parse(&b));
+    }
+    assert_int_equal(hc_actuator_respond(NULL, NULL, "GET", "/metrics", false, &status, &type, &b), HC_EINVAL);
+    assert_int_equal(hc_actuator_respond(w.reg, "no-slash", "GET", "/metrics", false, &status, &type, &b),
+                     HC_EINVAL);
+    hc_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -442,6 +487,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_prometheus, setup, teardown),
         cmocka_unit_test(test_awkward_names),
         cmocka_unit_test_setup_teardown(test_helpers_and_health, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_respond_without_a_server, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
