@@ -19,6 +19,44 @@ DESTDIR ?=
 CC      ?= cc
 SANITIZE ?=
 
+# --------------------------------------------------------------- packages
+#
+# The Debian packages that the goals on the command line need are installed
+# (scripts/deps.sh, which does nothing when they are all there) while make
+# reads this file, before it starts any job. A prerequisite such as
+# `all: deps ...` would not do: under -j, objects compile while apt-get is
+# still installing. The groups of scripts/deps.sh:
+#   build   any goal but those of DEPS_NONE_GOALS (make, cc, re2c, lemon,
+#           the SQLite and libpq headers)
+#   test    the goals of DEPS_TEST_GOALS and any path with /tests/ in it too
+#           (clang, cmocka, groff, ...)
+#   pg      the goals of DEPS_PG_GOALS too (the PostgreSQL server)
+# A Makefile fragment with goals of its own adds them to these lists here
+# (this runs before any fragment is read, so that a fragment's own
+# $(shell pkg-config ...) finds its packages), and its packages to a group
+# of scripts/deps.sh. Nothing is installed under make -n, nor with
+# HC_NO_DEPS=1; a sub-make finds the groups already done in HC_DEPS_DONE
+# and does not ask again. `make deps` and `make test-deps` run the script
+# alone.
+DEPS_NONE_GOALS := clean uninstall deps test-deps
+DEPS_TEST_GOALS := check check-run test-run test-run-tsan golden-update fuzz fuzz-short fuzz-build
+DEPS_PG_GOALS   := check bench multiprocess-run
+
+DEPS_GOALS  := $(or $(MAKECMDGOALS),all)
+DEPS_GROUPS := $(if $(filter-out $(DEPS_NONE_GOALS),$(DEPS_GOALS)),build) \
+               $(if $(filter $(DEPS_TEST_GOALS),$(DEPS_GOALS))$(findstring /tests/,$(DEPS_GOALS)),test) \
+               $(if $(filter $(DEPS_PG_GOALS),$(DEPS_GOALS)),pg)
+DEPS_TODO   := $(filter-out $(HC_DEPS_DONE),$(strip $(DEPS_GROUPS)))
+ifneq ($(DEPS_TODO),)
+ifeq ($(findstring n,$(firstword -$(MAKEFLAGS))),)
+DEPS_OUT := $(shell scripts/deps.sh $(DEPS_TODO) >&2)
+ifneq ($(.SHELLSTATUS),0)
+$(error scripts/deps.sh $(DEPS_TODO) failed (HC_NO_DEPS=1 skips it))
+endif
+export HC_DEPS_DONE := $(sort $(HC_DEPS_DONE) $(DEPS_TODO))
+endif
+endif
+
 comma   := ,
 VARIANT := $(if $(SANITIZE),$(subst $(comma),-,$(SANITIZE)),release)$(if $(filter clang%,$(notdir $(CC))),-clang)
 B       := build/$(VARIANT)
@@ -99,7 +137,7 @@ BENCHES   := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
         uninstall clean symbols-check golden-update
 .DEFAULT_GOAL := all
 
-all: deps $(ALL_LIBS_A) $(LIB_SO) $(SQLITE_SO) $(PG_SO) $(REPLAY) $(HCACHEGEN) symbols-check
+all: $(ALL_LIBS_A) $(LIB_SO) $(SQLITE_SO) $(PG_SO) $(REPLAY) $(HCACHEGEN) symbols-check
 
 deps:
 	@scripts/deps.sh build
@@ -250,7 +288,7 @@ CHECK_RESULTS := build/release/test-results.txt build/release-clang/test-results
                  build/release/multiprocess-results.txt
 # PostgreSQL tests run against a throwaway server (scripts/pg.sh) started
 # for the whole run; HC_SKIP_PG=1 skips them, and the summary counts them.
-check: test-deps
+check:
 	@rm -f $(CHECK_RESULTS)
 	@$(MAKE) --no-print-directory all
 	@scripts/pg.sh run $(MAKE) --no-print-directory check-run
@@ -313,7 +351,6 @@ $(B)/bench/bench_dao: bench/bench_dao.c $(DAO_DIR)/dao.hc.c $(DAO_DIR)/dao.hc.h 
 
 # The PostgreSQL figures come from a throwaway server (scripts/pg.sh).
 bench: all $(BENCHES) $(HCACHEGEN)
-	@scripts/deps.sh pg
 	@scripts/pg.sh run $(MAKE) --no-print-directory bench-run
 
 bench-run:
@@ -367,8 +404,12 @@ uninstall:
 	    $(DESTDIR)$(PREFIX)/share/hydracache/hydracache.mk
 	-rmdir $(DESTDIR)$(PREFIX)/share/hydracache $(DESTDIR)$(PREFIX)/include/hydracache 2>/dev/null
 
+# Everything a build, the examples (make demo, make check) and the tests
+# write is under build/ or removed by an example's own clean rule.
+EXAMPLE_DIRS := $(patsubst %/Makefile,%,$(wildcard examples/*/Makefile))
 clean:
 	rm -rf build
+	@for d in $(EXAMPLE_DIRS); do $(MAKE) --no-print-directory -s -C $$d clean || exit 1; done
 
 include tests/fuzz.mk
 
