@@ -28,7 +28,7 @@ FUZZ_SEEDS      := tests/fuzz-corpus
 # generated lexer, parser and template table.
 FUZZ_SRC        := tests/fuzz_hcachegen.c $(filter-out generator/main.c generator/schema.c,$(HCG_SRC)) $(HCG_GENC)
 FUZZ_CFLAGS     := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-                   -fno-omit-frame-pointer $(CSTD) $(WARN) -Igenerator -I$(GEN)
+                   -fno-omit-frame-pointer $(CSTD) $(WARN) -Igenerator -I$(GEN) -Iruntime/include
 # Per input at most 5 s and 2 GB; a slower or bigger one is a finding.
 FUZZ_FLAGS      := -timeout=5 -rss_limit_mb=2048 -dict=$(FUZZ_DICT)
 
@@ -36,7 +36,7 @@ FUZZ_FLAGS      := -timeout=5 -rss_limit_mb=2048 -dict=$(FUZZ_DICT)
 
 fuzz-build: $(FUZZER) $(FUZZ_DICT)
 
-$(FUZZER): $(FUZZ_SRC) generator/hcg.h $(GEN)/grammar.h tests/fuzz.mk
+$(FUZZER): $(FUZZ_SRC) generator/hcg.h runtime/include/hydracache/core.h $(GEN)/grammar.h tests/fuzz.mk
 	$(call msg,FUZZCC,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SRC) -o $@
