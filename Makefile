@@ -369,18 +369,36 @@ demo: all
 
 # The version has one home, runtime/include/hydracache/core.h.
 VERSION := $(shell sed -n 's/^\#define HC_VERSION_STRING "\(.*\)"/\1/p' runtime/include/hydracache/core.h)
-LIBDIR  := $(DESTDIR)$(PREFIX)/lib
+BINDIR   := $(DESTDIR)$(PREFIX)/bin
+INCDIR   := $(DESTDIR)$(PREFIX)/include
+LIBDIR   := $(DESTDIR)$(PREFIX)/lib
+DATADIR  := $(DESTDIR)$(PREFIX)/share/hydracache
+MAN1DIR  := $(DESTDIR)$(PREFIX)/share/man/man1
+DOCDIR   := $(DESTDIR)$(PREFIX)/share/doc/hydracache
+CMAKEDIR := $(LIBDIR)/cmake/hydracache
 INSTALL_LIBS := hydracache hydracache-sqlite hydracache-pg
+# man/*.1 in plain roff; the documentation with the release's text files.
+MAN1     := $(wildcard man/*.1)
+DOCS     := README.md CHANGELOG.md LICENSE $(wildcard docs/*.md)
+# The CMake package (find_package(hydracache)): the version file is made
+# from its .in like the pkg-config files; the others go in as they are.
+CMAKE_FILES := lib/cmake/hydracache-config.cmake lib/cmake/hydracache-generate.cmake
+# The pointer size the libraries are built for (recorded in the version
+# file, which refuses another); expanded only by install.
+SIZEOF_VOID_P = $(shell printf '__SIZEOF_POINTER__\n' | $(CC) -E -P - 2>/dev/null)
+LDCONFIG ?= ldconfig
 
 # Each shared library goes in as lib<name>.so.$(VERSION), with the soname
 # link (lib<name>.so.$(SOVERSION)) and the link for -l<name> beside it.
 # Installed to the live system (no DESTDIR) as root, the dynamic linker's
-# cache is refreshed, so programs find the libraries at once.
+# cache is refreshed ($(LDCONFIG)), so that programs find the libraries at
+# once when PREFIX/lib is among its directories (/usr/local/lib is, on
+# Debian); for any other prefix, see the README ("Installing").
 install: all
-	install -d $(DESTDIR)$(PREFIX)/include/hydracache $(LIBDIR)/pkgconfig \
-	    $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/hydracache
-	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/
-	install -m 644 $(PART_HEADERS) $(DESTDIR)$(PREFIX)/include/hydracache/
+	install -d $(INCDIR)/hydracache $(LIBDIR)/pkgconfig $(BINDIR) $(DATADIR) \
+	    $(MAN1DIR) $(DOCDIR) $(CMAKEDIR)
+	install -m 644 $(HEADERS) $(INCDIR)/
+	install -m 644 $(PART_HEADERS) $(INCDIR)/hydracache/
 	for l in $(INSTALL_LIBS); do \
 	    install -m 644 $(B)/lib$$l.a $(LIBDIR)/ && \
 	    install -m 755 $(B)/lib$$l.so $(LIBDIR)/lib$$l.so.$(VERSION) && \
@@ -389,20 +407,28 @@ install: all
 	    sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
 	        lib/pkgconfig/$$l.pc.in > $(LIBDIR)/pkgconfig/$$l.pc || exit 1; \
 	done
-	install -m 755 $(REPLAY) $(HCACHEGEN) $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 hydracache.mk $(DESTDIR)$(PREFIX)/share/hydracache/
-	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ] && command -v ldconfig >/dev/null; then \
-	    echo ldconfig; ldconfig; fi
+	install -m 755 $(REPLAY) $(HCACHEGEN) $(BINDIR)/
+	install -m 644 hydracache.mk $(DATADIR)/
+	install -m 644 $(MAN1) $(MAN1DIR)/
+	install -m 644 $(DOCS) $(DOCDIR)/
+	install -m 644 $(CMAKE_FILES) $(CMAKEDIR)/
+	sed -e 's|@VERSION@|$(VERSION)|' -e 's|@SIZEOF_VOID_P@|$(SIZEOF_VOID_P)|' \
+	    lib/cmake/hydracache-config-version.cmake.in > $(CMAKEDIR)/hydracache-config-version.cmake
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ] && command -v $(LDCONFIG) >/dev/null; then \
+	    echo $(LDCONFIG); $(LDCONFIG); fi
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/include/hydracache.h \
-	    $(PART_HEADERS:runtime/include/%=$(DESTDIR)$(PREFIX)/include/%) \
+	rm -f $(INCDIR)/hydracache.h $(PART_HEADERS:runtime/include/%=$(INCDIR)/%) \
 	    $(foreach l,$(INSTALL_LIBS),$(LIBDIR)/lib$(l).a $(LIBDIR)/lib$(l).so \
 	        $(LIBDIR)/lib$(l).so.$(SOVERSION) $(LIBDIR)/lib$(l).so.$(VERSION) \
 	        $(LIBDIR)/pkgconfig/$(l).pc) \
-	    $(DESTDIR)$(PREFIX)/bin/hcache-replay $(DESTDIR)$(PREFIX)/bin/hcachegen \
-	    $(DESTDIR)$(PREFIX)/share/hydracache/hydracache.mk
-	-rmdir $(DESTDIR)$(PREFIX)/share/hydracache $(DESTDIR)$(PREFIX)/include/hydracache 2>/dev/null
+	    $(BINDIR)/hcache-replay $(BINDIR)/hcachegen $(DATADIR)/hydracache.mk \
+	    $(MAN1:man/%=$(MAN1DIR)/%) $(addprefix $(DOCDIR)/,$(notdir $(DOCS))) \
+	    $(addprefix $(CMAKEDIR)/,$(notdir $(CMAKE_FILES)) hydracache-config-version.cmake)
+	@# Our directories, then those install may have made for them, when empty.
+	@for d in $(DATADIR) $(INCDIR)/hydracache $(DOCDIR) $(CMAKEDIR) \
+	          $(LIBDIR)/cmake $(MAN1DIR) $(DESTDIR)$(PREFIX)/share/doc; do \
+	    rmdir $$d 2>/dev/null || true; done
 
 # Everything a build, the examples (make demo, make check) and the tests
 # write is under build/ or removed by an example's own clean rule.
