@@ -6,7 +6,8 @@
 #   make demo            build everything and run the main example
 #   make check           every test (plain, ASan+UBSan, TSan), installing
 #                        missing Debian packages through scripts/deps.sh
-#   make bench           the benchmarks (docs/BENCHMARKS.md has the figures)
+#   make bench           the benchmarks (docs/BENCHMARKS.md has the figures),
+#                        with each one's wall time; QUICK=1 for a short run
 #   make install PREFIX=/usr/local DESTDIR=
 #   make SANITIZE=address|undefined|thread|address,undefined
 #   make V=1             show full commands
@@ -350,13 +351,17 @@ $(B)/bench/bench_dao: bench/bench_dao.c $(DAO_DIR)/dao.hc.c $(DAO_DIR)/dao.hc.h 
 	$(Q)$(CC) $(ALL_CFLAGS) $(DB_CFLAGS) -Iruntime/include -I$(DAO_DIR) $< $(DAO_DIR)/dao.hc.c $(ALL_LIBS_A) -o $@ $(LDLIBS)
 
 # The PostgreSQL figures come from a throwaway server (scripts/pg.sh).
+# scripts/bench-run.sh says how long each benchmark took, and the total.
+# make bench QUICK=1: one run of each benchmark instead of several
+# (HC_BENCH_QUICK=1, read by bench/bench.h), and no compile of the code
+# generated for 10,000 declarations (bench/bench_hcachegen.sh, minutes):
+# a quick look, with noisier figures.
+QUICK ?=
 bench: all $(BENCHES) $(HCACHEGEN)
 	@scripts/pg.sh run $(MAKE) --no-print-directory bench-run
 
-bench-run:
-	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
-	@scripts/replay-table.sh $(REPLAY)
-	@bench/bench_hcachegen.sh $(B)
+bench-run: $(BENCHES) $(REPLAY) $(HCACHEGEN)
+	@$(if $(filter-out 0,$(QUICK)),HC_BENCH_QUICK=1) scripts/bench-run.sh $(B) $(BENCHES)
 
 # ------------------------------------------------------------------ demo
 
