@@ -280,17 +280,36 @@ $(B)/tests/test_dao: tests/test_dao.c tests/testutil.h $(DAO_DIR)/dao.hc.c $(DAO
 
 # check runs every suite plain with gcc and with clang, every suite but the
 # slow trace replay under ASan+UBSan, the threaded suites under TSan, a short
-# fuzz of hcachegen, and the install test; then one summary. Each test-run
-# also runs hcachegen's golden tests and bad-input corpus with that build.
-# A failing step does not stop the others.
+# fuzz of hcachegen, the shell tests of CHECK_SCRIPTS and the multiprocess
+# example; then one summary. Each test-run also runs hcachegen's golden
+# tests and bad-input corpus with that build. A failing step does not stop
+# the others.
+#
+# Every step writes a results file of "variant name passed failed skipped"
+# lines, and the causes of its failures to a failures file beside it (the
+# same name with failures.txt for results.txt): scripts/test-summary.sh
+# prints the results as a table and repeats the causes under it.
+#
+# CHECK_SCRIPTS: tests/NAME-test.sh BUILD_DIR RESULTS for each NAME, run
+# once with the release build, writing build/release/NAME-results.txt (a
+# fragment with a test of that kind adds its NAME here):
+#   install     make install into a temporary prefix, used as a user would
+#               (pkg-config, rpath, hydracache.mk), and make uninstall
+#   mk          hydracache.mk's rules in an application's Makefile
+#   cmake       the CMake package: examples/cmake with Makefiles and Ninja
+#   tree        make demo + make clean in a fresh copy; make -j and deps.sh
+#   release     one version everywhere, LICENSE, CHANGELOG, man pages
+#   bench       make bench QUICK=1: every benchmark answers right, timed
+CHECK_SCRIPTS := install mk cmake tree release bench
 CHECK_RESULTS := build/release/test-results.txt build/release-clang/test-results.txt \
                  build/address-undefined/test-results.txt build/thread/test-results.txt \
-                 build/release/install-results.txt build/fuzz/test-results.txt \
-                 build/release/multiprocess-results.txt
+                 build/fuzz/test-results.txt build/release/multiprocess-results.txt \
+                 $(CHECK_SCRIPTS:%=build/release/%-results.txt)
+CHECK_FAILURES := $(CHECK_RESULTS:results.txt=failures.txt)
 # PostgreSQL tests run against a throwaway server (scripts/pg.sh) started
 # for the whole run; HC_SKIP_PG=1 skips them, and the summary counts them.
 check:
-	@rm -f $(CHECK_RESULTS)
+	@rm -f $(CHECK_RESULTS) $(CHECK_FAILURES)
 	@$(MAKE) --no-print-directory all
 	@scripts/pg.sh run $(MAKE) --no-print-directory check-run
 
@@ -302,10 +321,10 @@ check-run:
 	    HC_TEST_SKIP="test_hitratio" || st=1; \
 	$(MAKE) --no-print-directory SANITIZE=thread OPT=-O1 test-run-tsan || st=1; \
 	$(MAKE) --no-print-directory fuzz-short || st=1; \
-	tests/install-test.sh > build/release/install.log 2>&1 || st=1; \
-	sed -n 's/^install: \([0-9]*\) passed, \([0-9]*\) failed$$/release install \1 \2 0/p' \
-	    build/release/install.log > build/release/install-results.txt; \
-	grep FAILED build/release/install.log || true; \
+	for t in $(CHECK_SCRIPTS); do \
+	    rm -f build/release/$$t-results.txt build/release/$$t-failures.txt; \
+	    tests/$$t-test.sh build/release build/release/$$t-results.txt || st=1; \
+	done; \
 	$(MAKE) --no-print-directory multiprocess-run || st=1; \
 	scripts/test-summary.sh $(CHECK_RESULTS) || st=1; \
 	exit $$st
@@ -314,12 +333,16 @@ check-run:
 # bus between two processes: one result line, skipped with HC_SKIP_PG=1.
 multiprocess-run: all
 	@r=build/release/multiprocess-results.txt; \
+	f=build/release/multiprocess-failures.txt; rm -f $$f; \
 	if [ -z "$$HC_PG_CONNINFO" ]; then \
 	    echo "multiprocess: skipped (no PostgreSQL)"; echo "release multiprocess 0 0 1" > $$r; \
 	elif $(MAKE) --no-print-directory -C examples/multiprocess run > build/release/multiprocess.log 2>&1; then \
 	    echo "multiprocess: passed"; echo "release multiprocess 1 0 0" > $$r; \
 	else \
-	    cat build/release/multiprocess.log; echo "release multiprocess 0 1 0" > $$r; exit 1; \
+	    cat build/release/multiprocess.log; echo "release multiprocess 0 1 0" > $$r; \
+	    { echo "release multiprocess: FAILED (the end of build/release/multiprocess.log):"; \
+	      tail -n 15 build/release/multiprocess.log | sed 's/^/    /'; } > $$f; \
+	    exit 1; \
 	fi
 
 test-run: $(TESTS) $(REPLAY) $(HCACHEGEN)

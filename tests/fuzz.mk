@@ -7,7 +7,8 @@
 #   make fuzz-short           FUZZ_SHORT_TIME (20) seconds over a scratch copy of
 #                             tests/fuzz-corpus; fails on any crash, leak, timeout
 #                             or memory blow-up; appends "fuzz fuzz_hcachegen P F S"
-#                             to build/fuzz/test-results.txt
+#                             to build/fuzz/test-results.txt (and why it failed
+#                             to build/fuzz/test-failures.txt)
 #   make fuzz FUZZ_TIME=3600  a long run (default 600 s) that keeps what it finds
 #                             in build/fuzz/corpus; prints how to minimise
 #
@@ -67,6 +68,9 @@ fuzz-short: fuzz-build
 	    echo "fuzz-short: passed ($$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_DIR)/fuzz-short.log) runs)"; \
 	else \
 	    echo "fuzz fuzz_hcachegen 0 1 0" >> $(FUZZ_RESULTS); \
+	    { echo "fuzz fuzz_hcachegen: FAILED on $$(ls $(FUZZ_DIR)/artifacts-short | tr '\n' ' ')(the end of $(FUZZ_DIR)/fuzz-short.log):"; \
+	      grep -E '==ERROR|runtime error|^ *#[0-9] |^SUMMARY' $(FUZZ_DIR)/fuzz-short.log | head -n 12 | sed 's/^/    /'; } \
+	        >> $(FUZZ_RESULTS:results.txt=failures.txt); \
 	    tail -n 40 $(FUZZ_DIR)/fuzz-short.log; \
 	    echo "fuzz-short: FAILED; the inputs that failed:"; \
 	    ls $(FUZZ_DIR)/artifacts-short/*; \

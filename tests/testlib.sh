@@ -13,6 +13,11 @@
 # detail file, so that scripts/test-summary.sh can repeat the cause under
 # the summary of `make check`, far below the test's own output.
 
+# The make that runs a test (make check) must not reach the makes the test
+# runs: its flags (-s, -n, -j with its jobserver) and its command-line
+# variables (CC=clang, SANITIZE=...) travel in these.
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
+
 t_init() {
     t_name=$1
     t_results=${2:-}

@@ -22,8 +22,9 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 log=$tmp/log
 
-# The caller's make (make check) must not leak into the copies' makes.
-unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES SANITIZE OPT CFLAGS V
+# The caller's settings must not reach the copies' makes (tests/testlib.sh
+# unsets make's own).
+unset SANITIZE OPT CFLAGS V
 
 if ! git -C "$root" rev-parse --is-inside-work-tree > /dev/null 2>&1; then
     t_skip "not a git work tree: no list of the tree's own files"
