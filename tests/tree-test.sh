@@ -78,13 +78,16 @@ else
     ko "make -j8 compiles only after scripts/deps.sh is done" "$log"
 fi
 # Each goal asks for its groups, once per make (not again in sub-makes).
+# (Not make -n check: make runs the recipes that call $(MAKE) even then,
+# and check's runs the tests.)
 rm -f "$w/deps-called"
-make --no-print-directory -C "$w" -n check > /dev/null 2>&1
+make --no-print-directory -C "$w" -n all > /dev/null 2>&1
 make --no-print-directory -C "$w" clean > /dev/null 2>&1
 make --no-print-directory -C "$w" CC="$tmp/cc" install PREFIX="$tmp/prefix" > /dev/null 2>&1
 make --no-print-directory -C "$w" CC="$tmp/cc" build/release/tests/test_buf > /dev/null 2>&1
-printf 'build\nbuild test\n' > "$tmp/want"
-what="deps.sh groups: none for -n and clean, build for install, build test for a test suite"
+env -u HC_PG_CONNINFO make --no-print-directory -C "$w" CC="$tmp/cc" multiprocess-run > /dev/null 2>&1
+printf 'build\nbuild test\nbuild pg\n' > "$tmp/want"
+what="deps.sh groups: none for -n and clean; build for install, and test for a suite, pg for multiprocess-run"
 if cmp -s "$w/deps-called" "$tmp/want"; then
     ok "$what"
 else
