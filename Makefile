@@ -7,7 +7,8 @@
 #   make sandbox         the lab server, hcache-sandbox (sandbox-pg: on PostgreSQL)
 #   make check           every test (plain, ASan+UBSan, TSan), installing
 #                        missing Debian packages through scripts/deps.sh
-#   make bench           the benchmarks (docs/BENCHMARKS.md has the figures)
+#   make bench           the benchmarks (docs/BENCHMARKS.md has the figures),
+#                        with each one's wall time; QUICK=1 for a short run
 #   make install PREFIX=/usr/local DESTDIR=
 #   make SANITIZE=address|undefined|thread|address,undefined
 #   make V=1             show full commands
@@ -19,6 +20,45 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
 SANITIZE ?=
+
+# --------------------------------------------------------------- packages
+#
+# The Debian packages that the goals on the command line need are installed
+# (scripts/deps.sh, which does nothing when they are all there) while make
+# reads this file, before it starts any job. A prerequisite such as
+# `all: deps ...` would not do: under -j, objects compile while apt-get is
+# still installing. The groups of scripts/deps.sh:
+#   build   any goal but those of DEPS_NONE_GOALS (make, cc, re2c, lemon,
+#           the SQLite and libpq headers)
+#   test    the goals of DEPS_TEST_GOALS and any path with /tests/ in it too
+#           (clang, cmocka, groff, ...)
+#   pg      the goals of DEPS_PG_GOALS too (the PostgreSQL server)
+# A Makefile fragment with goals of its own adds them to these lists here
+# (this runs before any fragment is read, so that a fragment's own
+# $(shell pkg-config ...) finds its packages), and its packages to a group
+# of scripts/deps.sh. Nothing is installed under make -n, nor with
+# HC_NO_DEPS=1; a sub-make finds the groups already done in HC_DEPS_DONE
+# and does not ask again. `make deps` and `make test-deps` run the script
+# alone.
+DEPS_NONE_GOALS := clean uninstall deps test-deps
+DEPS_TEST_GOALS := check check-run test-run test-run-tsan golden-update fuzz fuzz-short fuzz-build \
+                   sandbox-check-run
+DEPS_PG_GOALS   := check bench multiprocess-run sandbox-pg
+
+DEPS_GOALS  := $(or $(MAKECMDGOALS),all)
+DEPS_GROUPS := $(if $(filter-out $(DEPS_NONE_GOALS),$(DEPS_GOALS)),build) \
+               $(if $(filter $(DEPS_TEST_GOALS),$(DEPS_GOALS))$(findstring /tests/,$(DEPS_GOALS)),test) \
+               $(if $(filter $(DEPS_PG_GOALS),$(DEPS_GOALS)),pg)
+DEPS_TODO   := $(filter-out $(HC_DEPS_DONE),$(strip $(DEPS_GROUPS)))
+ifneq ($(DEPS_TODO),)
+ifeq ($(findstring n,$(firstword -$(MAKEFLAGS))),)
+DEPS_OUT := $(shell scripts/deps.sh $(DEPS_TODO) >&2)
+ifneq ($(.SHELLSTATUS),0)
+$(error scripts/deps.sh $(DEPS_TODO) failed (HC_NO_DEPS=1 skips it))
+endif
+export HC_DEPS_DONE := $(sort $(HC_DEPS_DONE) $(DEPS_TODO))
+endif
+endif
 
 comma   := ,
 VARIANT := $(if $(SANITIZE),$(subst $(comma),-,$(SANITIZE)),release)$(if $(filter clang%,$(notdir $(CC))),-clang)
@@ -105,7 +145,7 @@ BENCHES   := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
         uninstall clean symbols-check golden-update
 .DEFAULT_GOAL := all
 
-all: deps $(ALL_LIBS_A) $(OBS_A) $(LIB_SO) $(SQLITE_SO) $(PG_SO) $(OBS_SO) $(REPLAY) \
+all: $(ALL_LIBS_A) $(OBS_A) $(LIB_SO) $(SQLITE_SO) $(PG_SO) $(OBS_SO) $(REPLAY) \
      $(HCACHEGEN) symbols-check
 
 deps:
@@ -255,19 +295,38 @@ $(B)/tests/test_dao: tests/test_dao.c tests/testutil.h $(DAO_DIR)/dao.hc.c $(DAO
 
 # check runs every suite plain with gcc and with clang, every suite but the
 # slow trace replay under ASan+UBSan, the threaded suites under TSan, a short
-# fuzz of hcachegen, and the install test; then one summary. Each test-run
-# also runs hcachegen's golden tests and bad-input corpus with that build.
-# A failing step does not stop the others. sandbox-check-run (sandbox/sandbox.mk)
-# is hcache-sandbox's HTTP suite, with its clang and ASan builds.
+# fuzz of hcachegen, the shell tests of CHECK_SCRIPTS and the multiprocess
+# example; then one summary. Each test-run also runs hcachegen's golden
+# tests and bad-input corpus with that build. A failing step does not stop
+# the others. sandbox-check-run (sandbox/sandbox.mk) is hcache-sandbox's
+# HTTP suite, with its clang, ASan and TSan builds.
+#
+# Every step writes a results file of "variant name passed failed skipped"
+# lines, and the causes of its failures to a failures file beside it (the
+# same name with failures.txt for results.txt): scripts/test-summary.sh
+# prints the results as a table and repeats the causes under it.
+#
+# CHECK_SCRIPTS: tests/NAME-test.sh BUILD_DIR RESULTS for each NAME, run
+# once with the release build, writing build/release/NAME-results.txt (a
+# fragment with a test of that kind adds its NAME here):
+#   install     make install into a temporary prefix, used as a user would
+#               (pkg-config, rpath, hydracache.mk), and make uninstall
+#   mk          hydracache.mk's rules in an application's Makefile
+#   cmake       the CMake package: examples/cmake with Makefiles and Ninja
+#   tree        make demo + make clean in a fresh copy; make -j and deps.sh
+#   release     one version everywhere, LICENSE, CHANGELOG, man pages
+#   bench       make bench QUICK=1: every benchmark answers right, timed
+CHECK_SCRIPTS := install mk cmake tree release bench
 CHECK_RESULTS := build/release/test-results.txt build/release-clang/test-results.txt \
                  build/address-undefined/test-results.txt build/thread/test-results.txt \
-                 build/release/install-results.txt build/fuzz/test-results.txt \
-                 build/release/multiprocess-results.txt \
-                 build/release/sandbox-results.txt
+                 build/fuzz/test-results.txt build/release/multiprocess-results.txt \
+                 build/release/sandbox-results.txt \
+                 $(CHECK_SCRIPTS:%=build/release/%-results.txt)
+CHECK_FAILURES := $(CHECK_RESULTS:results.txt=failures.txt)
 # PostgreSQL tests run against a throwaway server (scripts/pg.sh) started
 # for the whole run; HC_SKIP_PG=1 skips them, and the summary counts them.
-check: test-deps
-	@rm -f $(CHECK_RESULTS)
+check:
+	@rm -f $(CHECK_RESULTS) $(CHECK_FAILURES)
 	@$(MAKE) --no-print-directory all
 	@scripts/pg.sh run $(MAKE) --no-print-directory check-run
 
@@ -279,10 +338,10 @@ check-run:
 	    HC_TEST_SKIP="test_hitratio" || st=1; \
 	$(MAKE) --no-print-directory SANITIZE=thread OPT=-O1 test-run-tsan || st=1; \
 	$(MAKE) --no-print-directory fuzz-short || st=1; \
-	tests/install-test.sh > build/release/install.log 2>&1 || st=1; \
-	sed -n 's/^install: \([0-9]*\) passed, \([0-9]*\) failed$$/release install \1 \2 0/p' \
-	    build/release/install.log > build/release/install-results.txt; \
-	grep FAILED build/release/install.log || true; \
+	for t in $(CHECK_SCRIPTS); do \
+	    rm -f build/release/$$t-results.txt build/release/$$t-failures.txt; \
+	    tests/$$t-test.sh build/release build/release/$$t-results.txt || st=1; \
+	done; \
 	$(MAKE) --no-print-directory multiprocess-run || st=1; \
 	$(MAKE) --no-print-directory sandbox-check-run || st=1; \
 	scripts/test-summary.sh $(CHECK_RESULTS) || st=1; \
@@ -292,12 +351,16 @@ check-run:
 # bus between two processes: one result line, skipped with HC_SKIP_PG=1.
 multiprocess-run: all
 	@r=build/release/multiprocess-results.txt; \
+	f=build/release/multiprocess-failures.txt; rm -f $$f; \
 	if [ -z "$$HC_PG_CONNINFO" ]; then \
 	    echo "multiprocess: skipped (no PostgreSQL)"; echo "release multiprocess 0 0 1" > $$r; \
 	elif $(MAKE) --no-print-directory -C examples/multiprocess run > build/release/multiprocess.log 2>&1; then \
 	    echo "multiprocess: passed"; echo "release multiprocess 1 0 0" > $$r; \
 	else \
-	    cat build/release/multiprocess.log; echo "release multiprocess 0 1 0" > $$r; exit 1; \
+	    cat build/release/multiprocess.log; echo "release multiprocess 0 1 0" > $$r; \
+	    { echo "release multiprocess: FAILED (the end of build/release/multiprocess.log):"; \
+	      tail -n 15 build/release/multiprocess.log | sed 's/^/    /'; } > $$f; \
+	    exit 1; \
 	fi
 
 test-run: $(TESTS) $(REPLAY) $(HCACHEGEN)
@@ -330,14 +393,17 @@ $(B)/bench/bench_dao: bench/bench_dao.c $(DAO_DIR)/dao.hc.c $(DAO_DIR)/dao.hc.h 
 	$(Q)$(CC) $(ALL_CFLAGS) $(DB_CFLAGS) -Iruntime/include -I$(DAO_DIR) $< $(DAO_DIR)/dao.hc.c $(ALL_LIBS_A) -o $@ $(LDLIBS)
 
 # The PostgreSQL figures come from a throwaway server (scripts/pg.sh).
+# scripts/bench-run.sh says how long each benchmark took, and the total.
+# make bench QUICK=1: one run of each benchmark instead of several
+# (HC_BENCH_QUICK=1, read by bench/bench.h), and no compile of the code
+# generated for 10,000 declarations (bench/bench_hcachegen.sh, minutes):
+# a quick look, with noisier figures.
+QUICK ?=
 bench: all $(BENCHES) $(HCACHEGEN)
-	@scripts/deps.sh pg
 	@scripts/pg.sh run $(MAKE) --no-print-directory bench-run
 
-bench-run:
-	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
-	@scripts/replay-table.sh $(REPLAY)
-	@bench/bench_hcachegen.sh $(B)
+bench-run: $(BENCHES) $(REPLAY) $(HCACHEGEN)
+	@$(if $(filter-out 0,$(QUICK)),HC_BENCH_QUICK=1) scripts/bench-run.sh $(B) $(BENCHES)
 
 # ------------------------------------------------------------------ demo
 
@@ -352,18 +418,36 @@ demo: all
 
 # The version has one home, runtime/include/hydracache/core.h.
 VERSION := $(shell sed -n 's/^\#define HC_VERSION_STRING "\(.*\)"/\1/p' runtime/include/hydracache/core.h)
-LIBDIR  := $(DESTDIR)$(PREFIX)/lib
+BINDIR   := $(DESTDIR)$(PREFIX)/bin
+INCDIR   := $(DESTDIR)$(PREFIX)/include
+LIBDIR   := $(DESTDIR)$(PREFIX)/lib
+DATADIR  := $(DESTDIR)$(PREFIX)/share/hydracache
+MAN1DIR  := $(DESTDIR)$(PREFIX)/share/man/man1
+DOCDIR   := $(DESTDIR)$(PREFIX)/share/doc/hydracache
+CMAKEDIR := $(LIBDIR)/cmake/hydracache
 INSTALL_LIBS := hydracache hydracache-sqlite hydracache-pg hydracache-observability
+# man/*.1 in plain roff; the documentation with the release's text files.
+MAN1     := $(wildcard man/*.1)
+DOCS     := README.md CHANGELOG.md LICENSE $(wildcard docs/*.md)
+# The CMake package (find_package(hydracache)): the version file is made
+# from its .in like the pkg-config files; the others go in as they are.
+CMAKE_FILES := lib/cmake/hydracache-config.cmake lib/cmake/hydracache-generate.cmake
+# The pointer size the libraries are built for (recorded in the version
+# file, which refuses another); expanded only by install.
+SIZEOF_VOID_P = $(shell printf '__SIZEOF_POINTER__\n' | $(CC) -E -P - 2>/dev/null)
+LDCONFIG ?= ldconfig
 
 # Each shared library goes in as lib<name>.so.$(VERSION), with the soname
 # link (lib<name>.so.$(SOVERSION)) and the link for -l<name> beside it.
 # Installed to the live system (no DESTDIR) as root, the dynamic linker's
-# cache is refreshed, so programs find the libraries at once.
+# cache is refreshed ($(LDCONFIG)), so that programs find the libraries at
+# once when PREFIX/lib is among its directories (/usr/local/lib is, on
+# Debian); for any other prefix, see the README ("Installing").
 install: all
-	install -d $(DESTDIR)$(PREFIX)/include/hydracache $(LIBDIR)/pkgconfig \
-	    $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/hydracache
-	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/
-	install -m 644 $(PART_HEADERS) $(DESTDIR)$(PREFIX)/include/hydracache/
+	install -d $(INCDIR)/hydracache $(LIBDIR)/pkgconfig $(BINDIR) $(DATADIR) \
+	    $(MAN1DIR) $(DOCDIR) $(CMAKEDIR)
+	install -m 644 $(HEADERS) $(INCDIR)/
+	install -m 644 $(PART_HEADERS) $(INCDIR)/hydracache/
 	for l in $(INSTALL_LIBS); do \
 	    install -m 644 $(B)/lib$$l.a $(LIBDIR)/ && \
 	    install -m 755 $(B)/lib$$l.so $(LIBDIR)/lib$$l.so.$(VERSION) && \
@@ -372,24 +456,35 @@ install: all
 	    sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
 	        lib/pkgconfig/$$l.pc.in > $(LIBDIR)/pkgconfig/$$l.pc || exit 1; \
 	done
-	install -m 755 $(REPLAY) $(HCACHEGEN) $(HCSTAT) $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 hydracache.mk $(DESTDIR)$(PREFIX)/share/hydracache/
-	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ] && command -v ldconfig >/dev/null; then \
-	    echo ldconfig; ldconfig; fi
+	install -m 755 $(REPLAY) $(HCACHEGEN) $(HCSTAT) $(BINDIR)/
+	install -m 644 hydracache.mk $(DATADIR)/
+	install -m 644 $(MAN1) $(MAN1DIR)/
+	install -m 644 $(DOCS) $(DOCDIR)/
+	install -m 644 $(CMAKE_FILES) $(CMAKEDIR)/
+	sed -e 's|@VERSION@|$(VERSION)|' -e 's|@SIZEOF_VOID_P@|$(SIZEOF_VOID_P)|' \
+	    lib/cmake/hydracache-config-version.cmake.in > $(CMAKEDIR)/hydracache-config-version.cmake
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ] && command -v $(LDCONFIG) >/dev/null; then \
+	    echo $(LDCONFIG); $(LDCONFIG); fi
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/include/hydracache.h \
-	    $(PART_HEADERS:runtime/include/%=$(DESTDIR)$(PREFIX)/include/%) \
+	rm -f $(INCDIR)/hydracache.h $(PART_HEADERS:runtime/include/%=$(INCDIR)/%) \
 	    $(foreach l,$(INSTALL_LIBS),$(LIBDIR)/lib$(l).a $(LIBDIR)/lib$(l).so \
 	        $(LIBDIR)/lib$(l).so.$(SOVERSION) $(LIBDIR)/lib$(l).so.$(VERSION) \
 	        $(LIBDIR)/pkgconfig/$(l).pc) \
-	    $(DESTDIR)$(PREFIX)/bin/hcache-replay $(DESTDIR)$(PREFIX)/bin/hcachegen \
-	    $(DESTDIR)$(PREFIX)/bin/hcache-stat \
-	    $(DESTDIR)$(PREFIX)/share/hydracache/hydracache.mk
-	-rmdir $(DESTDIR)$(PREFIX)/share/hydracache $(DESTDIR)$(PREFIX)/include/hydracache 2>/dev/null
+	    $(BINDIR)/hcache-replay $(BINDIR)/hcachegen $(BINDIR)/hcache-stat $(DATADIR)/hydracache.mk \
+	    $(MAN1:man/%=$(MAN1DIR)/%) $(addprefix $(DOCDIR)/,$(notdir $(DOCS))) \
+	    $(addprefix $(CMAKEDIR)/,$(notdir $(CMAKE_FILES)) hydracache-config-version.cmake)
+	@# Our directories, then those install may have made for them, when empty.
+	@for d in $(DATADIR) $(INCDIR)/hydracache $(DOCDIR) $(CMAKEDIR) \
+	          $(LIBDIR)/cmake $(MAN1DIR) $(DESTDIR)$(PREFIX)/share/doc; do \
+	    rmdir $$d 2>/dev/null || true; done
 
+# Everything a build, the examples (make demo, make check) and the tests
+# write is under build/ or removed by an example's own clean rule.
+EXAMPLE_DIRS := $(patsubst %/Makefile,%,$(wildcard examples/*/Makefile))
 clean:
 	rm -rf build
+	@for d in $(EXAMPLE_DIRS); do $(MAKE) --no-print-directory -s -C $$d clean || exit 1; done
 
 include tests/fuzz.mk
 # libhydracache-observability, hcache-stat, their tests (the observability issue)

@@ -6,6 +6,8 @@
 #define HC_BENCH_H
 
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static inline double now_ns(void)
@@ -29,6 +31,18 @@ static inline int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+/*
+** How many of its runs a benchmark makes: all of them, or one when
+** HC_BENCH_QUICK is set to anything but 0 (make bench QUICK=1), for a quick
+** look whose figures are noisier. The runs are each benchmark's length
+** knob; what one run does stays the same, so the figures stay comparable.
+*/
+static inline int bench_runs(int runs)
+{
+    const char *q = getenv("HC_BENCH_QUICK");
+    return q && *q && strcmp(q, "0") != 0 ? 1 : runs;
 }
 
 #endif

@@ -72,7 +72,8 @@ static int measure(const char *name, hc_db *db, size_t n_direct, size_t n_cached
         dao_user_clear(&u);
     }
     double d[RUNS], k[RUNS], ratio[RUNS];
-    for (int r = 0; r < RUNS; r++) {
+    int runs = bench_runs(RUNS);
+    for (int r = 0; r < runs; r++) {
         d[r] = run(c, db, n_direct, false);
         k[r] = run(c, db, n_cached, true);
         if (d[r] < 0 || k[r] < 0) return -1;
@@ -81,14 +82,14 @@ static int measure(const char *name, hc_db *db, size_t n_direct, size_t n_cached
     hc_stats s;
     hc_stats_get(c, &s);
     hc_cache_close(c);
-    qsort(d, RUNS, sizeof d[0], cmp_double);
-    qsort(k, RUNS, sizeof k[0], cmp_double);
-    qsort(ratio, RUNS, sizeof ratio[0], cmp_double);
+    qsort(d, (size_t)runs, sizeof d[0], cmp_double);
+    qsort(k, (size_t)runs, sizeof k[0], cmp_double);
+    qsort(ratio, (size_t)runs, sizeof ratio[0], cmp_double);
     printf("%-10s direct %9.0f ns/read (median %9.0f)   cached %6.0f ns/read (median %6.0f)\n",
-           name, d[0], d[RUNS / 2], k[0], k[RUNS / 2]);
+           name, d[0], d[runs / 2], k[0], k[runs / 2]);
     printf("%-10s cached reads are %.0fx faster (best runs; median of per-run ratios %.0fx); "
            "%llu hits, %llu loads\n",
-           name, d[0] / k[0], ratio[RUNS / 2], (unsigned long long)s.hits, (unsigned long long)s.loads);
+           name, d[0] / k[0], ratio[runs / 2], (unsigned long long)s.hits, (unsigned long long)s.loads);
     return 0;
 }
 

@@ -97,7 +97,7 @@ static void measure_hits(void)
     }
     hc_buf buf = HC_BUF_INIT;
     double best_off = 0, best_on = 0;
-    for (int r = 0; r < RUNS; r++) {
+    for (int r = 0; r < bench_runs(RUNS); r++) {
         double t_off, t_on;
         if (r % 2 == 0) {
             t_off = run_hits(off, &buf);
@@ -194,7 +194,7 @@ static void measure_writes(void)
     hc_cache *c = open_cache(false);
     drainer d = {0};
     double best[SETUPS] = {0};
-    for (int r = 0; r < RUNS; r++) {
+    for (int r = 0; r < bench_runs(RUNS); r++) {
         double t[SETUPS];
         /* Each run starts with a different setup. */
         for (int i = 0; i < SETUPS; i++) {
@@ -224,7 +224,7 @@ int main(void)
     uint64_t s = 42;
     for (uint32_t i = 0; i < ORDER_LEN; i++) order[i] = (uint32_t)(splitmix64(&s) % NKEYS);
     printf("events: %u keys, %u hits and %u put + invalidate pairs per run, best of %d runs\n",
-           NKEYS, PASSES * ORDER_LEN, PAIRS, RUNS);
+           NKEYS, PASSES * ORDER_LEN, PAIRS, bench_runs(RUNS));
     measure_hits();
     measure_writes();
     return 0;

@@ -34,6 +34,7 @@
 
 #include "hydracache.h"
 #include "baseline.h"
+#include "bench.h"
 
 #define NKEYS       100000u
 #define KEY_LEN     16u
@@ -158,7 +159,7 @@ static int measure(const char *name, hc_cache *c, workload kind, const char *tar
 {
     double best[MAX_THREADS + 1] = {0};
     unsigned long misses = 0;
-    for (int r = 0; r < RUNS; r++) {
+    for (int r = 0; r < bench_runs(RUNS); r++) {
         for (int n = 1; n <= MAX_THREADS; n++) {
             double ops = run(c, n, kind, (unsigned)(r * 10 + n), &misses);
             if (ops < 0) return -1;
@@ -203,7 +204,7 @@ int main(void)
     for (uint32_t i = 0; i < NKEYS; i++) snprintf(keys[i], sizeof keys[i], "k%015u", (unsigned)i);
     for (unsigned j = 0; j < VAL_LEN; j++) value[j] = (uint8_t)j;
     printf("throughput: %u keys, %u ops per thread per run, best of %d runs\n",
-           NKEYS, OPS, RUNS);
+           NKEYS, OPS, bench_runs(RUNS));
 
     /* The machine's own scaling for this access pattern, for context. */
     for (uint32_t i = 0; i < NKEYS; i++) oa_put(&table, keys[i], value, VAL_LEN);

@@ -1375,8 +1375,12 @@ int hcg_emit(const hcg_module *m, const hcg_emit_opts *o, hcg_output *out)
         g = g2;
     }
     set(&vs, "guard", sb_take(&g));
-    set(&vs, "min_version", xstrdup("1000"));
-    set(&vs, "max_version", xstrdup("2000"));
+    /* The runtimes this code compiles against: in 0.x a minor release may
+       change the API, so [0.minor.0, 0.(minor+1).0); from 1.0 on, the same
+       major: [major.minor.0, (major+1).0.0). */
+    long major = HC_VERSION_MAJOR, minor = HC_VERSION_MINOR;
+    setf(&vs, "min_version", "%ld", major * 1000000 + minor * 1000);
+    setf(&vs, "max_version", "%ld", major == 0 ? (minor + 1) * 1000 : (major + 1) * 1000000);
     set(&vs, "body", sb_take(&h));
     sb hdr = {0};
     expand(&e, &hdr, "header.h.tmpl", &vs);

@@ -13,7 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HCG_VERSION "0.1.0"     /* follows the runtime's HC_VERSION_STRING */
+#include "hydracache/core.h"   /* HC_VERSION_*: the version has one home */
+#define HCG_VERSION HC_VERSION_STRING
 
 /* ------------------------------------------------------------ the arena */
 

@@ -15,9 +15,11 @@ build="make gcc libc6-dev binutils pkg-config libxxhash-dev gzip re2c lemon libs
 # libhydracache-observability (HTTP, JSON), hcache-stat (libcurl) and
 # hcache-sandbox (HTTP, JSON, YAML).
 build="$build libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libyaml-dev"
-# prometheus for promtool, which checks the metrics text in the tests;
-# python3 for the sandbox's HTTP suite (Node.js and npm below).
-test="clang libcmocka-dev prometheus python3"
+# prometheus for promtool, which checks the metrics text; python3 for the
+# sandbox's HTTP suite (Node.js and npm below); groff-base checks the man
+# pages; cmake and ninja-build build the CMake example against an
+# installed HydraCache.
+test="clang libcmocka-dev prometheus python3 groff-base cmake ninja-build"
 pg="postgresql"
 
 want=""
@@ -57,4 +59,15 @@ export DEBIAN_FRONTEND=noninteractive
 if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -n 1)" ]; then
     $sudo apt-get update -qq
 fi
-$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# What apt-get writes to stdout is dropped, as before; its stderr is shown,
+# all of it when the install fails, and otherwise without debconf's notes
+# that it cannot ask questions ("debconf: delaying package configuration,
+# since apt-utils is not installed"), which are noise here.
+log=$(mktemp "${TMPDIR:-/tmp}/deps.XXXXXX")
+if ! $sudo apt-get install -y -qq --no-install-recommends $missing 2>"$log" >/dev/null; then
+    cat "$log" >&2
+    rm -f "$log"
+    exit 1
+fi
+grep -v '^debconf: ' "$log" >&2 || true
+rm -f "$log"

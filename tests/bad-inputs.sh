@@ -164,6 +164,9 @@ for input in "$bad"/*.hcache; do
     else
         failed=$((failed + 1))
         echo "FAILED $name: $why"
+        # The cause again, for the summary of make check.
+        [ -n "$results" ] && { echo "$(basename "$build") bad-inputs: FAILED $name: $why"
+                               sed -n '1,6s/^/    | /p' "$work/stderr"; } >> "${results%results.txt}failures.txt"
         if [ -n "${BAD_INPUTS_VERBOSE:-}" ]; then
             sed 's/^/    | /' "$work/stderr"
         fi

@@ -12,7 +12,8 @@
 #                             decoders) over a scratch copy of its corpus; fails on
 #                             any crash, leak, timeout or memory blow-up; appends
 #                             "fuzz fuzz_hcachegen P F S" and "fuzz fuzz_decode P F S"
-#                             to build/fuzz/test-results.txt
+#                             to build/fuzz/test-results.txt (and why one failed
+#                             to build/fuzz/test-failures.txt)
 #   make fuzz FUZZ_TIME=3600  a long run of hcachegen (default 600 s) that keeps
 #                             what it finds in build/fuzz/corpus; prints how to
 #                             minimise
@@ -39,7 +40,7 @@ FUZZ_SEEDS      := tests/fuzz-corpus
 # generated lexer, parser and template table.
 FUZZ_SRC        := tests/fuzz_hcachegen.c $(filter-out generator/main.c generator/schema.c,$(HCG_SRC)) $(HCG_GENC)
 FUZZ_CFLAGS     := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-                   -fno-omit-frame-pointer $(CSTD) $(WARN) -Igenerator -I$(GEN)
+                   -fno-omit-frame-pointer $(CSTD) $(WARN) -Igenerator -I$(GEN) -Iruntime/include
 # Per input at most 5 s and 2 GB; a slower or bigger one is a finding.
 FUZZ_FLAGS      := -timeout=5 -rss_limit_mb=2048 -dict=$(FUZZ_DICT)
 
@@ -77,7 +78,7 @@ $(FUZZ_DEC): tests/fuzz_decode.c $(FUZZ_DEC_GEN)/fd.hc.c $(FUZZ_DEC_GEN)/fd.hc.h
 
 fuzz-build: $(FUZZER) $(FUZZ_DICT) $(FUZZ_DEC)
 
-$(FUZZER): $(FUZZ_SRC) generator/hcg.h $(GEN)/grammar.h tests/fuzz.mk
+$(FUZZER): $(FUZZ_SRC) generator/hcg.h runtime/include/hydracache/core.h $(GEN)/grammar.h tests/fuzz.mk
 	$(call msg,FUZZCC,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SRC) -o $@
@@ -109,6 +110,9 @@ define fuzz_short
 	    echo "fuzz-short $(1): passed ($$(sed -n 's/^stat::number_of_executed_units: *//p' $(FUZZ_DIR)/fuzz-short-$(1).log) runs)"; \
 	else \
 	    echo "fuzz $(1) 0 1 0" >> $(FUZZ_RESULTS); \
+	    { echo "fuzz $(1): FAILED on $$(ls $(FUZZ_DIR)/artifacts-short-$(1) | tr '\n' ' ')(the end of $(FUZZ_DIR)/fuzz-short-$(1).log):"; \
+	      grep -E '==ERROR|runtime error|^ *#[0-9] |^SUMMARY' $(FUZZ_DIR)/fuzz-short-$(1).log | head -n 12 | sed 's/^/    /'; } \
+	        >> $(FUZZ_RESULTS:results.txt=failures.txt); \
 	    tail -n 40 $(FUZZ_DIR)/fuzz-short-$(1).log; \
 	    echo "fuzz-short $(1): FAILED; the inputs that failed:"; \
 	    ls $(FUZZ_DIR)/artifacts-short-$(1)/*; \

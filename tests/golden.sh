@@ -20,7 +20,14 @@ passed=0
 failed=0
 
 ok() { passed=$((passed + 1)); }
-bad() { echo "golden: FAILED $*" >&2; failed=$((failed + 1)); }
+bad() {
+    echo "golden: FAILED $*" >&2
+    failed=$((failed + 1))
+    # The cause again, for the summary of make check.
+    case $mode in
+    *results.txt) echo "$(basename "$dir") golden: FAILED $*" >> "${mode%results.txt}failures.txt" ;;
+    esac
+}
 
 for src in tests/golden/*.hcache; do
     name=$(basename "$src" .hcache)

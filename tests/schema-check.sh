@@ -86,6 +86,10 @@ tally() {
     else
         eval "$1_failed=\$((\$1_failed + 1))"
         echo "FAILED $2: $3"
+        # The cause again, for the summary of make check.
+        [ -n "$results" ] && { echo "$variant schema: FAILED $2: $3"
+                               [ -f "$work/stderr" ] && sed -n '1,6s/^/    | /p' "$work/stderr"; } \
+                             >> "${results%results.txt}failures.txt"
         if [ -n "${SCHEMA_CHECK_VERBOSE:-}" ] && [ -f "$work/stderr" ]; then
             sed 's/^/    | /' "$work/stderr"
         fi
@@ -339,12 +343,16 @@ if [ -z "${HC_PG_CONNINFO:-}" ]; then
         pg_failed=$((pg_failed + npg))
         echo "FAILED $npg PostgreSQL checks: HC_PG_CONNINFO is not set" \
              "(run under scripts/pg.sh run, or set HC_SKIP_PG=1 to skip them)"
+        [ -n "$results" ] && echo "$variant schema-pg: FAILED $npg checks: HC_PG_CONNINFO is not set" \
+                             >> "${results%results.txt}failures.txt"
     fi
 elif ! PGOPTIONS= psql "$HC_PG_CONNINFO" -X -q -v schema="hcache_schema_check_$$" \
         -f "$dir/pg-schema.sql" > "$work/psql.log" 2>&1; then
     pg_failed=$((pg_failed + npg))
     echo "FAILED $npg PostgreSQL checks: cannot load pg-schema.sql with psql:"
     sed 's/^/    | /' "$work/psql.log"
+    [ -n "$results" ] && { echo "$variant schema-pg: FAILED $npg checks: cannot load pg-schema.sql with psql:"
+                           sed -n '1,6s/^/    | /p' "$work/psql.log"; } >> "${results%results.txt}failures.txt"
 else
     pgschema=hcache_schema_check_$$
     # Each project's tables in a schema of their own.

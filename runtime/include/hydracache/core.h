@@ -50,11 +50,11 @@ extern "C" {
 #endif
 
 #define HC_VERSION_MAJOR  0
-#define HC_VERSION_MINOR  1
+#define HC_VERSION_MINOR  2
 #define HC_VERSION_PATCH  0
-#define HC_VERSION_STRING "0.1.0"
+#define HC_VERSION_STRING "0.2.0"
 /* major * 1000000 + minor * 1000 + patch: generated code gates on this. */
-#define HC_VERSION_NUMBER 1000
+#define HC_VERSION_NUMBER 2000
 
 #if defined(__GNUC__) && defined(HC_BUILDING_LIBRARY)
 #  define HC_API __attribute__((visibility("default")))
