@@ -91,7 +91,7 @@ int main(int argc, char **argv)
     hc_cache *counted = open_cache("counted"), *plain = open_cache("plain");
     int st = 1;
     if (!counted || !plain || sqlite3_open(path, &lite) != SQLITE_OK ||
-        sqlite3_exec(lite, fill_sql, NULL, NULL, NULL) != SQLITE_OK || hc_db_sqlite(&db, lite) != HC_OK) {
+        sqlite3_exec(lite, fill_sql, NULL, NULL, NULL) != SQLITE_OK || hc_db_sqlite(&db, lite, NULL) != HC_OK) {
         fprintf(stderr, "bench_decl: setup failed\n");
         goto out;
     }
