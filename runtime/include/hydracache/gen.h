@@ -296,6 +296,136 @@ HC_API int hc_decl_get_or_load(hc_cache *c, hc_decl *d, const char *key,
     hc_decl_get_or_load(c, d, key, opts, load, ctx, out, err)
 #endif
 
+/*
+** A descriptor's pointer to its hc_decl (hc_cached.decl): NULL under
+** -DHC_NO_DECL_STATS, so that hc_cached_call counts nothing for it. The
+** hc_decl stays referenced either way (no unused-variable warning), and
+** the expression is a constant, fit for a static initializer.
+*/
+#ifdef HC_NO_DECL_STATS
+#  define HC_DECL_REF(d) (0 ? &(d) : (hc_decl *)0)
+#else
+#  define HC_DECL_REF(d) (1 ? &(d) : (hc_decl *)0)
+#endif
+
+/* ------------------------------------------------ cached declarations */
+
+/*
+** The code hcachegen writes for a query, policy or cacheable is typed and
+** small: an arguments struct, a key and a tags builder, a loader call, a
+** constant descriptor (hc_cached) and the function the application calls,
+** which checks its own arguments and hands the rest to hc_cached_call.
+** What every cached declaration does alike is here, in the runtime: the
+** lookup, decoding a hit where it lies, building the tags and loading
+** under single-flight on a miss, encoding, decoding, dropping bytes that do
+** not decode and loading once more, the error messages, and the
+** per-declaration counting. (protobuf-c and nanopb split their code the
+** same way: generated descriptors, one runtime that reads them.)
+*/
+
+/*
+** One C type as the cache keeps it: the size of the value the generated
+** code works with, and how to encode, decode and free one. hcachegen
+** writes one for each entity and list type a declaration returns; the
+** scalar ones are below.
+**   encode  appends the postcard encoding of *value to out: HC_OK,
+**           HC_EINVAL (a NULL text that is not nullable), HC_ENOMEM.
+**   decode  decodes all of [data, data + len) over *out, which holds a
+**           value or is zeroed: HC_OK, or HC_ECODEC or HC_ENOMEM with *out
+**           as it was. Memory *out held is reused or freed.
+**   clear   frees what *value owns (malloc'd text, blobs, items) and
+**           zeroes it; NULL when the type owns nothing.
+*/
+typedef struct hc_cached_type {
+    size_t size;
+    int  (*encode)(hc_buf *out, const void *value);
+    int  (*decode)(void *out, const void *data, size_t len);
+    void (*clear)(void *value);
+} hc_cached_type;
+
+/* The scalar types: int32_t, int64_t, uint32_t, uint64_t, double, bool,
+   char * (malloc'd, NUL-terminated) and hc_bytes (malloc'd). */
+HC_API extern const hc_cached_type hc_cached_i32, hc_cached_i64, hc_cached_u32,
+    hc_cached_u64, hc_cached_f64, hc_cached_bool, hc_cached_text, hc_cached_blob;
+
+/* hc_cached.flags */
+enum {
+    HC_CACHED_OPTION   = 1, /* stored as an option: 0x00, or 0x01 then the value
+                               (a T? result, and every entity-keyed one) */
+    HC_CACHED_NULLABLE = 2, /* a T? result: "none" is HC_MISS, and cached */
+    HC_CACHED_TEXT_RETURNED = 4 /* an infallible loader returned the char *:
+                               NULL means it ran out of memory */
+};
+
+/*
+** A cached declaration, a static constant of the generated file. args is
+** the generated arguments struct (or NULL), handed back to key, tags and
+** load; out and value point to a value of type->size bytes.
+**   key     builds the physical key ("shop:user:42") into an empty buffer
+**   tags    builds the ntags tags into an empty buffer, each followed by a
+**           0 byte; NULL when there are none
+**   load    runs the loader into the zeroed *value: HC_OK, HC_MISS ("none"),
+**           or an error described in err
+** Messages name fn, the function the application called; "LABEL found
+** nothing" (a loader's "none" for a result that is not nullable) names
+** label, and "no ENTITY" (a cached absence read by a declaration whose
+** result is not nullable) names entity.
+*/
+typedef struct hc_cached {
+    hc_decl    *decl;           /* its counters, HC_DECL_REF(...); NULL: none */
+    const char *fn;             /* "shop_user_by_id" */
+    const char *label;          /* the name clause, or the declaration's name */
+    const char *entity;         /* the entity of its key, or NULL */
+    const hc_cached_type *type; /* the result's */
+    unsigned    flags;          /* HC_CACHED_* */
+    int       (*key)(hc_buf *key, const void *args);
+    size_t      key_max;        /* the longest key and its 0, or 0: no bound */
+    int       (*tags)(hc_buf *tags, const void *args);
+    size_t      ntags;
+    uint64_t    ttl_ms;         /* HC_TTL_DEFAULT, HC_TTL_NEVER or milliseconds */
+    int       (*load)(const void *args, void *value, hc_error *err);
+} hc_cached;
+
+/*
+** What a generated cached function does once it has checked the arguments
+** that only it knows (db, a policy's loader, text and blob parameters):
+**   1. err may be NULL; it is cleared. A NULL c or out is HC_EINVAL,
+**      "FN: argument 'c' is NULL".
+**   2. The key is built (in a stack buffer when key_max says it fits) and
+**      looked up with hc_try_visit: a hit is decoded where it lies, over
+**      *out, and nothing the miss needs is set up.
+**   3. On a miss the tags are built and hc_get_or_load runs d->load under
+**      single-flight with d's TTL and tags (through hc_decl_get_or_load
+**      when d->decl is set). The loader's value is encoded, then freed
+**      (type->clear) whether the load succeeded or not. Its HC_MISS is
+**      cached as an absence for a nullable result; otherwise the call
+**      fails with HC_ENOTFOUND, "LABEL found nothing", and nothing is
+**      stored. The bytes loaded are decoded over *out.
+**   4. Bytes that do not decode are removed and loaded afresh, once; a
+**      second failure is HC_ECODEC, "cached value for 'KEY' does not
+**      decode".
+**   5. The call is counted for d->decl, once, hit or not (hc_decl_call).
+** Returns HC_OK, HC_MISS (a nullable result's "none", cached), or an
+** error with err filled: HC_ENOTFOUND ("no ENTITY" for a cached absence
+** of a non-nullable entity-keyed result), the loader's error, HC_ECODEC,
+** or a cache error (HC_ETIMEDOUT, HC_EBUSY, HC_ENOMEM, HC_EINVAL). On
+** anything but HC_OK, *out is as it was.
+*/
+HC_API int hc_cached_call(hc_cache *c, const hc_cached *d, const void *args, void *out,
+                          hc_error *err);
+
+/*
+** The argument errors of generated functions, worded alike: HC_EINVAL with
+** "FN: argument 'ARG' is NULL" (hc_arg_null) or "FN: argument 'ARG' has a
+** length and no data" (hc_arg_blob, for an hc_bytes). err may be NULL.
+*/
+HC_API int hc_arg_null(hc_error *err, const char *fn, const char *arg);
+HC_API int hc_arg_blob(hc_error *err, const char *fn, const char *arg);
+
+/* HC_ENOTFOUND with "FN: no row": a query whose result is not nullable
+   found none. err may be NULL. */
+HC_API int hc_no_row(hc_error *err, const char *fn);
+
 /* ------------------------------------------------------------ statements */
 
 typedef struct hc_stmt hc_stmt;
