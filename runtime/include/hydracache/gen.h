@@ -502,6 +502,16 @@ HC_API int hc_stmt_col_text(hc_stmt *st, unsigned col, char **s, bool *is_null);
 HC_API int hc_stmt_col_blob(hc_stmt *st, unsigned col, hc_bytes *b, bool *is_null);
 /* The number of columns in the result (valid after the first step). */
 HC_API unsigned hc_stmt_ncols(hc_stmt *st);
+/*
+** Name the entity fields that the columns of st's rows fill, by position,
+** so that a NULL read as not nullable says which field is at fault and how
+** to accept it: "column 3 ('subtitle'): NULL in 'book.subtitle', which is
+** not declared nullable (declare it 'subtitle: text?' to accept NULL)".
+** entity and the n names in fields must outlive the statement's run
+** (generated code passes string literals); hc_db_end forgets them.
+*/
+HC_API void hc_stmt_name_fields(hc_stmt *st, const char *entity, const char *const *fields,
+                                unsigned n);
 /* Rows inserted, updated or deleted by the statement, after it ran. */
 HC_API int64_t hc_stmt_changes(hc_stmt *st);
 
