@@ -165,6 +165,8 @@ typedef struct hcg_decl {
     size_t invalidates_off;
     hcg_vec invalidates;             /* hcg_str * */
     hcg_str label;                   /* name "load-user" */
+    bool has_context;                /* context; : the loader takes the caller's ctx */
+    size_t context_off;
     /* filled by check */
     hcg_entity *entity;
     hcg_field *entity_param;
