@@ -131,7 +131,6 @@ typedef struct emitter {
     const hcg_module *m;
     const hcg_emit_opts *o;
     int failed;
-    bool *entity_cached;      /* per entity: some declaration returns one (not a list) */
 } emitter;
 
 typedef struct var {
@@ -776,8 +775,6 @@ static void emit_entity(emitter *e, const hcg_entity *en, sb *h, sb *c)
     }
     expand(e, h, "entity.h.tmpl", &vs);
     expand(e, c, "entity.c.tmpl", &vs);
-    /* The cache's view of the type, when a declaration returns one. */
-    if (e->entity_cached[en->index]) expand(e, c, "entity_type.c.tmpl", &vs);
     free(prefix);
     vars_free(&vs);
 }
@@ -1484,17 +1481,7 @@ static void emit_cacheable(emitter *e, const hcg_decl *d, sb *h, sb *c)
 
 int hcg_emit(const hcg_module *m, const hcg_emit_opts *o, hcg_output *out)
 {
-    emitter e = {m, o, 0, NULL};
-    e.entity_cached = calloc(m->entities.n + 1, sizeof *e.entity_cached);
-    if (!e.entity_cached) {
-        fprintf(stderr, "hcachegen: out of memory\n");
-        exit(2);
-    }
-    for (size_t i = 0; i < m->decls.n; i++) {
-        const hcg_decl *d = m->decls.v[i];
-        if (d->has_result && d->result.base == HCG_ENTITY && !d->result.list)
-            e.entity_cached[d->result.entity->index] = true;
-    }
+    emitter e = {m, o, 0};
     sb h = {0}, c = {0};
     for (size_t i = 0; i < m->entities.n; i++) emit_entity(&e, m->entities.v[i], &h, &c);
     emit_lists(&e, &h, &c);
@@ -1508,7 +1495,6 @@ int hcg_emit(const hcg_module *m, const hcg_emit_opts *o, hcg_output *out)
         case HCG_CACHEABLE: emit_cacheable(&e, d, &h, &c); break;
         }
     }
-    free(e.entity_cached);
 
     vars vs = {{{0}}, 0};
     setf(&vs, "version", "%s", HCG_VERSION);

@@ -172,6 +172,41 @@ int hc_cached_call(hc_cache *c, const hc_cached *d, const void *args, void *out,
     return rc;
 }
 
+/* ------------------------------------------------------- entities */
+
+int hc_entity_get(hc_cache *c, const char *key, const hc_cached_type *type, void *out)
+{
+    if (!c || !key || !type || !out) return HC_EINVAL;
+    hc_buf val = HC_BUF_INIT;
+    int rc = hc_get(c, key, &val);
+    if (rc == HC_OK) {
+        const uint8_t *p = val.data;
+        if (val.len == 0 || p[0] > 1) rc = HC_ECODEC;
+        else if (p[0] == 0) rc = val.len == 1 ? HC_MISS : HC_ECODEC;
+        else rc = type->decode(out, p + 1, val.len - 1);
+        if (rc == HC_ECODEC) {
+            hc_remove(c, key);              /* bad bytes: drop them */
+            rc = HC_MISS;
+        }
+    }
+    hc_buf_free(&val);
+    return rc;
+}
+
+int hc_entity_put(hc_cache *c, const char *key, const hc_cached_type *type, const void *value,
+                  const hc_options *opts)
+{
+    if (!c || !key || !type || !value) return HC_EINVAL;
+    hc_buf val = HC_BUF_INIT;
+    int rc = hc_enc_option(&val, true);
+    if (rc == HC_OK) rc = type->encode(&val, value);
+    if (rc == HC_OK) rc = hc_put(c, key, val.data, val.len, opts);
+    hc_buf_free(&val);
+    return rc;
+}
+
+/* ------------------------------------------------------- messages */
+
 int hc_arg_null(hc_error *err, const char *fn, const char *arg)
 {
     return hc_error_set(err, HC_EINVAL, "%s: argument '%s' is NULL", fn ? fn : "?", arg ? arg : "?");

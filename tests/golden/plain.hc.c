@@ -73,11 +73,26 @@ int plain_note_encode(const plain_note *u, hc_buf *out)
     return hc_rc;
 }
 
-int plain_note_decode(plain_note *u, const void *data, size_t len)
+/* A note as the cache keeps it (hc_cached_type): decoded over the
+   caller's struct, so that reading into the same one again allocates
+   nothing. */
+static int plain_note__decode(void *out, const void *data, size_t len)
 {
     hc_dec hc_d;
     hc_dec_init(&hc_d, data, len);
-    return plain_note__dec_into(&hc_d, u, true);
+    return plain_note__dec_into(&hc_d, (plain_note *)out, true);
+}
+
+static void plain_note__free(void *value)
+{
+    plain_note_clear((plain_note *)value);
+}
+
+static const hc_cached_type plain_note__type = {sizeof(plain_note), plain_note__enc, plain_note__decode, plain_note__free};
+
+int plain_note_decode(plain_note *u, const void *data, size_t len)
+{
+    return plain_note__decode(u, data, len);
 }
 
 static int plain_note__key(hc_buf *hc_key, const char *key)
@@ -86,7 +101,7 @@ static int plain_note__key(hc_buf *hc_key, const char *key)
     hc_buf_reset(hc_key);
 #line 6 "tests/golden/plain.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "note:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(hc_key, key, strlen(key));
-#line 90 "plain.hc.c"
+#line 105 "plain.hc.c"
     return hc_rc;
 }
 
@@ -96,7 +111,7 @@ static int plain_note__tag(hc_buf *hc_tag, const char *key)
     hc_buf_reset(hc_tag);
 #line 6 "tests/golden/plain.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tag, "note:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(hc_tag, key, strlen(key));
-#line 100 "plain.hc.c"
+#line 115 "plain.hc.c"
     return hc_rc;
 }
 
@@ -108,44 +123,28 @@ int plain_note_key(hc_buf *out, const char *key)
 
 int plain_note_get(hc_cache *c, const char *key, plain_note *out)
 {
-    hc_buf hc_key = HC_BUF_INIT, hc_val = HC_BUF_INIT;
+    hc_buf hc_key = HC_BUF_INIT;
     if (!key) return HC_EINVAL;
     int hc_rc = plain_note__key(&hc_key, key);
-    if (hc_rc == HC_OK) hc_rc = hc_get(c, (const char *)hc_key.data, &hc_val);
-    if (hc_rc == HC_OK) {
-        hc_dec hc_d;
-        bool hc_some = false;
-        hc_dec_init(&hc_d, hc_val.data, hc_val.len);
-        hc_rc = hc_dec_option(&hc_d, &hc_some);
-        if (hc_rc == HC_OK && hc_some) hc_rc = plain_note__dec_into(&hc_d, out, true);
-        else if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d) == HC_OK ? HC_MISS : HC_ECODEC;
-        if (hc_rc == HC_ECODEC) {
-            hc_remove(c, (const char *)hc_key.data);    /* bad bytes: drop */
-            hc_rc = HC_MISS;
-        }
-    }
+    if (hc_rc == HC_OK) hc_rc = hc_entity_get(c, (const char *)hc_key.data, &plain_note__type, out);
     hc_buf_free(&hc_key);
-    hc_buf_free(&hc_val);
     return hc_rc;
 }
 
 int plain_note_put(hc_cache *c, const plain_note *u)
 {
-    hc_buf hc_key = HC_BUF_INIT, hc_tag = HC_BUF_INIT, hc_val = HC_BUF_INIT;
+    hc_buf hc_key = HC_BUF_INIT, hc_tag = HC_BUF_INIT;
     if (!u) return HC_EINVAL;
     if (!u->key) return HC_EINVAL;
     int hc_rc = plain_note__key(&hc_key, u->key);
     if (hc_rc == HC_OK) hc_rc = plain_note__tag(&hc_tag, u->key);
-    if (hc_rc == HC_OK) hc_rc = hc_enc_option(&hc_val, true);
-    if (hc_rc == HC_OK) hc_rc = plain_note__enc(&hc_val, u);
     if (hc_rc == HC_OK) {
         const char *tags[2] = {(const char *)hc_tag.data, "note:all"};
         hc_options o = {HC_TTL_DEFAULT, tags, 2};
-        hc_rc = hc_put(c, (const char *)hc_key.data, hc_val.data, hc_val.len, &o);
+        hc_rc = hc_entity_put(c, (const char *)hc_key.data, &plain_note__type, u, &o);
     }
     hc_buf_free(&hc_key);
     hc_buf_free(&hc_tag);
-    hc_buf_free(&hc_val);
     return hc_rc;
 }
 
@@ -164,23 +163,6 @@ int plain_note_invalidate_all(hc_cache *c)
     return hc_invalidate_tag(c, "note:all", NULL);
 }
 
-/* A note as the cache keeps it (hc_cached_type): decoded over the
-   caller's struct, so that reading into the same one again allocates
-   nothing. */
-static int plain_note__decode(void *out, const void *data, size_t len)
-{
-    hc_dec hc_d;
-    hc_dec_init(&hc_d, data, len);
-    return plain_note__dec_into(&hc_d, (plain_note *)out, true);
-}
-
-static void plain_note__free(void *value)
-{
-    plain_note_clear((plain_note *)value);
-}
-
-static const hc_cached_type plain_note__type = {sizeof(plain_note), plain_note__enc, plain_note__decode, plain_note__free};
-
 /* ------------------------------------------------------ cacheable lookup */
 /* What a call passes on to the key, the tags and the loader. */
 typedef struct plain_lookup__args {
@@ -195,7 +177,7 @@ static int plain_lookup__key(hc_buf *hc_key, const void *hc_args)
     int hc_rc = HC_OK;
 #line 12 "tests/golden/plain.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "lookup:", 7); if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(hc_key, hc_a->key, strlen(hc_a->key)); if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, ":", 1); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_key, (int64_t)hc_a->name);
-#line 199 "plain.hc.c"
+#line 181 "plain.hc.c"
     return hc_rc;
 }
 
@@ -239,7 +221,7 @@ static int plain_count_all__key(hc_buf *hc_key, const void *hc_args)
     int hc_rc = HC_OK;
 #line 15 "tests/golden/plain.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "count_all", 9);
-#line 243 "plain.hc.c"
+#line 225 "plain.hc.c"
     return hc_rc;
 }
 
@@ -250,7 +232,7 @@ static int plain_count_all__tags(hc_buf *hc_tags, const void *hc_args)
     int hc_rc = HC_OK;
 #line 16 "tests/golden/plain.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "notes\000", 6);
-#line 254 "plain.hc.c"
+#line 236 "plain.hc.c"
     return hc_rc;
 }
 
@@ -296,7 +278,7 @@ static int plain_fetch__key(hc_buf *hc_key, const void *hc_args)
     int hc_rc = HC_OK;
 #line 20 "tests/golden/plain.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "note:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(hc_key, hc_a->id, strlen(hc_a->id));
-#line 300 "plain.hc.c"
+#line 282 "plain.hc.c"
     return hc_rc;
 }
 
@@ -307,7 +289,7 @@ static int plain_fetch__tags(hc_buf *hc_tags, const void *hc_args)
     int hc_rc = HC_OK;
 #line 20 "tests/golden/plain.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "note:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(hc_tags, hc_a->id, strlen(hc_a->id)); if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "\000note:all\000", 10);
-#line 311 "plain.hc.c"
+#line 293 "plain.hc.c"
     return hc_rc;
 }
 

@@ -77,93 +77,6 @@ int shop_user_encode(const shop_user *u, hc_buf *out)
     return hc_rc;
 }
 
-int shop_user_decode(shop_user *u, const void *data, size_t len)
-{
-    hc_dec hc_d;
-    hc_dec_init(&hc_d, data, len);
-    return shop_user__dec_into(&hc_d, u, true);
-}
-
-static int shop_user__key(hc_buf *hc_key, int64_t id)
-{
-    int hc_rc = HC_OK;
-    hc_buf_reset(hc_key);
-#line 7 "tests/golden/shop.hcache"
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:user:", 10); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_key, (int64_t)id);
-#line 94 "shop.hc.c"
-    return hc_rc;
-}
-
-static int shop_user__tag(hc_buf *hc_tag, int64_t id)
-{
-    int hc_rc = HC_OK;
-    hc_buf_reset(hc_tag);
-#line 7 "tests/golden/shop.hcache"
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tag, "user:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_tag, (int64_t)id);
-#line 104 "shop.hc.c"
-    return hc_rc;
-}
-
-int shop_user_key(hc_buf *out, int64_t id)
-{
-    return shop_user__key(out, id);
-}
-
-int shop_user_get(hc_cache *c, int64_t id, shop_user *out)
-{
-    hc_buf hc_key = HC_BUF_INIT, hc_val = HC_BUF_INIT;
-    int hc_rc = shop_user__key(&hc_key, id);
-    if (hc_rc == HC_OK) hc_rc = hc_get(c, (const char *)hc_key.data, &hc_val);
-    if (hc_rc == HC_OK) {
-        hc_dec hc_d;
-        bool hc_some = false;
-        hc_dec_init(&hc_d, hc_val.data, hc_val.len);
-        hc_rc = hc_dec_option(&hc_d, &hc_some);
-        if (hc_rc == HC_OK && hc_some) hc_rc = shop_user__dec_into(&hc_d, out, true);
-        else if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d) == HC_OK ? HC_MISS : HC_ECODEC;
-        if (hc_rc == HC_ECODEC) {
-            hc_remove(c, (const char *)hc_key.data);    /* bad bytes: drop */
-            hc_rc = HC_MISS;
-        }
-    }
-    hc_buf_free(&hc_key);
-    hc_buf_free(&hc_val);
-    return hc_rc;
-}
-
-int shop_user_put(hc_cache *c, const shop_user *u)
-{
-    hc_buf hc_key = HC_BUF_INIT, hc_tag = HC_BUF_INIT, hc_val = HC_BUF_INIT;
-    if (!u) return HC_EINVAL;
-    int hc_rc = shop_user__key(&hc_key, u->id);
-    if (hc_rc == HC_OK) hc_rc = shop_user__tag(&hc_tag, u->id);
-    if (hc_rc == HC_OK) hc_rc = hc_enc_option(&hc_val, true);
-    if (hc_rc == HC_OK) hc_rc = shop_user__enc(&hc_val, u);
-    if (hc_rc == HC_OK) {
-        const char *tags[2] = {(const char *)hc_tag.data, "users"};
-        hc_options o = {UINT64_C(600000), tags, 2};
-        hc_rc = hc_put(c, (const char *)hc_key.data, hc_val.data, hc_val.len, &o);
-    }
-    hc_buf_free(&hc_key);
-    hc_buf_free(&hc_tag);
-    hc_buf_free(&hc_val);
-    return hc_rc;
-}
-
-int shop_user_invalidate(hc_cache *c, int64_t id)
-{
-    hc_buf hc_tag = HC_BUF_INIT;
-    int hc_rc = shop_user__tag(&hc_tag, id);
-    if (hc_rc == HC_OK) hc_rc = hc_invalidate_tag(c, (const char *)hc_tag.data, NULL);
-    hc_buf_free(&hc_tag);
-    return hc_rc;
-}
-
-int shop_user_invalidate_all(hc_cache *c)
-{
-    return hc_invalidate_tag(c, "users", NULL);
-}
-
 /* A user as the cache keeps it (hc_cached_type): decoded over the
    caller's struct, so that reading into the same one again allocates
    nothing. */
@@ -180,6 +93,75 @@ static void shop_user__free(void *value)
 }
 
 static const hc_cached_type shop_user__type = {sizeof(shop_user), shop_user__enc, shop_user__decode, shop_user__free};
+
+int shop_user_decode(shop_user *u, const void *data, size_t len)
+{
+    return shop_user__decode(u, data, len);
+}
+
+static int shop_user__key(hc_buf *hc_key, int64_t id)
+{
+    int hc_rc = HC_OK;
+    hc_buf_reset(hc_key);
+#line 7 "tests/golden/shop.hcache"
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:user:", 10); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_key, (int64_t)id);
+#line 109 "shop.hc.c"
+    return hc_rc;
+}
+
+static int shop_user__tag(hc_buf *hc_tag, int64_t id)
+{
+    int hc_rc = HC_OK;
+    hc_buf_reset(hc_tag);
+#line 7 "tests/golden/shop.hcache"
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tag, "user:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_tag, (int64_t)id);
+#line 119 "shop.hc.c"
+    return hc_rc;
+}
+
+int shop_user_key(hc_buf *out, int64_t id)
+{
+    return shop_user__key(out, id);
+}
+
+int shop_user_get(hc_cache *c, int64_t id, shop_user *out)
+{
+    hc_buf hc_key = HC_BUF_INIT;
+    int hc_rc = shop_user__key(&hc_key, id);
+    if (hc_rc == HC_OK) hc_rc = hc_entity_get(c, (const char *)hc_key.data, &shop_user__type, out);
+    hc_buf_free(&hc_key);
+    return hc_rc;
+}
+
+int shop_user_put(hc_cache *c, const shop_user *u)
+{
+    hc_buf hc_key = HC_BUF_INIT, hc_tag = HC_BUF_INIT;
+    if (!u) return HC_EINVAL;
+    int hc_rc = shop_user__key(&hc_key, u->id);
+    if (hc_rc == HC_OK) hc_rc = shop_user__tag(&hc_tag, u->id);
+    if (hc_rc == HC_OK) {
+        const char *tags[2] = {(const char *)hc_tag.data, "users"};
+        hc_options o = {UINT64_C(600000), tags, 2};
+        hc_rc = hc_entity_put(c, (const char *)hc_key.data, &shop_user__type, u, &o);
+    }
+    hc_buf_free(&hc_key);
+    hc_buf_free(&hc_tag);
+    return hc_rc;
+}
+
+int shop_user_invalidate(hc_cache *c, int64_t id)
+{
+    hc_buf hc_tag = HC_BUF_INIT;
+    int hc_rc = shop_user__tag(&hc_tag, id);
+    if (hc_rc == HC_OK) hc_rc = hc_invalidate_tag(c, (const char *)hc_tag.data, NULL);
+    hc_buf_free(&hc_tag);
+    return hc_rc;
+}
+
+int shop_user_invalidate_all(hc_cache *c)
+{
+    return hc_invalidate_tag(c, "users", NULL);
+}
 
 /* Appends the encoding of the shop_user_list at value to out. */
 static int shop_user_list__enc(hc_buf *out, const void *value)
@@ -259,7 +241,7 @@ static int shop_user_by_id__key(hc_buf *hc_key, const void *hc_args)
     int hc_rc = HC_OK;
 #line 20 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:user:", 10); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_key, (int64_t)hc_a->id);
-#line 263 "shop.hc.c"
+#line 245 "shop.hc.c"
     return hc_rc;
 }
 
@@ -270,7 +252,7 @@ static int shop_user_by_id__tags(hc_buf *hc_tags, const void *hc_args)
     int hc_rc = HC_OK;
 #line 20 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "user:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_tags, (int64_t)hc_a->id); if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "\000users\000", 7);
-#line 274 "shop.hc.c"
+#line 256 "shop.hc.c"
     return hc_rc;
 }
 
@@ -309,7 +291,7 @@ static const hc_sql shop_user_by_id__sql = {
     "SELECT id, name, email, score, active FROM users WHERE id = ?1",
 #line 19 "tests/golden/shop.hcache"
     "SELECT id, name, email, score, active FROM users WHERE id = $1",
-#line 313 "shop.hc.c"
+#line 295 "shop.hc.c"
     1, shop_user_by_id__types
 };
 
@@ -352,7 +334,7 @@ static int shop_users_in_team__key(hc_buf *hc_key, const void *hc_args)
     int hc_rc = HC_OK;
 #line 26 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:team:", 10); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_key, (int64_t)hc_a->team); if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, ":users", 6);
-#line 356 "shop.hc.c"
+#line 338 "shop.hc.c"
     return hc_rc;
 }
 
@@ -365,7 +347,7 @@ static int shop_users_in_team__tags(hc_buf *hc_tags, const void *hc_args)
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "users\000", 6);
 #line 27 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "team:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_tags, (int64_t)hc_a->team); if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "\000", 1);
-#line 369 "shop.hc.c"
+#line 351 "shop.hc.c"
     return hc_rc;
 }
 
@@ -404,7 +386,7 @@ static const hc_sql shop_users_in_team__sql = {
     "SELECT id, name, email, score, active FROM users WHERE team_id = ?1 ORDER BY id",
 #line 25 "tests/golden/shop.hcache"
     "SELECT id, name, email, score, active FROM users WHERE team_id = $1 ORDER BY id",
-#line 408 "shop.hc.c"
+#line 390 "shop.hc.c"
     1, shop_users_in_team__types
 };
 
@@ -459,7 +441,7 @@ static int shop_user_count__key(hc_buf *hc_key, const void *hc_args)
     int hc_rc = HC_OK;
 #line 30 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:user_count", 15);
-#line 463 "shop.hc.c"
+#line 445 "shop.hc.c"
     return hc_rc;
 }
 
@@ -470,7 +452,7 @@ static int shop_user_count__tags(hc_buf *hc_tags, const void *hc_args)
     int hc_rc = HC_OK;
 #line 32 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "users\000", 6);
-#line 474 "shop.hc.c"
+#line 456 "shop.hc.c"
     return hc_rc;
 }
 
@@ -508,7 +490,7 @@ static const hc_sql shop_user_count__sql = {
     "SELECT count(*) FROM users",
 #line 31 "tests/golden/shop.hcache"
     "SELECT count(*) FROM users",
-#line 512 "shop.hc.c"
+#line 494 "shop.hc.c"
     0, shop_user_count__types
 };
 
@@ -544,7 +526,7 @@ static const hc_sql shop_rename_user__sql = {
     "UPDATE users SET name = ?2 WHERE id = ?1",
 #line 36 "tests/golden/shop.hcache"
     "UPDATE users SET name = $2 WHERE id = $1",
-#line 548 "shop.hc.c"
+#line 530 "shop.hc.c"
     2, shop_rename_user__types
 };
 
@@ -572,7 +554,7 @@ int shop_rename_user(hc_cache *c, hc_db *db, int64_t id, const char *name, int64
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tag[0], "user:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_tag[0], (int64_t)id);
 #line 37 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tag[1], "users", 5);
-#line 576 "shop.hc.c"
+#line 558 "shop.hc.c"
     hc_tags[0] = (const char *)hc_tag[0].data;
     hc_tags[1] = (const char *)hc_tag[1].data;
     hc_rc = hc_rc == HC_OK ? hc_exec_end(c, db, hc_tx, hc_wrc, hc_tags, 2, err)
@@ -597,7 +579,7 @@ static int shop_load_user__key(hc_buf *hc_key, const void *hc_args)
     int hc_rc = HC_OK;
 #line 41 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:user:", 10); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_key, (int64_t)hc_a->user_id);
-#line 601 "shop.hc.c"
+#line 583 "shop.hc.c"
     return hc_rc;
 }
 
@@ -608,7 +590,7 @@ static int shop_load_user__tags(hc_buf *hc_tags, const void *hc_args)
     int hc_rc = HC_OK;
 #line 41 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "user:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_tags, (int64_t)hc_a->user_id); if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "\000users\000", 7);
-#line 612 "shop.hc.c"
+#line 594 "shop.hc.c"
     return hc_rc;
 }
 
@@ -653,7 +635,7 @@ static int shop_fib__key(hc_buf *hc_key, const void *hc_args)
     int hc_rc = HC_OK;
 #line 46 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:fib:", 9); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_key, (int64_t)hc_a->n);
-#line 657 "shop.hc.c"
+#line 639 "shop.hc.c"
     return hc_rc;
 }
 
@@ -695,7 +677,7 @@ static int shop_greeting__key(hc_buf *hc_key, const void *hc_args)
     int hc_rc = HC_OK;
 #line 50 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:greeting:", 14); if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(hc_key, hc_a->name, strlen(hc_a->name));
-#line 699 "shop.hc.c"
+#line 681 "shop.hc.c"
     return hc_rc;
 }
 
@@ -706,7 +688,7 @@ static int shop_greeting__tags(hc_buf *hc_tags, const void *hc_args)
     int hc_rc = HC_OK;
 #line 51 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "greetings\000", 10);
-#line 710 "shop.hc.c"
+#line 692 "shop.hc.c"
     return hc_rc;
 }
 

@@ -77,11 +77,26 @@ int shop_user_encode(const shop_user *u, hc_buf *out)
     return hc_rc;
 }
 
-int shop_user_decode(shop_user *u, const void *data, size_t len)
+/* A user as the cache keeps it (hc_cached_type): decoded over the
+   caller's struct, so that reading into the same one again allocates
+   nothing. */
+static int shop_user__decode(void *out, const void *data, size_t len)
 {
     hc_dec hc_d;
     hc_dec_init(&hc_d, data, len);
-    return shop_user__dec_into(&hc_d, u, true);
+    return shop_user__dec_into(&hc_d, (shop_user *)out, true);
+}
+
+static void shop_user__free(void *value)
+{
+    shop_user_clear((shop_user *)value);
+}
+
+static const hc_cached_type shop_user__type = {sizeof(shop_user), shop_user__enc, shop_user__decode, shop_user__free};
+
+int shop_user_decode(shop_user *u, const void *data, size_t len)
+{
+    return shop_user__decode(u, data, len);
 }
 
 static int shop_user__key(hc_buf *hc_key, int64_t id)
@@ -107,42 +122,26 @@ int shop_user_key(hc_buf *out, int64_t id)
 
 int shop_user_get(hc_cache *c, int64_t id, shop_user *out)
 {
-    hc_buf hc_key = HC_BUF_INIT, hc_val = HC_BUF_INIT;
+    hc_buf hc_key = HC_BUF_INIT;
     int hc_rc = shop_user__key(&hc_key, id);
-    if (hc_rc == HC_OK) hc_rc = hc_get(c, (const char *)hc_key.data, &hc_val);
-    if (hc_rc == HC_OK) {
-        hc_dec hc_d;
-        bool hc_some = false;
-        hc_dec_init(&hc_d, hc_val.data, hc_val.len);
-        hc_rc = hc_dec_option(&hc_d, &hc_some);
-        if (hc_rc == HC_OK && hc_some) hc_rc = shop_user__dec_into(&hc_d, out, true);
-        else if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d) == HC_OK ? HC_MISS : HC_ECODEC;
-        if (hc_rc == HC_ECODEC) {
-            hc_remove(c, (const char *)hc_key.data);    /* bad bytes: drop */
-            hc_rc = HC_MISS;
-        }
-    }
+    if (hc_rc == HC_OK) hc_rc = hc_entity_get(c, (const char *)hc_key.data, &shop_user__type, out);
     hc_buf_free(&hc_key);
-    hc_buf_free(&hc_val);
     return hc_rc;
 }
 
 int shop_user_put(hc_cache *c, const shop_user *u)
 {
-    hc_buf hc_key = HC_BUF_INIT, hc_tag = HC_BUF_INIT, hc_val = HC_BUF_INIT;
+    hc_buf hc_key = HC_BUF_INIT, hc_tag = HC_BUF_INIT;
     if (!u) return HC_EINVAL;
     int hc_rc = shop_user__key(&hc_key, u->id);
     if (hc_rc == HC_OK) hc_rc = shop_user__tag(&hc_tag, u->id);
-    if (hc_rc == HC_OK) hc_rc = hc_enc_option(&hc_val, true);
-    if (hc_rc == HC_OK) hc_rc = shop_user__enc(&hc_val, u);
     if (hc_rc == HC_OK) {
         const char *tags[2] = {(const char *)hc_tag.data, "users"};
         hc_options o = {UINT64_C(600000), tags, 2};
-        hc_rc = hc_put(c, (const char *)hc_key.data, hc_val.data, hc_val.len, &o);
+        hc_rc = hc_entity_put(c, (const char *)hc_key.data, &shop_user__type, u, &o);
     }
     hc_buf_free(&hc_key);
     hc_buf_free(&hc_tag);
-    hc_buf_free(&hc_val);
     return hc_rc;
 }
 
@@ -159,23 +158,6 @@ int shop_user_invalidate_all(hc_cache *c)
 {
     return hc_invalidate_tag(c, "users", NULL);
 }
-
-/* A user as the cache keeps it (hc_cached_type): decoded over the
-   caller's struct, so that reading into the same one again allocates
-   nothing. */
-static int shop_user__decode(void *out, const void *data, size_t len)
-{
-    hc_dec hc_d;
-    hc_dec_init(&hc_d, data, len);
-    return shop_user__dec_into(&hc_d, (shop_user *)out, true);
-}
-
-static void shop_user__free(void *value)
-{
-    shop_user_clear((shop_user *)value);
-}
-
-static const hc_cached_type shop_user__type = {sizeof(shop_user), shop_user__enc, shop_user__decode, shop_user__free};
 
 /* Appends the encoding of the shop_user_list at value to out. */
 static int shop_user_list__enc(hc_buf *out, const void *value)

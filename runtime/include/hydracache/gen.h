@@ -415,6 +415,20 @@ HC_API int hc_cached_call(hc_cache *c, const hc_cached *d, const void *args, voi
                           hc_error *err);
 
 /*
+** An entity's own calls (generated E_get and E_put) keep it as every
+** entity-keyed declaration does, as an option: 0x00 for a cached absence,
+** or 0x01 then the value. hc_entity_get copies the value under key out of
+** c (hc_get) and decodes it over *out: HC_OK, HC_MISS (nothing cached, or
+** a cached absence; *out as it was), or hc_get's error. Bytes that do not
+** decode are removed, and are HC_MISS too. hc_entity_put encodes *value
+** and stores it with opts (hc_put): HC_OK, HC_EINVAL (a NULL text that is
+** not nullable), or hc_put's error.
+*/
+HC_API int hc_entity_get(hc_cache *c, const char *key, const hc_cached_type *type, void *out);
+HC_API int hc_entity_put(hc_cache *c, const char *key, const hc_cached_type *type, const void *value,
+                         const hc_options *opts);
+
+/*
 ** The argument errors of generated functions, worded alike: HC_EINVAL with
 ** "FN: argument 'ARG' is NULL" (hc_arg_null) or "FN: argument 'ARG' has a
 ** length and no data" (hc_arg_blob, for an hc_bytes). err may be NULL.
