@@ -160,6 +160,7 @@ int hcg_lex(hcg_lexer *lx, hcg_token *t)
         "invalidates" { lx->cur = YYCURSOR; RET(TK_INVALIDATES); }
         "nothing"     { lx->cur = YYCURSOR; RET(TK_NOTHING); }
         "name"        { lx->cur = YYCURSOR; RET(TK_NAME); }
+        "context"     { lx->cur = YYCURSOR; RET(TK_CONTEXT); }   /* the context clause */
         id            { lx->cur = YYCURSOR; RET(TK_IDENT); }
         "->"          { lx->cur = YYCURSOR; RET(TK_ARROW); }
         ";"           { lx->cur = YYCURSOR; RET(TK_SEMI); }
@@ -211,6 +212,7 @@ const char *hcg_token_name(int code)
     case TK_INVALIDATES: return "'invalidates'";
     case TK_NOTHING:     return "'nothing'";
     case TK_NAME:        return "'name'";
+    case TK_CONTEXT:     return "'context'";
     case TK_IDENT:       return "a name";
     case TK_STRING:      return "a string";
     case TK_DURATION:    return "a duration";
