@@ -255,7 +255,8 @@ $(B)/tests/test_dao: tests/test_dao.c tests/testutil.h $(DAO_DIR)/dao.hc.c $(DAO
 # check runs every suite plain with gcc and with clang, every suite but the
 # slow trace replay under ASan+UBSan, the threaded suites under TSan, a short
 # fuzz of hcachegen, and the install test; then one summary. Each test-run
-# also runs hcachegen's golden tests and bad-input corpus with that build.
+# also runs hcachegen's golden tests, its #line test (tests/lines.sh) and
+# bad-input corpus with that build.
 # A failing step does not stop the others.
 CHECK_RESULTS := build/release/test-results.txt build/release-clang/test-results.txt \
                  build/address-undefined/test-results.txt build/thread/test-results.txt \
@@ -300,6 +301,7 @@ test-run: $(TESTS) $(REPLAY) $(HCACHEGEN)
 	@st=0; \
 	scripts/run-tests.sh $(B) "$(filter-out $(HC_TEST_SKIP),$(TESTS:$(B)/tests/%=%))" || st=1; \
 	tests/golden.sh $(B) $(B)/test-results.txt || st=1; \
+	tests/lines.sh $(B) $(B)/test-results.txt || st=1; \
 	tests/bad-inputs.sh $(B) $(B)/test-results.txt || st=1; \
 	tests/schema-check.sh $(B) $(B)/test-results.txt || st=1; \
 	tests/cli.sh $(B) $(B)/test-results.txt || st=1; \

@@ -1526,10 +1526,19 @@ int hcg_emit(const hcg_module *m, const hcg_emit_opts *o, hcg_output *out)
         free(src.s);
         return -1;
     }
-    out->header = finish_lines(sb_take(&hdr), o->header_name);
-    char *cname = xstrdup(o->header_name);
-    cname[strlen(cname) - 1] = 'c';
-    out->source = finish_lines(sb_take(&src), cname);
-    free(cname);
+    /* The outputs by the path they are written to, as the compiler
+       will be given them, so that a debugger finds them. */
+    sb hn = {0}, cn = {0};
+    if (o->out_dir) {
+        sb_printf(&hn, "%s/", o->out_dir);
+        sb_printf(&cn, "%s/", o->out_dir);
+    }
+    sb_puts(&hn, o->header_name);
+    sb_add(&cn, o->header_name, strlen(o->header_name) - 1);
+    sb_puts(&cn, "c");
+    out->header = finish_lines(sb_take(&hdr), hn.s);
+    out->source = finish_lines(sb_take(&src), cn.s);
+    free(hn.s);
+    free(cn.s);
     return 0;
 }

@@ -253,6 +253,9 @@ typedef struct hcg_emit_opts {
     const char *source_path;         /* for #line, as given */
     bool lines;                      /* emit #line directives */
     const char *templates_dir;       /* NULL: built-in templates */
+    const char *out_dir;             /* -o DIR as given: #line names the outputs
+                                        DIR/NAME, as bison and re2c name theirs
+                                        (NULL: NAME alone) */
 } hcg_emit_opts;
 
 /* Fill out from a checked module. Returns 0, or -1 after printing why. */
