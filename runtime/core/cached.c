@@ -34,15 +34,17 @@ typedef struct hit {
 } hit;
 
 /* Decode a stored value over out: an option's 0x00 (alone) is HC_MISS. */
-static int take(const hc_cached *d, void *out, const uint8_t *p, size_t len)
+static int take(const hc_cached *d, void *out, const void *data, size_t len)
 {
+    hc_dec dec;
+    hc_dec_init(&dec, data, len);
     if (d->flags & HC_CACHED_OPTION) {
-        if (len == 0 || p[0] > 1) return HC_ECODEC;
-        if (p[0] == 0) return len == 1 ? HC_MISS : HC_ECODEC;
-        p++;
-        len--;
+        bool some = false;
+        int rc = hc_dec_option(&dec, &some);
+        if (rc != HC_OK) return rc;
+        if (!some) return hc_dec_finish(&dec) == HC_OK ? HC_MISS : HC_ECODEC;
     }
-    return d->type->decode(out, p, len);
+    return d->type->decode(&dec, out, true);
 }
 
 static int visit(void *ctx, const void *data, size_t len)
@@ -132,11 +134,40 @@ static HC_NOINLINE int miss(hc_cache *c, const hc_cached *d, const char *key, co
 
 /* ---------------------------------------------------------- the call */
 
+/*
+** Everything after a first lookup that was not a plain hit: a miss, bytes
+** that do not decode (dropped, then loaded once more), an error; the
+** messages and the counting. Out of line, so that the hit path in
+** hc_cached_call stays a straight line.
+*/
+static HC_NOINLINE int settle(hc_cache *c, const hc_cached *d, const void *args, void *out,
+                              hc_error *err, const hc_buf *key, hit *h, int rc)
+{
+    const char *k = (const char *)key->data;
+    for (int attempt = 0;; attempt++) {
+        if (rc == HC_MISS && !h->seen) rc = miss(c, d, k, args, out, err);
+        /* Bytes that do not decode are dropped and loaded afresh, once. */
+        if (rc != HC_ECODEC || attempt > 0) break;
+        hc_remove(c, k);
+        h->seen = false;
+        rc = hc_try_visit(c, k, key->len, visit, h);
+    }
+    if (rc == HC_MISS && !(d->flags & HC_CACHED_NULLABLE))
+        rc = hc_error_set(err, HC_ENOTFOUND, "no %s", d->entity ? d->entity : d->label);
+    else if (rc == HC_ECODEC)
+        hc_error_set(err, rc, "cached value for '%s' does not decode", k);
+    else if (rc < 0 && err->code == HC_OK)
+        hc_error_set(err, rc, "%s: %s", d->fn, hc_strerror(rc));
+    if (d->decl) hc_decl_call(c, d->decl, h->seen);
+    return rc;
+}
+
 int hc_cached_call(hc_cache *c, const hc_cached *d, const void *args, void *out, hc_error *err)
 {
     hc_error local;
     if (!err) err = &local;
-    hc_error_clear(err);
+    err->code = HC_OK;                      /* hc_error_clear, without the call */
+    err->message[0] = 0;
     if (!d) return hc_error_set(err, HC_EINVAL, "hc_cached_call: no descriptor");
     if (!c) return hc_arg_null(err, d->fn, "c");
     if (!out) return hc_arg_null(err, d->fn, "out");
@@ -150,24 +181,14 @@ int hc_cached_call(hc_cache *c, const hc_cached *d, const void *args, void *out,
         key.data = kmem;
         key.cap = sizeof kmem;
     }
-    int rc = d->key(&key, args);
     hit h = {d, out, false};
-    for (int attempt = 0; rc == HC_OK; attempt++) {
-        h.seen = false;
-        rc = hc_try_visit(c, (const char *)key.data, key.len, visit, &h);
-        if (rc == HC_MISS && !h.seen) rc = miss(c, d, (const char *)key.data, args, out, err);
-        /* Bytes that do not decode are dropped and loaded afresh, once. */
-        if (rc != HC_ECODEC || attempt > 0) break;
-        hc_remove(c, (const char *)key.data);
-        rc = HC_OK;
+    int rc = d->key(&key, args);
+    if (rc == HC_OK) rc = hc_try_visit(c, (const char *)key.data, key.len, visit, &h);
+    if (rc == HC_OK) {
+        if (d->decl) hc_decl_call(c, d->decl, true);        /* a hit */
+    } else {
+        rc = settle(c, d, args, out, err, &key, &h, rc);
     }
-    if (rc == HC_MISS && !(d->flags & HC_CACHED_NULLABLE))
-        rc = hc_error_set(err, HC_ENOTFOUND, "no %s", d->entity ? d->entity : d->label);
-    else if (rc == HC_ECODEC)
-        hc_error_set(err, rc, "cached value for '%s' does not decode", (const char *)key.data);
-    else if (rc < 0 && err->code == HC_OK)
-        hc_error_set(err, rc, "%s: %s", d->fn, hc_strerror(rc));
-    if (d->decl) hc_decl_call(c, d->decl, h.seen);
     if (key.data != kmem) hc_buf_free(&key);
     return rc;
 }
@@ -180,10 +201,12 @@ int hc_entity_get(hc_cache *c, const char *key, const hc_cached_type *type, void
     hc_buf val = HC_BUF_INIT;
     int rc = hc_get(c, key, &val);
     if (rc == HC_OK) {
-        const uint8_t *p = val.data;
-        if (val.len == 0 || p[0] > 1) rc = HC_ECODEC;
-        else if (p[0] == 0) rc = val.len == 1 ? HC_MISS : HC_ECODEC;
-        else rc = type->decode(out, p + 1, val.len - 1);
+        hc_dec d;
+        bool some = false;
+        hc_dec_init(&d, val.data, val.len);
+        rc = hc_dec_option(&d, &some);
+        if (rc == HC_OK && some) rc = type->decode(&d, out, true);
+        else if (rc == HC_OK) rc = hc_dec_finish(&d) == HC_OK ? HC_MISS : HC_ECODEC;
         if (rc == HC_ECODEC) {
             hc_remove(c, key);              /* bad bytes: drop them */
             rc = HC_MISS;
@@ -236,13 +259,11 @@ int hc_no_row(hc_error *err, const char *fn)
     {                                                                          \
         return ENC(out, *(const T *)v);                                        \
     }                                                                          \
-    static int NAME##_dec(void *out, const void *data, size_t len)             \
+    static int NAME##_dec(hc_dec *d, void *out, bool whole)                    \
     {                                                                          \
-        hc_dec d;                                                              \
         T v;                                                                   \
-        hc_dec_init(&d, data, len);                                            \
-        int rc = DEC(&d, &v);                                                  \
-        if (rc == HC_OK) rc = hc_dec_finish(&d);                               \
+        int rc = DEC(d, &v);                                                   \
+        if (rc == HC_OK && whole) rc = hc_dec_finish(d);                       \
         if (rc == HC_OK) *(T *)out = v;                                        \
         return rc;                                                             \
     }                                                                          \
@@ -263,13 +284,11 @@ static int text_enc(hc_buf *out, const void *v)
     return hc_enc_text(out, *(char *const *)v);
 }
 
-static int text_dec(void *out, const void *data, size_t len)
+static int text_dec(hc_dec *d, void *out, bool whole)
 {
-    hc_dec d;
     char *s = NULL;
-    hc_dec_init(&d, data, len);
-    int rc = hc_dec_text(&d, &s);
-    if (rc == HC_OK) rc = hc_dec_finish(&d);
+    int rc = hc_dec_text(d, &s);
+    if (rc == HC_OK && whole) rc = hc_dec_finish(d);
     if (rc != HC_OK) {
         free(s);
         return rc;
@@ -293,13 +312,11 @@ static int blob_enc(hc_buf *out, const void *v)
     return hc_enc_bytes(out, b->data, b->len);
 }
 
-static int blob_dec(void *out, const void *data, size_t len)
+static int blob_dec(hc_dec *d, void *out, bool whole)
 {
-    hc_dec d;
     hc_bytes b = {NULL, 0};
-    hc_dec_init(&d, data, len);
-    int rc = hc_dec_bytes(&d, &b);
-    if (rc == HC_OK) rc = hc_dec_finish(&d);
+    int rc = hc_dec_bytes(d, &b);
+    if (rc == HC_OK && whole) rc = hc_dec_finish(d);
     if (rc != HC_OK) {
         free(b.data);
         return rc;

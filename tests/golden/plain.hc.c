@@ -36,12 +36,13 @@ static int plain_note__enc(hc_buf *out, const void *value)
     return hc_rc;
 }
 
-/* Decodes the next note of d (when whole, d must end there) over *u,
-   which holds a value or is zeroed: text and blob memory is reused where
-   the new bytes fit, so reading into the same struct again allocates
-   nothing. HC_ECODEC and HC_ENOMEM leave *u as it was. */
-static int plain_note__dec_into(hc_dec *d, plain_note *u, bool whole)
+/* Decodes the next note of d (when whole, d must end there) over the
+   plain_note at value, which holds one or is zeroed: text and blob memory is
+   reused where the new bytes fit, so reading into the same struct again
+   allocates nothing. HC_ECODEC and HC_ENOMEM leave it as it was. */
+static int plain_note__dec_into(hc_dec *d, void *value, bool whole)
 {
+    plain_note *u = (plain_note *)value;
     plain_note hc_v;
     hc_view hc_tv[2];
     bool hc_some = false;
@@ -73,26 +74,19 @@ int plain_note_encode(const plain_note *u, hc_buf *out)
     return hc_rc;
 }
 
-/* A note as the cache keeps it (hc_cached_type): decoded over the
-   caller's struct, so that reading into the same one again allocates
-   nothing. */
-static int plain_note__decode(void *out, const void *data, size_t len)
-{
-    hc_dec hc_d;
-    hc_dec_init(&hc_d, data, len);
-    return plain_note__dec_into(&hc_d, (plain_note *)out, true);
-}
-
 static void plain_note__free(void *value)
 {
     plain_note_clear((plain_note *)value);
 }
 
-static const hc_cached_type plain_note__type = {sizeof(plain_note), plain_note__enc, plain_note__decode, plain_note__free};
+/* A note as the cache keeps it: decoded over the caller's struct. */
+static const hc_cached_type plain_note__type = {sizeof(plain_note), plain_note__enc, plain_note__dec_into, plain_note__free};
 
 int plain_note_decode(plain_note *u, const void *data, size_t len)
 {
-    return plain_note__decode(u, data, len);
+    hc_dec hc_d;
+    hc_dec_init(&hc_d, data, len);
+    return plain_note__dec_into(&hc_d, u, true);
 }
 
 static int plain_note__key(hc_buf *hc_key, const char *key)
@@ -101,7 +95,7 @@ static int plain_note__key(hc_buf *hc_key, const char *key)
     hc_buf_reset(hc_key);
 #line 6 "tests/golden/plain.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "note:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(hc_key, key, strlen(key));
-#line 105 "plain.hc.c"
+#line 99 "plain.hc.c"
     return hc_rc;
 }
 
@@ -111,7 +105,7 @@ static int plain_note__tag(hc_buf *hc_tag, const char *key)
     hc_buf_reset(hc_tag);
 #line 6 "tests/golden/plain.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tag, "note:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(hc_tag, key, strlen(key));
-#line 115 "plain.hc.c"
+#line 109 "plain.hc.c"
     return hc_rc;
 }
 
@@ -177,7 +171,7 @@ static int plain_lookup__key(hc_buf *hc_key, const void *hc_args)
     int hc_rc = HC_OK;
 #line 12 "tests/golden/plain.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "lookup:", 7); if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(hc_key, hc_a->key, strlen(hc_a->key)); if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, ":", 1); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_key, (int64_t)hc_a->name);
-#line 181 "plain.hc.c"
+#line 175 "plain.hc.c"
     return hc_rc;
 }
 
@@ -221,7 +215,7 @@ static int plain_count_all__key(hc_buf *hc_key, const void *hc_args)
     int hc_rc = HC_OK;
 #line 15 "tests/golden/plain.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "count_all", 9);
-#line 225 "plain.hc.c"
+#line 219 "plain.hc.c"
     return hc_rc;
 }
 
@@ -232,7 +226,7 @@ static int plain_count_all__tags(hc_buf *hc_tags, const void *hc_args)
     int hc_rc = HC_OK;
 #line 16 "tests/golden/plain.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "notes\000", 6);
-#line 236 "plain.hc.c"
+#line 230 "plain.hc.c"
     return hc_rc;
 }
 
@@ -278,7 +272,7 @@ static int plain_fetch__key(hc_buf *hc_key, const void *hc_args)
     int hc_rc = HC_OK;
 #line 20 "tests/golden/plain.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "note:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(hc_key, hc_a->id, strlen(hc_a->id));
-#line 282 "plain.hc.c"
+#line 276 "plain.hc.c"
     return hc_rc;
 }
 
@@ -289,7 +283,7 @@ static int plain_fetch__tags(hc_buf *hc_tags, const void *hc_args)
     int hc_rc = HC_OK;
 #line 20 "tests/golden/plain.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "note:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(hc_tags, hc_a->id, strlen(hc_a->id)); if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "\000note:all\000", 10);
-#line 293 "plain.hc.c"
+#line 287 "plain.hc.c"
     return hc_rc;
 }
 

@@ -36,12 +36,13 @@ static int plain_note__enc(hc_buf *out, const void *value)
     return hc_rc;
 }
 
-/* Decodes the next note of d (when whole, d must end there) over *u,
-   which holds a value or is zeroed: text and blob memory is reused where
-   the new bytes fit, so reading into the same struct again allocates
-   nothing. HC_ECODEC and HC_ENOMEM leave *u as it was. */
-static int plain_note__dec_into(hc_dec *d, plain_note *u, bool whole)
+/* Decodes the next note of d (when whole, d must end there) over the
+   plain_note at value, which holds one or is zeroed: text and blob memory is
+   reused where the new bytes fit, so reading into the same struct again
+   allocates nothing. HC_ECODEC and HC_ENOMEM leave it as it was. */
+static int plain_note__dec_into(hc_dec *d, void *value, bool whole)
 {
+    plain_note *u = (plain_note *)value;
     plain_note hc_v;
     hc_view hc_tv[2];
     bool hc_some = false;
@@ -73,26 +74,19 @@ int plain_note_encode(const plain_note *u, hc_buf *out)
     return hc_rc;
 }
 
-/* A note as the cache keeps it (hc_cached_type): decoded over the
-   caller's struct, so that reading into the same one again allocates
-   nothing. */
-static int plain_note__decode(void *out, const void *data, size_t len)
-{
-    hc_dec hc_d;
-    hc_dec_init(&hc_d, data, len);
-    return plain_note__dec_into(&hc_d, (plain_note *)out, true);
-}
-
 static void plain_note__free(void *value)
 {
     plain_note_clear((plain_note *)value);
 }
 
-static const hc_cached_type plain_note__type = {sizeof(plain_note), plain_note__enc, plain_note__decode, plain_note__free};
+/* A note as the cache keeps it: decoded over the caller's struct. */
+static const hc_cached_type plain_note__type = {sizeof(plain_note), plain_note__enc, plain_note__dec_into, plain_note__free};
 
 int plain_note_decode(plain_note *u, const void *data, size_t len)
 {
-    return plain_note__decode(u, data, len);
+    hc_dec hc_d;
+    hc_dec_init(&hc_d, data, len);
+    return plain_note__dec_into(&hc_d, u, true);
 }
 
 static int plain_note__key(hc_buf *hc_key, const char *key)

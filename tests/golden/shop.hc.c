@@ -38,12 +38,13 @@ static int shop_user__enc(hc_buf *out, const void *value)
     return hc_rc;
 }
 
-/* Decodes the next user of d (when whole, d must end there) over *u,
-   which holds a value or is zeroed: text and blob memory is reused where
-   the new bytes fit, so reading into the same struct again allocates
-   nothing. HC_ECODEC and HC_ENOMEM leave *u as it was. */
-static int shop_user__dec_into(hc_dec *d, shop_user *u, bool whole)
+/* Decodes the next user of d (when whole, d must end there) over the
+   shop_user at value, which holds one or is zeroed: text and blob memory is
+   reused where the new bytes fit, so reading into the same struct again
+   allocates nothing. HC_ECODEC and HC_ENOMEM leave it as it was. */
+static int shop_user__dec_into(hc_dec *d, void *value, bool whole)
 {
+    shop_user *u = (shop_user *)value;
     shop_user hc_v;
     hc_view hc_tv[2];
     bool hc_some = false;
@@ -77,26 +78,19 @@ int shop_user_encode(const shop_user *u, hc_buf *out)
     return hc_rc;
 }
 
-/* A user as the cache keeps it (hc_cached_type): decoded over the
-   caller's struct, so that reading into the same one again allocates
-   nothing. */
-static int shop_user__decode(void *out, const void *data, size_t len)
-{
-    hc_dec hc_d;
-    hc_dec_init(&hc_d, data, len);
-    return shop_user__dec_into(&hc_d, (shop_user *)out, true);
-}
-
 static void shop_user__free(void *value)
 {
     shop_user_clear((shop_user *)value);
 }
 
-static const hc_cached_type shop_user__type = {sizeof(shop_user), shop_user__enc, shop_user__decode, shop_user__free};
+/* A user as the cache keeps it: decoded over the caller's struct. */
+static const hc_cached_type shop_user__type = {sizeof(shop_user), shop_user__enc, shop_user__dec_into, shop_user__free};
 
 int shop_user_decode(shop_user *u, const void *data, size_t len)
 {
-    return shop_user__decode(u, data, len);
+    hc_dec hc_d;
+    hc_dec_init(&hc_d, data, len);
+    return shop_user__dec_into(&hc_d, u, true);
 }
 
 static int shop_user__key(hc_buf *hc_key, int64_t id)
@@ -105,7 +99,7 @@ static int shop_user__key(hc_buf *hc_key, int64_t id)
     hc_buf_reset(hc_key);
 #line 7 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:user:", 10); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_key, (int64_t)id);
-#line 109 "shop.hc.c"
+#line 103 "shop.hc.c"
     return hc_rc;
 }
 
@@ -115,7 +109,7 @@ static int shop_user__tag(hc_buf *hc_tag, int64_t id)
     hc_buf_reset(hc_tag);
 #line 7 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tag, "user:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_tag, (int64_t)id);
-#line 119 "shop.hc.c"
+#line 113 "shop.hc.c"
     return hc_rc;
 }
 
@@ -186,14 +180,12 @@ static int shop_user_list__dec(hc_dec *d, shop_user_list *l)
 
 /* A list of user values as the cache keeps it (hc_cached_type): decoded whole,
    then moved into the caller's list, whose old items are freed. */
-static int shop_user_list__decode(void *out, const void *data, size_t len)
+static int shop_user_list__decode(hc_dec *d, void *out, bool whole)
 {
     shop_user_list hc_v;
-    hc_dec hc_d;
     memset(&hc_v, 0, sizeof hc_v);
-    hc_dec_init(&hc_d, data, len);
-    int hc_rc = shop_user_list__dec(&hc_d, &hc_v);
-    if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
+    int hc_rc = shop_user_list__dec(d, &hc_v);
+    if (hc_rc == HC_OK && whole) hc_rc = hc_dec_finish(d);
     if (hc_rc != HC_OK) {
         shop_user_list_clear(&hc_v);
         return hc_rc;
@@ -241,7 +233,7 @@ static int shop_user_by_id__key(hc_buf *hc_key, const void *hc_args)
     int hc_rc = HC_OK;
 #line 20 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:user:", 10); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_key, (int64_t)hc_a->id);
-#line 245 "shop.hc.c"
+#line 237 "shop.hc.c"
     return hc_rc;
 }
 
@@ -252,7 +244,7 @@ static int shop_user_by_id__tags(hc_buf *hc_tags, const void *hc_args)
     int hc_rc = HC_OK;
 #line 20 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "user:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_tags, (int64_t)hc_a->id); if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "\000users\000", 7);
-#line 256 "shop.hc.c"
+#line 248 "shop.hc.c"
     return hc_rc;
 }
 
@@ -291,7 +283,7 @@ static const hc_sql shop_user_by_id__sql = {
     "SELECT id, name, email, score, active FROM users WHERE id = ?1",
 #line 19 "tests/golden/shop.hcache"
     "SELECT id, name, email, score, active FROM users WHERE id = $1",
-#line 295 "shop.hc.c"
+#line 287 "shop.hc.c"
     1, shop_user_by_id__types
 };
 
@@ -334,7 +326,7 @@ static int shop_users_in_team__key(hc_buf *hc_key, const void *hc_args)
     int hc_rc = HC_OK;
 #line 26 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:team:", 10); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_key, (int64_t)hc_a->team); if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, ":users", 6);
-#line 338 "shop.hc.c"
+#line 330 "shop.hc.c"
     return hc_rc;
 }
 
@@ -347,7 +339,7 @@ static int shop_users_in_team__tags(hc_buf *hc_tags, const void *hc_args)
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "users\000", 6);
 #line 27 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "team:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_tags, (int64_t)hc_a->team); if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "\000", 1);
-#line 351 "shop.hc.c"
+#line 343 "shop.hc.c"
     return hc_rc;
 }
 
@@ -386,7 +378,7 @@ static const hc_sql shop_users_in_team__sql = {
     "SELECT id, name, email, score, active FROM users WHERE team_id = ?1 ORDER BY id",
 #line 25 "tests/golden/shop.hcache"
     "SELECT id, name, email, score, active FROM users WHERE team_id = $1 ORDER BY id",
-#line 390 "shop.hc.c"
+#line 382 "shop.hc.c"
     1, shop_users_in_team__types
 };
 
@@ -441,7 +433,7 @@ static int shop_user_count__key(hc_buf *hc_key, const void *hc_args)
     int hc_rc = HC_OK;
 #line 30 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:user_count", 15);
-#line 445 "shop.hc.c"
+#line 437 "shop.hc.c"
     return hc_rc;
 }
 
@@ -452,7 +444,7 @@ static int shop_user_count__tags(hc_buf *hc_tags, const void *hc_args)
     int hc_rc = HC_OK;
 #line 32 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "users\000", 6);
-#line 456 "shop.hc.c"
+#line 448 "shop.hc.c"
     return hc_rc;
 }
 
@@ -490,7 +482,7 @@ static const hc_sql shop_user_count__sql = {
     "SELECT count(*) FROM users",
 #line 31 "tests/golden/shop.hcache"
     "SELECT count(*) FROM users",
-#line 494 "shop.hc.c"
+#line 486 "shop.hc.c"
     0, shop_user_count__types
 };
 
@@ -526,7 +518,7 @@ static const hc_sql shop_rename_user__sql = {
     "UPDATE users SET name = ?2 WHERE id = ?1",
 #line 36 "tests/golden/shop.hcache"
     "UPDATE users SET name = $2 WHERE id = $1",
-#line 530 "shop.hc.c"
+#line 522 "shop.hc.c"
     2, shop_rename_user__types
 };
 
@@ -554,7 +546,7 @@ int shop_rename_user(hc_cache *c, hc_db *db, int64_t id, const char *name, int64
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tag[0], "user:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_tag[0], (int64_t)id);
 #line 37 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tag[1], "users", 5);
-#line 558 "shop.hc.c"
+#line 550 "shop.hc.c"
     hc_tags[0] = (const char *)hc_tag[0].data;
     hc_tags[1] = (const char *)hc_tag[1].data;
     hc_rc = hc_rc == HC_OK ? hc_exec_end(c, db, hc_tx, hc_wrc, hc_tags, 2, err)
@@ -579,7 +571,7 @@ static int shop_load_user__key(hc_buf *hc_key, const void *hc_args)
     int hc_rc = HC_OK;
 #line 41 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:user:", 10); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_key, (int64_t)hc_a->user_id);
-#line 583 "shop.hc.c"
+#line 575 "shop.hc.c"
     return hc_rc;
 }
 
@@ -590,7 +582,7 @@ static int shop_load_user__tags(hc_buf *hc_tags, const void *hc_args)
     int hc_rc = HC_OK;
 #line 41 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "user:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_tags, (int64_t)hc_a->user_id); if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "\000users\000", 7);
-#line 594 "shop.hc.c"
+#line 586 "shop.hc.c"
     return hc_rc;
 }
 
@@ -635,7 +627,7 @@ static int shop_fib__key(hc_buf *hc_key, const void *hc_args)
     int hc_rc = HC_OK;
 #line 46 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:fib:", 9); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_key, (int64_t)hc_a->n);
-#line 639 "shop.hc.c"
+#line 631 "shop.hc.c"
     return hc_rc;
 }
 
@@ -677,7 +669,7 @@ static int shop_greeting__key(hc_buf *hc_key, const void *hc_args)
     int hc_rc = HC_OK;
 #line 50 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:greeting:", 14); if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(hc_key, hc_a->name, strlen(hc_a->name));
-#line 681 "shop.hc.c"
+#line 673 "shop.hc.c"
     return hc_rc;
 }
 
@@ -688,7 +680,7 @@ static int shop_greeting__tags(hc_buf *hc_tags, const void *hc_args)
     int hc_rc = HC_OK;
 #line 51 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "greetings\000", 10);
-#line 692 "shop.hc.c"
+#line 684 "shop.hc.c"
     return hc_rc;
 }
 

@@ -38,12 +38,13 @@ static int shop_user__enc(hc_buf *out, const void *value)
     return hc_rc;
 }
 
-/* Decodes the next user of d (when whole, d must end there) over *u,
-   which holds a value or is zeroed: text and blob memory is reused where
-   the new bytes fit, so reading into the same struct again allocates
-   nothing. HC_ECODEC and HC_ENOMEM leave *u as it was. */
-static int shop_user__dec_into(hc_dec *d, shop_user *u, bool whole)
+/* Decodes the next user of d (when whole, d must end there) over the
+   shop_user at value, which holds one or is zeroed: text and blob memory is
+   reused where the new bytes fit, so reading into the same struct again
+   allocates nothing. HC_ECODEC and HC_ENOMEM leave it as it was. */
+static int shop_user__dec_into(hc_dec *d, void *value, bool whole)
 {
+    shop_user *u = (shop_user *)value;
     shop_user hc_v;
     hc_view hc_tv[2];
     bool hc_some = false;
@@ -77,26 +78,19 @@ int shop_user_encode(const shop_user *u, hc_buf *out)
     return hc_rc;
 }
 
-/* A user as the cache keeps it (hc_cached_type): decoded over the
-   caller's struct, so that reading into the same one again allocates
-   nothing. */
-static int shop_user__decode(void *out, const void *data, size_t len)
-{
-    hc_dec hc_d;
-    hc_dec_init(&hc_d, data, len);
-    return shop_user__dec_into(&hc_d, (shop_user *)out, true);
-}
-
 static void shop_user__free(void *value)
 {
     shop_user_clear((shop_user *)value);
 }
 
-static const hc_cached_type shop_user__type = {sizeof(shop_user), shop_user__enc, shop_user__decode, shop_user__free};
+/* A user as the cache keeps it: decoded over the caller's struct. */
+static const hc_cached_type shop_user__type = {sizeof(shop_user), shop_user__enc, shop_user__dec_into, shop_user__free};
 
 int shop_user_decode(shop_user *u, const void *data, size_t len)
 {
-    return shop_user__decode(u, data, len);
+    hc_dec hc_d;
+    hc_dec_init(&hc_d, data, len);
+    return shop_user__dec_into(&hc_d, u, true);
 }
 
 static int shop_user__key(hc_buf *hc_key, int64_t id)
@@ -182,14 +176,12 @@ static int shop_user_list__dec(hc_dec *d, shop_user_list *l)
 
 /* A list of user values as the cache keeps it (hc_cached_type): decoded whole,
    then moved into the caller's list, whose old items are freed. */
-static int shop_user_list__decode(void *out, const void *data, size_t len)
+static int shop_user_list__decode(hc_dec *d, void *out, bool whole)
 {
     shop_user_list hc_v;
-    hc_dec hc_d;
     memset(&hc_v, 0, sizeof hc_v);
-    hc_dec_init(&hc_d, data, len);
-    int hc_rc = shop_user_list__dec(&hc_d, &hc_v);
-    if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
+    int hc_rc = shop_user_list__dec(d, &hc_v);
+    if (hc_rc == HC_OK && whole) hc_rc = hc_dec_finish(d);
     if (hc_rc != HC_OK) {
         shop_user_list_clear(&hc_v);
         return hc_rc;

@@ -330,16 +330,19 @@ HC_API int hc_decl_get_or_load(hc_cache *c, hc_decl *d, const char *key,
 ** scalar ones are below.
 **   encode  appends the postcard encoding of *value to out: HC_OK,
 **           HC_EINVAL (a NULL text that is not nullable), HC_ENOMEM.
-**   decode  decodes all of [data, data + len) over *out, which holds a
-**           value or is zeroed: HC_OK, or HC_ECODEC or HC_ENOMEM with *out
-**           as it was. Memory *out held is reused or freed.
+**   decode  decodes the next value of d over *out, which holds a value or
+**           is zeroed; when whole, d must end right after it (the runtime
+**           always asks for that; an entity's decoder also reads the
+**           items of lists, which do not end their input). HC_OK, or
+**           HC_ECODEC or HC_ENOMEM with *out as it was. Memory *out held
+**           is reused or freed.
 **   clear   frees what *value owns (malloc'd text, blobs, items) and
 **           zeroes it; NULL when the type owns nothing.
 */
 typedef struct hc_cached_type {
     size_t size;
     int  (*encode)(hc_buf *out, const void *value);
-    int  (*decode)(void *out, const void *data, size_t len);
+    int  (*decode)(hc_dec *d, void *out, bool whole);
     void (*clear)(void *value);
 } hc_cached_type;
 
