@@ -804,6 +804,7 @@ static void emit_lists(emitter *e, sb *h, sb *c)
             if (done_entity[t->entity->index]) { vars_free(&vs); continue; }
             done_entity[t->entity->index] = true;
             setf(&vs, "what", "%s values", t->entity->name);
+            setf(&vs, "item_ptr", "%s_%s *", m->name, t->entity->name);
             setf(&vs, "enc_item", "%s_%s__enc(out, &l->items[i])", m->name, t->entity->name);
             setf(&vs, "dec_item", "%s_%s__dec_into(d, &l->items[l->len], false)", m->name, t->entity->name);
             expand(e, c, "listcodec.c.tmpl", &vs);
@@ -814,6 +815,7 @@ static void emit_lists(emitter *e, sb *h, sb *c)
         done_scalar[t->base] = true;
         setf(&vs, "what", "%s values", t->name);
         setf(&vs, "item", "%s%s", scalar_c(t->base), t->base == HCG_TEXT ? "" : " ");
+        setf(&vs, "item_ptr", "%s%s*", scalar_c(t->base), t->base == HCG_TEXT ? "" : " ");
         sb ci = {0}, ei = {0}, di = {0};
         if (t->base == HCG_TEXT)
             sb_puts(&ci, "    for (size_t i = 0; i < l->len; i++) free(l->items[i]);");
@@ -1034,6 +1036,8 @@ static void emit_direct(emitter *e, const hcg_decl *d, sb *c)
         list_c(e, &L, t);
         read_value(e, &read, t, "hc_v.items[hc_v.len++]", "        ");
         set(&vs, "L", sb_take(&L));
+        if (t->base == HCG_ENTITY) setf(&vs, "item_ptr", "%s_%s *", m->name, t->entity->name);
+        else setf(&vs, "item_ptr", "%s%s*", scalar_c(t->base), t->base == HCG_TEXT ? "" : " ");
         set(&vs, "read_item", sb_take(&read));
     } else {
         if (t->base != HCG_ENTITY && t->nullable) sb_puts(&read, "    bool hc_null = false;\n");

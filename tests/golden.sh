@@ -63,6 +63,20 @@ for cc in gcc clang; do
     done
 done
 
+# And as C++ (a C++ program includes the header; the source compiles as
+# C++ too), with g++ and clang++.
+for cxx in g++ clang++; do
+    command -v $cxx > /dev/null || continue
+    for c in tests/golden/*.hc.c; do
+        if $cxx -std=c++11 -x c++ -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Werror \
+                -Iruntime/include -Itests/golden -fsyntax-only "$c"; then
+            ok
+        else
+            bad "$c does not compile clean as C++ with $cxx"
+        fi
+    done
+done
+
 # Many entities, two list results of the last one: its list codec is made
 # once (an early version tracked only the first 1,024 entities).
 out="$tmp/many"

@@ -172,7 +172,7 @@ static int shop_user_list__dec(hc_dec *d, shop_user_list *l)
     size_t n;
     int rc = hc_dec_count(d, &n);
     if (rc != HC_OK || n == 0) return rc;
-    l->items = calloc(n, sizeof *l->items);
+    l->items = (shop_user *)calloc(n, sizeof *l->items);
     if (!l->items) return HC_ENOMEM;
     for (; rc == HC_OK && l->len < n; l->len++) rc = shop_user__dec_into(d, &l->items[l->len], false);
     return rc;
@@ -403,7 +403,7 @@ int shop_users_in_team_direct(hc_db *db, int64_t team, shop_user_list *out, hc_e
                 hc_rc = hc_error_set(err, HC_ENOMEM, NULL);
                 break;
             }
-            hc_v.items = hc_p;
+            hc_v.items = (shop_user *)hc_p;
             hc_cap = hc_n;
         }
         memset(&hc_v.items[hc_v.len], 0, sizeof hc_v.items[0]);
