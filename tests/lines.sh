@@ -92,8 +92,8 @@ check() {
             if (line == 0) next                     # DWARF: no line (compiler-made code)
             if ($1 != hcache) {
                 if (line < 1 || line > nout || directive[line]) {
-                    printf "%s: the line table names %s line %d, which %s\n", what, $1, line,
-                           line > nout ? "does not exist" : "is a directive" > "/dev/stderr"
+                    why = (line > nout) ? "does not exist" : "is a directive"
+                    printf "%s: the line table names %s line %d, which %s\n", what, $1, line, why > "/dev/stderr"
                     bad++
                 }
                 next
