@@ -158,7 +158,6 @@ int plain_note_invalidate_all(hc_cache *c)
 }
 
 /* ------------------------------------------------------ cacheable lookup */
-/* What a call passes on to the key, the tags and the loader. */
 typedef struct plain_lookup__args {
     const char *key;
     int64_t name;
@@ -171,7 +170,7 @@ static int plain_lookup__key(hc_buf *hc_key, const void *hc_args)
     int hc_rc = HC_OK;
 #line 12 "tests/golden/plain.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "lookup:", 7); if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(hc_key, hc_a->key, strlen(hc_a->key)); if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, ":", 1); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_key, (int64_t)hc_a->name);
-#line 175 "plain.hc.c"
+#line 174 "plain.hc.c"
     return hc_rc;
 }
 
@@ -182,10 +181,9 @@ static int plain_lookup__load(const void *hc_args, void *hc_out, hc_error *err)
     return plain_lookup_load(hc_a->key, hc_a->name, (plain_note *)hc_out, err);
 }
 
-/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+/* Its counters on each cache (hc_decl_stats_each), and what hc_cached_call
+   needs to know about it. */
 static hc_decl plain_lookup__decl = {"plain", "lookup", HC_DECL_CACHEABLE, 0};
-
-/* Everything hc_cached_call needs to know about it. */
 static const hc_cached plain_lookup__cached = {
     HC_DECL_REF(plain_lookup__decl), "plain_lookup", "lookup", NULL,
     &plain_note__type, HC_CACHED_OPTION | HC_CACHED_NULLABLE,
@@ -203,7 +201,6 @@ int plain_lookup(hc_cache *c, const char *key, int64_t name, plain_note *out, hc
 }
 
 /* ------------------------------------------------------ cacheable count_all */
-/* What a call passes on to the key, the tags and the loader. */
 typedef struct plain_count_all__args {
     char none;                  /* C has no empty structs */
 } plain_count_all__args;
@@ -215,7 +212,7 @@ static int plain_count_all__key(hc_buf *hc_key, const void *hc_args)
     int hc_rc = HC_OK;
 #line 15 "tests/golden/plain.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "count_all", 9);
-#line 219 "plain.hc.c"
+#line 216 "plain.hc.c"
     return hc_rc;
 }
 
@@ -226,7 +223,7 @@ static int plain_count_all__tags(hc_buf *hc_tags, const void *hc_args)
     int hc_rc = HC_OK;
 #line 16 "tests/golden/plain.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "notes\000", 6);
-#line 230 "plain.hc.c"
+#line 227 "plain.hc.c"
     return hc_rc;
 }
 
@@ -239,10 +236,9 @@ static int plain_count_all__load(const void *hc_args, void *hc_out, hc_error *er
     return HC_OK;
 }
 
-/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+/* Its counters on each cache (hc_decl_stats_each), and what hc_cached_call
+   needs to know about it. */
 static hc_decl plain_count_all__decl = {"plain", "count_all", HC_DECL_CACHEABLE, 0};
-
-/* Everything hc_cached_call needs to know about it. */
 static const hc_cached plain_count_all__cached = {
     HC_DECL_REF(plain_count_all__decl), "plain_count_all", "count_all", NULL,
     &hc_cached_u64, 0,
@@ -258,7 +254,6 @@ int plain_count_all(hc_cache *c, uint64_t *out)
 }
 
 /* ------------------------------------------------------ policy fetch */
-/* What a call passes on to the key, the tags and the loader. */
 typedef struct plain_fetch__args {
     plain_fetch_loader load;
     void *ctx;
@@ -272,7 +267,7 @@ static int plain_fetch__key(hc_buf *hc_key, const void *hc_args)
     int hc_rc = HC_OK;
 #line 20 "tests/golden/plain.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "note:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(hc_key, hc_a->id, strlen(hc_a->id));
-#line 276 "plain.hc.c"
+#line 271 "plain.hc.c"
     return hc_rc;
 }
 
@@ -283,7 +278,7 @@ static int plain_fetch__tags(hc_buf *hc_tags, const void *hc_args)
     int hc_rc = HC_OK;
 #line 20 "tests/golden/plain.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "note:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(hc_tags, hc_a->id, strlen(hc_a->id)); if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "\000note:all\000", 10);
-#line 287 "plain.hc.c"
+#line 282 "plain.hc.c"
     return hc_rc;
 }
 
@@ -294,10 +289,9 @@ static int plain_fetch__load(const void *hc_args, void *hc_out, hc_error *err)
     return hc_a->load(hc_a->ctx, hc_a->id, (plain_note *)hc_out, err);
 }
 
-/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+/* Its counters on each cache (hc_decl_stats_each), and what hc_cached_call
+   needs to know about it. */
 static hc_decl plain_fetch__decl = {"plain", "fetch", HC_DECL_POLICY, 0};
-
-/* Everything hc_cached_call needs to know about it. */
 static const hc_cached plain_fetch__cached = {
     HC_DECL_REF(plain_fetch__decl), "plain_fetch", "fetch", "note",
     &plain_note__type, HC_CACHED_OPTION,

@@ -154,7 +154,6 @@ int plain_note_invalidate_all(hc_cache *c)
 }
 
 /* ------------------------------------------------------ cacheable lookup */
-/* What a call passes on to the key, the tags and the loader. */
 typedef struct plain_lookup__args {
     const char *key;
     int64_t name;
@@ -176,10 +175,9 @@ static int plain_lookup__load(const void *hc_args, void *hc_out, hc_error *err)
     return plain_lookup_load(hc_a->key, hc_a->name, (plain_note *)hc_out, err);
 }
 
-/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+/* Its counters on each cache (hc_decl_stats_each), and what hc_cached_call
+   needs to know about it. */
 static hc_decl plain_lookup__decl = {"plain", "lookup", HC_DECL_CACHEABLE, 0};
-
-/* Everything hc_cached_call needs to know about it. */
 static const hc_cached plain_lookup__cached = {
     HC_DECL_REF(plain_lookup__decl), "plain_lookup", "lookup", NULL,
     &plain_note__type, HC_CACHED_OPTION | HC_CACHED_NULLABLE,
@@ -197,7 +195,6 @@ int plain_lookup(hc_cache *c, const char *key, int64_t name, plain_note *out, hc
 }
 
 /* ------------------------------------------------------ cacheable count_all */
-/* What a call passes on to the key, the tags and the loader. */
 typedef struct plain_count_all__args {
     char none;                  /* C has no empty structs */
 } plain_count_all__args;
@@ -229,10 +226,9 @@ static int plain_count_all__load(const void *hc_args, void *hc_out, hc_error *er
     return HC_OK;
 }
 
-/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+/* Its counters on each cache (hc_decl_stats_each), and what hc_cached_call
+   needs to know about it. */
 static hc_decl plain_count_all__decl = {"plain", "count_all", HC_DECL_CACHEABLE, 0};
-
-/* Everything hc_cached_call needs to know about it. */
 static const hc_cached plain_count_all__cached = {
     HC_DECL_REF(plain_count_all__decl), "plain_count_all", "count_all", NULL,
     &hc_cached_u64, 0,
@@ -248,7 +244,6 @@ int plain_count_all(hc_cache *c, uint64_t *out)
 }
 
 /* ------------------------------------------------------ policy fetch */
-/* What a call passes on to the key, the tags and the loader. */
 typedef struct plain_fetch__args {
     plain_fetch_loader load;
     void *ctx;
@@ -280,10 +275,9 @@ static int plain_fetch__load(const void *hc_args, void *hc_out, hc_error *err)
     return hc_a->load(hc_a->ctx, hc_a->id, (plain_note *)hc_out, err);
 }
 
-/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+/* Its counters on each cache (hc_decl_stats_each), and what hc_cached_call
+   needs to know about it. */
 static hc_decl plain_fetch__decl = {"plain", "fetch", HC_DECL_POLICY, 0};
-
-/* Everything hc_cached_call needs to know about it. */
 static const hc_cached plain_fetch__cached = {
     HC_DECL_REF(plain_fetch__decl), "plain_fetch", "fetch", "note",
     &plain_note__type, HC_CACHED_OPTION,

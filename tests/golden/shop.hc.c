@@ -220,7 +220,6 @@ static int shop_user__row(hc_stmt *hc_s, shop_user *u)
 }
 
 /* ------------------------------------------------------ query user_by_id */
-/* What a call passes on to the key, the tags and the loader. */
 typedef struct shop_user_by_id__args {
     hc_db *db;
     int64_t id;
@@ -233,7 +232,7 @@ static int shop_user_by_id__key(hc_buf *hc_key, const void *hc_args)
     int hc_rc = HC_OK;
 #line 20 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:user:", 10); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_key, (int64_t)hc_a->id);
-#line 237 "shop.hc.c"
+#line 236 "shop.hc.c"
     return hc_rc;
 }
 
@@ -244,7 +243,7 @@ static int shop_user_by_id__tags(hc_buf *hc_tags, const void *hc_args)
     int hc_rc = HC_OK;
 #line 20 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "user:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_tags, (int64_t)hc_a->id); if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "\000users\000", 7);
-#line 248 "shop.hc.c"
+#line 247 "shop.hc.c"
     return hc_rc;
 }
 
@@ -255,10 +254,9 @@ static int shop_user_by_id__load(const void *hc_args, void *hc_out, hc_error *er
     return shop_user_by_id_direct(hc_a->db, hc_a->id, (shop_user *)hc_out, err);
 }
 
-/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+/* Its counters on each cache (hc_decl_stats_each), and what hc_cached_call
+   needs to know about it. */
 static hc_decl shop_user_by_id__decl = {"shop", "user_by_id", HC_DECL_QUERY, 0};
-
-/* Everything hc_cached_call needs to know about it. */
 static const hc_cached shop_user_by_id__cached = {
     HC_DECL_REF(shop_user_by_id__decl), "shop_user_by_id", "user_by_id", "user",
     &shop_user__type, HC_CACHED_OPTION | HC_CACHED_NULLABLE,
@@ -283,7 +281,7 @@ static const hc_sql shop_user_by_id__sql = {
     "SELECT id, name, email, score, active FROM users WHERE id = ?1",
 #line 19 "tests/golden/shop.hcache"
     "SELECT id, name, email, score, active FROM users WHERE id = $1",
-#line 287 "shop.hc.c"
+#line 285 "shop.hc.c"
     1, shop_user_by_id__types
 };
 
@@ -313,7 +311,6 @@ int shop_user_by_id_direct(hc_db *db, int64_t id, shop_user *out, hc_error *err)
 }
 
 /* ------------------------------------------------------ query users_in_team */
-/* What a call passes on to the key, the tags and the loader. */
 typedef struct shop_users_in_team__args {
     hc_db *db;
     int64_t team;
@@ -326,7 +323,7 @@ static int shop_users_in_team__key(hc_buf *hc_key, const void *hc_args)
     int hc_rc = HC_OK;
 #line 26 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:team:", 10); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_key, (int64_t)hc_a->team); if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, ":users", 6);
-#line 330 "shop.hc.c"
+#line 327 "shop.hc.c"
     return hc_rc;
 }
 
@@ -339,7 +336,7 @@ static int shop_users_in_team__tags(hc_buf *hc_tags, const void *hc_args)
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "users\000", 6);
 #line 27 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "team:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_tags, (int64_t)hc_a->team); if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "\000", 1);
-#line 343 "shop.hc.c"
+#line 340 "shop.hc.c"
     return hc_rc;
 }
 
@@ -350,10 +347,9 @@ static int shop_users_in_team__load(const void *hc_args, void *hc_out, hc_error 
     return shop_users_in_team_direct(hc_a->db, hc_a->team, (shop_user_list *)hc_out, err);
 }
 
-/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+/* Its counters on each cache (hc_decl_stats_each), and what hc_cached_call
+   needs to know about it. */
 static hc_decl shop_users_in_team__decl = {"shop", "users_in_team", HC_DECL_QUERY, 0};
-
-/* Everything hc_cached_call needs to know about it. */
 static const hc_cached shop_users_in_team__cached = {
     HC_DECL_REF(shop_users_in_team__decl), "shop_users_in_team", "users_in_team", NULL,
     &shop_user_list__type, 0,
@@ -378,7 +374,7 @@ static const hc_sql shop_users_in_team__sql = {
     "SELECT id, name, email, score, active FROM users WHERE team_id = ?1 ORDER BY id",
 #line 25 "tests/golden/shop.hcache"
     "SELECT id, name, email, score, active FROM users WHERE team_id = $1 ORDER BY id",
-#line 382 "shop.hc.c"
+#line 378 "shop.hc.c"
     1, shop_users_in_team__types
 };
 
@@ -421,7 +417,6 @@ int shop_users_in_team_direct(hc_db *db, int64_t team, shop_user_list *out, hc_e
 }
 
 /* ------------------------------------------------------ query user_count */
-/* What a call passes on to the key, the tags and the loader. */
 typedef struct shop_user_count__args {
     hc_db *db;
 } shop_user_count__args;
@@ -433,7 +428,7 @@ static int shop_user_count__key(hc_buf *hc_key, const void *hc_args)
     int hc_rc = HC_OK;
 #line 30 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:user_count", 15);
-#line 437 "shop.hc.c"
+#line 432 "shop.hc.c"
     return hc_rc;
 }
 
@@ -444,7 +439,7 @@ static int shop_user_count__tags(hc_buf *hc_tags, const void *hc_args)
     int hc_rc = HC_OK;
 #line 32 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "users\000", 6);
-#line 448 "shop.hc.c"
+#line 443 "shop.hc.c"
     return hc_rc;
 }
 
@@ -455,10 +450,9 @@ static int shop_user_count__load(const void *hc_args, void *hc_out, hc_error *er
     return shop_user_count_direct(hc_a->db, (int64_t *)hc_out, err);
 }
 
-/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+/* Its counters on each cache (hc_decl_stats_each), and what hc_cached_call
+   needs to know about it. */
 static hc_decl shop_user_count__decl = {"shop", "user_count", HC_DECL_QUERY, 0};
-
-/* Everything hc_cached_call needs to know about it. */
 static const hc_cached shop_user_count__cached = {
     HC_DECL_REF(shop_user_count__decl), "shop_user_count", "user_count", NULL,
     &hc_cached_i64, 0,
@@ -482,7 +476,7 @@ static const hc_sql shop_user_count__sql = {
     "SELECT count(*) FROM users",
 #line 31 "tests/golden/shop.hcache"
     "SELECT count(*) FROM users",
-#line 486 "shop.hc.c"
+#line 480 "shop.hc.c"
     0, shop_user_count__types
 };
 
@@ -518,7 +512,7 @@ static const hc_sql shop_rename_user__sql = {
     "UPDATE users SET name = ?2 WHERE id = ?1",
 #line 36 "tests/golden/shop.hcache"
     "UPDATE users SET name = $2 WHERE id = $1",
-#line 522 "shop.hc.c"
+#line 516 "shop.hc.c"
     2, shop_rename_user__types
 };
 
@@ -546,7 +540,7 @@ int shop_rename_user(hc_cache *c, hc_db *db, int64_t id, const char *name, int64
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tag[0], "user:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_tag[0], (int64_t)id);
 #line 37 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tag[1], "users", 5);
-#line 550 "shop.hc.c"
+#line 544 "shop.hc.c"
     hc_tags[0] = (const char *)hc_tag[0].data;
     hc_tags[1] = (const char *)hc_tag[1].data;
     hc_rc = hc_rc == HC_OK ? hc_exec_end(c, db, hc_tx, hc_wrc, hc_tags, 2, err)
@@ -557,7 +551,6 @@ int shop_rename_user(hc_cache *c, hc_db *db, int64_t id, const char *name, int64
 }
 
 /* ------------------------------------------------------ policy load_user */
-/* What a call passes on to the key, the tags and the loader. */
 typedef struct shop_load_user__args {
     shop_load_user_loader load;
     void *ctx;
@@ -571,7 +564,7 @@ static int shop_load_user__key(hc_buf *hc_key, const void *hc_args)
     int hc_rc = HC_OK;
 #line 41 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:user:", 10); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_key, (int64_t)hc_a->user_id);
-#line 575 "shop.hc.c"
+#line 568 "shop.hc.c"
     return hc_rc;
 }
 
@@ -582,7 +575,7 @@ static int shop_load_user__tags(hc_buf *hc_tags, const void *hc_args)
     int hc_rc = HC_OK;
 #line 41 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "user:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_tags, (int64_t)hc_a->user_id); if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "\000users\000", 7);
-#line 586 "shop.hc.c"
+#line 579 "shop.hc.c"
     return hc_rc;
 }
 
@@ -593,10 +586,9 @@ static int shop_load_user__load(const void *hc_args, void *hc_out, hc_error *err
     return hc_a->load(hc_a->ctx, hc_a->user_id, (shop_user *)hc_out, err);
 }
 
-/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+/* Its counters on each cache (hc_decl_stats_each), and what hc_cached_call
+   needs to know about it. */
 static hc_decl shop_load_user__decl = {"shop", "load_user", HC_DECL_POLICY, 0};
-
-/* Everything hc_cached_call needs to know about it. */
 static const hc_cached shop_load_user__cached = {
     HC_DECL_REF(shop_load_user__decl), "shop_load_user", "load-user", "user",
     &shop_user__type, HC_CACHED_OPTION | HC_CACHED_NULLABLE,
@@ -615,7 +607,6 @@ int shop_load_user(hc_cache *c, int64_t user_id, shop_load_user_loader load, voi
 }
 
 /* ------------------------------------------------------ cacheable fib */
-/* What a call passes on to the key, the tags and the loader. */
 typedef struct shop_fib__args {
     int64_t n;
 } shop_fib__args;
@@ -627,7 +618,7 @@ static int shop_fib__key(hc_buf *hc_key, const void *hc_args)
     int hc_rc = HC_OK;
 #line 46 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:fib:", 9); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_key, (int64_t)hc_a->n);
-#line 631 "shop.hc.c"
+#line 622 "shop.hc.c"
     return hc_rc;
 }
 
@@ -638,10 +629,9 @@ static int shop_fib__load(const void *hc_args, void *hc_out, hc_error *err)
     return shop_fib_load(hc_a->n, (int64_t *)hc_out, err);
 }
 
-/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+/* Its counters on each cache (hc_decl_stats_each), and what hc_cached_call
+   needs to know about it. */
 static hc_decl shop_fib__decl = {"shop", "fib", HC_DECL_CACHEABLE, 0};
-
-/* Everything hc_cached_call needs to know about it. */
 static const hc_cached shop_fib__cached = {
     HC_DECL_REF(shop_fib__decl), "shop_fib", "fib", NULL,
     &hc_cached_i64, 0,
@@ -657,7 +647,6 @@ int shop_fib(hc_cache *c, int64_t n, int64_t *out, hc_error *err)
 }
 
 /* ------------------------------------------------------ cacheable greeting */
-/* What a call passes on to the key, the tags and the loader. */
 typedef struct shop_greeting__args {
     const char *name;
 } shop_greeting__args;
@@ -669,7 +658,7 @@ static int shop_greeting__key(hc_buf *hc_key, const void *hc_args)
     int hc_rc = HC_OK;
 #line 50 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:greeting:", 14); if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(hc_key, hc_a->name, strlen(hc_a->name));
-#line 673 "shop.hc.c"
+#line 662 "shop.hc.c"
     return hc_rc;
 }
 
@@ -680,7 +669,7 @@ static int shop_greeting__tags(hc_buf *hc_tags, const void *hc_args)
     int hc_rc = HC_OK;
 #line 51 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "greetings\000", 10);
-#line 684 "shop.hc.c"
+#line 673 "shop.hc.c"
     return hc_rc;
 }
 
@@ -693,10 +682,9 @@ static int shop_greeting__load(const void *hc_args, void *hc_out, hc_error *err)
     return HC_OK;
 }
 
-/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+/* Its counters on each cache (hc_decl_stats_each), and what hc_cached_call
+   needs to know about it. */
 static hc_decl shop_greeting__decl = {"shop", "greeting", HC_DECL_CACHEABLE, 0};
-
-/* Everything hc_cached_call needs to know about it. */
 static const hc_cached shop_greeting__cached = {
     HC_DECL_REF(shop_greeting__decl), "shop_greeting", "greeting", NULL,
     &hc_cached_text, HC_CACHED_TEXT_RETURNED,

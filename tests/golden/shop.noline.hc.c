@@ -216,7 +216,6 @@ static int shop_user__row(hc_stmt *hc_s, shop_user *u)
 }
 
 /* ------------------------------------------------------ query user_by_id */
-/* What a call passes on to the key, the tags and the loader. */
 typedef struct shop_user_by_id__args {
     hc_db *db;
     int64_t id;
@@ -247,10 +246,9 @@ static int shop_user_by_id__load(const void *hc_args, void *hc_out, hc_error *er
     return shop_user_by_id_direct(hc_a->db, hc_a->id, (shop_user *)hc_out, err);
 }
 
-/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+/* Its counters on each cache (hc_decl_stats_each), and what hc_cached_call
+   needs to know about it. */
 static hc_decl shop_user_by_id__decl = {"shop", "user_by_id", HC_DECL_QUERY, 0};
-
-/* Everything hc_cached_call needs to know about it. */
 static const hc_cached shop_user_by_id__cached = {
     HC_DECL_REF(shop_user_by_id__decl), "shop_user_by_id", "user_by_id", "user",
     &shop_user__type, HC_CACHED_OPTION | HC_CACHED_NULLABLE,
@@ -302,7 +300,6 @@ int shop_user_by_id_direct(hc_db *db, int64_t id, shop_user *out, hc_error *err)
 }
 
 /* ------------------------------------------------------ query users_in_team */
-/* What a call passes on to the key, the tags and the loader. */
 typedef struct shop_users_in_team__args {
     hc_db *db;
     int64_t team;
@@ -334,10 +331,9 @@ static int shop_users_in_team__load(const void *hc_args, void *hc_out, hc_error 
     return shop_users_in_team_direct(hc_a->db, hc_a->team, (shop_user_list *)hc_out, err);
 }
 
-/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+/* Its counters on each cache (hc_decl_stats_each), and what hc_cached_call
+   needs to know about it. */
 static hc_decl shop_users_in_team__decl = {"shop", "users_in_team", HC_DECL_QUERY, 0};
-
-/* Everything hc_cached_call needs to know about it. */
 static const hc_cached shop_users_in_team__cached = {
     HC_DECL_REF(shop_users_in_team__decl), "shop_users_in_team", "users_in_team", NULL,
     &shop_user_list__type, 0,
@@ -402,7 +398,6 @@ int shop_users_in_team_direct(hc_db *db, int64_t team, shop_user_list *out, hc_e
 }
 
 /* ------------------------------------------------------ query user_count */
-/* What a call passes on to the key, the tags and the loader. */
 typedef struct shop_user_count__args {
     hc_db *db;
 } shop_user_count__args;
@@ -432,10 +427,9 @@ static int shop_user_count__load(const void *hc_args, void *hc_out, hc_error *er
     return shop_user_count_direct(hc_a->db, (int64_t *)hc_out, err);
 }
 
-/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+/* Its counters on each cache (hc_decl_stats_each), and what hc_cached_call
+   needs to know about it. */
 static hc_decl shop_user_count__decl = {"shop", "user_count", HC_DECL_QUERY, 0};
-
-/* Everything hc_cached_call needs to know about it. */
 static const hc_cached shop_user_count__cached = {
     HC_DECL_REF(shop_user_count__decl), "shop_user_count", "user_count", NULL,
     &hc_cached_i64, 0,
@@ -525,7 +519,6 @@ int shop_rename_user(hc_cache *c, hc_db *db, int64_t id, const char *name, int64
 }
 
 /* ------------------------------------------------------ policy load_user */
-/* What a call passes on to the key, the tags and the loader. */
 typedef struct shop_load_user__args {
     shop_load_user_loader load;
     void *ctx;
@@ -557,10 +550,9 @@ static int shop_load_user__load(const void *hc_args, void *hc_out, hc_error *err
     return hc_a->load(hc_a->ctx, hc_a->user_id, (shop_user *)hc_out, err);
 }
 
-/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+/* Its counters on each cache (hc_decl_stats_each), and what hc_cached_call
+   needs to know about it. */
 static hc_decl shop_load_user__decl = {"shop", "load_user", HC_DECL_POLICY, 0};
-
-/* Everything hc_cached_call needs to know about it. */
 static const hc_cached shop_load_user__cached = {
     HC_DECL_REF(shop_load_user__decl), "shop_load_user", "load-user", "user",
     &shop_user__type, HC_CACHED_OPTION | HC_CACHED_NULLABLE,
@@ -579,7 +571,6 @@ int shop_load_user(hc_cache *c, int64_t user_id, shop_load_user_loader load, voi
 }
 
 /* ------------------------------------------------------ cacheable fib */
-/* What a call passes on to the key, the tags and the loader. */
 typedef struct shop_fib__args {
     int64_t n;
 } shop_fib__args;
@@ -600,10 +591,9 @@ static int shop_fib__load(const void *hc_args, void *hc_out, hc_error *err)
     return shop_fib_load(hc_a->n, (int64_t *)hc_out, err);
 }
 
-/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+/* Its counters on each cache (hc_decl_stats_each), and what hc_cached_call
+   needs to know about it. */
 static hc_decl shop_fib__decl = {"shop", "fib", HC_DECL_CACHEABLE, 0};
-
-/* Everything hc_cached_call needs to know about it. */
 static const hc_cached shop_fib__cached = {
     HC_DECL_REF(shop_fib__decl), "shop_fib", "fib", NULL,
     &hc_cached_i64, 0,
@@ -619,7 +609,6 @@ int shop_fib(hc_cache *c, int64_t n, int64_t *out, hc_error *err)
 }
 
 /* ------------------------------------------------------ cacheable greeting */
-/* What a call passes on to the key, the tags and the loader. */
 typedef struct shop_greeting__args {
     const char *name;
 } shop_greeting__args;
@@ -651,10 +640,9 @@ static int shop_greeting__load(const void *hc_args, void *hc_out, hc_error *err)
     return HC_OK;
 }
 
-/* Its per-declaration counters on each cache (hc_decl_stats_each). */
+/* Its counters on each cache (hc_decl_stats_each), and what hc_cached_call
+   needs to know about it. */
 static hc_decl shop_greeting__decl = {"shop", "greeting", HC_DECL_CACHEABLE, 0};
-
-/* Everything hc_cached_call needs to know about it. */
 static const hc_cached shop_greeting__cached = {
     HC_DECL_REF(shop_greeting__decl), "shop_greeting", "greeting", NULL,
     &hc_cached_text, HC_CACHED_TEXT_RETURNED,
