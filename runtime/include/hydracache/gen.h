@@ -282,9 +282,11 @@ HC_API int hc_decl_get_or_load(hc_cache *c, hc_decl *d, const char *key,
                                hc_buf *out, hc_error *err);
 
 /*
-** What generated code calls: compiling it with -DHC_NO_DECL_STATS leaves
-** the per-declaration counting out (the benchmarks use it to measure its
-** cost). hc_stats counts either way.
+** Counting from code of one's own: compiled with -DHC_NO_DECL_STATS these
+** count nothing (the benchmarks use it to measure the counting's cost).
+** Generated code counts through hc_cached_call instead, and leaves its
+** descriptor's decl NULL under the same macro (HC_DECL_REF). hc_stats
+** counts either way.
 */
 #ifdef HC_NO_DECL_STATS
 #  define HC_DECL_CALL(c, d, hit) ((void)(d), (void)(hit))
