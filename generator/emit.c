@@ -1329,7 +1329,7 @@ static void cached_common(emitter *e, const hcg_decl *d, vars *vs, const char *e
     set(vs, "err", xstrdup(err));
 }
 
-/* "/ * HC_OK | HC_MISS ..." pieces the headers share. */
+/* What the headers add after "HC_OK" for a result that may be absent. */
 static const char *absent_doc(const hcg_decl *d)
 {
     return d->result.nullable ? " | HC_MISS" : "";
@@ -1342,7 +1342,7 @@ static void emit_query(emitter *e, const hcg_decl *d, sb *h, sb *c)
     const hcg_module *m = e->m;
     vars vs = {{{0}}, 0};
     setf(&vs, "F", "%s_%s", m->name, d->name);
-    const char *F = vs.v[0].value;
+    const char *F = vs.v[0].value;          /* the first variable set */
     sb params = {0}, dparams = {0}, cp = {0}, args = {0};
     sb_puts(&params, "hc_cache *c, hc_db *db");
     params_tail(&params, d);
@@ -1377,7 +1377,7 @@ static void emit_policy(emitter *e, const hcg_decl *d, sb *h, sb *c)
     const hcg_module *m = e->m;
     vars vs = {{{0}}, 0};
     setf(&vs, "F", "%s_%s", m->name, d->name);
-    const char *F = vs.v[0].value;
+    const char *F = vs.v[0].value;          /* the first variable set */
     sb params = {0}, lparams = {0}, cp = {0}, args = {0};
     sb_puts(&params, "hc_cache *c");
     params_tail(&params, d);
@@ -1417,7 +1417,7 @@ static void emit_cacheable(emitter *e, const hcg_decl *d, sb *h, sb *c)
     const hcg_module *m = e->m;
     vars vs = {{{0}}, 0};
     setf(&vs, "F", "%s_%s", m->name, d->name);
-    const char *F = vs.v[0].value;
+    const char *F = vs.v[0].value;          /* the first variable set */
     bool ctx = d->has_context;
     const char *err = d->infallible ? "NULL" : "err";
     sb params = {0}, lparams = {0}, cp = {0}, call = {0};
