@@ -297,7 +297,8 @@ $(B)/tests/test_dao: tests/test_dao.c tests/testutil.h $(DAO_DIR)/dao.hc.c $(DAO
 # slow trace replay under ASan+UBSan, the threaded suites under TSan, a short
 # fuzz of hcachegen, the shell tests of CHECK_SCRIPTS and the multiprocess
 # example; then one summary. Each test-run also runs hcachegen's golden
-# tests and bad-input corpus with that build. A failing step does not stop
+# tests, its #line test (tests/lines.sh) and bad-input corpus with that
+# build. A failing step does not stop
 # the others. sandbox-check-run (sandbox/sandbox.mk) is hcache-sandbox's
 # HTTP suite, with its clang, ASan and TSan builds.
 #
@@ -367,6 +368,7 @@ test-run: $(TESTS) $(REPLAY) $(HCACHEGEN)
 	@st=0; \
 	scripts/run-tests.sh $(B) "$(filter-out $(HC_TEST_SKIP),$(TESTS:$(B)/tests/%=%))" || st=1; \
 	tests/golden.sh $(B) $(B)/test-results.txt || st=1; \
+	tests/lines.sh $(B) $(B)/test-results.txt || st=1; \
 	tests/bad-inputs.sh $(B) $(B)/test-results.txt || st=1; \
 	tests/schema-check.sh $(B) $(B)/test-results.txt || st=1; \
 	tests/cli.sh $(B) $(B)/test-results.txt || st=1; \

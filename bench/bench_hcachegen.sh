@@ -46,6 +46,6 @@ best() {  # best of N runs of a command, in seconds
 gtime=$(best 5 "$gen" -o "$tmp" "$tmp/big.hcache")
 out_lines=$(cat "$tmp/big.hc.h" "$tmp/big.hc.c" | wc -l)
 ctime=$(best 1 $cc -std=c11 -O2 -Iruntime/include -I"$tmp" -c "$tmp/big.hc.c" -o "$tmp/big.o")
-echo "hcachegen: $decls declarations ($lines lines) -> $out_lines lines of C"
+echo "hcachegen: $decls declarations ($lines lines) -> $out_lines lines of C ($((out_lines / decls)) per declaration)"
 printf 'hcachegen: generate %.3f s, compile the output (%s -O2) %.2f s, ratio generate/compile = %.4f\n' \
     "$gtime" "$cc" "$ctime" "$(echo "$gtime / $ctime" | bc -l)"

@@ -383,6 +383,18 @@ static void not_here(hcg_module *m, hcg_decl *d, bool given, size_t off, const c
                   d->name, belongs ? ": " : "", belongs ? belongs : "");
 }
 
+/* The context clause belongs to cacheables: a query's loader is its SQL,
+   a policy's loader takes a context already, an exec loads nothing. */
+static void check_context(hcg_module *m, hcg_decl *d)
+{
+    static const char *const why[] = {
+        [HCG_QUERY] = "a query loads with its SQL, through the hc_db it is given",
+        [HCG_EXEC] = "an exec loads nothing",
+        [HCG_POLICY] = "a policy's loader takes a ctx already",
+    };
+    if (d->kind != HCG_CACHEABLE) not_here(m, d, d->has_context, d->context_off, "context", why[d->kind]);
+}
+
 static void check_entity_clause(hcg_module *m, hcg_decl *d)
 {
     hcg_entity *e = find_entity(m, d->entity_name);
@@ -479,6 +491,7 @@ static void check_decl(hcg_module *m, hcg_decl *d)
             hcg_error(m->src, p->off, "parameter '%s' cannot be nullable: only an exec takes NULL", p->name);
     }
     if (d->has_result) resolve_type(m, &d->result, true, "a result");
+    check_context(m, d);
 
     bool has_sql = d->sql.s || d->sql_sqlite.s || d->sql_postgres.s;
     size_t sql_off = d->sql.s ? d->sql.off : d->sql_sqlite.s ? d->sql_sqlite.off : d->sql_postgres.off;

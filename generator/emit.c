@@ -1,14 +1,26 @@
 /*
 ** emit.c -- fill the templates from a checked module.
 **
-** The templates (the .tmpl files in templates/, built into hcachegen, or --templates DIR)
-** hold the shape of the output; this file computes the pieces that depend on
-** the declarations (fields, codecs, key building) and substitutes them for
-** $name$ placeholders, as protobuf's printer does. "$$" is a dollar sign.
+** The templates (the .tmpl files in templates/, built into hcachegen, or
+** --templates DIR) hold the shape of the output; this file computes the
+** pieces that depend on the declarations (fields, codecs, key building,
+** parameter lists) and substitutes them for $name$ placeholders, as
+** protobuf's printer does. "$$" is a dollar sign. A template line that is
+** nothing but one $name$ is replaced by the value's lines, and disappears
+** when the value is empty.
 **
-** #line directives point each declaration's code back at the .hcache line;
-** a "#line @OUT@" line returns to the output file and is numbered once the
-** whole file is known.
+** Each kind of declaration has its emitter: emit_entity, emit_lists,
+** emit_rows, emit_query (with emit_direct), emit_exec, emit_policy and
+** emit_cacheable. A query, policy or cacheable becomes an arguments
+** struct, a key and a tags builder, a loader call and a constant
+** hc_cached descriptor, which hc_cached_call (runtime/core/cached.c) runs:
+** the cached read itself is the runtime's, not the output's.
+**
+** #line, as bison and re2c use it: only the code and data that come from
+** the user's text (a key or tag template, an SQL string, an entity's
+** fields) are attributed to the .hcache line they come from, and the very
+** next line goes back to the output's own numbering. A "#line @OUT@" line
+** does that; it is numbered once the whole file is known.
 */
 #include <stdarg.h>
 #include <stdio.h>
@@ -179,7 +191,7 @@ static void vars_free(vars *vs)
 /* A template's text: from --templates DIR, else built in. Cached. */
 static const char *template_text(emitter *e, const char *name)
 {
-    static struct { char name[64]; char *text; } loaded[32];
+    static struct { char name[64]; char *text; } loaded[64];
     static int nloaded;
     if (!e->o->templates_dir) {
         for (const hcg_builtin *b = hcg_builtin_templates; b->name; b++)
@@ -204,23 +216,57 @@ static const char *template_text(emitter *e, const char *name)
     while ((n = fread(buf, 1, sizeof buf, f)) > 0) sb_add(&b, buf, n);
     fclose(f);
     char *text = sb_take(&b);
-    if (nloaded < 32) {
+    if (nloaded < 64) {
         snprintf(loaded[nloaded].name, sizeof loaded[nloaded].name, "%s", name);
         loaded[nloaded++].text = text;
     }
     return text;
 }
 
-/* Append template `name` to out with every $var$ replaced. */
+/* The value of $name$ (n bytes at name), or NULL after reporting. */
+static const char *lookup(emitter *e, const char *tmpl, const vars *vs, const char *name, size_t n)
+{
+    for (int i = 0; i < vs->n; i++)
+        if (strlen(vs->v[i].name) == n && memcmp(vs->v[i].name, name, n) == 0) return vs->v[i].value;
+    fprintf(stderr, "hcachegen: template %s: unknown variable $%.*s$\n", tmpl, (int)n, name);
+    e->failed = 1;
+    return NULL;
+}
+
+/*
+** Append template `name` to out with every $var$ replaced. A line that is
+** exactly one $var$ stands for the value's lines: it is left out when the
+** value is empty, and ended with a newline when the value is not.
+*/
 static void expand(emitter *e, sb *out, const char *name, const vars *vs)
 {
     const char *t = template_text(e, name);
+    bool line_start = true;
     while (*t) {
-        const char *d = strchr(t, '$');
+        if (line_start && t[0] == '$' && t[1] != '$') {
+            const char *end = strchr(t + 1, '$');
+            if (end && end > t + 1 && (end[1] == '\n' || end[1] == 0)) {
+                const char *v = lookup(e, name, vs, t + 1, (size_t)(end - t - 1));
+                if (v && *v) {
+                    sb_puts(out, v);
+                    if (v[strlen(v) - 1] != '\n') sb_puts(out, "\n");
+                }
+                t = end[1] ? end + 2 : end + 1;
+                continue;
+            }
+        }
+        const char *d = strpbrk(t, "$\n");
         if (!d) {
             sb_puts(out, t);
             break;
         }
+        if (*d == '\n') {
+            sb_add(out, t, (size_t)(d - t) + 1);
+            t = d + 1;
+            line_start = true;
+            continue;
+        }
+        line_start = false;
         sb_add(out, t, (size_t)(d - t));
         const char *end = strchr(d + 1, '$');
         if (!end) {
@@ -232,18 +278,75 @@ static void expand(emitter *e, sb *out, const char *name, const vars *vs)
         if (n == 0) {
             sb_puts(out, "$");
         } else {
-            int i;
-            for (i = 0; i < vs->n; i++)
-                if (strlen(vs->v[i].name) == n && memcmp(vs->v[i].name, d + 1, n) == 0) break;
-            if (i == vs->n) {
-                fprintf(stderr, "hcachegen: template %s: unknown variable $%.*s$\n", name, (int)n, d + 1);
-                e->failed = 1;
-            } else {
-                sb_puts(out, vs->v[i].value);
-            }
+            const char *v = lookup(e, name, vs, d + 1, n);
+            if (v) sb_puts(out, v);
         }
         t = end + 1;
     }
+}
+
+/* Expand template `name` into a variable of its own. */
+static char *expanded(emitter *e, const char *name, const vars *vs)
+{
+    sb b = {0};
+    expand(e, &b, name, vs);
+    return sb_take(&b);
+}
+
+/* ------------------------------------------------------------- #line */
+
+/* "#line N "SOURCE"" for the .hcache line holding off; nothing without
+   #line. */
+static void src_line(const emitter *e, sb *b, size_t off)
+{
+    if (!e->o->lines) return;
+    sb_printf(b, "#line %d ", hcg_line_of(e->m->src, off));
+    sb_cstr(b, e->o->source_path);
+    sb_puts(b, "\n");
+}
+
+/* Back to the output's own lines. */
+static void out_line(const emitter *e, sb *b)
+{
+    if (e->o->lines) sb_puts(b, "#line @OUT@\n");
+}
+
+static char *src_line_var(const emitter *e, size_t off)
+{
+    sb b = {0};
+    src_line(e, &b, off);
+    return sb_take(&b);
+}
+
+static char *out_line_var(const emitter *e)
+{
+    sb b = {0};
+    out_line(e, &b);
+    return sb_take(&b);
+}
+
+/* Number the "#line @OUT@" lines: each names the line after it. */
+static char *finish_lines(char *text, const char *out_name)
+{
+    sb b = {0};
+    int line = 1;
+    for (char *p = text; *p;) {
+        char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        if (n == 11 && memcmp(p, "#line @OUT@", 11) == 0) {
+            sb_printf(&b, "#line %d ", line + 1);
+            sb_cstr(&b, out_name);
+            sb_puts(&b, "\n");
+        } else {
+            sb_add(&b, p, n);
+            if (nl) sb_puts(&b, "\n");
+        }
+        line++;
+        if (!nl) break;
+        p = nl + 1;
+    }
+    free(text);
+    return sb_take(&b);
 }
 
 /* ------------------------------------------------------------- C types */
@@ -263,9 +366,14 @@ static const char *scalar_c(hcg_base b)
     }
 }
 
-static bool owned(hcg_base b)
+/* The scalar's name in the runtime and the statement API: "i64". */
+static const char *scalar_name(hcg_base b)
 {
-    return b == HCG_TEXT || b == HCG_BLOB || b == HCG_ENTITY;
+    static const char *const name[] = {
+        [HCG_I32] = "i32", [HCG_I64] = "i64", [HCG_U32] = "u32", [HCG_U64] = "u64",
+        [HCG_F64] = "f64", [HCG_BOOL] = "bool", [HCG_TEXT] = "text", [HCG_BLOB] = "blob",
+    };
+    return b >= HCG_I32 && b <= HCG_BLOB ? name[b] : "?";
 }
 
 /* "shop_user", or the scalar's C type. */
@@ -287,6 +395,25 @@ static void result_c(const emitter *e, sb *b, const hcg_type *t)
 {
     if (t->list) list_c(e, b, t);
     else type_c(e, b, t);
+}
+
+/* The C type followed by a space unless it ends in '*': "int64_t ",
+   "char *", for declarations. */
+static char *result_decl(const emitter *e, const hcg_type *t)
+{
+    sb b = {0};
+    result_c(e, &b, t);
+    sb_puts(&b, t->base == HCG_TEXT && !t->list ? "" : " ");
+    return sb_take(&b);
+}
+
+/* A pointer to the result: "shop_user *", "char **". */
+static char *result_ptr(const emitter *e, const hcg_type *t)
+{
+    sb b = {0};
+    result_c(e, &b, t);
+    sb_puts(&b, t->base == HCG_TEXT && !t->list ? "*" : " *");
+    return sb_take(&b);
 }
 
 /* A parameter's declaration: "int64_t id", "const char *name". */
@@ -321,148 +448,106 @@ static void dec_scalar(sb *b, hcg_base base, const char *d, const char *x)
     sb_printf(b, "hc_dec_%s(%s, &%s)", fn[base], d, x);
 }
 
-/* Statements that free what the lvalue x owns. */
-static void clear_value(const emitter *e, sb *b, const hcg_type *t, const char *x, const char *indent)
+/* Statements that free what a value owns, for a value reached both as the
+   lvalue lv and the pointer ptr ("hc_v" and "&hc_v", "*out" and "out"). */
+static void clear_value(const emitter *e, sb *b, const hcg_type *t, const char *lv, const char *ptr,
+                        const char *indent)
 {
     if (t->list) {
         sb_printf(b, "%s", indent);
         list_c(e, b, t);
-        sb_printf(b, "_clear(&%s);\n", x);
+        sb_printf(b, "_clear(%s);\n", ptr);
     } else if (t->base == HCG_ENTITY) {
-        sb_printf(b, "%s%s_%s_clear(&%s);\n", indent, e->m->name, t->entity->name, x);
+        sb_printf(b, "%s%s_%s_clear(%s);\n", indent, e->m->name, t->entity->name, ptr);
     } else if (t->base == HCG_TEXT) {
-        sb_printf(b, "%sfree(%s);\n%s%s = NULL;\n", indent, x, indent, x);
+        sb_printf(b, "%sfree(%s);\n%s%s = NULL;\n", indent, lv, indent, lv);
     } else if (t->base == HCG_BLOB) {
-        sb_printf(b, "%sfree(%s.data);\n%s%s.data = NULL;\n%s%s.len = 0;\n", indent, x, indent, x, indent, x);
+        sb_printf(b, "%sfree(%s.data);\n%s%s.data = NULL;\n%s%s.len = 0;\n", indent, lv, indent, lv, indent, lv);
     }
 }
 
-/* Encode a whole value (entity, list or scalar) held in the lvalue x. */
-static void enc_value(const emitter *e, sb *b, const hcg_type *t, const char *x)
-{
-    if (t->list) {
-        list_c(e, b, t);
-        sb_printf(b, "__enc(out, &%s)", x);
-    } else if (t->base == HCG_ENTITY) {
-        sb_printf(b, "%s_%s__enc(out, &%s)", e->m->name, t->entity->name, x);
-    } else {
-        enc_scalar(b, t->base, x);
-    }
-}
-
-static void dec_value(const emitter *e, sb *b, const hcg_type *t, const char *d, const char *x)
-{
-    if (t->list) {
-        list_c(e, b, t);
-        sb_printf(b, "__dec(%s, &%s)", d, x);
-    } else if (t->base == HCG_ENTITY) {
-        sb_printf(b, "%s_%s__dec_into(%s, &%s, false)", e->m->name, t->entity->name, d, x);
-    } else {
-        dec_scalar(b, t->base, d, x);
-    }
-}
-
-/* ------------------------------------------------------------ #line */
-
-static char *line_of(const emitter *e, size_t off)
+/* The hc_cached_type of a result: the runtime's for a scalar. */
+static char *cached_type(const emitter *e, const hcg_type *t)
 {
     sb b = {0};
-    if (e->o->lines) {
-        sb_printf(&b, "#line %d ", hcg_line_of(e->m->src, off));
-        sb_cstr(&b, e->o->source_path);
-    }
-    return sb_take(&b);
-}
-
-static char *end_line(const emitter *e)
-{
-    return xstrdup(e->o->lines ? "#line @OUT@" : "");
-}
-
-/* Number the "#line @OUT@" lines; without #line, squeeze the blank lines
-   the empty $line$ placeholders leave. */
-static char *finish_lines(char *text, const char *out_name, bool lines)
-{
-    sb b = {0};
-    int line = 1;
-    bool prev_blank = false;
-    for (char *p = text; *p;) {
-        char *nl = strchr(p, '\n');
-        size_t n = nl ? (size_t)(nl - p) : strlen(p);
-        if (n == 11 && memcmp(p, "#line @OUT@", 11) == 0) {
-            sb_printf(&b, "#line %d ", line + 1);
-            sb_cstr(&b, out_name);
-            sb_puts(&b, "\n");
-        } else if (!(!lines && n == 0 && prev_blank)) {
-            sb_add(&b, p, n);
-            if (nl) sb_puts(&b, "\n");
-        }
-        prev_blank = n == 0;
-        line++;
-        if (!nl) break;
-        p = nl + 1;
-    }
-    free(text);
+    sb_puts(&b, "&");
+    if (t->list) list_c(e, &b, t);
+    else if (t->base == HCG_ENTITY) sb_printf(&b, "%s_%s", e->m->name, t->entity->name);
+    else sb_printf(&b, "hc_cached_%s", scalar_name(t->base));
+    if (t->list || t->base == HCG_ENTITY) sb_puts(&b, "__type");
     return sb_take(&b);
 }
 
 /* ------------------------------------------------------------- keys */
 
-/* Statements appending one interpolated parameter (C expression x) to
-   buffer expression k. */
-static void key_param(sb *b, const hcg_field *p, const char *k, const char *x)
+/* One guarded statement of a template's line, after those before it. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void step(sb *b, const char *fmt, ...)
 {
-    sb_puts(b, "    if (hc_rc == HC_OK) hc_rc = ");
+    if (b->len && b->s[b->len - 1] != '\n' && b->s[b->len - 1] != ' ') sb_puts(b, " ");
+    sb_puts(b, "if (hc_rc == HC_OK) hc_rc = ");
+    va_list ap;
+    va_start(ap, fmt);
+    sb_vprintf(b, fmt, ap);
+    va_end(ap);
+    sb_puts(b, ";");
+}
+
+/* Append parameter p, reached through via ("" for a parameter in scope,
+   "hc_a->" for one in an arguments struct), to buffer expression k. */
+static void key_param(sb *b, const hcg_field *p, const char *k, const char *via)
+{
+    const char *x = p->name;
     switch (p->type.base) {
-    case HCG_I32: case HCG_I64: sb_printf(b, "hc_key_piece_i64(%s, (int64_t)%s);\n", k, x); break;
-    case HCG_U32: case HCG_U64: sb_printf(b, "hc_key_piece_u64(%s, (uint64_t)%s);\n", k, x); break;
-    case HCG_F64: sb_printf(b, "hc_key_piece_f64(%s, %s);\n", k, x); break;
-    case HCG_BOOL: sb_printf(b, "hc_buf_append_str(%s, %s ? \"true\" : \"false\");\n", k, x); break;
-    case HCG_TEXT: sb_printf(b, "hc_key_piece_text(%s, %s, strlen(%s));\n", k, x, x); break;
-    case HCG_BLOB: sb_printf(b, "hc_key_piece_hex(%s, %s.data, %s.len);\n", k, x, x); break;
+    case HCG_I32: case HCG_I64: step(b, "hc_key_piece_i64(%s, (int64_t)%s%s)", k, via, x); break;
+    case HCG_U32: case HCG_U64: step(b, "hc_key_piece_u64(%s, (uint64_t)%s%s)", k, via, x); break;
+    case HCG_F64: step(b, "hc_key_piece_f64(%s, %s%s)", k, via, x); break;
+    case HCG_BOOL: step(b, "hc_buf_append_str(%s, %s%s ? \"true\" : \"false\")", k, via, x); break;
+    case HCG_TEXT: step(b, "hc_key_piece_text(%s, %s%s, strlen(%s%s))", k, via, x, via, x); break;
+    case HCG_BLOB: step(b, "hc_key_piece_hex(%s, %s%s.data, %s%s.len)", k, via, x, via, x); break;
     default: break;
     }
 }
 
-/* The literal's length is written out: a key is built on every read, hits
-   included, and a strlen of each literal was 3 % of a cached read. */
-static void key_literal(sb *b, const char *k, const char *text)
+/* Append literal text to k. Its length is written out: a key is built on
+   every read, hits included, and a strlen of each literal was 3 % of a
+   cached read. A literal may hold 0 bytes (the end of a tag), n counts
+   them. */
+static void key_literal(sb *b, const char *k, const char *text, size_t n)
 {
-    if (!*text) return;
-    sb_printf(b, "    if (hc_rc == HC_OK) hc_rc = hc_buf_append(%s, ", k);
-    sb_cstr(b, text);
-    sb_printf(b, ", %zu);\n", strlen(text));
+    if (!n) return;
+    if (b->len && b->s[b->len - 1] != '\n' && b->s[b->len - 1] != ' ') sb_puts(b, " ");
+    sb_printf(b, "if (hc_rc == HC_OK) hc_rc = hc_buf_append(%s, \"", k);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)text[i];
+        if (ch == '"' || ch == '\\') sb_printf(b, "\\%c", ch);
+        else if (ch < 0x20 || ch == 0x7f || (ch == '?' && i + 1 < n && text[i + 1] == '?')) sb_printf(b, "\\%03o", ch);
+        else sb_add(b, (const char *)&ch, 1);
+    }
+    sb_printf(b, "\", %zu);", n);
 }
 
-/* Statements appending parameter p, reached through via ("" for a
-   parameter in scope, "hc_a->" for one in an args struct), to k. */
-static void key_param_via(sb *b, const hcg_field *p, const char *k, const char *via)
-{
-    sb x = {0};
-    sb_printf(&x, "%s%s", via, p->name);
-    key_param(b, p, k, x.s);
-    free(x.s);
-}
-
-/* Statements building template t into k, after a prefix literal; its
-   parameters are reached through via (see key_param_via). */
+/* Statements building template t into k, after a prefix literal; with
+   nul, the 0 byte that ends a tag after it. */
 static void build_template(sb *b, const hcg_template *t, const char *k, const char *prefix,
-                           const char *via)
+                           const char *via, bool nul)
 {
     sb lit = {0};
-    sb_puts(&lit, prefix);
+    sb_add(&lit, prefix, strlen(prefix));
     for (size_t i = 0; i < t->pieces.n; i++) {
         const hcg_piece *p = t->pieces.v[i];
         if (p->text) {
             sb_puts(&lit, p->text);
             continue;
         }
-        if (lit.len) key_literal(b, k, lit.s);
+        key_literal(b, k, lit.s, lit.len);
         lit.len = 0;
-        if (lit.s) lit.s[0] = 0;
-        key_param_via(b, p->param, k, via);
+        key_param(b, p->param, k, via);
     }
-    if (lit.len) key_literal(b, k, lit.s);
+    if (nul) sb_add(&lit, "", 1);
+    key_literal(b, k, lit.s, lit.len);
     free(lit.s);
 }
 
@@ -491,6 +576,12 @@ static const char *entity_key(const hcg_entity *en)
     return en->key.s ? en->key.s : en->name;
 }
 
+/* Where an entity's key comes from: its key clause, or its name. */
+static size_t entity_key_off(const hcg_entity *en)
+{
+    return en->key.s ? en->key.off : en->off;
+}
+
 /* Statements appending an entity's key ("shop:user:" then the parameter)
    or, without the namespace, its tag ("user:" then the parameter) to k. */
 static void entity_key_code(sb *b, const hcg_module *m, const hcg_entity *en,
@@ -499,10 +590,21 @@ static void entity_key_code(sb *b, const hcg_module *m, const hcg_entity *en,
     char *prefix = physical ? key_prefix(m) : NULL;
     sb lit = {0};
     sb_printf(&lit, "%s%s:", prefix ? prefix : "", entity_key(en));
-    key_literal(b, k, lit.s);
-    key_param_via(b, param, k, via);
+    key_literal(b, k, lit.s, lit.len);
+    key_param(b, param, k, via);
     free(lit.s);
     free(prefix);
+}
+
+/* One line of key or tag code from the .hcache line holding off: the
+   #line, the statements, and no way back yet (the caller ends the run
+   with out_line). */
+static void code_line(const emitter *e, sb *b, size_t off, const sb *code)
+{
+    src_line(e, b, off);
+    sb_puts(b, "    ");
+    sb_add(b, code->s ? code->s : "", code->len);
+    sb_puts(b, "\n");
 }
 
 /* The collection tag: given, or "<key>:all". */
@@ -532,6 +634,9 @@ static void emit_entity(emitter *e, const hcg_entity *en, sb *h, sb *c)
     sb decv = {0}, vfield = {0}, vback = {0}, vkind = {0};
     size_t nviews = 0;
     bool nullables = false;
+    /* The struct's fields come from the entity's field lines: each is
+       attributed to its own, with a #line only where the numbering jumps. */
+    int at = hcg_line_of(m->src, en->off) + 1;
     for (size_t i = 0; i < en->fields.n; i++) {
         const hcg_field *f = en->fields.v[i];
         sb xb = {0}, vb = {0};
@@ -540,11 +645,17 @@ static void emit_entity(emitter *e, const hcg_entity *en, sb *h, sb *c)
         const char *x = xb.s;
         bool viewed = f->type.base == HCG_TEXT || f->type.base == HCG_BLOB;
         bool flag = f->type.nullable && f->type.base != HCG_TEXT;
+        int fl = hcg_line_of(m->src, f->off);
+        if (fl != at) src_line(e, &fields, f->off);
         if (f->type.base == HCG_TEXT)
             sb_printf(&fields, "    char *%s;%s\n", f->name, f->type.nullable ? "              /* NULL: null */" : "");
         else
             sb_printf(&fields, "    %s %s;\n", scalar_c(f->type.base), f->name);
-        if (flag) sb_printf(&fields, "    bool %s_is_null;\n", f->name);
+        at = fl + 1;
+        if (flag) {
+            src_line(e, &fields, f->off);
+            sb_printf(&fields, "    bool %s_is_null;\n", f->name);
+        }
 
         if (f->type.nullable) {
             nullables = true;
@@ -621,21 +732,29 @@ static void emit_entity(emitter *e, const hcg_entity *en, sb *h, sb *c)
     }
     const hcg_field *pk = en->primary;
     char *prefix = key_prefix(m);
-    entity_key_code(&key, m, en, pk, "hc_key", true, "");
-    entity_key_code(&tag, m, en, pk, "hc_tag", false, "");
+    sb kc = {0}, tc = {0};
+    entity_key_code(&kc, m, en, pk, "hc_key", true, "");
+    entity_key_code(&tc, m, en, pk, "hc_tag", false, "");
+    code_line(e, &key, entity_key_off(en), &kc);
+    out_line(e, &key);
+    code_line(e, &tag, entity_key_off(en), &tc);
+    out_line(e, &tag);
+    free(kc.s);
+    free(tc.s);
 
     sb pp = {0};
     param_decl(&pp, pk);
     setf(&vs, "name", "%s", en->name);
     setf(&vs, "T", "%s_%s", m->name, en->name);
+    set(&vs, "line", src_line_var(e, en->off));
     set(&vs, "fields", sb_take(&fields));
+    set(&vs, "endline", out_line_var(e));
     set(&vs, "encode", sb_take(&enc));
     set(&vs, "clear", sb_take(&clr));
     set(&vs, "key", sb_take(&key));
     set(&vs, "tag", sb_take(&tag));
     set(&vs, "pk_param", sb_take(&pp));
     setf(&vs, "pk", "%s", pk->name);
-    setf(&vs, "pkname", "%s", pk->name);
     sb ke = {0}, te = {0};
     sb_printf(&ke, "%s%s:{%s}", prefix, entity_key(en), pk->name);
     sb_printf(&te, "%s:{%s}", entity_key(en), pk->name);
@@ -648,14 +767,12 @@ static void emit_entity(emitter *e, const hcg_entity *en, sb *h, sb *c)
     set(&vs, "collection", comment_safe(coll));
     set(&vs, "ttl", ttl_expr(en->has_ttl ? en->ttl_ms : m->ttl_ms, en->has_ttl || m->has_ttl));
     if (pk->type.base == HCG_TEXT) {
-        setf(&vs, "check_pk", "    if (!%s) return HC_EINVAL;\n", pk->name);
-        setf(&vs, "check_upk", "    if (!u->%s) return HC_EINVAL;\n", pk->name);
+        setf(&vs, "check_pk", "    if (!%s) return HC_EINVAL;", pk->name);
+        setf(&vs, "check_upk", "    if (!u->%s) return HC_EINVAL;", pk->name);
     } else {
         set(&vs, "check_pk", xstrdup(""));
         set(&vs, "check_upk", xstrdup(""));
     }
-    set(&vs, "line", line_of(e, en->off));
-    set(&vs, "endline", end_line(e));
     expand(e, h, "entity.h.tmpl", &vs);
     expand(e, c, "entity.c.tmpl", &vs);
     free(prefix);
@@ -664,7 +781,8 @@ static void emit_entity(emitter *e, const hcg_entity *en, sb *h, sb *c)
 
 /* ------------------------------------------------------- scalar lists */
 
-/* Results of the form T[] with T scalar get a list type each, made once. */
+/* Results of the form T[] get a list type each, made once: scalar lists
+   their struct and clear, every list its codec and hc_cached_type. */
 static void emit_lists(emitter *e, sb *h, sb *c)
 {
     const hcg_module *m = e->m;
@@ -685,6 +803,8 @@ static void emit_lists(emitter *e, sb *h, sb *c)
         if (t->base == HCG_ENTITY) {
             if (done_entity[t->entity->index]) { vars_free(&vs); continue; }
             done_entity[t->entity->index] = true;
+            setf(&vs, "what", "%s values", t->entity->name);
+            setf(&vs, "item_ptr", "%s_%s *", m->name, t->entity->name);
             setf(&vs, "enc_item", "%s_%s__enc(out, &l->items[i])", m->name, t->entity->name);
             setf(&vs, "dec_item", "%s_%s__dec_into(d, &l->items[l->len], false)", m->name, t->entity->name);
             expand(e, c, "listcodec.c.tmpl", &vs);
@@ -695,11 +815,12 @@ static void emit_lists(emitter *e, sb *h, sb *c)
         done_scalar[t->base] = true;
         setf(&vs, "what", "%s values", t->name);
         setf(&vs, "item", "%s%s", scalar_c(t->base), t->base == HCG_TEXT ? "" : " ");
+        setf(&vs, "item_ptr", "%s%s*", scalar_c(t->base), t->base == HCG_TEXT ? "" : " ");
         sb ci = {0}, ei = {0}, di = {0};
         if (t->base == HCG_TEXT)
-            sb_puts(&ci, "    for (size_t i = 0; i < l->len; i++) free(l->items[i]);\n");
+            sb_puts(&ci, "    for (size_t i = 0; i < l->len; i++) free(l->items[i]);");
         else if (t->base == HCG_BLOB)
-            sb_puts(&ci, "    for (size_t i = 0; i < l->len; i++) free(l->items[i].data);\n");
+            sb_puts(&ci, "    for (size_t i = 0; i < l->len; i++) free(l->items[i].data);");
         enc_scalar(&ei, t->base, "l->items[i]");
         dec_scalar(&di, t->base, "d", "l->items[l->len]");
         set(&vs, "clear_items", sb_take(&ci));
@@ -711,377 +832,6 @@ static void emit_lists(emitter *e, sb *h, sb *c)
         vars_free(&vs);
     }
     free(done_entity);
-}
-
-/* ------------------------------------------- policies and cacheables */
-
-/* Is the stored value an option (0x00 absent, 0x01 then the value)? Entity
-   keys always hold one, so every declaration sharing the key agrees. */
-static bool stored_as_option(const hcg_decl *d)
-{
-    return d->result.nullable || d->entity != NULL;
-}
-
-/* The out-parameter: "int64_t *out", "char **out", "shop_user *out". */
-static void out_param(const emitter *e, sb *b, const hcg_decl *d)
-{
-    result_c(e, b, &d->result);
-    sb_puts(b, d->result.base == HCG_TEXT && !d->result.list ? "*out" : " *out");
-}
-
-/* The comma-separated parameter declarations, with a leading ", ". */
-static void params_tail(sb *b, const hcg_decl *d)
-{
-    for (size_t i = 0; i < d->params.n; i++) {
-        sb_puts(b, ", ");
-        param_decl(b, d->params.v[i]);
-    }
-}
-
-/* The parameter names as a call passes them from struct a. */
-static void args_from(sb *b, const hcg_decl *d, bool leading_comma)
-{
-    for (size_t i = 0; i < d->params.n; i++) {
-        const hcg_field *p = d->params.v[i];
-        sb_printf(b, "%shc_a->%s", i || leading_comma ? ", " : "", p->name);
-    }
-}
-
-/* Is the user's infallible loader a function returning T? (Scalars and
-   text are returned; entities, lists and blobs are filled through out.) */
-static bool returns_value(const hcg_decl *d)
-{
-    return !d->result.list && d->result.base != HCG_ENTITY && d->result.base != HCG_BLOB;
-}
-
-/* Checks of the parameters a caller passes: text that must not be NULL,
-   blobs whose length has no data. */
-static void check_args(sb *b, const hcg_decl *d)
-{
-    for (size_t i = 0; i < d->params.n; i++) {
-        const hcg_field *p = d->params.v[i];
-        if (p->type.nullable) continue;
-        if (p->type.base == HCG_TEXT)
-            sb_printf(b, "    if (!%s) return hc_error_set(err, HC_EINVAL, \"%s is NULL\");\n", p->name, p->name);
-        if (p->type.base == HCG_BLOB)
-            sb_printf(b, "    if (!%s.data && %s.len) return hc_error_set(err, HC_EINVAL, \"%s has no data\");\n",
-                      p->name, p->name, p->name);
-    }
-}
-
-/* The most bytes a value of this parameter adds to a key, or 0 when there
-   is no bound (text, blob). */
-static size_t param_bound(const hcg_field *p)
-{
-    switch (p->type.base) {
-    case HCG_I32: case HCG_I64: case HCG_U32: case HCG_U64: return 20;   /* "-9223372036854775808" */
-    case HCG_F64: return 32;                                             /* %.17g, "-inf", "nan" */
-    case HCG_BOOL: return 5;
-    default: return 0;
-    }
-}
-
-/* The size of a buffer that holds d's physical key and its terminator, or 0
-   when the key's length has no bound. */
-static size_t key_bound(const hcg_module *m, const hcg_decl *d)
-{
-    char *prefix = key_prefix(m);
-    size_t n = strlen(prefix) + 1;
-    free(prefix);
-    if (d->entity) return param_bound(d->entity_param) ? n + strlen(entity_key(d->entity)) + 1 + param_bound(d->entity_param) : 0;
-    for (size_t i = 0; i < d->key_tmpl.pieces.n; i++) {
-        const hcg_piece *p = d->key_tmpl.pieces.v[i];
-        size_t k = p->text ? strlen(p->text) : param_bound(p->param);
-        if (!k && !p->text) return 0;
-        n += k;
-    }
-    return n;
-}
-
-static void emit_decl(emitter *e, const hcg_decl *d, sb *h, sb *c)
-{
-    const hcg_module *m = e->m;
-    vars vs = {{{0}}, 0};
-    const char *kind = d->kind == HCG_POLICY ? "policy" : d->kind == HCG_QUERY ? "query" : "cacheable";
-    sb fb = {0};
-    sb_printf(&fb, "%s_%s", m->name, d->name);
-    const char *F = fb.s;
-    setf(&vs, "F", "%s", F);
-    setf(&vs, "kind", "%s", kind);
-    setf(&vs, "name", "%s", d->name);
-    /* The per-declaration counters' descriptor (hc_decl). */
-    setf(&vs, "module", "%s", m->name);
-    setf(&vs, "decl_kind", "%s", d->kind == HCG_POLICY ? "HC_DECL_POLICY"
-                                 : d->kind == HCG_QUERY ? "HC_DECL_QUERY" : "HC_DECL_CACHEABLE");
-    sb lab = {0};
-    if (d->label.s) sb_printf(&lab, " (\"%s\")", d->label.s);
-    set(&vs, "label", comment_safe(sb_take(&lab)));
-    sb R = {0};
-    result_c(e, &R, &d->result);
-    set(&vs, "R", sb_take(&R));
-
-    /* ---- prototypes */
-    sb pr = {0}, params = {0};
-    sb_puts(&params, d->kind == HCG_QUERY ? "hc_cache *c, hc_db *db" : "hc_cache *c");
-    params_tail(&params, d);
-    if (d->kind == HCG_POLICY) sb_printf(&params, ", %s_loader load, void *ctx", F);
-    sb_puts(&params, ", ");
-    out_param(e, &params, d);
-    if (!d->infallible) sb_puts(&params, ", hc_error *err");
-    const char *absent = d->result.nullable ? " | HC_MISS" : "";
-    if (d->kind == HCG_POLICY) {
-        sb_printf(&pr, "/* The loader you pass: fill out and return HC_OK%s, or an HC_E* code\n"
-                       "   with err filled. */\n", d->result.nullable ? ", return HC_MISS for \"none\" (cached too)" : "");
-        sb_printf(&pr, "typedef int (*%s_loader)(void *ctx", F);
-        params_tail(&pr, d);
-        sb_puts(&pr, ", ");
-        out_param(e, &pr, d);
-        sb_puts(&pr, ", hc_error *err);\n");
-        sb_printf(&pr, "/* HC_OK%s, or the loader's error, or a cache error (HC_ETIMEDOUT...). */\n", absent);
-        sb_printf(&pr, "int %s(%s);", F, params.s);
-    } else if (d->kind == HCG_QUERY) {
-        sb_printf(&pr, "/* HC_OK%s, %sHC_EDB with the database's message, or a cache\n"
-                       "   error (HC_ETIMEDOUT...). A failed query stores nothing. */\n",
-                  d->result.nullable ? " | HC_MISS (no row: the absence is cached too)" : "",
-                  d->result.list || d->result.nullable ? "" : "HC_ENOTFOUND (no row: nothing cached), ");
-        sb_printf(&pr, "int %s(%s);\n", F, params.s);
-        sb_puts(&pr, "/* The same statement without the cache: no key, no single-flight. */\n");
-        sb_printf(&pr, "int %s_direct(hc_db *db", F);
-        params_tail(&pr, d);
-        sb_puts(&pr, ", ");
-        out_param(e, &pr, d);
-        sb_puts(&pr, ", hc_error *err);");
-    } else if (!d->infallible) {
-        sb_printf(&pr, "/* HC_OK%s, or the loader's error, or a cache error (HC_ETIMEDOUT...). */\n", absent);
-        sb_printf(&pr, "int %s(%s);\n", F, params.s);
-        sb_printf(&pr, "/* You write this one: fill out and return HC_OK%s, or an HC_E* code\n"
-                       "   with err filled. It runs once per miss, under single-flight. */\n",
-                  d->result.nullable ? " (HC_MISS for \"none\", cached too)" : "");
-        sb_printf(&pr, "int %s_load(", F);
-        for (size_t i = 0; i < d->params.n; i++) {
-            if (i) sb_puts(&pr, ", ");
-            param_decl(&pr, d->params.v[i]);
-        }
-        sb_puts(&pr, d->params.n ? ", " : "");
-        out_param(e, &pr, d);
-        sb_puts(&pr, ", hc_error *err);");
-    } else {
-        sb_printf(&pr, "/* HC_OK, or a cache error (HC_ENOMEM, HC_ETIMEDOUT). */\n");
-        sb_printf(&pr, "int %s(%s);\n", F, params.s);
-        sb_puts(&pr, "/* You write this one; it cannot fail. It runs once per miss. */\n");
-        sb pl = {0};
-        for (size_t i = 0; i < d->params.n; i++) {
-            if (i) sb_puts(&pl, ", ");
-            param_decl(&pl, d->params.v[i]);
-        }
-        if (returns_value(d)) {
-            sb rt = {0};
-            result_c(e, &rt, &d->result);
-            sb_printf(&pr, "%s%s%s_load(%s);", rt.s, d->result.base == HCG_TEXT ? "" : " ", F,
-                      d->params.n ? pl.s : "void");
-            free(rt.s);
-        } else {
-            sb_printf(&pr, "void %s_load(%s%s", F, d->params.n ? pl.s : "", d->params.n ? ", " : "");
-            out_param(e, &pr, d);
-            sb_puts(&pr, ");");
-        }
-        free(pl.s);
-    }
-    set(&vs, "protos", sb_take(&pr));
-    set(&vs, "params", sb_take(&params));
-
-    /* ---- keys and tags */
-    char *prefix = key_prefix(m);
-    sb kd = {0}, bk = {0}, bt = {0}, td = {0};
-    size_t ntags = d->tag_tmpls.n;
-    if (d->entity) {
-        const hcg_entity *en = d->entity;
-        sb_printf(&kd, "%s%s:{%s}", prefix, entity_key(en), d->entity_param->name);
-        entity_key_code(&bk, m, en, d->entity_param, "&hc_key", true, "");
-        entity_key_code(&bt, m, en, d->entity_param, "&hc_tagb[0]", false, "hc_a->");
-        char *coll = collection_of(en);
-        key_literal(&bt, "&hc_tagb[1]", coll);
-        sb_printf(&td, ", tags \"%s:{%s}\", \"%s\"", entity_key(en), d->entity_param->name, coll);
-        free(coll);
-        ntags += 2;
-    } else {
-        sb_puts(&kd, prefix);
-        template_doc(&kd, &d->key_tmpl);
-        build_template(&bk, &d->key_tmpl, "&hc_key", prefix, "");
-    }
-    size_t first = d->entity ? 2 : 0;
-    for (size_t i = 0; i < d->tag_tmpls.n; i++) {
-        char k[32];
-        snprintf(k, sizeof k, "&hc_tagb[%zu]", first + i);
-        build_template(&bt, d->tag_tmpls.v[i], k, "", "hc_a->");
-        sb_puts(&td, i == 0 && !d->entity ? ", tags \"" : ", \"");
-        template_doc(&td, d->tag_tmpls.v[i]);
-        sb_puts(&td, "\"");
-    }
-    for (size_t i = 0; i < ntags; i++)
-        sb_printf(&bt, "    hc_tags[%zu] = (const char *)hc_tagb[%zu].data;\n", i, i);
-    set(&vs, "key_doc", comment_safe(sb_take(&kd)));
-    set(&vs, "tags_doc", comment_safe(sb_take(&td)));
-    set(&vs, "build_key", sb_take(&bk));
-    /* A key whose length has a bound (no text or blob in it) is built in
-       a stack array: hc_buf_reserve reallocates only when room runs short,
-       which it cannot, so the buffer is neither grown nor freed. */
-    size_t bound = key_bound(m, d);
-    if (bound) {
-        setf(&vs, "key_decl", "    uint8_t hc_kmem[%zu] = {0};         /* the longest key fits */\n"
-                              "    hc_buf hc_key = {hc_kmem, 0, sizeof hc_kmem};\n", bound);
-        set(&vs, "free_key", xstrdup(""));
-    } else {
-        set(&vs, "key_decl", xstrdup("    hc_buf hc_key = HC_BUF_INIT;\n"));
-        set(&vs, "free_key", xstrdup("    hc_buf_free(&hc_key);\n"));
-    }
-    set(&vs, "build_tags", sb_take(&bt));
-    setf(&vs, "ntags", "%zu", ntags);
-    setf(&vs, "ntags_dim", "%zu", ntags ? ntags : 1);
-    bool has_ttl = d->has_ttl || (d->entity && d->entity->has_ttl) || m->has_ttl;
-    uint64_t ttl = d->has_ttl ? d->ttl_ms : d->entity && d->entity->has_ttl ? d->entity->ttl_ms : m->ttl_ms;
-    set(&vs, "ttl", ttl_expr(ttl, has_ttl));
-    free(prefix);
-
-    /* ---- arguments and checks */
-    sb af = {0}, sa = {0}, cp = {0};
-    sb_puts(&cp, d->kind == HCG_POLICY ? "    if (!c || !out || !load) return hc_error_set(err, HC_EINVAL, NULL);\n"
-                 : d->kind == HCG_QUERY ? "    if (!c || !db || !out) return hc_error_set(err, HC_EINVAL, NULL);\n"
-                                        : "    if (!c || !out) return hc_error_set(err, HC_EINVAL, NULL);\n");
-    for (size_t i = 0; i < d->params.n; i++) {
-        const hcg_field *p = d->params.v[i];
-        sb_puts(&af, "    ");
-        param_decl(&af, p);
-        sb_puts(&af, ";\n");
-        sb_printf(&sa, "    hc_a.%s = %s;\n", p->name, p->name);
-    }
-    check_args(&cp, d);
-    if (d->kind == HCG_POLICY) {
-        sb_printf(&af, "    %s_loader load;\n    void *ctx;\n", F);
-        sb_puts(&sa, "    hc_a.load = load;\n    hc_a.ctx = ctx;\n");
-    }
-    if (d->kind == HCG_QUERY) {
-        sb_puts(&af, "    hc_db *db;\n");
-        sb_puts(&sa, "    hc_a.db = db;\n");
-    }
-    if (!af.len) sb_puts(&af, "    char none;                  /* C has no empty structs */\n");
-    set(&vs, "void_a", xstrdup(d->params.n || d->kind != HCG_CACHEABLE ? "" : "    (void)hc_a;\n"));
-    set(&vs, "arg_fields", sb_take(&af));
-    set(&vs, "set_args", sb_take(&sa));
-    set(&vs, "check_params", sb_take(&cp));
-    set(&vs, "err_setup", xstrdup(d->infallible ? "    hc_error hc_local, *err = &hc_local;\n"
-                                                : "    hc_error hc_local;\n    if (!err) err = &hc_local;\n"));
-
-    /* ---- the fill function's call */
-    sb call = {0}, ev = {0}, cv = {0};
-    bool opt = stored_as_option(d);
-    if (opt) sb_puts(&ev, "hc_enc_option(out, true);\n    if (hc_rc == HC_OK) hc_rc = ");
-    enc_value(e, &ev, &d->result, "hc_v");
-    if (d->kind == HCG_POLICY) {
-        sb_puts(&call, "    int hc_rc = hc_a->load(hc_a->ctx");
-        args_from(&call, d, true);
-        sb_puts(&call, ", &hc_v, err);\n");
-    } else if (d->kind == HCG_QUERY) {
-        sb_printf(&call, "    int hc_rc = %s_direct(hc_a->db", F);
-        args_from(&call, d, true);
-        sb_puts(&call, ", &hc_v, err);\n");
-    } else if (!d->infallible) {
-        sb_printf(&call, "    int hc_rc = %s_load(", F);
-        args_from(&call, d, false);
-        sb_printf(&call, "%s&hc_v, err);\n", d->params.n ? ", " : "");
-    } else if (returns_value(d)) {
-        sb_puts(&call, "    int hc_rc = HC_OK;\n    (void)err;\n");
-        sb_printf(&call, "    hc_v = %s_load(", F);
-        args_from(&call, d, false);
-        sb_puts(&call, ");\n");
-        if (d->result.base == HCG_TEXT)
-            sb_printf(&call, "    if (!hc_v) hc_rc = hc_error_set(err, HC_ENOMEM, \"%s_load returned NULL\");\n", F);
-    } else {
-        sb_puts(&call, "    int hc_rc = HC_OK;\n    (void)err;\n");
-        sb_printf(&call, "    %s_load(", F);
-        args_from(&call, d, false);
-        sb_printf(&call, "%s&hc_v);\n", d->params.n ? ", " : "");
-    }
-    if (!d->infallible) {
-        sb_printf(&call, "    if (hc_rc == HC_OK) hc_rc = %s;\n", ev.s);
-        if (d->result.nullable)
-            sb_puts(&call, "    else if (hc_rc == HC_MISS) hc_rc = hc_enc_option(out, false);   /* absence is cached */\n");
-        else
-        {
-            sb_puts(&call, "    else if (hc_rc == HC_MISS) hc_rc = hc_error_set(err, HC_ENOTFOUND, \"%s found nothing\", ");
-            sb_cstr(&call, d->label.s ? d->label.s : d->name);
-            sb_puts(&call, ");\n");
-        }
-    } else {
-        sb_printf(&call, "    if (hc_rc == HC_OK) hc_rc = %s;\n", ev.s);
-    }
-    free(ev.s);
-    if (d->result.list || owned(d->result.base)) clear_value(e, &cv, &d->result, "hc_v", "    ");
-    set(&vs, "call", sb_take(&call));
-    set(&vs, "clear_v", sb_take(&cv));
-    setf(&vs, "loader_what", "%s", d->kind == HCG_POLICY ? "caller's loader"
-                                    : d->kind == HCG_QUERY ? "query without the cache" : "user's function");
-
-    /* ---- decoding what hc_get_or_load returned */
-    sb dc = {0}, rt = {0}, co = {0}, cw = {0};
-    result_c(e, &rt, &d->result);
-    clear_value(e, &co, &d->result, "(*out)", "        ");
-    clear_value(e, &cw, &d->result, "hc_v", "        ");
-    if (d->result.base == HCG_ENTITY && !d->result.list) {
-        /* A struct is decoded over *out, reusing its memory. */
-        sb_puts(&dc, "    hc_dec hc_d;\n");
-        if (opt) sb_puts(&dc, "    bool hc_some = false;\n");
-        sb_puts(&dc, "    hc_dec_init(&hc_d, data, len);\n");
-        if (opt) sb_puts(&dc, "    hc_rc = hc_dec_option(&hc_d, &hc_some);\n"
-                              "    if (hc_rc == HC_OK && hc_some) return ");
-        else sb_puts(&dc, "    hc_rc = ");
-        sb_printf(&dc, "%s_%s__dec_into(&hc_d, out, true);\n", e->m->name, d->result.entity->name);
-        if (opt) {
-            sb_puts(&dc, "    if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);\n");
-            if (d->result.nullable)
-                sb_puts(&dc, "    if (hc_rc == HC_OK) hc_rc = HC_MISS;                /* cached absence */\n");
-            else
-                sb_printf(&dc, "    if (hc_rc == HC_OK) hc_rc = hc_error_set(err, HC_ENOTFOUND, \"no %s\");\n",
-                          d->entity->name);
-        }
-        goto decoded;
-    }
-    sb_printf(&dc, "    hc_dec hc_d;\n    %s%shc_v;\n", rt.s, d->result.base == HCG_TEXT && !d->result.list ? "" : " ");
-    if (opt) sb_puts(&dc, "    bool hc_some = false;\n");
-    sb_puts(&dc, "    memset(&hc_v, 0, sizeof hc_v);\n    hc_dec_init(&hc_d, data, len);\n");
-    if (opt) {
-        sb_puts(&dc, "    hc_rc = hc_dec_option(&hc_d, &hc_some);\n    if (hc_rc == HC_OK && hc_some) hc_rc = ");
-    } else {
-        sb_puts(&dc, "    hc_rc = ");
-    }
-    dec_value(e, &dc, &d->result, "&hc_d", "hc_v");
-    sb_puts(&dc, ";\n    if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);\n");
-    sb_printf(&dc, "    if (hc_rc == HC_OK%s) {\n", opt ? " && hc_some" : "");
-    sb_add(&dc, co.s ? co.s : "", co.len);
-    sb_puts(&dc, "        *out = hc_v;\n    }");
-    if (cw.len || opt) sb_puts(&dc, " else {\n");
-    sb_add(&dc, cw.s ? cw.s : "", cw.len);
-    if (opt) {
-        if (d->result.nullable)
-            sb_puts(&dc, "        if (hc_rc == HC_OK) hc_rc = HC_MISS;            /* cached absence */\n");
-        else
-            sb_printf(&dc, "        if (hc_rc == HC_OK) hc_rc = hc_error_set(err, HC_ENOTFOUND, \"no %s\");\n",
-                      d->entity->name);
-    }
-    sb_puts(&dc, cw.len || opt ? "    }\n" : "\n");
-decoded:
-    set(&vs, "absent_rc", xstrdup(!opt ? "" : d->result.nullable ? ", HC_MISS (a cached absence)"
-                                                                 : ", HC_ENOTFOUND (a cached absence)"));
-    free(rt.s);
-    free(co.s);
-    free(cw.s);
-    set(&vs, "decode", sb_take(&dc));
-    set(&vs, "line", line_of(e, d->off));
-    set(&vs, "endline", end_line(e));
-    expand(e, h, "cached.h.tmpl", &vs);
-    expand(e, c, "cached.c.tmpl", &vs);
-    vars_free(&vs);
-    free(fb.s);
 }
 
 /* ------------------------------------------------------------ database */
@@ -1099,29 +849,38 @@ static const char *sql_type(hcg_base b)
 /* The suffix of the hc_stmt_col_* reader for a base type. */
 static const char *col_fn(hcg_base b)
 {
-    static const char *const fn[] = {
-        [HCG_I32] = "i32", [HCG_I64] = "i64", [HCG_U32] = "u32", [HCG_U64] = "u64",
-        [HCG_F64] = "f64", [HCG_BOOL] = "bool", [HCG_TEXT] = "text", [HCG_BLOB] = "blob",
-    };
-    return fn[b];
+    return scalar_name(b);
 }
 
-/* The statement's constants: $types$, $sqlite$, $postgres$, $nparams$. */
-static void set_sql(emitter *e, vars *vs, const hcg_decl *d)
+/* The statement's constants, from sql.c.tmpl: the two dialects' texts,
+   each attributed to the line of the clause it comes from. */
+static char *statement(emitter *e, const hcg_decl *d)
 {
     const hcg_module *m = e->m;
-    sb t = {0}, lite = {0}, pg = {0};
+    vars vs = {{{0}}, 0};
+    sb t = {0}, text = {0};
     for (size_t i = 0; i < d->params.n; i++) {
         const hcg_field *p = d->params.v[i];
         sb_printf(&t, "%s%s", i ? ", " : "", sql_type(p->type.base));
     }
     if (!d->params.n) sb_puts(&t, "0");
-    sb_cstr(&lite, hcg_sql_rewrite(m, d, hcg_sql_for(d, HCG_SQLITE)->s, HCG_SQLITE, NULL));
-    sb_cstr(&pg, hcg_sql_rewrite(m, d, hcg_sql_for(d, HCG_POSTGRES)->s, HCG_POSTGRES, NULL));
-    set(vs, "types", sb_take(&t));
-    set(vs, "sqlite", sb_take(&lite));
-    set(vs, "postgres", sb_take(&pg));
-    setf(vs, "nparams", "%zu", d->params.n);
+    const hcg_str *lite = hcg_sql_for(d, HCG_SQLITE), *pg = hcg_sql_for(d, HCG_POSTGRES);
+    src_line(e, &text, lite->off);
+    sb_puts(&text, "    ");
+    sb_cstr(&text, hcg_sql_rewrite(m, d, lite->s, HCG_SQLITE, NULL));
+    sb_puts(&text, ",\n");
+    src_line(e, &text, pg->off);
+    sb_puts(&text, "    ");
+    sb_cstr(&text, hcg_sql_rewrite(m, d, pg->s, HCG_POSTGRES, NULL));
+    sb_puts(&text, ",\n");
+    out_line(e, &text);
+    setf(&vs, "F", "%s_%s", m->name, d->name);
+    set(&vs, "types", sb_take(&t));
+    set(&vs, "sql", sb_take(&text));
+    setf(&vs, "nparams", "%zu", d->params.n);
+    char *text_c = expanded(e, "sql.c.tmpl", &vs);
+    vars_free(&vs);
+    return text_c;
 }
 
 /* Statements binding every parameter, in declaration order, to hc_s. */
@@ -1166,7 +925,8 @@ static bool entity_read(const hcg_module *m, const hcg_entity *en)
 }
 
 /* Each entity a query returns gets a reader of one row: columns map to the
-   fields by position. */
+   fields by position, and the statement learns the fields' names, so that
+   a NULL in a field that is not nullable names the field. */
 static void emit_rows(emitter *e, sb *c)
 {
     const hcg_module *m = e->m;
@@ -1174,7 +934,7 @@ static void emit_rows(emitter *e, sb *c)
         const hcg_entity *en = m->entities.v[i];
         if (!entity_read(m, en)) continue;
         vars vs = {{{0}}, 0};
-        sb cols = {0};
+        sb cols = {0}, names = {0};
         bool dummy = false;
         for (size_t k = 0; k < en->fields.n; k++) {
             const hcg_field *f = en->fields.v[k];
@@ -1189,13 +949,14 @@ static void emit_rows(emitter *e, sb *c)
             }
             sb_printf(&cols, "    if (hc_rc == HC_OK) hc_rc = hc_stmt_col_%s(hc_s, %zu, &u->%s, %s);\n",
                       col_fn(f->type.base), k, f->name, flag);
+            sb_printf(&names, "%s\"%s\"", k ? ", " : "", f->name);
         }
         setf(&vs, "T", "%s_%s", m->name, en->name);
         setf(&vs, "name", "%s", en->name);
-        set(&vs, "null_dummy", xstrdup(dummy ? "    bool hc_null;\n" : ""));
+        setf(&vs, "nfields", "%zu", en->fields.n);
+        set(&vs, "field_names", sb_take(&names));
+        set(&vs, "null_dummy", xstrdup(dummy ? "    bool hc_null;" : ""));
         set(&vs, "cols", sb_take(&cols));
-        set(&vs, "line", line_of(e, en->off));
-        set(&vs, "endline", end_line(e));
         expand(e, c, "row.c.tmpl", &vs);
         vars_free(&vs);
     }
@@ -1212,92 +973,119 @@ static void read_value(const emitter *e, sb *b, const hcg_type *t, const char *x
                   col_fn(t->base), x, t->nullable && !t->list ? "&hc_null" : "NULL");
 }
 
-/* A query's uncached function, <name>_direct. */
+/* The comma-separated parameter declarations, with a leading ", ". */
+static void params_tail(sb *b, const hcg_decl *d)
+{
+    for (size_t i = 0; i < d->params.n; i++) {
+        sb_puts(b, ", ");
+        param_decl(b, d->params.v[i]);
+    }
+}
+
+/* The out-parameter: "int64_t *out", "char **out", "shop_user *out". */
+static void out_param(const emitter *e, sb *b, const hcg_decl *d)
+{
+    result_c(e, b, &d->result);
+    sb_puts(b, d->result.base == HCG_TEXT && !d->result.list ? "*out" : " *out");
+}
+
+/* Checks of the parameters a caller passes, worded by the runtime: text
+   that must not be NULL, blobs whose length has no data. err names the
+   hc_error (NULL for an infallible cacheable, which has none). */
+static void check_args(sb *b, const hcg_decl *d, const char *F, const char *err)
+{
+    for (size_t i = 0; i < d->params.n; i++) {
+        const hcg_field *p = d->params.v[i];
+        if (p->type.nullable) continue;
+        if (p->type.base == HCG_TEXT)
+            sb_printf(b, "    if (!%s) return hc_arg_null(%s, \"%s\", \"%s\");\n", p->name, err, F, p->name);
+        if (p->type.base == HCG_BLOB)
+            sb_printf(b, "    if (!%s.data && %s.len) return hc_arg_blob(%s, \"%s\", \"%s\");\n",
+                      p->name, p->name, err, F, p->name);
+    }
+}
+
+/* A query's uncached function, <name>_direct: direct.c.tmpl for one row,
+   direct_list.c.tmpl for every row. */
 static void emit_direct(emitter *e, const hcg_decl *d, sb *c)
 {
     const hcg_module *m = e->m;
     const hcg_type *t = &d->result;
     vars vs = {{{0}}, 0};
-    setf(&vs, "F", "%s_%s", m->name, d->name);
+    sb fb = {0};
+    sb_printf(&fb, "%s_%s", m->name, d->name);
+    const char *F = fb.s;
+    setf(&vs, "F", "%s", F);
     setf(&vs, "name", "%s", d->name);
-    set_sql(e, &vs, d);
-    sb dp = {0}, cp = {0}, bind = {0}, fetch = {0}, fin = {0}, R = {0};
+    sb dp = {0}, cp = {0}, bind = {0}, read = {0}, fin = {0}, L = {0};
     sb_puts(&dp, "hc_db *db");
     params_tail(&dp, d);
     sb_puts(&dp, ", ");
     out_param(e, &dp, d);
     sb_puts(&dp, ", hc_error *err");
-    sb_puts(&cp, "    if (!db || !out) return hc_error_set(err, HC_EINVAL, NULL);\n");
-    check_args(&cp, d);
+    sb_printf(&cp, "    if (!db) return hc_arg_null(err, \"%s_direct\", \"db\");\n", F);
+    sb_printf(&cp, "    if (!out) return hc_arg_null(err, \"%s_direct\", \"out\");\n", F);
+    {
+        sb dname = {0};
+        sb_printf(&dname, "%s_direct", F);
+        check_args(&cp, d, dname.s, "err");
+        free(dname.s);
+    }
     bind_params(&bind, d);
-    result_c(e, &R, t);
     if (t->list) {
-        sb_puts(&fetch, "    size_t hc_cap = 0;\n"
-                        "    while (hc_rc == HC_OK && (hc_rc = hc_stmt_step(hc_s)) == HC_OK) {\n"
-                        "        if (hc_v.len == hc_cap) {\n"
-                        "            size_t hc_n = hc_cap ? 2 * hc_cap : 8;\n"
-                        "            void *hc_p = hc_n <= SIZE_MAX / sizeof *hc_v.items ? realloc(hc_v.items, hc_n * sizeof *hc_v.items) : NULL;\n"
-                        "            if (!hc_p) {\n"
-                        "                hc_rc = hc_error_set(err, HC_ENOMEM, NULL);\n"
-                        "                break;\n"
-                        "            }\n"
-                        "            hc_v.items = hc_p;\n"
-                        "            hc_cap = hc_n;\n"
-                        "        }\n"
-                        "        memset(&hc_v.items[hc_v.len], 0, sizeof hc_v.items[0]);\n");
-        read_value(e, &fetch, t, "hc_v.items[hc_v.len++]", "        ");
-        sb_puts(&fetch, "    }\n    if (hc_rc == HC_DONE) hc_rc = HC_OK;        /* no more rows */\n");
+        list_c(e, &L, t);
+        read_value(e, &read, t, "hc_v.items[hc_v.len++]", "        ");
+        set(&vs, "L", sb_take(&L));
+        if (t->base == HCG_ENTITY) setf(&vs, "item_ptr", "%s_%s *", m->name, t->entity->name);
+        else setf(&vs, "item_ptr", "%s%s*", scalar_c(t->base), t->base == HCG_TEXT ? "" : " ");
+        set(&vs, "read_item", sb_take(&read));
     } else {
-        if (t->base != HCG_ENTITY && t->nullable) sb_puts(&fetch, "    bool hc_null = false;\n");
-        sb_puts(&fetch, "    if (hc_rc == HC_OK) hc_rc = hc_stmt_step(hc_s);\n"
-                        "    if (hc_rc == HC_DONE) hc_rc = HC_MISS;        /* no row */\n");
-        read_value(e, &fetch, t, "hc_v", "    ");
+        if (t->base != HCG_ENTITY && t->nullable) sb_puts(&read, "    bool hc_null = false;\n");
+        read_value(e, &read, t, "hc_v", "    ");
         if (t->base != HCG_ENTITY && t->nullable)
-            sb_puts(&fetch, "    if (hc_rc == HC_OK && hc_null) hc_rc = HC_MISS;   /* a NULL is \"none\" */\n");
-    }
-    sb co = {0}, cv = {0};
-    clear_value(e, &co, t, "(*out)", "        ");
-    clear_value(e, &cv, t, "hc_v", "        ");
-    sb_printf(&fin, "    if (hc_rc == HC_OK) {\n%s        *out = hc_v;\n    }", co.s ? co.s : "");
-    if (cv.len || (!t->list && !t->nullable)) {
-        sb_printf(&fin, " else {\n%s", cv.s ? cv.s : "");
-        if (!t->list && !t->nullable) {
-            sb_puts(&fin, "        if (hc_rc == HC_MISS) hc_rc = hc_error_set(err, HC_ENOTFOUND, \"%s: no row\", ");
-            sb_cstr(&fin, vs.v[0].value);
-            sb_puts(&fin, ");\n");
+            sb_puts(&read, "    if (hc_rc == HC_OK && hc_null) hc_rc = HC_MISS;   /* a NULL is \"none\" */\n");
+        sb co = {0}, cv = {0};
+        clear_value(e, &co, t, "*out", "out", "        ");
+        clear_value(e, &cv, t, "hc_v", "&hc_v", "        ");
+        sb_printf(&fin, "    if (hc_rc == HC_OK) {\n%s        *out = hc_v;\n    }", co.s ? co.s : "");
+        if (cv.len || !t->nullable) {
+            sb_printf(&fin, " else {\n%s", cv.s ? cv.s : "");
+            if (!t->nullable) sb_printf(&fin, "        if (hc_rc == HC_MISS) hc_rc = hc_no_row(err, \"%s\");\n", F);
+            sb_puts(&fin, "    }\n");
+        } else {
+            sb_puts(&fin, "\n");
         }
-        sb_puts(&fin, "    }\n");
-    } else {
-        sb_puts(&fin, "\n");
+        free(co.s);
+        free(cv.s);
+        set(&vs, "read", sb_take(&read));
+        set(&vs, "finish", sb_take(&fin));
+        set(&vs, "R", result_decl(e, t));
     }
-    free(co.s);
-    free(cv.s);
     set(&vs, "dparams", sb_take(&dp));
     set(&vs, "check_dparams", sb_take(&cp));
     set(&vs, "bind", sb_take(&bind));
-    set(&vs, "fetch", sb_take(&fetch));
-    set(&vs, "finish", sb_take(&fin));
-    setf(&vs, "R", "%s%s", R.s, t->base == HCG_TEXT && !t->list ? "" : " ");
-    free(R.s);
-    set(&vs, "line", line_of(e, d->off));
-    set(&vs, "endline", end_line(e));
-    expand(e, c, "direct.c.tmpl", &vs);
+    set(&vs, "statement", statement(e, d));
+    expand(e, c, t->list ? "direct_list.c.tmpl" : "direct.c.tmpl", &vs);
     vars_free(&vs);
+    free(fb.s);
 }
 
 static void emit_exec(emitter *e, const hcg_decl *d, sb *h, sb *c)
 {
     const hcg_module *m = e->m;
     vars vs = {{{0}}, 0};
-    setf(&vs, "F", "%s_%s", m->name, d->name);
+    sb fb = {0};
+    sb_printf(&fb, "%s_%s", m->name, d->name);
+    const char *F = fb.s;
+    setf(&vs, "F", "%s", F);
     setf(&vs, "name", "%s", d->name);
-    set_sql(e, &vs, d);
     sb params = {0}, cp = {0}, bind = {0}, inv = {0}, doc = {0}, decl = {0};
     sb_puts(&params, "hc_cache *c, hc_db *db");
     params_tail(&params, d);
     sb_puts(&params, ", int64_t *changes, hc_error *err");
-    sb_puts(&cp, "    if (!c || !db) return hc_error_set(err, HC_EINVAL, NULL);\n");
-    check_args(&cp, d);
+    sb_printf(&cp, "    if (!c) return hc_arg_null(err, \"%s\", \"c\");\n", F);
+    sb_printf(&cp, "    if (!db) return hc_arg_null(err, \"%s\", \"db\");\n", F);
+    check_args(&cp, d, F, "err");
     bind_params(&bind, d);
     /* The tags are built once the write is done, into hc_tag[i]; if one
        cannot be (out of memory), hc_exec_end_flush flushes instead. */
@@ -1312,13 +1100,17 @@ static void emit_exec(emitter *e, const hcg_decl *d, sb *h, sb *c)
         const hcg_template *t = d->inv_tmpls.v[i];
         char k[32];
         snprintf(k, sizeof k, "&hc_tag[%zu]", i);
-        build_template(&inv, t, k, "", "");
-        sb_printf(&inv, "    hc_tags[%zu] = (const char *)hc_tag[%zu].data;\n", i, i);
+        sb code = {0};
+        build_template(&code, t, k, "", "", false);
+        code_line(e, &inv, t->src.off, &code);
+        free(code.s);
         sb_puts(&doc, i ? ", \"" : "\"");
         template_doc(&doc, t);
         sb_puts(&doc, "\"");
     }
     if (n) {
+        out_line(e, &inv);
+        for (size_t i = 0; i < n; i++) sb_printf(&inv, "    hc_tags[%zu] = (const char *)hc_tag[%zu].data;\n", i, i);
         sb_printf(&inv, "    hc_rc = hc_rc == HC_OK ? hc_exec_end(c, db, hc_tx, hc_wrc, hc_tags, %zu, err)\n"
                         "                          : hc_exec_end_flush(c, db, hc_tx, hc_wrc, err);\n", n);
         for (size_t i = 0; i < n; i++) sb_printf(&inv, "    hc_buf_free(&hc_tag[%zu]);\n", i);
@@ -1333,10 +1125,359 @@ static void emit_exec(emitter *e, const hcg_decl *d, sb *h, sb *c)
     set(&vs, "invalidate", sb_take(&inv));
     set(&vs, "tag_decls", sb_take(&decl));
     set(&vs, "inv_doc", comment_safe(sb_take(&doc)));
-    set(&vs, "line", line_of(e, d->off));
-    set(&vs, "endline", end_line(e));
+    set(&vs, "statement", statement(e, d));
     expand(e, h, "exec.h.tmpl", &vs);
     expand(e, c, "exec.c.tmpl", &vs);
+    vars_free(&vs);
+    free(fb.s);
+}
+
+/* ------------------------------------- queries, policies and cacheables */
+
+/* Is the stored value an option (0x00 absent, 0x01 then the value)? Entity
+   keys always hold one, so every declaration sharing the key agrees. */
+static bool stored_as_option(const hcg_decl *d)
+{
+    return d->result.nullable || d->entity != NULL;
+}
+
+/* Is the user's infallible loader a function returning T? (Scalars and
+   text are returned; entities, lists and blobs are filled through out.) */
+static bool returns_value(const hcg_decl *d)
+{
+    return !d->result.list && d->result.base != HCG_ENTITY && d->result.base != HCG_BLOB;
+}
+
+/* The most bytes a value of this parameter adds to a key, or 0 when there
+   is no bound (text, blob). */
+static size_t param_bound(const hcg_field *p)
+{
+    switch (p->type.base) {
+    case HCG_I32: case HCG_I64: case HCG_U32: case HCG_U64: return 20;   /* "-9223372036854775808" */
+    case HCG_F64: return 32;                                             /* %.17g, "-inf", "nan" */
+    case HCG_BOOL: return 5;
+    default: return 0;
+    }
+}
+
+/* The size of a buffer that holds d's physical key and its terminator, or 0
+   when the key's length has no bound. */
+static size_t key_bound(const hcg_module *m, const hcg_decl *d)
+{
+    char *prefix = key_prefix(m);
+    size_t n = strlen(prefix) + 1;
+    free(prefix);
+    if (d->entity) return param_bound(d->entity_param) ? n + strlen(entity_key(d->entity)) + 1 + param_bound(d->entity_param) : 0;
+    for (size_t i = 0; i < d->key_tmpl.pieces.n; i++) {
+        const hcg_piece *p = d->key_tmpl.pieces.v[i];
+        size_t k = p->text ? strlen(p->text) : param_bound(p->param);
+        if (!k && !p->text) return 0;
+        n += k;
+    }
+    return n;
+}
+
+/* Does the template read any parameter? */
+static bool template_reads(const hcg_template *t)
+{
+    for (size_t i = 0; i < t->pieces.n; i++)
+        if (!((const hcg_piece *)t->pieces.v[i])->text) return true;
+    return false;
+}
+
+/* The line that gives a function its arguments struct, or says it needs
+   none. */
+static char *unpack(const char *F, bool used)
+{
+    sb b = {0};
+    if (used) sb_printf(&b, "    const %s__args *hc_a = (const %s__args *)hc_args;", F, F);
+    else sb_puts(&b, "    (void)hc_args;");
+    return sb_take(&b);
+}
+
+/* The arguments as the loader's call passes them from hc_a: ", hc_a->id". */
+static void args_from(sb *b, const hcg_decl *d)
+{
+    for (size_t i = 0; i < d->params.n; i++)
+        sb_printf(b, ", hc_a->%s", ((const hcg_field *)d->params.v[i])->name);
+}
+
+/*
+** What every query, policy and cacheable has (cached.c.tmpl): the
+** arguments struct, the key and tags builders, the descriptor and the
+** function the application calls. extra are the arguments that are not
+** parameters (db; load and ctx; ctx), as struct fields; err is "err" or,
+** for an infallible cacheable, "NULL". The kind's emitter has set F,
+** params, check_params and load_fn.
+*/
+static void cached_common(emitter *e, const hcg_decl *d, vars *vs, const char *extra_fields,
+                          const char *extra_set, const char *err)
+{
+    const hcg_module *m = e->m;
+    const char *F = NULL;
+    for (int i = 0; i < vs->n; i++)
+        if (strcmp(vs->v[i].name, "F") == 0) F = vs->v[i].value;
+    setf(vs, "name", "%s", d->name);
+    setf(vs, "module", "%s", m->name);
+    setf(vs, "kind", "%s", d->kind == HCG_POLICY ? "policy" : d->kind == HCG_QUERY ? "query" : "cacheable");
+    setf(vs, "decl_kind", "%s", d->kind == HCG_POLICY ? "HC_DECL_POLICY"
+                                : d->kind == HCG_QUERY ? "HC_DECL_QUERY" : "HC_DECL_CACHEABLE");
+    sb lab = {0};
+    if (d->label.s) sb_printf(&lab, " (\"%s\")", d->label.s);
+    set(vs, "label", comment_safe(sb_take(&lab)));
+    set(vs, "R_ptr", result_ptr(e, &d->result));
+
+    /* ---- the arguments struct */
+    sb af = {0}, sa = {0};
+    sb_puts(&af, extra_fields);
+    sb_puts(&sa, extra_set);
+    for (size_t i = 0; i < d->params.n; i++) {
+        const hcg_field *p = d->params.v[i];
+        sb_puts(&af, "    ");
+        param_decl(&af, p);
+        sb_puts(&af, ";\n");
+        sb_printf(&sa, "    hc_a.%s = %s;\n", p->name, p->name);
+    }
+    if (!af.len) {
+        sb_puts(&af, "    char none;                  /* C has no empty structs */\n");
+        sb_puts(&sa, "    hc_a.none = 0;\n");
+    }
+    set(vs, "arg_fields", sb_take(&af));
+    set(vs, "set_args", sb_take(&sa));
+
+    /* ---- key and tags */
+    char *prefix = key_prefix(m);
+    sb kd = {0}, kc = {0}, bk = {0}, tc = {0}, bt = {0}, td = {0};
+    size_t ntags = d->tag_tmpls.n;
+    bool key_args, tag_args = false;
+    if (d->entity) {
+        const hcg_entity *en = d->entity;
+        sb_printf(&kd, "%s%s:{%s}", prefix, entity_key(en), d->entity_param->name);
+        entity_key_code(&kc, m, en, d->entity_param, "hc_key", true, "hc_a->");
+        code_line(e, &bk, d->entity_off, &kc);
+        /* Its entity clause brings the entity's tag and collection. */
+        char *coll = collection_of(en);
+        entity_key_code(&tc, m, en, d->entity_param, "hc_tags", false, "hc_a->");
+        sb cl = {0};
+        sb_add(&cl, "", 1);                         /* the end of the entity's tag */
+        sb_add(&cl, coll, strlen(coll) + 1);
+        key_literal(&tc, "hc_tags", cl.s, cl.len);
+        free(cl.s);
+        code_line(e, &bt, d->entity_off, &tc);
+        sb_printf(&td, ", tags \"%s:{%s}\", \"%s\"", entity_key(en), d->entity_param->name, coll);
+        free(coll);
+        ntags += 2;
+        key_args = tag_args = true;
+    } else {
+        sb_puts(&kd, prefix);
+        template_doc(&kd, &d->key_tmpl);
+        build_template(&kc, &d->key_tmpl, "hc_key", prefix, "hc_a->", false);
+        code_line(e, &bk, d->key.s ? d->key.off : d->off, &kc);
+        key_args = template_reads(&d->key_tmpl);
+    }
+    out_line(e, &bk);
+    for (size_t i = 0; i < d->tag_tmpls.n; i++) {
+        const hcg_template *t = d->tag_tmpls.v[i];
+        sb code = {0};
+        build_template(&code, t, "hc_tags", "", "hc_a->", true);
+        code_line(e, &bt, t->src.off, &code);
+        free(code.s);
+        tag_args |= template_reads(t);
+        sb_puts(&td, i == 0 && !d->entity ? ", tags \"" : ", \"");
+        template_doc(&td, t);
+        sb_puts(&td, "\"");
+    }
+    if (ntags) out_line(e, &bt);
+    free(kc.s);
+    free(tc.s);
+    set(vs, "key_doc", comment_safe(sb_take(&kd)));
+    set(vs, "tags_doc", comment_safe(sb_take(&td)));
+    set(vs, "build_key", sb_take(&bk));
+    set(vs, "unpack_key", unpack(F, key_args));
+    setf(vs, "key_max", "%zu", key_bound(m, d));
+    setf(vs, "ntags", "%zu", ntags);
+    if (ntags) {
+        set(vs, "build_tags", sb_take(&bt));
+        set(vs, "unpack_tags", unpack(F, tag_args));
+        set(vs, "tags_fn", expanded(e, "tags.c.tmpl", vs));
+        setf(vs, "tags_ref", "%s__tags", F);
+    } else {
+        free(bt.s);
+        set(vs, "tags_fn", xstrdup(""));
+        set(vs, "tags_ref", xstrdup("NULL"));
+    }
+    bool has_ttl = d->has_ttl || (d->entity && d->entity->has_ttl) || m->has_ttl;
+    uint64_t ttl = d->has_ttl ? d->ttl_ms : d->entity && d->entity->has_ttl ? d->entity->ttl_ms : m->ttl_ms;
+    set(vs, "ttl", ttl_expr(ttl, has_ttl));
+    free(prefix);
+
+    /* ---- the descriptor */
+    sb lc = {0}, ec = {0};
+    sb_cstr(&lc, d->label.s ? d->label.s : d->name);
+    if (d->entity) sb_cstr(&ec, d->entity->name);
+    else sb_puts(&ec, "NULL");
+    set(vs, "label_c", sb_take(&lc));
+    set(vs, "entity_c", sb_take(&ec));
+    set(vs, "type", cached_type(e, &d->result));
+    sb fl = {0};
+    if (stored_as_option(d)) sb_puts(&fl, "HC_CACHED_OPTION");
+    if (d->result.nullable) sb_printf(&fl, "%sHC_CACHED_NULLABLE", fl.len ? " | " : "");
+    if (d->infallible && returns_value(d) && d->result.base == HCG_TEXT)
+        sb_printf(&fl, "%sHC_CACHED_TEXT_RETURNED", fl.len ? " | " : "");
+    if (!fl.len) sb_puts(&fl, "0");
+    set(vs, "flags", sb_take(&fl));
+    set(vs, "err", xstrdup(err));
+}
+
+/* What the headers add after "HC_OK" for a result that may be absent. */
+static const char *absent_doc(const hcg_decl *d)
+{
+    return d->result.nullable ? " | HC_MISS" : "";
+}
+
+/* A query: the statement's constants and <name>_direct, then what every
+   cached declaration has, loading through <name>_direct. */
+static void emit_query(emitter *e, const hcg_decl *d, sb *h, sb *c)
+{
+    const hcg_module *m = e->m;
+    vars vs = {{{0}}, 0};
+    setf(&vs, "F", "%s_%s", m->name, d->name);
+    const char *F = vs.v[0].value;          /* the first variable set */
+    sb params = {0}, dparams = {0}, cp = {0}, args = {0};
+    sb_puts(&params, "hc_cache *c, hc_db *db");
+    params_tail(&params, d);
+    sb_puts(&params, ", ");
+    out_param(e, &params, d);
+    sb_puts(&params, ", hc_error *err");
+    sb_puts(&dparams, "hc_db *db");
+    params_tail(&dparams, d);
+    sb_puts(&dparams, ", ");
+    out_param(e, &dparams, d);
+    sb_puts(&dparams, ", hc_error *err");
+    sb_printf(&cp, "    if (!db) return hc_arg_null(err, \"%s\", \"db\");\n", F);
+    check_args(&cp, d, F, "err");
+    args_from(&args, d);
+    set(&vs, "params", sb_take(&params));
+    set(&vs, "dparams", sb_take(&dparams));
+    set(&vs, "check_params", sb_take(&cp));
+    set(&vs, "args", sb_take(&args));
+    setf(&vs, "returns", "%s", d->result.nullable ? " | HC_MISS (no row: the absence is cached too)"
+                               : d->result.list ? "" : ", HC_ENOTFOUND (no row: nothing cached)");
+    cached_common(e, d, &vs, "    hc_db *db;\n", "    hc_a.db = db;\n", "err");
+    set(&vs, "load_fn", expanded(e, "load_query.c.tmpl", &vs));
+    expand(e, h, "query.h.tmpl", &vs);
+    expand(e, c, "cached.c.tmpl", &vs);
+    emit_direct(e, d, c);
+    vars_free(&vs);
+}
+
+/* A policy: the caller passes the loader and its context at each call. */
+static void emit_policy(emitter *e, const hcg_decl *d, sb *h, sb *c)
+{
+    const hcg_module *m = e->m;
+    vars vs = {{{0}}, 0};
+    setf(&vs, "F", "%s_%s", m->name, d->name);
+    const char *F = vs.v[0].value;          /* the first variable set */
+    sb params = {0}, lparams = {0}, cp = {0}, args = {0};
+    sb_puts(&params, "hc_cache *c");
+    params_tail(&params, d);
+    sb_printf(&params, ", %s_loader load, void *ctx, ", F);
+    out_param(e, &params, d);
+    sb_puts(&params, ", hc_error *err");
+    sb_puts(&lparams, "void *ctx");
+    params_tail(&lparams, d);
+    sb_puts(&lparams, ", ");
+    out_param(e, &lparams, d);
+    sb_puts(&lparams, ", hc_error *err");
+    sb_printf(&cp, "    if (!load) return hc_arg_null(err, \"%s\", \"load\");\n", F);
+    check_args(&cp, d, F, "err");
+    args_from(&args, d);
+    set(&vs, "params", sb_take(&params));
+    set(&vs, "loader_params", sb_take(&lparams));
+    set(&vs, "check_params", sb_take(&cp));
+    set(&vs, "args", sb_take(&args));
+    set(&vs, "absent", xstrdup(absent_doc(d)));
+    set(&vs, "none", xstrdup(d->result.nullable ? ", return HC_MISS for \"none\" (cached too)" : ""));
+    sb extra = {0};
+    sb_printf(&extra, "    %s_loader load;\n    void *ctx;\n", F);
+    cached_common(e, d, &vs, extra.s, "    hc_a.load = load;\n    hc_a.ctx = ctx;\n", "err");
+    free(extra.s);
+    set(&vs, "load_fn", expanded(e, "load_policy.c.tmpl", &vs));
+    expand(e, h, "policy.h.tmpl", &vs);
+    expand(e, c, "cached.c.tmpl", &vs);
+    vars_free(&vs);
+}
+
+/* A cacheable: the application writes <name>_load. Fallible ones return a
+   code and fill out; infallible ones return the value (scalars, text) or
+   fill out (blobs, entities, lists). With `context;` the loader takes the
+   ctx the caller passes. */
+static void emit_cacheable(emitter *e, const hcg_decl *d, sb *h, sb *c)
+{
+    const hcg_module *m = e->m;
+    vars vs = {{{0}}, 0};
+    setf(&vs, "F", "%s_%s", m->name, d->name);
+    const char *F = vs.v[0].value;          /* the first variable set */
+    bool ctx = d->has_context;
+    const char *err = d->infallible ? "NULL" : "err";
+    sb params = {0}, lparams = {0}, cp = {0}, call = {0};
+    sb_puts(&params, "hc_cache *c");
+    params_tail(&params, d);
+    if (ctx) sb_puts(&params, ", void *ctx");
+    sb_puts(&params, ", ");
+    out_param(e, &params, d);
+    if (!d->infallible) sb_puts(&params, ", hc_error *err");
+    check_args(&cp, d, F, err);
+
+    /* The loader's prototype, and the call of it. */
+    sb_printf(&call, "%s_load(", F);
+    if (ctx) {
+        sb_puts(&lparams, "void *ctx");
+        sb_puts(&call, "hc_a->ctx");
+    }
+    for (size_t i = 0; i < d->params.n; i++) {
+        const hcg_field *p = d->params.v[i];
+        if (lparams.len) sb_puts(&lparams, ", ");
+        param_decl(&lparams, p);
+        sb_printf(&call, "%shc_a->%s", i || ctx ? ", " : "", p->name);
+    }
+    char *rp = result_ptr(e, &d->result);
+    bool any = ctx || d->params.n;
+    if (!d->infallible) {
+        sb_printf(&lparams, "%s", any ? ", " : "");
+        out_param(e, &lparams, d);
+        sb_puts(&lparams, ", hc_error *err");
+        sb_printf(&call, "%s(%s)hc_out, err)", any ? ", " : "", rp);
+    } else if (returns_value(d)) {
+        sb rt = {0};
+        sb_printf(&rt, "*(%s)hc_out = ", rp);
+        sb_add(&rt, call.s, call.len);
+        sb_puts(&rt, ")");
+        free(call.s);
+        call = rt;
+        char *rd = result_decl(e, &d->result);
+        setf(&vs, "load_proto", "%s%s_load(%s)", rd, F, any ? lparams.s : "void");
+        free(rd);
+    } else {
+        sb_printf(&call, "%s(%s)hc_out)", any ? ", " : "", rp);
+        sb lp = {0};
+        sb_printf(&lp, "void %s_load(%s%s", F, any ? lparams.s : "", any ? ", " : "");
+        out_param(e, &lp, d);
+        sb_puts(&lp, ")");
+        set(&vs, "load_proto", sb_take(&lp));
+    }
+    free(rp);
+    set(&vs, "params", sb_take(&params));
+    set(&vs, "loader_params", sb_take(&lparams));
+    set(&vs, "check_params", sb_take(&cp));
+    set(&vs, "call", sb_take(&call));
+    set(&vs, "absent", xstrdup(absent_doc(d)));
+    set(&vs, "none", xstrdup(d->result.nullable ? " (HC_MISS for \"none\", cached too)" : ""));
+    cached_common(e, d, &vs, ctx ? "    void *ctx;\n" : "", ctx ? "    hc_a.ctx = ctx;\n" : "", err);
+    set(&vs, "unpack_load", unpack(F, any));
+    set(&vs, "load_fn", expanded(e, d->infallible ? "load_infallible.c.tmpl" : "load_cacheable.c.tmpl", &vs));
+    expand(e, h, d->infallible ? "infallible.h.tmpl" : "cacheable.h.tmpl", &vs);
+    expand(e, c, "cached.c.tmpl", &vs);
     vars_free(&vs);
 }
 
@@ -1351,12 +1492,12 @@ int hcg_emit(const hcg_module *m, const hcg_emit_opts *o, hcg_output *out)
     emit_rows(&e, &c);
     for (size_t i = 0; i < m->decls.n; i++) {
         const hcg_decl *d = m->decls.v[i];
-        if (d->kind == HCG_EXEC) {
-            emit_exec(&e, d, &h, &c);
-            continue;
+        switch (d->kind) {
+        case HCG_QUERY: emit_query(&e, d, &h, &c); break;
+        case HCG_EXEC: emit_exec(&e, d, &h, &c); break;
+        case HCG_POLICY: emit_policy(&e, d, &h, &c); break;
+        case HCG_CACHEABLE: emit_cacheable(&e, d, &h, &c); break;
         }
-        if (d->kind == HCG_QUERY) emit_direct(&e, d, &c);
-        emit_decl(&e, d, &h, &c);
     }
 
     vars vs = {{{0}}, 0};
@@ -1393,10 +1534,19 @@ int hcg_emit(const hcg_module *m, const hcg_emit_opts *o, hcg_output *out)
         free(src.s);
         return -1;
     }
-    out->header = finish_lines(sb_take(&hdr), o->header_name, o->lines);
-    char *cname = xstrdup(o->header_name);
-    cname[strlen(cname) - 1] = 'c';
-    out->source = finish_lines(sb_take(&src), cname, o->lines);
-    free(cname);
+    /* The outputs by the path they are written to, as the compiler
+       will be given them, so that a debugger finds them. */
+    sb hn = {0}, cn = {0};
+    if (o->out_dir) {
+        sb_printf(&hn, "%s/", o->out_dir);
+        sb_printf(&cn, "%s/", o->out_dir);
+    }
+    sb_puts(&hn, o->header_name);
+    sb_add(&cn, o->header_name, strlen(o->header_name) - 1);
+    sb_puts(&cn, "c");
+    out->header = finish_lines(sb_take(&hdr), hn.s);
+    out->source = finish_lines(sb_take(&src), cn.s);
+    free(hn.s);
+    free(cn.s);
     return 0;
 }

@@ -254,6 +254,17 @@ clauses(A) ::= clauses(B) LEAVES(K) STALE names(L) UNTIL TTL SEMI. {
     }
 }
 
+/* ------------------------------------------------------ the context clause */
+/* `context;` on a cacheable: its loader takes the void *ctx its caller
+   passes, as a policy's loader does (issue 16, 18). check.c refuses it on
+   the other kinds. Kept apart from the clauses above so that grammars
+   adding clauses of their own merge without a conflict. */
+clauses(A) ::= clauses(B) CONTEXT(K) SEMI. {
+    A = B;
+    if (once(m, A->has_context, K, "context")) { A->has_context = true; A->context_off = K.off; }
+}
+ident(A) ::= CONTEXT(T). { A = T; }
+
 strings(A) ::= STRING(S). { memset(&A, 0, sizeof A); hcg_vec_push(m->arena, &A, str_new(m, S)); }
 strings(A) ::= strings(B) COMMA STRING(S). { A = B; hcg_vec_push(m->arena, &A, str_new(m, S)); }
 

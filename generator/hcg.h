@@ -189,6 +189,8 @@ typedef struct hcg_decl {
     bool has_stale;                  /* leaves stale q1, q2 until ttl; */
     size_t stale_off;
     hcg_vec stale;                   /* hcg_str * (query names) */
+    bool has_context;                /* context; : the loader takes the caller's ctx */
+    size_t context_off;
     /* filled by check */
     hcg_entity *entity;
     hcg_field *entity_param;
@@ -287,6 +289,9 @@ typedef struct hcg_emit_opts {
     const char *source_path;         /* for #line, as given */
     bool lines;                      /* emit #line directives */
     const char *templates_dir;       /* NULL: built-in templates */
+    const char *out_dir;             /* -o DIR as given: #line names the outputs
+                                        DIR/NAME, as bison and re2c name theirs
+                                        (NULL: NAME alone) */
 } hcg_emit_opts;
 
 /* Fill out from a checked module. Returns 0, or -1 after printing why. */

@@ -163,6 +163,7 @@ int hcg_lex(hcg_lexer *lx, hcg_token *t)
         "leaves"      { lx->cur = YYCURSOR; RET(TK_LEAVES); }
         "stale"       { lx->cur = YYCURSOR; RET(TK_STALE); }
         "until"       { lx->cur = YYCURSOR; RET(TK_UNTIL); }
+        "context"     { lx->cur = YYCURSOR; RET(TK_CONTEXT); }   /* the context clause */
         id            { lx->cur = YYCURSOR; RET(TK_IDENT); }
         "->"          { lx->cur = YYCURSOR; RET(TK_ARROW); }
         ";"           { lx->cur = YYCURSOR; RET(TK_SEMI); }
@@ -217,6 +218,7 @@ const char *hcg_token_name(int code)
     case TK_LEAVES:      return "'leaves'";
     case TK_STALE:       return "'stale'";
     case TK_UNTIL:       return "'until'";
+    case TK_CONTEXT:     return "'context'";
     case TK_IDENT:       return "a name";
     case TK_STRING:      return "a string";
     case TK_DURATION:    return "a duration";

@@ -346,7 +346,7 @@ int main(int argc, char **argv)
         snprintf(hpath, n, "%s/%s.hc.h", outdir, stem);
         snprintf(cpath, n, "%s/%s.hc.c", outdir, stem);
         snprintf(hname, n, "%s.hc.h", stem);
-        hcg_emit_opts o = {hname, input, lines, templates};
+        hcg_emit_opts o = {hname, input, lines, templates, outdir};
         hcg_output out = {NULL, NULL};
         if (hcg_emit(&m, &o, &out) != 0) {
             status = 2;

@@ -88,7 +88,7 @@ $(FUZZ_DICT): tests/fuzz.mk
 	@mkdir -p $(dir $@)
 	$(Q)printf '"%s"\n' module namespace default ttl entity key collection primary \
 	    query exec policy cacheable infallible sql sql.sqlite sql.postgres sql.mysql \
-	    tags invalidates nothing name i32 i64 u32 u64 f64 bool text blob 'text?' \
+	    tags invalidates nothing name context i32 i64 u32 u64 f64 bool text blob 'text?' \
 	    'user[]' '->' '{' '}' '(' ')' '[' ']' ':' ';' ',' '?' '.' '//' '/*' '*/' \
 	    '\"' '\\' '\\n' '\\q' '\x00' '\x01' '\xc3\xa9' 5m 10s 250ms 1h 7d 0s 300 \
 	    '{id}' ':{' 'key \"' 'entity user(id);' 'invalidates nothing;' \

@@ -538,6 +538,92 @@ static void test_cacheable_fallible(void **state)
     hc_cache_close(c);
 }
 
+/* ---------------------------------------------- cacheables with context */
+
+typedef struct scale {
+    int64_t factor;
+    int calls;
+} scale;
+
+int cg_scaled_load(void *ctx, int64_t n, int64_t *out, hc_error *err)
+{
+    scale *s = ctx;
+    if (!s) return hc_error_set(err, HC_ELOAD, "no context");
+    s->calls++;
+    *out = n * s->factor;
+    return HC_OK;
+}
+
+char *cg_shout_load(void *ctx, const char *word)
+{
+    scale *s = ctx;
+    s->calls++;
+    size_t n = strlen(word);
+    char *t = malloc(n + 2);
+    if (t) {
+        for (size_t i = 0; i < n; i++) t[i] = (char)(word[i] >= 'a' && word[i] <= 'z' ? word[i] - 32 : word[i]);
+        memcpy(t + n, "!", 2);
+    }
+    return t;
+}
+
+/* The ctx of a call reaches the loader, as a policy's does; a hit does not
+   run the loader, whatever ctx it is given. */
+static void test_cacheable_context(void **state)
+{
+    (void)state;
+    hc_cache *c = open_cache();
+    scale s = {3, 0}, other = {100, 0};
+    int64_t v = 0;
+    hc_error err;
+    assert_int_equal(cg_scaled(c, 7, &s, &v, &err), HC_OK);
+    assert_int_equal(v, 21);
+    assert_int_equal(cg_scaled(c, 7, &other, &v, &err), HC_OK);   /* a hit */
+    assert_int_equal(v, 21);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(other.calls, 0);
+    assert_int_equal(cg_scaled(c, 8, &other, &v, &err), HC_OK);
+    assert_int_equal(v, 800);
+    assert_int_equal(cg_scaled(c, 9, NULL, &v, &err), HC_ELOAD);
+    assert_string_equal(err.message, "no context");
+
+    char *w = NULL;
+    assert_int_equal(cg_shout(c, "hey", &s, &w), HC_OK);
+    assert_string_equal(w, "HEY!");
+    assert_int_equal(cg_shout(c, "hey", &s, &w), HC_OK);
+    assert_int_equal(s.calls, 2);
+    assert_true(hc_contains(c, "app:shout:hey"));
+    free(w);
+    hc_cache_close(c);
+}
+
+/* Argument errors name the function and the argument. */
+static void test_argument_messages(void **state)
+{
+    (void)state;
+    hc_cache *c = open_cache();
+    loader_state ls = {0, HC_OK, 0};
+    cg_user out = {0};
+    hc_error err;
+    assert_int_equal(cg_load_user(NULL, 1, user_loader, &ls, &out, &err), HC_EINVAL);
+    assert_string_equal(err.message, "cg_load_user: argument 'c' is NULL");
+    assert_int_equal(cg_load_user(c, 1, NULL, &ls, &out, &err), HC_EINVAL);
+    assert_string_equal(err.message, "cg_load_user: argument 'load' is NULL");
+    assert_int_equal(cg_load_user(c, 1, user_loader, &ls, NULL, &err), HC_EINVAL);
+    assert_string_equal(err.message, "cg_load_user: argument 'out' is NULL");
+    uint32_t n = 0;
+    assert_int_equal(cg_maybe_count(c, NULL, count_loader, &ls, &n, &err), HC_EINVAL);
+    assert_string_equal(err.message, "cg_maybe_count: argument 'kind' is NULL");
+    hc_bytes out_b = {0};
+    assert_int_equal(cg_digest(c, (hc_bytes){NULL, 2}, 1, &out_b, &err), HC_EINVAL);
+    assert_string_equal(err.message, "cg_digest: argument 'data' has a length and no data");
+    int64_t v = 0;
+    assert_int_equal(cg_fib(NULL, 1, &v, &err), HC_EINVAL);
+    assert_string_equal(err.message, "cg_fib: argument 'c' is NULL");
+    assert_int_equal(ls.calls, 0);
+    hc_cache_close(c);
+}
+
 static void test_cacheable_infallible(void **state)
 {
     (void)state;
@@ -583,6 +669,8 @@ int main(void)
         cmocka_unit_test(test_policy_lists_and_tags),
         cmocka_unit_test(test_cacheable_fallible),
         cmocka_unit_test(test_cacheable_infallible),
+        cmocka_unit_test(test_cacheable_context),
+        cmocka_unit_test(test_argument_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

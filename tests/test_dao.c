@@ -693,17 +693,65 @@ static void test_database_goes_away(void **state)
     dao_user_clear(&u);
 }
 
+/* The database let a NULL into a column whose entity field is not
+   nullable (the schema drifted from the .hcache): the error names the
+   field and says how to accept NULL, and nothing is cached. */
+static void test_null_in_a_field_not_nullable(void **state)
+{
+    fx *f = ready(state);
+    if (f->kind == HC_DB_SQLITE)
+        raw(f, "DROP TABLE users;"
+               "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, email TEXT,"
+               "  score REAL NOT NULL, active BOOLEAN NOT NULL, team_id INTEGER, rank INTEGER);"
+               "INSERT INTO users VALUES (7, NULL, NULL, 1.0, 1, 1, NULL), (8, 'h', NULL, 1.0, 1, NULL, NULL)");
+    else
+        raw(f, "ALTER TABLE users ALTER COLUMN name DROP NOT NULL, ALTER COLUMN team_id DROP NOT NULL;"
+               "INSERT INTO users VALUES (7, NULL, NULL, 1.0, true, 1, NULL), (8, 'h', NULL, 1.0, true, NULL, NULL)");
+    dao_user u = {0};
+    hc_error err;
+    assert_int_equal(dao_user_by_id(f->c, f->db, 7, &u, &err), HC_EDB);
+    assert_string_equal(err.message, "dao_user_by_id: column 1 ('name'): NULL in 'user.name', which is not "
+                                     "declared nullable (declare it 'name: text?' to accept NULL)");
+    assert_false(hc_contains(f->c, "dao:user:7"));
+    assert_int_equal(dao_user_by_id_direct(f->db, 8, &u, &err), HC_EDB);
+    assert_string_equal(err.message, "dao_user_by_id: column 5 ('team_id'): NULL in 'user.team', which is not "
+                                     "declared nullable (declare it 'team: i32?' to accept NULL)");
+    /* In a list too, and the statement forgets the names when it ends. */
+    dao_user_list l = {0};
+    raw(f, "UPDATE users SET team_id = 9 WHERE id = 7");
+    assert_int_equal(dao_users_in_team(f->c, f->db, 9, &l, &err), HC_EDB);
+    assert_non_null(strstr(err.message, "NULL in 'user.name'"));
+    int64_t n = 0;
+    assert_int_equal(dao_user_count(f->c, f->db, &n, &err), HC_OK);
+    assert_int_equal(n, f->kind == HC_DB_SQLITE ? 2 : 5);
+    dao_user_clear(&u);
+}
+
+/* Argument errors name the function and the argument. */
 static void test_bad_arguments(void **state)
 {
     fx *f = ready(state);
     dao_user u = {0};
-    assert_int_equal(dao_user_by_id(NULL, f->db, 1, &u, NULL), HC_EINVAL);
+    hc_error err;
+    assert_int_equal(dao_user_by_id(NULL, f->db, 1, &u, &err), HC_EINVAL);
+    assert_string_equal(err.message, "dao_user_by_id: argument 'c' is NULL");
+    assert_int_equal(dao_user_by_id(f->c, NULL, 1, &u, &err), HC_EINVAL);
+    assert_string_equal(err.message, "dao_user_by_id: argument 'db' is NULL");
+    assert_int_equal(dao_user_by_id(f->c, f->db, 1, NULL, &err), HC_EINVAL);
+    assert_string_equal(err.message, "dao_user_by_id: argument 'out' is NULL");
     assert_int_equal(dao_user_by_id(f->c, NULL, 1, &u, NULL), HC_EINVAL);
-    assert_int_equal(dao_user_by_id(f->c, f->db, 1, NULL, NULL), HC_EINVAL);
-    assert_int_equal(dao_rename_user(f->c, f->db, 1, NULL, NULL, NULL), HC_EINVAL);
-    assert_int_equal(dao_rename_user(NULL, f->db, 1, "x", NULL, NULL), HC_EINVAL);
-    assert_int_equal(dao_put_doc(f->c, f->db, 1, (hc_bytes){NULL, 3}, 0, NULL, NULL, NULL), HC_EINVAL);
-    assert_int_equal(dao_label(f->c, f->db, 1, NULL, NULL), HC_EINVAL);
+    assert_int_equal(dao_user_by_id_direct(NULL, 1, &u, &err), HC_EINVAL);
+    assert_string_equal(err.message, "dao_user_by_id_direct: argument 'db' is NULL");
+    assert_int_equal(dao_rename_user(f->c, f->db, 1, NULL, NULL, &err), HC_EINVAL);
+    assert_string_equal(err.message, "dao_rename_user: argument 'name' is NULL");
+    assert_int_equal(dao_rename_user(NULL, f->db, 1, "x", NULL, &err), HC_EINVAL);
+    assert_string_equal(err.message, "dao_rename_user: argument 'c' is NULL");
+    assert_int_equal(dao_rename_user(f->c, NULL, 1, "x", NULL, &err), HC_EINVAL);
+    assert_string_equal(err.message, "dao_rename_user: argument 'db' is NULL");
+    assert_int_equal(dao_put_doc(f->c, f->db, 1, (hc_bytes){NULL, 3}, 0, NULL, NULL, &err), HC_EINVAL);
+    assert_string_equal(err.message, "dao_put_doc: argument 'body' has a length and no data");
+    assert_int_equal(dao_label(f->c, f->db, 1, NULL, &err), HC_EINVAL);
+    assert_string_equal(err.message, "dao_label: argument 'out' is NULL");
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -724,6 +772,7 @@ int main(void)
         T(test_invalidation_after_commit),
         T(test_bad_sql_at_run_time),
         T(test_database_goes_away),
+        T(test_null_in_a_field_not_nullable),
         T(test_bad_arguments),
     };
     int failed = cmocka_run_group_tests_name("dao_sqlite", tests, group_lite, group_lite_done);

@@ -357,6 +357,9 @@ int hc_db_end(hc_stmt *st)
     if (db->active != st) return HC_EINVAL;
     db->ops->reset(st);
     st->state = HC__STMT_READY;
+    st->row_entity = NULL;
+    st->row_fields = NULL;
+    st->nrow_fields = 0;
     st->err = &st->own_err;         /* the caller's may not outlive the call */
     db->active = NULL;
     return pthread_mutex_unlock(&db->mu) == 0 ? HC_OK : HC_ESYS;
@@ -506,6 +509,14 @@ unsigned hc_stmt_ncols(hc_stmt *st)
     return st ? st->db->ops->ncols(st) : 0;
 }
 
+void hc_stmt_name_fields(hc_stmt *st, const char *entity, const char *const *fields, unsigned n)
+{
+    if (!st) return;
+    st->row_entity = entity;
+    st->row_fields = fields;
+    st->nrow_fields = fields ? n : 0;
+}
+
 int64_t hc_stmt_changes(hc_stmt *st)
 {
     if (!st || st->state == HC__STMT_READY) return 0;
@@ -528,6 +539,10 @@ static int col_get(hc_stmt *st, unsigned col, int type, hc__cell *out, bool *is_
         return hc__stmt_error(st, HC_EDB, "column %u out of range: the result has %u column%s",
                               col, n, n == 1 ? "" : "s");
     if (st->db->ops->is_null(st, col)) {
+        if (!is_null && st->row_entity && col < st->nrow_fields)
+            return hc__col_error(st, col, "NULL in '%s.%s', which is not declared nullable "
+                                 "(declare it '%s: %s?' to accept NULL)", st->row_entity,
+                                 st->row_fields[col], st->row_fields[col], hc__sql_type_name(type));
         if (!is_null) return hc__col_error(st, col, "NULL in a column not declared nullable");
         *is_null = true;
         return HC_MISS;

@@ -43,6 +43,9 @@ struct hc_stmt {
     hc_error      own_err;           /* for callers that passed NULL */
     hc__stmt_state state;
     int           fail_rc;           /* what step returns once FAILED */
+    const char   *row_entity;        /* hc_stmt_name_fields', until hc_db_end */
+    const char *const *row_fields;
+    unsigned      nrow_fields;
 };
 
 /*

@@ -4,8 +4,9 @@
 
 #include "plain.hc.h"
 
+/************ Begin the module's code (emit.c) ************/
+
 /* ---------------------------------------------------------- entity note */
-#line 6 "tests/golden/plain.hcache"
 void plain_note_clear(plain_note *u)
 {
     if (!u) return;
@@ -23,8 +24,10 @@ void plain_note_list_clear(plain_note_list *l)
     l->len = 0;
 }
 
-static int plain_note__enc(hc_buf *out, const plain_note *u)
+/* Appends the encoding of the plain_note at value to out. */
+static int plain_note__enc(hc_buf *out, const void *value)
 {
+    const plain_note *u = (const plain_note *)value;
     int hc_rc = HC_OK;
     if (hc_rc == HC_OK) hc_rc = hc_enc_text(out, u->key);
     if (hc_rc == HC_OK) hc_rc = hc_enc_text(out, u->name);
@@ -33,12 +36,13 @@ static int plain_note__enc(hc_buf *out, const plain_note *u)
     return hc_rc;
 }
 
-/* Decodes the next note of d (when whole, d must end there) over *u,
-   which holds a value or is zeroed: text and blob memory is reused where
-   the new bytes fit, so reading into the same struct again allocates
-   nothing. HC_ECODEC and HC_ENOMEM leave *u as it was. */
-static int plain_note__dec_into(hc_dec *d, plain_note *u, bool whole)
+/* Decodes the next note of d (when whole, d must end there) over the
+   plain_note at value, which holds one or is zeroed: text and blob memory is
+   reused where the new bytes fit, so reading into the same struct again
+   allocates nothing. HC_ECODEC and HC_ENOMEM leave it as it was. */
+static int plain_note__dec_into(hc_dec *d, void *value, bool whole)
 {
+    plain_note *u = (plain_note *)value;
     plain_note hc_v;
     hc_view hc_tv[2];
     bool hc_some = false;
@@ -70,6 +74,14 @@ int plain_note_encode(const plain_note *u, hc_buf *out)
     return hc_rc;
 }
 
+static void plain_note__free(void *value)
+{
+    plain_note_clear((plain_note *)value);
+}
+
+/* A note as the cache keeps it: decoded over the caller's struct. */
+static const hc_cached_type plain_note__type = {sizeof(plain_note), plain_note__enc, plain_note__dec_into, plain_note__free};
+
 int plain_note_decode(plain_note *u, const void *data, size_t len)
 {
     hc_dec hc_d;
@@ -81,8 +93,9 @@ static int plain_note__key(hc_buf *hc_key, const char *key)
 {
     int hc_rc = HC_OK;
     hc_buf_reset(hc_key);
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "note:", 5);
-    if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(hc_key, key, strlen(key));
+#line 6 "tests/golden/plain.hcache"
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "note:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(hc_key, key, strlen(key));
+#line 99 "plain.hc.c"
     return hc_rc;
 }
 
@@ -90,8 +103,9 @@ static int plain_note__tag(hc_buf *hc_tag, const char *key)
 {
     int hc_rc = HC_OK;
     hc_buf_reset(hc_tag);
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tag, "note:", 5);
-    if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(hc_tag, key, strlen(key));
+#line 6 "tests/golden/plain.hcache"
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tag, "note:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(hc_tag, key, strlen(key));
+#line 109 "plain.hc.c"
     return hc_rc;
 }
 
@@ -103,44 +117,28 @@ int plain_note_key(hc_buf *out, const char *key)
 
 int plain_note_get(hc_cache *c, const char *key, plain_note *out)
 {
-    hc_buf hc_key = HC_BUF_INIT, hc_val = HC_BUF_INIT;
+    hc_buf hc_key = HC_BUF_INIT;
     if (!key) return HC_EINVAL;
     int hc_rc = plain_note__key(&hc_key, key);
-    if (hc_rc == HC_OK) hc_rc = hc_get(c, (const char *)hc_key.data, &hc_val);
-    if (hc_rc == HC_OK) {
-        hc_dec hc_d;
-        bool hc_some = false;
-        hc_dec_init(&hc_d, hc_val.data, hc_val.len);
-        hc_rc = hc_dec_option(&hc_d, &hc_some);
-        if (hc_rc == HC_OK && hc_some) hc_rc = plain_note__dec_into(&hc_d, out, true);
-        else if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d) == HC_OK ? HC_MISS : HC_ECODEC;
-        if (hc_rc == HC_ECODEC) {
-            hc_remove(c, (const char *)hc_key.data);    /* bad bytes: drop */
-            hc_rc = HC_MISS;
-        }
-    }
+    if (hc_rc == HC_OK) hc_rc = hc_entity_get(c, (const char *)hc_key.data, &plain_note__type, out);
     hc_buf_free(&hc_key);
-    hc_buf_free(&hc_val);
     return hc_rc;
 }
 
 int plain_note_put(hc_cache *c, const plain_note *u)
 {
-    hc_buf hc_key = HC_BUF_INIT, hc_tag = HC_BUF_INIT, hc_val = HC_BUF_INIT;
+    hc_buf hc_key = HC_BUF_INIT, hc_tag = HC_BUF_INIT;
     if (!u) return HC_EINVAL;
     if (!u->key) return HC_EINVAL;
     int hc_rc = plain_note__key(&hc_key, u->key);
     if (hc_rc == HC_OK) hc_rc = plain_note__tag(&hc_tag, u->key);
-    if (hc_rc == HC_OK) hc_rc = hc_enc_option(&hc_val, true);
-    if (hc_rc == HC_OK) hc_rc = plain_note__enc(&hc_val, u);
     if (hc_rc == HC_OK) {
         const char *tags[2] = {(const char *)hc_tag.data, "note:all"};
         hc_options o = {HC_TTL_DEFAULT, tags, 2};
-        hc_rc = hc_put(c, (const char *)hc_key.data, hc_val.data, hc_val.len, &o);
+        hc_rc = hc_entity_put(c, (const char *)hc_key.data, &plain_note__type, u, &o);
     }
     hc_buf_free(&hc_key);
     hc_buf_free(&hc_tag);
-    hc_buf_free(&hc_val);
     return hc_rc;
 }
 
@@ -158,327 +156,158 @@ int plain_note_invalidate_all(hc_cache *c)
 {
     return hc_invalidate_tag(c, "note:all", NULL);
 }
-#line 162 "plain.hc.c"
 
 /* ------------------------------------------------------ cacheable lookup */
-#line 12 "tests/golden/plain.hcache"
-/* Its per-declaration counters on each cache (hc_decl_stats_each). */
-static hc_decl plain_lookup__decl = {"plain", "lookup", HC_DECL_CACHEABLE, 0};
-
 typedef struct plain_lookup__args {
     const char *key;
     int64_t name;
 } plain_lookup__args;
 
-/* The hc_load_fn: runs the user's function and encodes what it returns. */
-static int plain_lookup__fill(void *ctx, hc_buf *out, hc_error *err)
+/* The key, "lookup:{key}:{name}", into an empty buffer. */
+static int plain_lookup__key(hc_buf *hc_key, const void *hc_args)
 {
-    plain_lookup__args *hc_a = ctx;
-    plain_note hc_v;
-    memset(&hc_v, 0, sizeof hc_v);
-    int hc_rc = plain_lookup_load(hc_a->key, hc_a->name, &hc_v, err);
-    if (hc_rc == HC_OK) hc_rc = hc_enc_option(out, true);
-    if (hc_rc == HC_OK) hc_rc = plain_note__enc(out, &hc_v);
-    else if (hc_rc == HC_MISS) hc_rc = hc_enc_option(out, false);   /* absence is cached */
-    plain_note_clear(&hc_v);
-    return hc_rc;
-}
-
-typedef struct plain_lookup__dest {
-    plain_note *out;
-    hc_error *err;
-    bool seen;                  /* the key held a value */
-} plain_lookup__dest;
-
-/* The hc_visit_fn: decodes a cached value straight into *out, where the
-   value lies. HC_OK, HC_ECODEC, HC_MISS (a cached absence). */
-static int plain_lookup__take(void *ctx, const void *data, size_t len)
-{
-    plain_lookup__dest *hc_t = ctx;
-    plain_note *out = hc_t->out;
-    hc_error *err = hc_t->err;
-    int hc_rc;
-    hc_t->seen = true;
-    (void)err;
-    hc_dec hc_d;
-    bool hc_some = false;
-    hc_dec_init(&hc_d, data, len);
-    hc_rc = hc_dec_option(&hc_d, &hc_some);
-    if (hc_rc == HC_OK && hc_some) return plain_note__dec_into(&hc_d, out, true);
-    if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
-    if (hc_rc == HC_OK) hc_rc = HC_MISS;                /* cached absence */
-    return hc_rc;
-}
-
-/* A miss: the tags are built, the value loaded under single-flight (or
-   taken from the load in flight) and decoded into *hc_t's destination. A
-   hit sets up none of this. */
-static int plain_lookup__miss(hc_cache *c, const char *key, plain_lookup__args *hc_a, plain_lookup__dest *hc_t)
-{
-    hc_buf hc_val = HC_BUF_INIT;
-    hc_buf hc_tagb[1];
-    const char *hc_tags[1] = {NULL};
-    hc_options hc_o = {HC_TTL_DEFAULT, hc_tags, 0};
+    const plain_lookup__args *hc_a = (const plain_lookup__args *)hc_args;
     int hc_rc = HC_OK;
-    memset(hc_tagb, 0, sizeof hc_tagb);
-    if (hc_rc == HC_OK) hc_rc = HC_DECL_GET_OR_LOAD(c, &plain_lookup__decl, key, &hc_o, plain_lookup__fill, hc_a, &hc_val, hc_t->err);
-    if (hc_rc == HC_OK) hc_rc = plain_lookup__take(hc_t, hc_val.data, hc_val.len);
-    hc_buf_free(&hc_val);
-    for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
+#line 12 "tests/golden/plain.hcache"
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "lookup:", 7); if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(hc_key, hc_a->key, strlen(hc_a->key)); if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, ":", 1); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_key, (int64_t)hc_a->name);
+#line 174 "plain.hc.c"
     return hc_rc;
 }
+
+/* A miss runs plain_lookup_load, which the application writes. */
+static int plain_lookup__load(const void *hc_args, void *hc_out, hc_error *err)
+{
+    const plain_lookup__args *hc_a = (const plain_lookup__args *)hc_args;
+    return plain_lookup_load(hc_a->key, hc_a->name, (plain_note *)hc_out, err);
+}
+
+/* Its counters on each cache (hc_decl_stats_each), and what hc_cached_call
+   needs to know about it. */
+static hc_decl plain_lookup__decl = {"plain", "lookup", HC_DECL_CACHEABLE, 0};
+static const hc_cached plain_lookup__cached = {
+    HC_DECL_REF(plain_lookup__decl), "plain_lookup", "lookup", NULL,
+    &plain_note__type, HC_CACHED_OPTION | HC_CACHED_NULLABLE,
+    plain_lookup__key, 0, NULL, 0, HC_TTL_DEFAULT,
+    plain_lookup__load
+};
 
 int plain_lookup(hc_cache *c, const char *key, int64_t name, plain_note *out, hc_error *err)
 {
-    hc_buf hc_key = HC_BUF_INIT;
     plain_lookup__args hc_a;
-    plain_lookup__dest hc_t;
-    int hc_rc = HC_OK;
-    hc_error hc_local;
-    if (!err) err = &hc_local;
-    hc_error_clear(err);
-    if (!c || !out) return hc_error_set(err, HC_EINVAL, NULL);
-    if (!key) return hc_error_set(err, HC_EINVAL, "key is NULL");
-    memset(&hc_a, 0, sizeof hc_a);
+    if (!key) return hc_arg_null(err, "plain_lookup", "key");
     hc_a.key = key;
     hc_a.name = name;
-    hc_t.out = out;
-    hc_t.err = err;
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "lookup:", 7);
-    if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(&hc_key, key, strlen(key));
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, ":", 1);
-    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_key, (int64_t)name);
-    bool hc_hit = false;
-    for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
-        /* A hit is decoded where the value lies. */
-        hc_t.seen = false;
-        hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, plain_lookup__take, &hc_t);
-        hc_hit = hc_t.seen;
-        if (hc_rc == HC_MISS && !hc_hit) hc_rc = plain_lookup__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
-        /* Bytes that do not decode are dropped and loaded afresh, once. */
-        if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
-        hc_remove(c, (const char *)hc_key.data);
-        hc_rc = HC_OK;
-    }
-    if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
-    else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
-    HC_DECL_CALL(c, &plain_lookup__decl, hc_hit);
-    hc_buf_free(&hc_key);
-    return hc_rc;
+    return hc_cached_call(c, &plain_lookup__cached, &hc_a, out, err);
 }
-#line 270 "plain.hc.c"
-/* ------------------------------------------------------ cacheable count_all */
-#line 15 "tests/golden/plain.hcache"
-/* Its per-declaration counters on each cache (hc_decl_stats_each). */
-static hc_decl plain_count_all__decl = {"plain", "count_all", HC_DECL_CACHEABLE, 0};
 
+/* ------------------------------------------------------ cacheable count_all */
 typedef struct plain_count_all__args {
     char none;                  /* C has no empty structs */
 } plain_count_all__args;
 
-/* The hc_load_fn: runs the user's function and encodes what it returns. */
-static int plain_count_all__fill(void *ctx, hc_buf *out, hc_error *err)
+/* The key, "count_all", into an empty buffer. */
+static int plain_count_all__key(hc_buf *hc_key, const void *hc_args)
 {
-    plain_count_all__args *hc_a = ctx;
-    (void)hc_a;
-    uint64_t hc_v;
-    memset(&hc_v, 0, sizeof hc_v);
+    (void)hc_args;
     int hc_rc = HC_OK;
-    (void)err;
-    hc_v = plain_count_all_load();
-    if (hc_rc == HC_OK) hc_rc = hc_enc_u64(out, (uint64_t)hc_v);
+#line 15 "tests/golden/plain.hcache"
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "count_all", 9);
+#line 216 "plain.hc.c"
     return hc_rc;
 }
 
-typedef struct plain_count_all__dest {
-    uint64_t *out;
-    hc_error *err;
-    bool seen;                  /* the key held a value */
-} plain_count_all__dest;
-
-/* The hc_visit_fn: decodes a cached value straight into *out, where the
-   value lies. HC_OK, HC_ECODEC. */
-static int plain_count_all__take(void *ctx, const void *data, size_t len)
+/* The tags, each ended by a 0 byte, into an empty buffer. */
+static int plain_count_all__tags(hc_buf *hc_tags, const void *hc_args)
 {
-    plain_count_all__dest *hc_t = ctx;
-    uint64_t *out = hc_t->out;
-    hc_error *err = hc_t->err;
-    int hc_rc;
-    hc_t->seen = true;
-    (void)err;
-    hc_dec hc_d;
-    uint64_t hc_v;
-    memset(&hc_v, 0, sizeof hc_v);
-    hc_dec_init(&hc_d, data, len);
-    hc_rc = hc_dec_u64(&hc_d, &hc_v);
-    if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
-    if (hc_rc == HC_OK) {
-        *out = hc_v;
-    }
-    return hc_rc;
-}
-
-/* A miss: the tags are built, the value loaded under single-flight (or
-   taken from the load in flight) and decoded into *hc_t's destination. A
-   hit sets up none of this. */
-static int plain_count_all__miss(hc_cache *c, const char *key, plain_count_all__args *hc_a, plain_count_all__dest *hc_t)
-{
-    hc_buf hc_val = HC_BUF_INIT;
-    hc_buf hc_tagb[1];
-    const char *hc_tags[1] = {NULL};
-    hc_options hc_o = {HC_TTL_DEFAULT, hc_tags, 1};
+    (void)hc_args;
     int hc_rc = HC_OK;
-    memset(hc_tagb, 0, sizeof hc_tagb);
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "notes", 5);
-    hc_tags[0] = (const char *)hc_tagb[0].data;
-    if (hc_rc == HC_OK) hc_rc = HC_DECL_GET_OR_LOAD(c, &plain_count_all__decl, key, &hc_o, plain_count_all__fill, hc_a, &hc_val, hc_t->err);
-    if (hc_rc == HC_OK) hc_rc = plain_count_all__take(hc_t, hc_val.data, hc_val.len);
-    hc_buf_free(&hc_val);
-    for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
+#line 16 "tests/golden/plain.hcache"
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "notes\000", 6);
+#line 227 "plain.hc.c"
     return hc_rc;
 }
+
+/* A miss runs plain_count_all_load, which the application writes; it cannot fail. */
+static int plain_count_all__load(const void *hc_args, void *hc_out, hc_error *err)
+{
+    (void)hc_args;
+    (void)err;
+    *(uint64_t *)hc_out = plain_count_all_load();
+    return HC_OK;
+}
+
+/* Its counters on each cache (hc_decl_stats_each), and what hc_cached_call
+   needs to know about it. */
+static hc_decl plain_count_all__decl = {"plain", "count_all", HC_DECL_CACHEABLE, 0};
+static const hc_cached plain_count_all__cached = {
+    HC_DECL_REF(plain_count_all__decl), "plain_count_all", "count_all", NULL,
+    &hc_cached_u64, 0,
+    plain_count_all__key, 10, plain_count_all__tags, 1, HC_TTL_DEFAULT,
+    plain_count_all__load
+};
 
 int plain_count_all(hc_cache *c, uint64_t *out)
 {
-    uint8_t hc_kmem[10] = {0};         /* the longest key fits */
-    hc_buf hc_key = {hc_kmem, 0, sizeof hc_kmem};
     plain_count_all__args hc_a;
-    plain_count_all__dest hc_t;
-    int hc_rc = HC_OK;
-    hc_error hc_local, *err = &hc_local;
-    hc_error_clear(err);
-    if (!c || !out) return hc_error_set(err, HC_EINVAL, NULL);
-    memset(&hc_a, 0, sizeof hc_a);
-    hc_t.out = out;
-    hc_t.err = err;
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "count_all", 9);
-    bool hc_hit = false;
-    for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
-        /* A hit is decoded where the value lies. */
-        hc_t.seen = false;
-        hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, plain_count_all__take, &hc_t);
-        hc_hit = hc_t.seen;
-        if (hc_rc == HC_MISS && !hc_hit) hc_rc = plain_count_all__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
-        /* Bytes that do not decode are dropped and loaded afresh, once. */
-        if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
-        hc_remove(c, (const char *)hc_key.data);
-        hc_rc = HC_OK;
-    }
-    if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
-    else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
-    HC_DECL_CALL(c, &plain_count_all__decl, hc_hit);
-    return hc_rc;
+    hc_a.none = 0;
+    return hc_cached_call(c, &plain_count_all__cached, &hc_a, out, NULL);
 }
-#line 373 "plain.hc.c"
-/* ------------------------------------------------------ policy fetch */
-#line 19 "tests/golden/plain.hcache"
-/* Its per-declaration counters on each cache (hc_decl_stats_each). */
-static hc_decl plain_fetch__decl = {"plain", "fetch", HC_DECL_POLICY, 0};
 
+/* ------------------------------------------------------ policy fetch */
 typedef struct plain_fetch__args {
-    const char *id;
     plain_fetch_loader load;
     void *ctx;
+    const char *id;
 } plain_fetch__args;
 
-/* The hc_load_fn: runs the caller's loader and encodes what it returns. */
-static int plain_fetch__fill(void *ctx, hc_buf *out, hc_error *err)
+/* The key, "note:{id}", into an empty buffer. */
+static int plain_fetch__key(hc_buf *hc_key, const void *hc_args)
 {
-    plain_fetch__args *hc_a = ctx;
-    plain_note hc_v;
-    memset(&hc_v, 0, sizeof hc_v);
-    int hc_rc = hc_a->load(hc_a->ctx, hc_a->id, &hc_v, err);
-    if (hc_rc == HC_OK) hc_rc = hc_enc_option(out, true);
-    if (hc_rc == HC_OK) hc_rc = plain_note__enc(out, &hc_v);
-    else if (hc_rc == HC_MISS) hc_rc = hc_error_set(err, HC_ENOTFOUND, "%s found nothing", "fetch");
-    plain_note_clear(&hc_v);
-    return hc_rc;
-}
-
-typedef struct plain_fetch__dest {
-    plain_note *out;
-    hc_error *err;
-    bool seen;                  /* the key held a value */
-} plain_fetch__dest;
-
-/* The hc_visit_fn: decodes a cached value straight into *out, where the
-   value lies. HC_OK, HC_ECODEC, HC_ENOTFOUND (a cached absence). */
-static int plain_fetch__take(void *ctx, const void *data, size_t len)
-{
-    plain_fetch__dest *hc_t = ctx;
-    plain_note *out = hc_t->out;
-    hc_error *err = hc_t->err;
-    int hc_rc;
-    hc_t->seen = true;
-    (void)err;
-    hc_dec hc_d;
-    bool hc_some = false;
-    hc_dec_init(&hc_d, data, len);
-    hc_rc = hc_dec_option(&hc_d, &hc_some);
-    if (hc_rc == HC_OK && hc_some) return plain_note__dec_into(&hc_d, out, true);
-    if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
-    if (hc_rc == HC_OK) hc_rc = hc_error_set(err, HC_ENOTFOUND, "no note");
-    return hc_rc;
-}
-
-/* A miss: the tags are built, the value loaded under single-flight (or
-   taken from the load in flight) and decoded into *hc_t's destination. A
-   hit sets up none of this. */
-static int plain_fetch__miss(hc_cache *c, const char *key, plain_fetch__args *hc_a, plain_fetch__dest *hc_t)
-{
-    hc_buf hc_val = HC_BUF_INIT;
-    hc_buf hc_tagb[2];
-    const char *hc_tags[2] = {NULL};
-    hc_options hc_o = {UINT64_C(30000), hc_tags, 2};
+    const plain_fetch__args *hc_a = (const plain_fetch__args *)hc_args;
     int hc_rc = HC_OK;
-    memset(hc_tagb, 0, sizeof hc_tagb);
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "note:", 5);
-    if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(&hc_tagb[0], hc_a->id, strlen(hc_a->id));
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[1], "note:all", 8);
-    hc_tags[0] = (const char *)hc_tagb[0].data;
-    hc_tags[1] = (const char *)hc_tagb[1].data;
-    if (hc_rc == HC_OK) hc_rc = HC_DECL_GET_OR_LOAD(c, &plain_fetch__decl, key, &hc_o, plain_fetch__fill, hc_a, &hc_val, hc_t->err);
-    if (hc_rc == HC_OK) hc_rc = plain_fetch__take(hc_t, hc_val.data, hc_val.len);
-    hc_buf_free(&hc_val);
-    for (size_t hc_i = 0; hc_i < 2; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
+#line 20 "tests/golden/plain.hcache"
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "note:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(hc_key, hc_a->id, strlen(hc_a->id));
+#line 271 "plain.hc.c"
     return hc_rc;
 }
+
+/* The tags, each ended by a 0 byte, into an empty buffer. */
+static int plain_fetch__tags(hc_buf *hc_tags, const void *hc_args)
+{
+    const plain_fetch__args *hc_a = (const plain_fetch__args *)hc_args;
+    int hc_rc = HC_OK;
+#line 20 "tests/golden/plain.hcache"
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "note:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(hc_tags, hc_a->id, strlen(hc_a->id)); if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "\000note:all\000", 10);
+#line 282 "plain.hc.c"
+    return hc_rc;
+}
+
+/* A miss runs the loader the caller passed. */
+static int plain_fetch__load(const void *hc_args, void *hc_out, hc_error *err)
+{
+    const plain_fetch__args *hc_a = (const plain_fetch__args *)hc_args;
+    return hc_a->load(hc_a->ctx, hc_a->id, (plain_note *)hc_out, err);
+}
+
+/* Its counters on each cache (hc_decl_stats_each), and what hc_cached_call
+   needs to know about it. */
+static hc_decl plain_fetch__decl = {"plain", "fetch", HC_DECL_POLICY, 0};
+static const hc_cached plain_fetch__cached = {
+    HC_DECL_REF(plain_fetch__decl), "plain_fetch", "fetch", "note",
+    &plain_note__type, HC_CACHED_OPTION,
+    plain_fetch__key, 0, plain_fetch__tags, 2, UINT64_C(30000),
+    plain_fetch__load
+};
 
 int plain_fetch(hc_cache *c, const char *id, plain_fetch_loader load, void *ctx, plain_note *out, hc_error *err)
 {
-    hc_buf hc_key = HC_BUF_INIT;
     plain_fetch__args hc_a;
-    plain_fetch__dest hc_t;
-    int hc_rc = HC_OK;
-    hc_error hc_local;
-    if (!err) err = &hc_local;
-    hc_error_clear(err);
-    if (!c || !out || !load) return hc_error_set(err, HC_EINVAL, NULL);
-    if (!id) return hc_error_set(err, HC_EINVAL, "id is NULL");
-    memset(&hc_a, 0, sizeof hc_a);
-    hc_a.id = id;
+    if (!load) return hc_arg_null(err, "plain_fetch", "load");
+    if (!id) return hc_arg_null(err, "plain_fetch", "id");
     hc_a.load = load;
     hc_a.ctx = ctx;
-    hc_t.out = out;
-    hc_t.err = err;
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "note:", 5);
-    if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(&hc_key, id, strlen(id));
-    bool hc_hit = false;
-    for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
-        /* A hit is decoded where the value lies. */
-        hc_t.seen = false;
-        hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, plain_fetch__take, &hc_t);
-        hc_hit = hc_t.seen;
-        if (hc_rc == HC_MISS && !hc_hit) hc_rc = plain_fetch__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
-        /* Bytes that do not decode are dropped and loaded afresh, once. */
-        if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
-        hc_remove(c, (const char *)hc_key.data);
-        hc_rc = HC_OK;
-    }
-    if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
-    else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
-    HC_DECL_CALL(c, &plain_fetch__decl, hc_hit);
-    hc_buf_free(&hc_key);
-    return hc_rc;
+    hc_a.id = id;
+    return hc_cached_call(c, &plain_fetch__cached, &hc_a, out, err);
 }
-#line 485 "plain.hc.c"
+
+/************ End of the module's code ********************/

@@ -24,13 +24,17 @@ extern "C" {
 ** cleared before being filled, so reusing one in a loop does not leak.
 */
 
+/************ Begin the module's types and functions (emit.c) ************/
+
 /* ---------------------------------------------------------- entity note */
 #line 6 "tests/golden/plain.hcache"
 typedef struct plain_note {
     char *key;
     char *name;
     uint32_t ttl;
+#line 9 "tests/golden/plain.hcache"
     bool ttl_is_null;
+#line 38 "plain.hc.h"
 } plain_note;
 
 typedef struct plain_note_list {
@@ -58,33 +62,28 @@ int plain_note_put(hc_cache *c, const plain_note *u);
 int plain_note_invalidate(hc_cache *c, const char *key);
 /* Invalidate tag "note:all": every cached value about any of them. */
 int plain_note_invalidate_all(hc_cache *c);
-#line 62 "plain.hc.h"
 
 /* cacheable lookup: key "lookup:{key}:{name}". */
-#line 12 "tests/golden/plain.hcache"
 /* HC_OK | HC_MISS, or the loader's error, or a cache error (HC_ETIMEDOUT...). */
 int plain_lookup(hc_cache *c, const char *key, int64_t name, plain_note *out, hc_error *err);
 /* You write this one: fill out and return HC_OK (HC_MISS for "none", cached too), or an HC_E* code
    with err filled. It runs once per miss, under single-flight. */
 int plain_lookup_load(const char *key, int64_t name, plain_note *out, hc_error *err);
-#line 71 "plain.hc.h"
 
 /* cacheable count_all: key "count_all", tags "notes". */
-#line 15 "tests/golden/plain.hcache"
 /* HC_OK, or a cache error (HC_ENOMEM, HC_ETIMEDOUT). */
 int plain_count_all(hc_cache *c, uint64_t *out);
 /* You write this one; it cannot fail. It runs once per miss. */
 uint64_t plain_count_all_load(void);
-#line 79 "plain.hc.h"
 
 /* policy fetch: key "note:{id}", tags "note:{id}", "note:all". */
-#line 19 "tests/golden/plain.hcache"
 /* The loader you pass: fill out and return HC_OK, or an HC_E* code
    with err filled. */
 typedef int (*plain_fetch_loader)(void *ctx, const char *id, plain_note *out, hc_error *err);
 /* HC_OK, or the loader's error, or a cache error (HC_ETIMEDOUT...). */
 int plain_fetch(hc_cache *c, const char *id, plain_fetch_loader load, void *ctx, plain_note *out, hc_error *err);
-#line 88 "plain.hc.h"
+
+/************ End of the module's types and functions ********************/
 
 #ifdef __cplusplus
 }

@@ -24,8 +24,9 @@ extern "C" {
 ** cleared before being filled, so reusing one in a loop does not leak.
 */
 
-/* ---------------------------------------------------------- entity note */
+/************ Begin the module's types and functions (emit.c) ************/
 
+/* ---------------------------------------------------------- entity note */
 typedef struct plain_note {
     char *key;
     char *name;
@@ -60,7 +61,6 @@ int plain_note_invalidate(hc_cache *c, const char *key);
 int plain_note_invalidate_all(hc_cache *c);
 
 /* cacheable lookup: key "lookup:{key}:{name}". */
-
 /* HC_OK | HC_MISS, or the loader's error, or a cache error (HC_ETIMEDOUT...). */
 int plain_lookup(hc_cache *c, const char *key, int64_t name, plain_note *out, hc_error *err);
 /* You write this one: fill out and return HC_OK (HC_MISS for "none", cached too), or an HC_E* code
@@ -68,19 +68,19 @@ int plain_lookup(hc_cache *c, const char *key, int64_t name, plain_note *out, hc
 int plain_lookup_load(const char *key, int64_t name, plain_note *out, hc_error *err);
 
 /* cacheable count_all: key "count_all", tags "notes". */
-
 /* HC_OK, or a cache error (HC_ENOMEM, HC_ETIMEDOUT). */
 int plain_count_all(hc_cache *c, uint64_t *out);
 /* You write this one; it cannot fail. It runs once per miss. */
 uint64_t plain_count_all_load(void);
 
 /* policy fetch: key "note:{id}", tags "note:{id}", "note:all". */
-
 /* The loader you pass: fill out and return HC_OK, or an HC_E* code
    with err filled. */
 typedef int (*plain_fetch_loader)(void *ctx, const char *id, plain_note *out, hc_error *err);
 /* HC_OK, or the loader's error, or a cache error (HC_ETIMEDOUT...). */
 int plain_fetch(hc_cache *c, const char *id, plain_fetch_loader load, void *ctx, plain_note *out, hc_error *err);
+
+/************ End of the module's types and functions ********************/
 
 #ifdef __cplusplus
 }

@@ -24,14 +24,18 @@ extern "C" {
 ** cleared before being filled, so reusing one in a loop does not leak.
 */
 
+/************ Begin the module's types and functions (emit.c) ************/
+
 /* ---------------------------------------------------------- entity user */
 #line 6 "tests/golden/shop.hcache"
 typedef struct shop_user {
+#line 11 "tests/golden/shop.hcache"
     int64_t id;
     char *name;
     char *email;              /* NULL: null */
     double score;
     bool active;
+#line 39 "shop.hc.h"
 } shop_user;
 
 typedef struct shop_user_list {
@@ -59,37 +63,29 @@ int shop_user_put(hc_cache *c, const shop_user *u);
 int shop_user_invalidate(hc_cache *c, int64_t id);
 /* Invalidate tag "users": every cached value about any of them. */
 int shop_user_invalidate_all(hc_cache *c);
-#line 63 "shop.hc.h"
 
 /* query user_by_id: key "shop:user:{id}", tags "user:{id}", "users". */
-#line 18 "tests/golden/shop.hcache"
 /* HC_OK | HC_MISS (no row: the absence is cached too), HC_EDB with the database's message, or a cache
    error (HC_ETIMEDOUT...). A failed query stores nothing. */
 int shop_user_by_id(hc_cache *c, hc_db *db, int64_t id, shop_user *out, hc_error *err);
 /* The same statement without the cache: no key, no single-flight. */
 int shop_user_by_id_direct(hc_db *db, int64_t id, shop_user *out, hc_error *err);
-#line 72 "shop.hc.h"
 
 /* query users_in_team: key "shop:team:{team}:users", tags "users", "team:{team}". */
-#line 24 "tests/golden/shop.hcache"
 /* HC_OK, HC_EDB with the database's message, or a cache
    error (HC_ETIMEDOUT...). A failed query stores nothing. */
 int shop_users_in_team(hc_cache *c, hc_db *db, int64_t team, shop_user_list *out, hc_error *err);
 /* The same statement without the cache: no key, no single-flight. */
 int shop_users_in_team_direct(hc_db *db, int64_t team, shop_user_list *out, hc_error *err);
-#line 81 "shop.hc.h"
 
 /* query user_count: key "shop:user_count", tags "users". */
-#line 30 "tests/golden/shop.hcache"
 /* HC_OK, HC_ENOTFOUND (no row: nothing cached), HC_EDB with the database's message, or a cache
    error (HC_ETIMEDOUT...). A failed query stores nothing. */
 int shop_user_count(hc_cache *c, hc_db *db, int64_t *out, hc_error *err);
 /* The same statement without the cache: no key, no single-flight. */
 int shop_user_count_direct(hc_db *db, int64_t *out, hc_error *err);
-#line 90 "shop.hc.h"
 
 /* exec rename_user: invalidates "user:{id}", "users". */
-#line 35 "tests/golden/shop.hcache"
 /* Runs the statement; only if it succeeded, invalidates those tags in c,
    and on c's bus. With PostgreSQL and a PostgreSQL bus, the statement and
    the notifications commit or roll back together (hc_exec_begin): any
@@ -98,33 +94,28 @@ int shop_user_count_direct(hc_db *db, int64_t *out, hc_error *err);
    gets the number of rows it changed. HC_OK, HC_EDB with the database's
    message, HC_EBUS, HC_EINVAL, HC_ENOMEM. */
 int shop_rename_user(hc_cache *c, hc_db *db, int64_t id, const char *name, int64_t *changes, hc_error *err);
-#line 102 "shop.hc.h"
 
 /* policy load_user ("load-user"): key "shop:user:{user_id}", tags "user:{user_id}", "users". */
-#line 40 "tests/golden/shop.hcache"
 /* The loader you pass: fill out and return HC_OK, return HC_MISS for "none" (cached too), or an HC_E* code
    with err filled. */
 typedef int (*shop_load_user_loader)(void *ctx, int64_t user_id, shop_user *out, hc_error *err);
 /* HC_OK | HC_MISS, or the loader's error, or a cache error (HC_ETIMEDOUT...). */
 int shop_load_user(hc_cache *c, int64_t user_id, shop_load_user_loader load, void *ctx, shop_user *out, hc_error *err);
-#line 111 "shop.hc.h"
 
 /* cacheable fib: key "shop:fib:{n}". */
-#line 45 "tests/golden/shop.hcache"
 /* HC_OK, or the loader's error, or a cache error (HC_ETIMEDOUT...). */
 int shop_fib(hc_cache *c, int64_t n, int64_t *out, hc_error *err);
 /* You write this one: fill out and return HC_OK, or an HC_E* code
    with err filled. It runs once per miss, under single-flight. */
 int shop_fib_load(int64_t n, int64_t *out, hc_error *err);
-#line 120 "shop.hc.h"
 
 /* cacheable greeting: key "shop:greeting:{name}", tags "greetings". */
-#line 49 "tests/golden/shop.hcache"
 /* HC_OK, or a cache error (HC_ENOMEM, HC_ETIMEDOUT). */
 int shop_greeting(hc_cache *c, const char *name, char **out);
 /* You write this one; it cannot fail. It runs once per miss. */
 char *shop_greeting_load(const char *name);
-#line 128 "shop.hc.h"
+
+/************ End of the module's types and functions ********************/
 
 #ifdef __cplusplus
 }

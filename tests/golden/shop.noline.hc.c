@@ -4,8 +4,9 @@
 
 #include "shop.hc.h"
 
-/* ---------------------------------------------------------- entity user */
+/************ Begin the module's code (emit.c) ************/
 
+/* ---------------------------------------------------------- entity user */
 void shop_user_clear(shop_user *u)
 {
     if (!u) return;
@@ -23,8 +24,10 @@ void shop_user_list_clear(shop_user_list *l)
     l->len = 0;
 }
 
-static int shop_user__enc(hc_buf *out, const shop_user *u)
+/* Appends the encoding of the shop_user at value to out. */
+static int shop_user__enc(hc_buf *out, const void *value)
 {
+    const shop_user *u = (const shop_user *)value;
     int hc_rc = HC_OK;
     if (hc_rc == HC_OK) hc_rc = hc_enc_i64(out, (int64_t)u->id);
     if (hc_rc == HC_OK) hc_rc = hc_enc_text(out, u->name);
@@ -35,12 +38,13 @@ static int shop_user__enc(hc_buf *out, const shop_user *u)
     return hc_rc;
 }
 
-/* Decodes the next user of d (when whole, d must end there) over *u,
-   which holds a value or is zeroed: text and blob memory is reused where
-   the new bytes fit, so reading into the same struct again allocates
-   nothing. HC_ECODEC and HC_ENOMEM leave *u as it was. */
-static int shop_user__dec_into(hc_dec *d, shop_user *u, bool whole)
+/* Decodes the next user of d (when whole, d must end there) over the
+   shop_user at value, which holds one or is zeroed: text and blob memory is
+   reused where the new bytes fit, so reading into the same struct again
+   allocates nothing. HC_ECODEC and HC_ENOMEM leave it as it was. */
+static int shop_user__dec_into(hc_dec *d, void *value, bool whole)
 {
+    shop_user *u = (shop_user *)value;
     shop_user hc_v;
     hc_view hc_tv[2];
     bool hc_some = false;
@@ -74,6 +78,14 @@ int shop_user_encode(const shop_user *u, hc_buf *out)
     return hc_rc;
 }
 
+static void shop_user__free(void *value)
+{
+    shop_user_clear((shop_user *)value);
+}
+
+/* A user as the cache keeps it: decoded over the caller's struct. */
+static const hc_cached_type shop_user__type = {sizeof(shop_user), shop_user__enc, shop_user__dec_into, shop_user__free};
+
 int shop_user_decode(shop_user *u, const void *data, size_t len)
 {
     hc_dec hc_d;
@@ -85,8 +97,7 @@ static int shop_user__key(hc_buf *hc_key, int64_t id)
 {
     int hc_rc = HC_OK;
     hc_buf_reset(hc_key);
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:user:", 10);
-    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_key, (int64_t)id);
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:user:", 10); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_key, (int64_t)id);
     return hc_rc;
 }
 
@@ -94,8 +105,7 @@ static int shop_user__tag(hc_buf *hc_tag, int64_t id)
 {
     int hc_rc = HC_OK;
     hc_buf_reset(hc_tag);
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tag, "user:", 5);
-    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_tag, (int64_t)id);
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tag, "user:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_tag, (int64_t)id);
     return hc_rc;
 }
 
@@ -106,42 +116,26 @@ int shop_user_key(hc_buf *out, int64_t id)
 
 int shop_user_get(hc_cache *c, int64_t id, shop_user *out)
 {
-    hc_buf hc_key = HC_BUF_INIT, hc_val = HC_BUF_INIT;
+    hc_buf hc_key = HC_BUF_INIT;
     int hc_rc = shop_user__key(&hc_key, id);
-    if (hc_rc == HC_OK) hc_rc = hc_get(c, (const char *)hc_key.data, &hc_val);
-    if (hc_rc == HC_OK) {
-        hc_dec hc_d;
-        bool hc_some = false;
-        hc_dec_init(&hc_d, hc_val.data, hc_val.len);
-        hc_rc = hc_dec_option(&hc_d, &hc_some);
-        if (hc_rc == HC_OK && hc_some) hc_rc = shop_user__dec_into(&hc_d, out, true);
-        else if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d) == HC_OK ? HC_MISS : HC_ECODEC;
-        if (hc_rc == HC_ECODEC) {
-            hc_remove(c, (const char *)hc_key.data);    /* bad bytes: drop */
-            hc_rc = HC_MISS;
-        }
-    }
+    if (hc_rc == HC_OK) hc_rc = hc_entity_get(c, (const char *)hc_key.data, &shop_user__type, out);
     hc_buf_free(&hc_key);
-    hc_buf_free(&hc_val);
     return hc_rc;
 }
 
 int shop_user_put(hc_cache *c, const shop_user *u)
 {
-    hc_buf hc_key = HC_BUF_INIT, hc_tag = HC_BUF_INIT, hc_val = HC_BUF_INIT;
+    hc_buf hc_key = HC_BUF_INIT, hc_tag = HC_BUF_INIT;
     if (!u) return HC_EINVAL;
     int hc_rc = shop_user__key(&hc_key, u->id);
     if (hc_rc == HC_OK) hc_rc = shop_user__tag(&hc_tag, u->id);
-    if (hc_rc == HC_OK) hc_rc = hc_enc_option(&hc_val, true);
-    if (hc_rc == HC_OK) hc_rc = shop_user__enc(&hc_val, u);
     if (hc_rc == HC_OK) {
         const char *tags[2] = {(const char *)hc_tag.data, "users"};
         hc_options o = {UINT64_C(600000), tags, 2};
-        hc_rc = hc_put(c, (const char *)hc_key.data, hc_val.data, hc_val.len, &o);
+        hc_rc = hc_entity_put(c, (const char *)hc_key.data, &shop_user__type, u, &o);
     }
     hc_buf_free(&hc_key);
     hc_buf_free(&hc_tag);
-    hc_buf_free(&hc_val);
     return hc_rc;
 }
 
@@ -159,8 +153,10 @@ int shop_user_invalidate_all(hc_cache *c)
     return hc_invalidate_tag(c, "users", NULL);
 }
 
-static int shop_user_list__enc(hc_buf *out, const shop_user_list *l)
+/* Appends the encoding of the shop_user_list at value to out. */
+static int shop_user_list__enc(hc_buf *out, const void *value)
 {
+    const shop_user_list *l = (const shop_user_list *)value;
     int rc = hc_enc_u64(out, (uint64_t)l->len);
     for (size_t i = 0; rc == HC_OK && i < l->len; i++) rc = shop_user__enc(out, &l->items[i]);
     return rc;
@@ -172,19 +168,45 @@ static int shop_user_list__dec(hc_dec *d, shop_user_list *l)
     size_t n;
     int rc = hc_dec_count(d, &n);
     if (rc != HC_OK || n == 0) return rc;
-    l->items = calloc(n, sizeof *l->items);
+    l->items = (shop_user *)calloc(n, sizeof *l->items);
     if (!l->items) return HC_ENOMEM;
     for (; rc == HC_OK && l->len < n; l->len++) rc = shop_user__dec_into(d, &l->items[l->len], false);
     return rc;
 }
 
-/* Fill a zeroed u from the current row: columns map to fields by position.
-   On failure the caller clears what was filled. */
+/* A list of user values as the cache keeps it (hc_cached_type): decoded whole,
+   then moved into the caller's list, whose old items are freed. */
+static int shop_user_list__decode(hc_dec *d, void *out, bool whole)
+{
+    shop_user_list hc_v;
+    memset(&hc_v, 0, sizeof hc_v);
+    int hc_rc = shop_user_list__dec(d, &hc_v);
+    if (hc_rc == HC_OK && whole) hc_rc = hc_dec_finish(d);
+    if (hc_rc != HC_OK) {
+        shop_user_list_clear(&hc_v);
+        return hc_rc;
+    }
+    shop_user_list_clear((shop_user_list *)out);
+    *(shop_user_list *)out = hc_v;
+    return HC_OK;
+}
 
+static void shop_user_list__free(void *value)
+{
+    shop_user_list_clear((shop_user_list *)value);
+}
+
+static const hc_cached_type shop_user_list__type = {sizeof(shop_user_list), shop_user_list__enc, shop_user_list__decode, shop_user_list__free};
+
+/* Fill a zeroed u from the current row: columns map to fields by position,
+   and a NULL in a field that is not nullable is an error naming it. On
+   failure the caller clears what was filled. */
 static int shop_user__row(hc_stmt *hc_s, shop_user *u)
 {
+    static const char *const hc_fields[] = {"id", "name", "email", "score", "active"};
     int hc_rc = HC_OK;
     bool hc_null;
+    hc_stmt_name_fields(hc_s, "user", hc_fields, 5);
     if (hc_rc == HC_OK) hc_rc = hc_stmt_col_i64(hc_s, 0, &u->id, NULL);
     if (hc_rc == HC_OK) hc_rc = hc_stmt_col_text(hc_s, 1, &u->name, NULL);
     if (hc_rc == HC_OK) hc_rc = hc_stmt_col_text(hc_s, 2, &u->email, &hc_null);
@@ -193,8 +215,57 @@ static int shop_user__row(hc_stmt *hc_s, shop_user *u)
     return hc_rc;
 }
 
-/* ------------------------------------- query user_by_id, without the cache */
+/* ------------------------------------------------------ query user_by_id */
+typedef struct shop_user_by_id__args {
+    hc_db *db;
+    int64_t id;
+} shop_user_by_id__args;
 
+/* The key, "shop:user:{id}", into an empty buffer. */
+static int shop_user_by_id__key(hc_buf *hc_key, const void *hc_args)
+{
+    const shop_user_by_id__args *hc_a = (const shop_user_by_id__args *)hc_args;
+    int hc_rc = HC_OK;
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:user:", 10); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_key, (int64_t)hc_a->id);
+    return hc_rc;
+}
+
+/* The tags, each ended by a 0 byte, into an empty buffer. */
+static int shop_user_by_id__tags(hc_buf *hc_tags, const void *hc_args)
+{
+    const shop_user_by_id__args *hc_a = (const shop_user_by_id__args *)hc_args;
+    int hc_rc = HC_OK;
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "user:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_tags, (int64_t)hc_a->id); if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "\000users\000", 7);
+    return hc_rc;
+}
+
+/* A miss runs the query without the cache. */
+static int shop_user_by_id__load(const void *hc_args, void *hc_out, hc_error *err)
+{
+    const shop_user_by_id__args *hc_a = (const shop_user_by_id__args *)hc_args;
+    return shop_user_by_id_direct(hc_a->db, hc_a->id, (shop_user *)hc_out, err);
+}
+
+/* Its counters on each cache (hc_decl_stats_each), and what hc_cached_call
+   needs to know about it. */
+static hc_decl shop_user_by_id__decl = {"shop", "user_by_id", HC_DECL_QUERY, 0};
+static const hc_cached shop_user_by_id__cached = {
+    HC_DECL_REF(shop_user_by_id__decl), "shop_user_by_id", "user_by_id", "user",
+    &shop_user__type, HC_CACHED_OPTION | HC_CACHED_NULLABLE,
+    shop_user_by_id__key, 31, shop_user_by_id__tags, 2, UINT64_C(60000),
+    shop_user_by_id__load
+};
+
+int shop_user_by_id(hc_cache *c, hc_db *db, int64_t id, shop_user *out, hc_error *err)
+{
+    shop_user_by_id__args hc_a;
+    if (!db) return hc_arg_null(err, "shop_user_by_id", "db");
+    hc_a.db = db;
+    hc_a.id = id;
+    return hc_cached_call(c, &shop_user_by_id__cached, &hc_a, out, err);
+}
+
+/* The statement: SQLite's text, PostgreSQL's, the parameters' types. */
 static const unsigned char shop_user_by_id__types[] = {HC_SQL_I64};
 static const hc_sql shop_user_by_id__sql = {
     "shop_user_by_id",
@@ -203,12 +274,14 @@ static const hc_sql shop_user_by_id__sql = {
     1, shop_user_by_id__types
 };
 
+/* The query without the cache: no key, no single-flight. */
 int shop_user_by_id_direct(hc_db *db, int64_t id, shop_user *out, hc_error *err)
 {
     hc_stmt *hc_s;
     shop_user hc_v;
     int hc_rc;
-    if (!db || !out) return hc_error_set(err, HC_EINVAL, NULL);
+    if (!db) return hc_arg_null(err, "shop_user_by_id_direct", "db");
+    if (!out) return hc_arg_null(err, "shop_user_by_id_direct", "out");
     memset(&hc_v, 0, sizeof hc_v);
     hc_rc = hc_db_begin(db, &shop_user_by_id__sql, &hc_s, err);
     if (hc_rc != HC_OK) return hc_rc;
@@ -218,7 +291,7 @@ int shop_user_by_id_direct(hc_db *db, int64_t id, shop_user *out, hc_error *err)
     if (hc_rc == HC_OK) hc_rc = shop_user__row(hc_s, &hc_v);
     hc_db_end(hc_s);
     if (hc_rc == HC_OK) {
-        shop_user_clear(&(*out));
+        shop_user_clear(out);
         *out = hc_v;
     } else {
         shop_user_clear(&hc_v);
@@ -226,117 +299,58 @@ int shop_user_by_id_direct(hc_db *db, int64_t id, shop_user *out, hc_error *err)
     return hc_rc;
 }
 
-/* ------------------------------------------------------ query user_by_id */
-
-/* Its per-declaration counters on each cache (hc_decl_stats_each). */
-static hc_decl shop_user_by_id__decl = {"shop", "user_by_id", HC_DECL_QUERY, 0};
-
-typedef struct shop_user_by_id__args {
-    int64_t id;
+/* ------------------------------------------------------ query users_in_team */
+typedef struct shop_users_in_team__args {
     hc_db *db;
-} shop_user_by_id__args;
+    int64_t team;
+} shop_users_in_team__args;
 
-/* The hc_load_fn: runs the query without the cache and encodes what it returns. */
-static int shop_user_by_id__fill(void *ctx, hc_buf *out, hc_error *err)
+/* The key, "shop:team:{team}:users", into an empty buffer. */
+static int shop_users_in_team__key(hc_buf *hc_key, const void *hc_args)
 {
-    shop_user_by_id__args *hc_a = ctx;
-    shop_user hc_v;
-    memset(&hc_v, 0, sizeof hc_v);
-    int hc_rc = shop_user_by_id_direct(hc_a->db, hc_a->id, &hc_v, err);
-    if (hc_rc == HC_OK) hc_rc = hc_enc_option(out, true);
-    if (hc_rc == HC_OK) hc_rc = shop_user__enc(out, &hc_v);
-    else if (hc_rc == HC_MISS) hc_rc = hc_enc_option(out, false);   /* absence is cached */
-    shop_user_clear(&hc_v);
-    return hc_rc;
-}
-
-typedef struct shop_user_by_id__dest {
-    shop_user *out;
-    hc_error *err;
-    bool seen;                  /* the key held a value */
-} shop_user_by_id__dest;
-
-/* The hc_visit_fn: decodes a cached value straight into *out, where the
-   value lies. HC_OK, HC_ECODEC, HC_MISS (a cached absence). */
-static int shop_user_by_id__take(void *ctx, const void *data, size_t len)
-{
-    shop_user_by_id__dest *hc_t = ctx;
-    shop_user *out = hc_t->out;
-    hc_error *err = hc_t->err;
-    int hc_rc;
-    hc_t->seen = true;
-    (void)err;
-    hc_dec hc_d;
-    bool hc_some = false;
-    hc_dec_init(&hc_d, data, len);
-    hc_rc = hc_dec_option(&hc_d, &hc_some);
-    if (hc_rc == HC_OK && hc_some) return shop_user__dec_into(&hc_d, out, true);
-    if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
-    if (hc_rc == HC_OK) hc_rc = HC_MISS;                /* cached absence */
-    return hc_rc;
-}
-
-/* A miss: the tags are built, the value loaded under single-flight (or
-   taken from the load in flight) and decoded into *hc_t's destination. A
-   hit sets up none of this. */
-static int shop_user_by_id__miss(hc_cache *c, const char *key, shop_user_by_id__args *hc_a, shop_user_by_id__dest *hc_t)
-{
-    hc_buf hc_val = HC_BUF_INIT;
-    hc_buf hc_tagb[2];
-    const char *hc_tags[2] = {NULL};
-    hc_options hc_o = {UINT64_C(60000), hc_tags, 2};
+    const shop_users_in_team__args *hc_a = (const shop_users_in_team__args *)hc_args;
     int hc_rc = HC_OK;
-    memset(hc_tagb, 0, sizeof hc_tagb);
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "user:", 5);
-    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_tagb[0], (int64_t)hc_a->id);
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[1], "users", 5);
-    hc_tags[0] = (const char *)hc_tagb[0].data;
-    hc_tags[1] = (const char *)hc_tagb[1].data;
-    if (hc_rc == HC_OK) hc_rc = HC_DECL_GET_OR_LOAD(c, &shop_user_by_id__decl, key, &hc_o, shop_user_by_id__fill, hc_a, &hc_val, hc_t->err);
-    if (hc_rc == HC_OK) hc_rc = shop_user_by_id__take(hc_t, hc_val.data, hc_val.len);
-    hc_buf_free(&hc_val);
-    for (size_t hc_i = 0; hc_i < 2; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:team:", 10); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_key, (int64_t)hc_a->team); if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, ":users", 6);
     return hc_rc;
 }
 
-int shop_user_by_id(hc_cache *c, hc_db *db, int64_t id, shop_user *out, hc_error *err)
+/* The tags, each ended by a 0 byte, into an empty buffer. */
+static int shop_users_in_team__tags(hc_buf *hc_tags, const void *hc_args)
 {
-    uint8_t hc_kmem[31] = {0};         /* the longest key fits */
-    hc_buf hc_key = {hc_kmem, 0, sizeof hc_kmem};
-    shop_user_by_id__args hc_a;
-    shop_user_by_id__dest hc_t;
+    const shop_users_in_team__args *hc_a = (const shop_users_in_team__args *)hc_args;
     int hc_rc = HC_OK;
-    hc_error hc_local;
-    if (!err) err = &hc_local;
-    hc_error_clear(err);
-    if (!c || !db || !out) return hc_error_set(err, HC_EINVAL, NULL);
-    memset(&hc_a, 0, sizeof hc_a);
-    hc_a.id = id;
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "users\000", 6);
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "team:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_tags, (int64_t)hc_a->team); if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "\000", 1);
+    return hc_rc;
+}
+
+/* A miss runs the query without the cache. */
+static int shop_users_in_team__load(const void *hc_args, void *hc_out, hc_error *err)
+{
+    const shop_users_in_team__args *hc_a = (const shop_users_in_team__args *)hc_args;
+    return shop_users_in_team_direct(hc_a->db, hc_a->team, (shop_user_list *)hc_out, err);
+}
+
+/* Its counters on each cache (hc_decl_stats_each), and what hc_cached_call
+   needs to know about it. */
+static hc_decl shop_users_in_team__decl = {"shop", "users_in_team", HC_DECL_QUERY, 0};
+static const hc_cached shop_users_in_team__cached = {
+    HC_DECL_REF(shop_users_in_team__decl), "shop_users_in_team", "users_in_team", NULL,
+    &shop_user_list__type, 0,
+    shop_users_in_team__key, 37, shop_users_in_team__tags, 2, UINT64_C(300000),
+    shop_users_in_team__load
+};
+
+int shop_users_in_team(hc_cache *c, hc_db *db, int64_t team, shop_user_list *out, hc_error *err)
+{
+    shop_users_in_team__args hc_a;
+    if (!db) return hc_arg_null(err, "shop_users_in_team", "db");
     hc_a.db = db;
-    hc_t.out = out;
-    hc_t.err = err;
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:user:", 10);
-    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_key, (int64_t)id);
-    bool hc_hit = false;
-    for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
-        /* A hit is decoded where the value lies. */
-        hc_t.seen = false;
-        hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, shop_user_by_id__take, &hc_t);
-        hc_hit = hc_t.seen;
-        if (hc_rc == HC_MISS && !hc_hit) hc_rc = shop_user_by_id__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
-        /* Bytes that do not decode are dropped and loaded afresh, once. */
-        if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
-        hc_remove(c, (const char *)hc_key.data);
-        hc_rc = HC_OK;
-    }
-    if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
-    else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
-    HC_DECL_CALL(c, &shop_user_by_id__decl, hc_hit);
-    return hc_rc;
+    hc_a.team = team;
+    return hc_cached_call(c, &shop_users_in_team__cached, &hc_a, out, err);
 }
 
-/* ------------------------------------- query users_in_team, without the cache */
-
+/* The statement: SQLite's text, PostgreSQL's, the parameters' types. */
 static const unsigned char shop_users_in_team__types[] = {HC_SQL_I64};
 static const hc_sql shop_users_in_team__sql = {
     "shop_users_in_team",
@@ -345,17 +359,19 @@ static const hc_sql shop_users_in_team__sql = {
     1, shop_users_in_team__types
 };
 
+/* The query without the cache: no key, no single-flight. */
 int shop_users_in_team_direct(hc_db *db, int64_t team, shop_user_list *out, hc_error *err)
 {
     hc_stmt *hc_s;
     shop_user_list hc_v;
+    size_t hc_cap = 0;
     int hc_rc;
-    if (!db || !out) return hc_error_set(err, HC_EINVAL, NULL);
+    if (!db) return hc_arg_null(err, "shop_users_in_team_direct", "db");
+    if (!out) return hc_arg_null(err, "shop_users_in_team_direct", "out");
     memset(&hc_v, 0, sizeof hc_v);
     hc_rc = hc_db_begin(db, &shop_users_in_team__sql, &hc_s, err);
     if (hc_rc != HC_OK) return hc_rc;
     if (hc_rc == HC_OK) hc_rc = hc_stmt_bind_i64(hc_s, 1, (int64_t)team);
-    size_t hc_cap = 0;
     while (hc_rc == HC_OK && (hc_rc = hc_stmt_step(hc_s)) == HC_OK) {
         if (hc_v.len == hc_cap) {
             size_t hc_n = hc_cap ? 2 * hc_cap : 8;
@@ -364,7 +380,7 @@ int shop_users_in_team_direct(hc_db *db, int64_t team, shop_user_list *out, hc_e
                 hc_rc = hc_error_set(err, HC_ENOMEM, NULL);
                 break;
             }
-            hc_v.items = hc_p;
+            hc_v.items = (shop_user *)hc_p;
             hc_cap = hc_n;
         }
         memset(&hc_v.items[hc_v.len], 0, sizeof hc_v.items[0]);
@@ -373,7 +389,7 @@ int shop_users_in_team_direct(hc_db *db, int64_t team, shop_user_list *out, hc_e
     if (hc_rc == HC_DONE) hc_rc = HC_OK;        /* no more rows */
     hc_db_end(hc_s);
     if (hc_rc == HC_OK) {
-        shop_user_list_clear(&(*out));
+        shop_user_list_clear(out);
         *out = hc_v;
     } else {
         shop_user_list_clear(&hc_v);
@@ -381,122 +397,55 @@ int shop_users_in_team_direct(hc_db *db, int64_t team, shop_user_list *out, hc_e
     return hc_rc;
 }
 
-/* ------------------------------------------------------ query users_in_team */
-
-/* Its per-declaration counters on each cache (hc_decl_stats_each). */
-static hc_decl shop_users_in_team__decl = {"shop", "users_in_team", HC_DECL_QUERY, 0};
-
-typedef struct shop_users_in_team__args {
-    int64_t team;
+/* ------------------------------------------------------ query user_count */
+typedef struct shop_user_count__args {
     hc_db *db;
-} shop_users_in_team__args;
+} shop_user_count__args;
 
-/* The hc_load_fn: runs the query without the cache and encodes what it returns. */
-static int shop_users_in_team__fill(void *ctx, hc_buf *out, hc_error *err)
+/* The key, "shop:user_count", into an empty buffer. */
+static int shop_user_count__key(hc_buf *hc_key, const void *hc_args)
 {
-    shop_users_in_team__args *hc_a = ctx;
-    shop_user_list hc_v;
-    memset(&hc_v, 0, sizeof hc_v);
-    int hc_rc = shop_users_in_team_direct(hc_a->db, hc_a->team, &hc_v, err);
-    if (hc_rc == HC_OK) hc_rc = shop_user_list__enc(out, &hc_v);
-    else if (hc_rc == HC_MISS) hc_rc = hc_error_set(err, HC_ENOTFOUND, "%s found nothing", "users_in_team");
-    shop_user_list_clear(&hc_v);
-    return hc_rc;
-}
-
-typedef struct shop_users_in_team__dest {
-    shop_user_list *out;
-    hc_error *err;
-    bool seen;                  /* the key held a value */
-} shop_users_in_team__dest;
-
-/* The hc_visit_fn: decodes a cached value straight into *out, where the
-   value lies. HC_OK, HC_ECODEC. */
-static int shop_users_in_team__take(void *ctx, const void *data, size_t len)
-{
-    shop_users_in_team__dest *hc_t = ctx;
-    shop_user_list *out = hc_t->out;
-    hc_error *err = hc_t->err;
-    int hc_rc;
-    hc_t->seen = true;
-    (void)err;
-    hc_dec hc_d;
-    shop_user_list hc_v;
-    memset(&hc_v, 0, sizeof hc_v);
-    hc_dec_init(&hc_d, data, len);
-    hc_rc = shop_user_list__dec(&hc_d, &hc_v);
-    if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
-    if (hc_rc == HC_OK) {
-        shop_user_list_clear(&(*out));
-        *out = hc_v;
-    } else {
-        shop_user_list_clear(&hc_v);
-    }
-    return hc_rc;
-}
-
-/* A miss: the tags are built, the value loaded under single-flight (or
-   taken from the load in flight) and decoded into *hc_t's destination. A
-   hit sets up none of this. */
-static int shop_users_in_team__miss(hc_cache *c, const char *key, shop_users_in_team__args *hc_a, shop_users_in_team__dest *hc_t)
-{
-    hc_buf hc_val = HC_BUF_INIT;
-    hc_buf hc_tagb[2];
-    const char *hc_tags[2] = {NULL};
-    hc_options hc_o = {UINT64_C(300000), hc_tags, 2};
+    (void)hc_args;
     int hc_rc = HC_OK;
-    memset(hc_tagb, 0, sizeof hc_tagb);
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "users", 5);
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[1], "team:", 5);
-    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_tagb[1], (int64_t)hc_a->team);
-    hc_tags[0] = (const char *)hc_tagb[0].data;
-    hc_tags[1] = (const char *)hc_tagb[1].data;
-    if (hc_rc == HC_OK) hc_rc = HC_DECL_GET_OR_LOAD(c, &shop_users_in_team__decl, key, &hc_o, shop_users_in_team__fill, hc_a, &hc_val, hc_t->err);
-    if (hc_rc == HC_OK) hc_rc = shop_users_in_team__take(hc_t, hc_val.data, hc_val.len);
-    hc_buf_free(&hc_val);
-    for (size_t hc_i = 0; hc_i < 2; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:user_count", 15);
     return hc_rc;
 }
 
-int shop_users_in_team(hc_cache *c, hc_db *db, int64_t team, shop_user_list *out, hc_error *err)
+/* The tags, each ended by a 0 byte, into an empty buffer. */
+static int shop_user_count__tags(hc_buf *hc_tags, const void *hc_args)
 {
-    uint8_t hc_kmem[37] = {0};         /* the longest key fits */
-    hc_buf hc_key = {hc_kmem, 0, sizeof hc_kmem};
-    shop_users_in_team__args hc_a;
-    shop_users_in_team__dest hc_t;
+    (void)hc_args;
     int hc_rc = HC_OK;
-    hc_error hc_local;
-    if (!err) err = &hc_local;
-    hc_error_clear(err);
-    if (!c || !db || !out) return hc_error_set(err, HC_EINVAL, NULL);
-    memset(&hc_a, 0, sizeof hc_a);
-    hc_a.team = team;
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "users\000", 6);
+    return hc_rc;
+}
+
+/* A miss runs the query without the cache. */
+static int shop_user_count__load(const void *hc_args, void *hc_out, hc_error *err)
+{
+    const shop_user_count__args *hc_a = (const shop_user_count__args *)hc_args;
+    return shop_user_count_direct(hc_a->db, (int64_t *)hc_out, err);
+}
+
+/* Its counters on each cache (hc_decl_stats_each), and what hc_cached_call
+   needs to know about it. */
+static hc_decl shop_user_count__decl = {"shop", "user_count", HC_DECL_QUERY, 0};
+static const hc_cached shop_user_count__cached = {
+    HC_DECL_REF(shop_user_count__decl), "shop_user_count", "user_count", NULL,
+    &hc_cached_i64, 0,
+    shop_user_count__key, 16, shop_user_count__tags, 1, UINT64_C(300000),
+    shop_user_count__load
+};
+
+int shop_user_count(hc_cache *c, hc_db *db, int64_t *out, hc_error *err)
+{
+    shop_user_count__args hc_a;
+    if (!db) return hc_arg_null(err, "shop_user_count", "db");
     hc_a.db = db;
-    hc_t.out = out;
-    hc_t.err = err;
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:team:", 10);
-    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_key, (int64_t)team);
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, ":users", 6);
-    bool hc_hit = false;
-    for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
-        /* A hit is decoded where the value lies. */
-        hc_t.seen = false;
-        hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, shop_users_in_team__take, &hc_t);
-        hc_hit = hc_t.seen;
-        if (hc_rc == HC_MISS && !hc_hit) hc_rc = shop_users_in_team__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
-        /* Bytes that do not decode are dropped and loaded afresh, once. */
-        if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
-        hc_remove(c, (const char *)hc_key.data);
-        hc_rc = HC_OK;
-    }
-    if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
-    else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
-    HC_DECL_CALL(c, &shop_users_in_team__decl, hc_hit);
-    return hc_rc;
+    return hc_cached_call(c, &shop_user_count__cached, &hc_a, out, err);
 }
 
-/* ------------------------------------- query user_count, without the cache */
-
+/* The statement: SQLite's text, PostgreSQL's, the parameters' types. */
 static const unsigned char shop_user_count__types[] = {0};
 static const hc_sql shop_user_count__sql = {
     "shop_user_count",
@@ -505,12 +454,14 @@ static const hc_sql shop_user_count__sql = {
     0, shop_user_count__types
 };
 
+/* The query without the cache: no key, no single-flight. */
 int shop_user_count_direct(hc_db *db, int64_t *out, hc_error *err)
 {
     hc_stmt *hc_s;
     int64_t hc_v;
     int hc_rc;
-    if (!db || !out) return hc_error_set(err, HC_EINVAL, NULL);
+    if (!db) return hc_arg_null(err, "shop_user_count_direct", "db");
+    if (!out) return hc_arg_null(err, "shop_user_count_direct", "out");
     memset(&hc_v, 0, sizeof hc_v);
     hc_rc = hc_db_begin(db, &shop_user_count__sql, &hc_s, err);
     if (hc_rc != HC_OK) return hc_rc;
@@ -521,116 +472,13 @@ int shop_user_count_direct(hc_db *db, int64_t *out, hc_error *err)
     if (hc_rc == HC_OK) {
         *out = hc_v;
     } else {
-        if (hc_rc == HC_MISS) hc_rc = hc_error_set(err, HC_ENOTFOUND, "%s: no row", "shop_user_count");
+        if (hc_rc == HC_MISS) hc_rc = hc_no_row(err, "shop_user_count");
     }
-    return hc_rc;
-}
-
-/* ------------------------------------------------------ query user_count */
-
-/* Its per-declaration counters on each cache (hc_decl_stats_each). */
-static hc_decl shop_user_count__decl = {"shop", "user_count", HC_DECL_QUERY, 0};
-
-typedef struct shop_user_count__args {
-    hc_db *db;
-} shop_user_count__args;
-
-/* The hc_load_fn: runs the query without the cache and encodes what it returns. */
-static int shop_user_count__fill(void *ctx, hc_buf *out, hc_error *err)
-{
-    shop_user_count__args *hc_a = ctx;
-    int64_t hc_v;
-    memset(&hc_v, 0, sizeof hc_v);
-    int hc_rc = shop_user_count_direct(hc_a->db, &hc_v, err);
-    if (hc_rc == HC_OK) hc_rc = hc_enc_i64(out, (int64_t)hc_v);
-    else if (hc_rc == HC_MISS) hc_rc = hc_error_set(err, HC_ENOTFOUND, "%s found nothing", "user_count");
-    return hc_rc;
-}
-
-typedef struct shop_user_count__dest {
-    int64_t *out;
-    hc_error *err;
-    bool seen;                  /* the key held a value */
-} shop_user_count__dest;
-
-/* The hc_visit_fn: decodes a cached value straight into *out, where the
-   value lies. HC_OK, HC_ECODEC. */
-static int shop_user_count__take(void *ctx, const void *data, size_t len)
-{
-    shop_user_count__dest *hc_t = ctx;
-    int64_t *out = hc_t->out;
-    hc_error *err = hc_t->err;
-    int hc_rc;
-    hc_t->seen = true;
-    (void)err;
-    hc_dec hc_d;
-    int64_t hc_v;
-    memset(&hc_v, 0, sizeof hc_v);
-    hc_dec_init(&hc_d, data, len);
-    hc_rc = hc_dec_i64(&hc_d, &hc_v);
-    if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
-    if (hc_rc == HC_OK) {
-        *out = hc_v;
-    }
-    return hc_rc;
-}
-
-/* A miss: the tags are built, the value loaded under single-flight (or
-   taken from the load in flight) and decoded into *hc_t's destination. A
-   hit sets up none of this. */
-static int shop_user_count__miss(hc_cache *c, const char *key, shop_user_count__args *hc_a, shop_user_count__dest *hc_t)
-{
-    hc_buf hc_val = HC_BUF_INIT;
-    hc_buf hc_tagb[1];
-    const char *hc_tags[1] = {NULL};
-    hc_options hc_o = {UINT64_C(300000), hc_tags, 1};
-    int hc_rc = HC_OK;
-    memset(hc_tagb, 0, sizeof hc_tagb);
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "users", 5);
-    hc_tags[0] = (const char *)hc_tagb[0].data;
-    if (hc_rc == HC_OK) hc_rc = HC_DECL_GET_OR_LOAD(c, &shop_user_count__decl, key, &hc_o, shop_user_count__fill, hc_a, &hc_val, hc_t->err);
-    if (hc_rc == HC_OK) hc_rc = shop_user_count__take(hc_t, hc_val.data, hc_val.len);
-    hc_buf_free(&hc_val);
-    for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
-    return hc_rc;
-}
-
-int shop_user_count(hc_cache *c, hc_db *db, int64_t *out, hc_error *err)
-{
-    uint8_t hc_kmem[16] = {0};         /* the longest key fits */
-    hc_buf hc_key = {hc_kmem, 0, sizeof hc_kmem};
-    shop_user_count__args hc_a;
-    shop_user_count__dest hc_t;
-    int hc_rc = HC_OK;
-    hc_error hc_local;
-    if (!err) err = &hc_local;
-    hc_error_clear(err);
-    if (!c || !db || !out) return hc_error_set(err, HC_EINVAL, NULL);
-    memset(&hc_a, 0, sizeof hc_a);
-    hc_a.db = db;
-    hc_t.out = out;
-    hc_t.err = err;
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:user_count", 15);
-    bool hc_hit = false;
-    for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
-        /* A hit is decoded where the value lies. */
-        hc_t.seen = false;
-        hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, shop_user_count__take, &hc_t);
-        hc_hit = hc_t.seen;
-        if (hc_rc == HC_MISS && !hc_hit) hc_rc = shop_user_count__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
-        /* Bytes that do not decode are dropped and loaded afresh, once. */
-        if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
-        hc_remove(c, (const char *)hc_key.data);
-        hc_rc = HC_OK;
-    }
-    if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
-    else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
-    HC_DECL_CALL(c, &shop_user_count__decl, hc_hit);
     return hc_rc;
 }
 
 /* ------------------------------------------------------- exec rename_user */
-
+/* The statement: SQLite's text, PostgreSQL's, the parameters' types. */
 static const unsigned char shop_rename_user__types[] = {HC_SQL_I64, HC_SQL_TEXT};
 static const hc_sql shop_rename_user__sql = {
     "shop_rename_user",
@@ -646,8 +494,9 @@ int shop_rename_user(hc_cache *c, hc_db *db, int64_t id, const char *name, int64
     hc_buf hc_tag[2] = {HC_BUF_INIT, HC_BUF_INIT};
     const char *hc_tags[2];
     int hc_wrc;
-    if (!c || !db) return hc_error_set(err, HC_EINVAL, NULL);
-    if (!name) return hc_error_set(err, HC_EINVAL, "name is NULL");
+    if (!c) return hc_arg_null(err, "shop_rename_user", "c");
+    if (!db) return hc_arg_null(err, "shop_rename_user", "db");
+    if (!name) return hc_arg_null(err, "shop_rename_user", "name");
     hc_rc = hc_exec_begin(c, db, &hc_tx, err);   /* BEGIN, with a PostgreSQL bus */
     if (hc_rc != HC_OK) return hc_rc;
     hc_rc = hc_db_begin(db, &shop_rename_user__sql, &hc_s, err);
@@ -658,10 +507,9 @@ int shop_rename_user(hc_cache *c, hc_db *db, int64_t id, const char *name, int64
     if (hc_rc == HC_OK && changes) *changes = hc_stmt_changes(hc_s);
     hc_db_end(hc_s);
     hc_wrc = hc_rc;                            /* the write's result */
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tag[0], "user:", 5);
-    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_tag[0], (int64_t)id);
-    hc_tags[0] = (const char *)hc_tag[0].data;
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tag[0], "user:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_tag[0], (int64_t)id);
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tag[1], "users", 5);
+    hc_tags[0] = (const char *)hc_tag[0].data;
     hc_tags[1] = (const char *)hc_tag[1].data;
     hc_rc = hc_rc == HC_OK ? hc_exec_end(c, db, hc_tx, hc_wrc, hc_tags, 2, err)
                           : hc_exec_end_flush(c, db, hc_tx, hc_wrc, err);
@@ -671,328 +519,143 @@ int shop_rename_user(hc_cache *c, hc_db *db, int64_t id, const char *name, int64
 }
 
 /* ------------------------------------------------------ policy load_user */
-
-/* Its per-declaration counters on each cache (hc_decl_stats_each). */
-static hc_decl shop_load_user__decl = {"shop", "load_user", HC_DECL_POLICY, 0};
-
 typedef struct shop_load_user__args {
-    int64_t user_id;
     shop_load_user_loader load;
     void *ctx;
+    int64_t user_id;
 } shop_load_user__args;
 
-/* The hc_load_fn: runs the caller's loader and encodes what it returns. */
-static int shop_load_user__fill(void *ctx, hc_buf *out, hc_error *err)
+/* The key, "shop:user:{user_id}", into an empty buffer. */
+static int shop_load_user__key(hc_buf *hc_key, const void *hc_args)
 {
-    shop_load_user__args *hc_a = ctx;
-    shop_user hc_v;
-    memset(&hc_v, 0, sizeof hc_v);
-    int hc_rc = hc_a->load(hc_a->ctx, hc_a->user_id, &hc_v, err);
-    if (hc_rc == HC_OK) hc_rc = hc_enc_option(out, true);
-    if (hc_rc == HC_OK) hc_rc = shop_user__enc(out, &hc_v);
-    else if (hc_rc == HC_MISS) hc_rc = hc_enc_option(out, false);   /* absence is cached */
-    shop_user_clear(&hc_v);
-    return hc_rc;
-}
-
-typedef struct shop_load_user__dest {
-    shop_user *out;
-    hc_error *err;
-    bool seen;                  /* the key held a value */
-} shop_load_user__dest;
-
-/* The hc_visit_fn: decodes a cached value straight into *out, where the
-   value lies. HC_OK, HC_ECODEC, HC_MISS (a cached absence). */
-static int shop_load_user__take(void *ctx, const void *data, size_t len)
-{
-    shop_load_user__dest *hc_t = ctx;
-    shop_user *out = hc_t->out;
-    hc_error *err = hc_t->err;
-    int hc_rc;
-    hc_t->seen = true;
-    (void)err;
-    hc_dec hc_d;
-    bool hc_some = false;
-    hc_dec_init(&hc_d, data, len);
-    hc_rc = hc_dec_option(&hc_d, &hc_some);
-    if (hc_rc == HC_OK && hc_some) return shop_user__dec_into(&hc_d, out, true);
-    if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
-    if (hc_rc == HC_OK) hc_rc = HC_MISS;                /* cached absence */
-    return hc_rc;
-}
-
-/* A miss: the tags are built, the value loaded under single-flight (or
-   taken from the load in flight) and decoded into *hc_t's destination. A
-   hit sets up none of this. */
-static int shop_load_user__miss(hc_cache *c, const char *key, shop_load_user__args *hc_a, shop_load_user__dest *hc_t)
-{
-    hc_buf hc_val = HC_BUF_INIT;
-    hc_buf hc_tagb[2];
-    const char *hc_tags[2] = {NULL};
-    hc_options hc_o = {UINT64_C(600000), hc_tags, 2};
+    const shop_load_user__args *hc_a = (const shop_load_user__args *)hc_args;
     int hc_rc = HC_OK;
-    memset(hc_tagb, 0, sizeof hc_tagb);
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "user:", 5);
-    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_tagb[0], (int64_t)hc_a->user_id);
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[1], "users", 5);
-    hc_tags[0] = (const char *)hc_tagb[0].data;
-    hc_tags[1] = (const char *)hc_tagb[1].data;
-    if (hc_rc == HC_OK) hc_rc = HC_DECL_GET_OR_LOAD(c, &shop_load_user__decl, key, &hc_o, shop_load_user__fill, hc_a, &hc_val, hc_t->err);
-    if (hc_rc == HC_OK) hc_rc = shop_load_user__take(hc_t, hc_val.data, hc_val.len);
-    hc_buf_free(&hc_val);
-    for (size_t hc_i = 0; hc_i < 2; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:user:", 10); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_key, (int64_t)hc_a->user_id);
     return hc_rc;
 }
+
+/* The tags, each ended by a 0 byte, into an empty buffer. */
+static int shop_load_user__tags(hc_buf *hc_tags, const void *hc_args)
+{
+    const shop_load_user__args *hc_a = (const shop_load_user__args *)hc_args;
+    int hc_rc = HC_OK;
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "user:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_tags, (int64_t)hc_a->user_id); if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "\000users\000", 7);
+    return hc_rc;
+}
+
+/* A miss runs the loader the caller passed. */
+static int shop_load_user__load(const void *hc_args, void *hc_out, hc_error *err)
+{
+    const shop_load_user__args *hc_a = (const shop_load_user__args *)hc_args;
+    return hc_a->load(hc_a->ctx, hc_a->user_id, (shop_user *)hc_out, err);
+}
+
+/* Its counters on each cache (hc_decl_stats_each), and what hc_cached_call
+   needs to know about it. */
+static hc_decl shop_load_user__decl = {"shop", "load_user", HC_DECL_POLICY, 0};
+static const hc_cached shop_load_user__cached = {
+    HC_DECL_REF(shop_load_user__decl), "shop_load_user", "load-user", "user",
+    &shop_user__type, HC_CACHED_OPTION | HC_CACHED_NULLABLE,
+    shop_load_user__key, 31, shop_load_user__tags, 2, UINT64_C(600000),
+    shop_load_user__load
+};
 
 int shop_load_user(hc_cache *c, int64_t user_id, shop_load_user_loader load, void *ctx, shop_user *out, hc_error *err)
 {
-    uint8_t hc_kmem[31] = {0};         /* the longest key fits */
-    hc_buf hc_key = {hc_kmem, 0, sizeof hc_kmem};
     shop_load_user__args hc_a;
-    shop_load_user__dest hc_t;
-    int hc_rc = HC_OK;
-    hc_error hc_local;
-    if (!err) err = &hc_local;
-    hc_error_clear(err);
-    if (!c || !out || !load) return hc_error_set(err, HC_EINVAL, NULL);
-    memset(&hc_a, 0, sizeof hc_a);
-    hc_a.user_id = user_id;
+    if (!load) return hc_arg_null(err, "shop_load_user", "load");
     hc_a.load = load;
     hc_a.ctx = ctx;
-    hc_t.out = out;
-    hc_t.err = err;
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:user:", 10);
-    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_key, (int64_t)user_id);
-    bool hc_hit = false;
-    for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
-        /* A hit is decoded where the value lies. */
-        hc_t.seen = false;
-        hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, shop_load_user__take, &hc_t);
-        hc_hit = hc_t.seen;
-        if (hc_rc == HC_MISS && !hc_hit) hc_rc = shop_load_user__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
-        /* Bytes that do not decode are dropped and loaded afresh, once. */
-        if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
-        hc_remove(c, (const char *)hc_key.data);
-        hc_rc = HC_OK;
-    }
-    if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
-    else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
-    HC_DECL_CALL(c, &shop_load_user__decl, hc_hit);
-    return hc_rc;
+    hc_a.user_id = user_id;
+    return hc_cached_call(c, &shop_load_user__cached, &hc_a, out, err);
 }
 
 /* ------------------------------------------------------ cacheable fib */
-
-/* Its per-declaration counters on each cache (hc_decl_stats_each). */
-static hc_decl shop_fib__decl = {"shop", "fib", HC_DECL_CACHEABLE, 0};
-
 typedef struct shop_fib__args {
     int64_t n;
 } shop_fib__args;
 
-/* The hc_load_fn: runs the user's function and encodes what it returns. */
-static int shop_fib__fill(void *ctx, hc_buf *out, hc_error *err)
+/* The key, "shop:fib:{n}", into an empty buffer. */
+static int shop_fib__key(hc_buf *hc_key, const void *hc_args)
 {
-    shop_fib__args *hc_a = ctx;
-    int64_t hc_v;
-    memset(&hc_v, 0, sizeof hc_v);
-    int hc_rc = shop_fib_load(hc_a->n, &hc_v, err);
-    if (hc_rc == HC_OK) hc_rc = hc_enc_i64(out, (int64_t)hc_v);
-    else if (hc_rc == HC_MISS) hc_rc = hc_error_set(err, HC_ENOTFOUND, "%s found nothing", "fib");
-    return hc_rc;
-}
-
-typedef struct shop_fib__dest {
-    int64_t *out;
-    hc_error *err;
-    bool seen;                  /* the key held a value */
-} shop_fib__dest;
-
-/* The hc_visit_fn: decodes a cached value straight into *out, where the
-   value lies. HC_OK, HC_ECODEC. */
-static int shop_fib__take(void *ctx, const void *data, size_t len)
-{
-    shop_fib__dest *hc_t = ctx;
-    int64_t *out = hc_t->out;
-    hc_error *err = hc_t->err;
-    int hc_rc;
-    hc_t->seen = true;
-    (void)err;
-    hc_dec hc_d;
-    int64_t hc_v;
-    memset(&hc_v, 0, sizeof hc_v);
-    hc_dec_init(&hc_d, data, len);
-    hc_rc = hc_dec_i64(&hc_d, &hc_v);
-    if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
-    if (hc_rc == HC_OK) {
-        *out = hc_v;
-    }
-    return hc_rc;
-}
-
-/* A miss: the tags are built, the value loaded under single-flight (or
-   taken from the load in flight) and decoded into *hc_t's destination. A
-   hit sets up none of this. */
-static int shop_fib__miss(hc_cache *c, const char *key, shop_fib__args *hc_a, shop_fib__dest *hc_t)
-{
-    hc_buf hc_val = HC_BUF_INIT;
-    hc_buf hc_tagb[1];
-    const char *hc_tags[1] = {NULL};
-    hc_options hc_o = {UINT64_C(3600000), hc_tags, 0};
+    const shop_fib__args *hc_a = (const shop_fib__args *)hc_args;
     int hc_rc = HC_OK;
-    memset(hc_tagb, 0, sizeof hc_tagb);
-    if (hc_rc == HC_OK) hc_rc = HC_DECL_GET_OR_LOAD(c, &shop_fib__decl, key, &hc_o, shop_fib__fill, hc_a, &hc_val, hc_t->err);
-    if (hc_rc == HC_OK) hc_rc = shop_fib__take(hc_t, hc_val.data, hc_val.len);
-    hc_buf_free(&hc_val);
-    for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:fib:", 9); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_key, (int64_t)hc_a->n);
     return hc_rc;
 }
+
+/* A miss runs shop_fib_load, which the application writes. */
+static int shop_fib__load(const void *hc_args, void *hc_out, hc_error *err)
+{
+    const shop_fib__args *hc_a = (const shop_fib__args *)hc_args;
+    return shop_fib_load(hc_a->n, (int64_t *)hc_out, err);
+}
+
+/* Its counters on each cache (hc_decl_stats_each), and what hc_cached_call
+   needs to know about it. */
+static hc_decl shop_fib__decl = {"shop", "fib", HC_DECL_CACHEABLE, 0};
+static const hc_cached shop_fib__cached = {
+    HC_DECL_REF(shop_fib__decl), "shop_fib", "fib", NULL,
+    &hc_cached_i64, 0,
+    shop_fib__key, 30, NULL, 0, UINT64_C(3600000),
+    shop_fib__load
+};
 
 int shop_fib(hc_cache *c, int64_t n, int64_t *out, hc_error *err)
 {
-    uint8_t hc_kmem[30] = {0};         /* the longest key fits */
-    hc_buf hc_key = {hc_kmem, 0, sizeof hc_kmem};
     shop_fib__args hc_a;
-    shop_fib__dest hc_t;
-    int hc_rc = HC_OK;
-    hc_error hc_local;
-    if (!err) err = &hc_local;
-    hc_error_clear(err);
-    if (!c || !out) return hc_error_set(err, HC_EINVAL, NULL);
-    memset(&hc_a, 0, sizeof hc_a);
     hc_a.n = n;
-    hc_t.out = out;
-    hc_t.err = err;
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:fib:", 9);
-    if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_key, (int64_t)n);
-    bool hc_hit = false;
-    for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
-        /* A hit is decoded where the value lies. */
-        hc_t.seen = false;
-        hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, shop_fib__take, &hc_t);
-        hc_hit = hc_t.seen;
-        if (hc_rc == HC_MISS && !hc_hit) hc_rc = shop_fib__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
-        /* Bytes that do not decode are dropped and loaded afresh, once. */
-        if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
-        hc_remove(c, (const char *)hc_key.data);
-        hc_rc = HC_OK;
-    }
-    if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
-    else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
-    HC_DECL_CALL(c, &shop_fib__decl, hc_hit);
-    return hc_rc;
+    return hc_cached_call(c, &shop_fib__cached, &hc_a, out, err);
 }
 
 /* ------------------------------------------------------ cacheable greeting */
-
-/* Its per-declaration counters on each cache (hc_decl_stats_each). */
-static hc_decl shop_greeting__decl = {"shop", "greeting", HC_DECL_CACHEABLE, 0};
-
 typedef struct shop_greeting__args {
     const char *name;
 } shop_greeting__args;
 
-/* The hc_load_fn: runs the user's function and encodes what it returns. */
-static int shop_greeting__fill(void *ctx, hc_buf *out, hc_error *err)
+/* The key, "shop:greeting:{name}", into an empty buffer. */
+static int shop_greeting__key(hc_buf *hc_key, const void *hc_args)
 {
-    shop_greeting__args *hc_a = ctx;
-    char * hc_v;
-    memset(&hc_v, 0, sizeof hc_v);
+    const shop_greeting__args *hc_a = (const shop_greeting__args *)hc_args;
     int hc_rc = HC_OK;
-    (void)err;
-    hc_v = shop_greeting_load(hc_a->name);
-    if (!hc_v) hc_rc = hc_error_set(err, HC_ENOMEM, "shop_greeting_load returned NULL");
-    if (hc_rc == HC_OK) hc_rc = hc_enc_text(out, hc_v);
-    free(hc_v);
-    hc_v = NULL;
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:greeting:", 14); if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(hc_key, hc_a->name, strlen(hc_a->name));
     return hc_rc;
 }
 
-typedef struct shop_greeting__dest {
-    char * *out;
-    hc_error *err;
-    bool seen;                  /* the key held a value */
-} shop_greeting__dest;
-
-/* The hc_visit_fn: decodes a cached value straight into *out, where the
-   value lies. HC_OK, HC_ECODEC. */
-static int shop_greeting__take(void *ctx, const void *data, size_t len)
+/* The tags, each ended by a 0 byte, into an empty buffer. */
+static int shop_greeting__tags(hc_buf *hc_tags, const void *hc_args)
 {
-    shop_greeting__dest *hc_t = ctx;
-    char * *out = hc_t->out;
-    hc_error *err = hc_t->err;
-    int hc_rc;
-    hc_t->seen = true;
-    (void)err;
-    hc_dec hc_d;
-    char *hc_v;
-    memset(&hc_v, 0, sizeof hc_v);
-    hc_dec_init(&hc_d, data, len);
-    hc_rc = hc_dec_text(&hc_d, &hc_v);
-    if (hc_rc == HC_OK) hc_rc = hc_dec_finish(&hc_d);
-    if (hc_rc == HC_OK) {
-        free((*out));
-        (*out) = NULL;
-        *out = hc_v;
-    } else {
-        free(hc_v);
-        hc_v = NULL;
-    }
-    return hc_rc;
-}
-
-/* A miss: the tags are built, the value loaded under single-flight (or
-   taken from the load in flight) and decoded into *hc_t's destination. A
-   hit sets up none of this. */
-static int shop_greeting__miss(hc_cache *c, const char *key, shop_greeting__args *hc_a, shop_greeting__dest *hc_t)
-{
-    hc_buf hc_val = HC_BUF_INIT;
-    hc_buf hc_tagb[1];
-    const char *hc_tags[1] = {NULL};
-    hc_options hc_o = {UINT64_C(300000), hc_tags, 1};
+    (void)hc_args;
     int hc_rc = HC_OK;
-    memset(hc_tagb, 0, sizeof hc_tagb);
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tagb[0], "greetings", 9);
-    hc_tags[0] = (const char *)hc_tagb[0].data;
-    if (hc_rc == HC_OK) hc_rc = HC_DECL_GET_OR_LOAD(c, &shop_greeting__decl, key, &hc_o, shop_greeting__fill, hc_a, &hc_val, hc_t->err);
-    if (hc_rc == HC_OK) hc_rc = shop_greeting__take(hc_t, hc_val.data, hc_val.len);
-    hc_buf_free(&hc_val);
-    for (size_t hc_i = 0; hc_i < 1; hc_i++) hc_buf_free(&hc_tagb[hc_i]);
+    if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "greetings\000", 10);
     return hc_rc;
 }
+
+/* A miss runs shop_greeting_load, which the application writes; it cannot fail. */
+static int shop_greeting__load(const void *hc_args, void *hc_out, hc_error *err)
+{
+    const shop_greeting__args *hc_a = (const shop_greeting__args *)hc_args;
+    (void)err;
+    *(char **)hc_out = shop_greeting_load(hc_a->name);
+    return HC_OK;
+}
+
+/* Its counters on each cache (hc_decl_stats_each), and what hc_cached_call
+   needs to know about it. */
+static hc_decl shop_greeting__decl = {"shop", "greeting", HC_DECL_CACHEABLE, 0};
+static const hc_cached shop_greeting__cached = {
+    HC_DECL_REF(shop_greeting__decl), "shop_greeting", "greeting", NULL,
+    &hc_cached_text, HC_CACHED_TEXT_RETURNED,
+    shop_greeting__key, 0, shop_greeting__tags, 1, UINT64_C(300000),
+    shop_greeting__load
+};
 
 int shop_greeting(hc_cache *c, const char *name, char **out)
 {
-    hc_buf hc_key = HC_BUF_INIT;
     shop_greeting__args hc_a;
-    shop_greeting__dest hc_t;
-    int hc_rc = HC_OK;
-    hc_error hc_local, *err = &hc_local;
-    hc_error_clear(err);
-    if (!c || !out) return hc_error_set(err, HC_EINVAL, NULL);
-    if (!name) return hc_error_set(err, HC_EINVAL, "name is NULL");
-    memset(&hc_a, 0, sizeof hc_a);
+    if (!name) return hc_arg_null(NULL, "shop_greeting", "name");
     hc_a.name = name;
-    hc_t.out = out;
-    hc_t.err = err;
-    if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_key, "shop:greeting:", 14);
-    if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(&hc_key, name, strlen(name));
-    bool hc_hit = false;
-    for (int hc_attempt = 0; hc_rc == HC_OK; hc_attempt++) {
-        /* A hit is decoded where the value lies. */
-        hc_t.seen = false;
-        hc_rc = hc_try_visit(c, (const char *)hc_key.data, hc_key.len, shop_greeting__take, &hc_t);
-        hc_hit = hc_t.seen;
-        if (hc_rc == HC_MISS && !hc_hit) hc_rc = shop_greeting__miss(c, (const char *)hc_key.data, &hc_a, &hc_t);
-        /* Bytes that do not decode are dropped and loaded afresh, once. */
-        if (hc_rc != HC_ECODEC || hc_attempt > 0) break;
-        hc_remove(c, (const char *)hc_key.data);
-        hc_rc = HC_OK;
-    }
-    if (hc_rc == HC_ECODEC) hc_error_set(err, hc_rc, "cached value for '%s' does not decode", (const char *)hc_key.data);
-    else if (hc_rc < 0 && err->code == HC_OK) hc_error_set(err, hc_rc, NULL);
-    HC_DECL_CALL(c, &shop_greeting__decl, hc_hit);
-    hc_buf_free(&hc_key);
-    return hc_rc;
+    return hc_cached_call(c, &shop_greeting__cached, &hc_a, out, NULL);
 }
 
+/************ End of the module's code ********************/

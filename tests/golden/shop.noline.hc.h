@@ -24,8 +24,9 @@ extern "C" {
 ** cleared before being filled, so reusing one in a loop does not leak.
 */
 
-/* ---------------------------------------------------------- entity user */
+/************ Begin the module's types and functions (emit.c) ************/
 
+/* ---------------------------------------------------------- entity user */
 typedef struct shop_user {
     int64_t id;
     char *name;
@@ -61,7 +62,6 @@ int shop_user_invalidate(hc_cache *c, int64_t id);
 int shop_user_invalidate_all(hc_cache *c);
 
 /* query user_by_id: key "shop:user:{id}", tags "user:{id}", "users". */
-
 /* HC_OK | HC_MISS (no row: the absence is cached too), HC_EDB with the database's message, or a cache
    error (HC_ETIMEDOUT...). A failed query stores nothing. */
 int shop_user_by_id(hc_cache *c, hc_db *db, int64_t id, shop_user *out, hc_error *err);
@@ -69,7 +69,6 @@ int shop_user_by_id(hc_cache *c, hc_db *db, int64_t id, shop_user *out, hc_error
 int shop_user_by_id_direct(hc_db *db, int64_t id, shop_user *out, hc_error *err);
 
 /* query users_in_team: key "shop:team:{team}:users", tags "users", "team:{team}". */
-
 /* HC_OK, HC_EDB with the database's message, or a cache
    error (HC_ETIMEDOUT...). A failed query stores nothing. */
 int shop_users_in_team(hc_cache *c, hc_db *db, int64_t team, shop_user_list *out, hc_error *err);
@@ -77,7 +76,6 @@ int shop_users_in_team(hc_cache *c, hc_db *db, int64_t team, shop_user_list *out
 int shop_users_in_team_direct(hc_db *db, int64_t team, shop_user_list *out, hc_error *err);
 
 /* query user_count: key "shop:user_count", tags "users". */
-
 /* HC_OK, HC_ENOTFOUND (no row: nothing cached), HC_EDB with the database's message, or a cache
    error (HC_ETIMEDOUT...). A failed query stores nothing. */
 int shop_user_count(hc_cache *c, hc_db *db, int64_t *out, hc_error *err);
@@ -85,7 +83,6 @@ int shop_user_count(hc_cache *c, hc_db *db, int64_t *out, hc_error *err);
 int shop_user_count_direct(hc_db *db, int64_t *out, hc_error *err);
 
 /* exec rename_user: invalidates "user:{id}", "users". */
-
 /* Runs the statement; only if it succeeded, invalidates those tags in c,
    and on c's bus. With PostgreSQL and a PostgreSQL bus, the statement and
    the notifications commit or roll back together (hc_exec_begin): any
@@ -96,7 +93,6 @@ int shop_user_count_direct(hc_db *db, int64_t *out, hc_error *err);
 int shop_rename_user(hc_cache *c, hc_db *db, int64_t id, const char *name, int64_t *changes, hc_error *err);
 
 /* policy load_user ("load-user"): key "shop:user:{user_id}", tags "user:{user_id}", "users". */
-
 /* The loader you pass: fill out and return HC_OK, return HC_MISS for "none" (cached too), or an HC_E* code
    with err filled. */
 typedef int (*shop_load_user_loader)(void *ctx, int64_t user_id, shop_user *out, hc_error *err);
@@ -104,7 +100,6 @@ typedef int (*shop_load_user_loader)(void *ctx, int64_t user_id, shop_user *out,
 int shop_load_user(hc_cache *c, int64_t user_id, shop_load_user_loader load, void *ctx, shop_user *out, hc_error *err);
 
 /* cacheable fib: key "shop:fib:{n}". */
-
 /* HC_OK, or the loader's error, or a cache error (HC_ETIMEDOUT...). */
 int shop_fib(hc_cache *c, int64_t n, int64_t *out, hc_error *err);
 /* You write this one: fill out and return HC_OK, or an HC_E* code
@@ -112,11 +107,12 @@ int shop_fib(hc_cache *c, int64_t n, int64_t *out, hc_error *err);
 int shop_fib_load(int64_t n, int64_t *out, hc_error *err);
 
 /* cacheable greeting: key "shop:greeting:{name}", tags "greetings". */
-
 /* HC_OK, or a cache error (HC_ENOMEM, HC_ETIMEDOUT). */
 int shop_greeting(hc_cache *c, const char *name, char **out);
 /* You write this one; it cannot fail. It runs once per miss. */
 char *shop_greeting_load(const char *name);
+
+/************ End of the module's types and functions ********************/
 
 #ifdef __cplusplus
 }

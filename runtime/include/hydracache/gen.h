@@ -282,9 +282,11 @@ HC_API int hc_decl_get_or_load(hc_cache *c, hc_decl *d, const char *key,
                                hc_buf *out, hc_error *err);
 
 /*
-** What generated code calls: compiling it with -DHC_NO_DECL_STATS leaves
-** the per-declaration counting out (the benchmarks use it to measure its
-** cost). hc_stats counts either way.
+** Counting from code of one's own: compiled with -DHC_NO_DECL_STATS these
+** count nothing (the benchmarks use it to measure the counting's cost).
+** Generated code counts through hc_cached_call instead, and leaves its
+** descriptor's decl NULL under the same macro (HC_DECL_REF). hc_stats
+** counts either way.
 */
 #ifdef HC_NO_DECL_STATS
 #  define HC_DECL_CALL(c, d, hit) ((void)(d), (void)(hit))
@@ -295,6 +297,153 @@ HC_API int hc_decl_get_or_load(hc_cache *c, hc_decl *d, const char *key,
 #  define HC_DECL_GET_OR_LOAD(c, d, key, opts, load, ctx, out, err) \
     hc_decl_get_or_load(c, d, key, opts, load, ctx, out, err)
 #endif
+
+/*
+** A descriptor's pointer to its hc_decl (hc_cached.decl): NULL under
+** -DHC_NO_DECL_STATS, so that hc_cached_call counts nothing for it. The
+** hc_decl stays referenced either way (no unused-variable warning), and
+** the expression is a constant, fit for a static initializer.
+*/
+#ifdef HC_NO_DECL_STATS
+#  define HC_DECL_REF(d) (0 ? &(d) : (hc_decl *)0)
+#else
+#  define HC_DECL_REF(d) (1 ? &(d) : (hc_decl *)0)
+#endif
+
+/* ------------------------------------------------ cached declarations */
+
+/*
+** The code hcachegen writes for a query, policy or cacheable is typed and
+** small: an arguments struct, a key and a tags builder, a loader call, a
+** constant descriptor (hc_cached) and the function the application calls,
+** which checks its own arguments and hands the rest to hc_cached_call.
+** What every cached declaration does alike is here, in the runtime: the
+** lookup, decoding a hit where it lies, building the tags and loading
+** under single-flight on a miss, encoding, decoding, dropping bytes that do
+** not decode and loading once more, the error messages, and the
+** per-declaration counting. (protobuf-c and nanopb split their code the
+** same way: generated descriptors, one runtime that reads them.)
+*/
+
+/*
+** One C type as the cache keeps it: the size of the value the generated
+** code works with, and how to encode, decode and free one. hcachegen
+** writes one for each entity and list type a declaration returns; the
+** scalar ones are below.
+**   encode  appends the postcard encoding of *value to out: HC_OK,
+**           HC_EINVAL (a NULL text that is not nullable), HC_ENOMEM.
+**   decode  decodes the next value of d over *out, which holds a value or
+**           is zeroed; when whole, d must end right after it (the runtime
+**           always asks for that; an entity's decoder also reads the
+**           items of lists, which do not end their input). HC_OK, or
+**           HC_ECODEC or HC_ENOMEM with *out as it was. Memory *out held
+**           is reused or freed.
+**   clear   frees what *value owns (malloc'd text, blobs, items) and
+**           zeroes it; NULL when the type owns nothing.
+*/
+typedef struct hc_cached_type {
+    size_t size;
+    int  (*encode)(hc_buf *out, const void *value);
+    int  (*decode)(hc_dec *d, void *out, bool whole);
+    void (*clear)(void *value);
+} hc_cached_type;
+
+/* The scalar types: int32_t, int64_t, uint32_t, uint64_t, double, bool,
+   char * (malloc'd, NUL-terminated) and hc_bytes (malloc'd). */
+HC_API extern const hc_cached_type hc_cached_i32, hc_cached_i64, hc_cached_u32,
+    hc_cached_u64, hc_cached_f64, hc_cached_bool, hc_cached_text, hc_cached_blob;
+
+/* hc_cached.flags */
+enum {
+    HC_CACHED_OPTION   = 1, /* stored as an option: 0x00, or 0x01 then the value
+                               (a T? result, and every entity-keyed one) */
+    HC_CACHED_NULLABLE = 2, /* a T? result: "none" is HC_MISS, and cached */
+    HC_CACHED_TEXT_RETURNED = 4 /* an infallible loader returned the char *:
+                               NULL means it ran out of memory */
+};
+
+/*
+** A cached declaration, a static constant of the generated file. args is
+** the generated arguments struct (or NULL), handed back to key, tags and
+** load; out and value point to a value of type->size bytes.
+**   key     builds the physical key ("shop:user:42") into an empty buffer
+**   tags    builds the ntags tags into an empty buffer, each followed by a
+**           0 byte; NULL when there are none
+**   load    runs the loader into the zeroed *value: HC_OK, HC_MISS ("none"),
+**           or an error described in err
+** Messages name fn, the function the application called; "LABEL found
+** nothing" (a loader's "none" for a result that is not nullable) names
+** label, and "no ENTITY" (a cached absence read by a declaration whose
+** result is not nullable) names entity.
+*/
+typedef struct hc_cached {
+    hc_decl    *decl;           /* its counters, HC_DECL_REF(...); NULL: none */
+    const char *fn;             /* "shop_user_by_id" */
+    const char *label;          /* the name clause, or the declaration's name */
+    const char *entity;         /* the entity of its key, or NULL */
+    const hc_cached_type *type; /* the result's */
+    unsigned    flags;          /* HC_CACHED_* */
+    int       (*key)(hc_buf *key, const void *args);
+    size_t      key_max;        /* the longest key and its 0, or 0: no bound */
+    int       (*tags)(hc_buf *tags, const void *args);
+    size_t      ntags;
+    uint64_t    ttl_ms;         /* HC_TTL_DEFAULT, HC_TTL_NEVER or milliseconds */
+    int       (*load)(const void *args, void *value, hc_error *err);
+} hc_cached;
+
+/*
+** What a generated cached function does once it has checked the arguments
+** that only it knows (db, a policy's loader, text and blob parameters):
+**   1. err may be NULL; it is cleared. A NULL c or out is HC_EINVAL,
+**      "FN: argument 'c' is NULL".
+**   2. The key is built (in a stack buffer when key_max says it fits) and
+**      looked up with hc_try_visit: a hit is decoded where it lies, over
+**      *out, and nothing the miss needs is set up.
+**   3. On a miss the tags are built and hc_get_or_load runs d->load under
+**      single-flight with d's TTL and tags (through hc_decl_get_or_load
+**      when d->decl is set). The loader's value is encoded, then freed
+**      (type->clear) whether the load succeeded or not. Its HC_MISS is
+**      cached as an absence for a nullable result; otherwise the call
+**      fails with HC_ENOTFOUND, "LABEL found nothing", and nothing is
+**      stored. The bytes loaded are decoded over *out.
+**   4. Bytes that do not decode are removed and loaded afresh, once; a
+**      second failure is HC_ECODEC, "cached value for 'KEY' does not
+**      decode".
+**   5. The call is counted for d->decl, once, hit or not (hc_decl_call).
+** Returns HC_OK, HC_MISS (a nullable result's "none", cached), or an
+** error with err filled: HC_ENOTFOUND ("no ENTITY" for a cached absence
+** of a non-nullable entity-keyed result), the loader's error, HC_ECODEC,
+** or a cache error (HC_ETIMEDOUT, HC_EBUSY, HC_ENOMEM, HC_EINVAL). On
+** anything but HC_OK, *out is as it was.
+*/
+HC_API int hc_cached_call(hc_cache *c, const hc_cached *d, const void *args, void *out,
+                          hc_error *err);
+
+/*
+** An entity's own calls (generated E_get and E_put) keep it as every
+** entity-keyed declaration does, as an option: 0x00 for a cached absence,
+** or 0x01 then the value. hc_entity_get copies the value under key out of
+** c (hc_get) and decodes it over *out: HC_OK, HC_MISS (nothing cached, or
+** a cached absence; *out as it was), or hc_get's error. Bytes that do not
+** decode are removed, and are HC_MISS too. hc_entity_put encodes *value
+** and stores it with opts (hc_put): HC_OK, HC_EINVAL (a NULL text that is
+** not nullable), or hc_put's error.
+*/
+HC_API int hc_entity_get(hc_cache *c, const char *key, const hc_cached_type *type, void *out);
+HC_API int hc_entity_put(hc_cache *c, const char *key, const hc_cached_type *type, const void *value,
+                         const hc_options *opts);
+
+/*
+** The argument errors of generated functions, worded alike: HC_EINVAL with
+** "FN: argument 'ARG' is NULL" (hc_arg_null) or "FN: argument 'ARG' has a
+** length and no data" (hc_arg_blob, for an hc_bytes). err may be NULL.
+*/
+HC_API int hc_arg_null(hc_error *err, const char *fn, const char *arg);
+HC_API int hc_arg_blob(hc_error *err, const char *fn, const char *arg);
+
+/* HC_ENOTFOUND with "FN: no row": a query whose result is not nullable
+   found none. err may be NULL. */
+HC_API int hc_no_row(hc_error *err, const char *fn);
 
 /* ------------------------------------------------------------ statements */
 
@@ -372,6 +521,16 @@ HC_API int hc_stmt_col_text(hc_stmt *st, unsigned col, char **s, bool *is_null);
 HC_API int hc_stmt_col_blob(hc_stmt *st, unsigned col, hc_bytes *b, bool *is_null);
 /* The number of columns in the result (valid after the first step). */
 HC_API unsigned hc_stmt_ncols(hc_stmt *st);
+/*
+** Name the entity fields that the columns of st's rows fill, by position,
+** so that a NULL read as not nullable says which field is at fault and how
+** to accept it: "column 3 ('subtitle'): NULL in 'book.subtitle', which is
+** not declared nullable (declare it 'subtitle: text?' to accept NULL)".
+** entity and the n names in fields must outlive the statement's run
+** (generated code passes string literals); hc_db_end forgets them.
+*/
+HC_API void hc_stmt_name_fields(hc_stmt *st, const char *entity, const char *const *fields,
+                                unsigned n);
 /* Rows inserted, updated or deleted by the statement, after it ran. */
 HC_API int64_t hc_stmt_changes(hc_stmt *st);
 
