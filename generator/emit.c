@@ -1522,6 +1522,7 @@ int hcg_emit(const hcg_module *m, const hcg_emit_opts *o, hcg_output *out)
     long major = HC_VERSION_MAJOR, minor = HC_VERSION_MINOR;
     setf(&vs, "min_version", "%ld", major * 1000000 + minor * 1000);
     setf(&vs, "max_version", "%ld", major == 0 ? (minor + 1) * 1000 : (major + 1) * 1000000);
+    setf(&vs, "api_version", "%ld.%ld", major, minor);
     set(&vs, "body", sb_take(&h));
     sb hdr = {0};
     expand(&e, &hdr, "header.h.tmpl", &vs);

@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <hydracache.h>
 
-/* The version gate, in both directions: this code uses the 0.1 runtime API,
-   which a later 0.x may change. */
+/* The version gate, in both directions: this code uses the 0.2 runtime
+   API, which a later release of that series keeps and the next may change. */
 #if !defined(HC_VERSION_NUMBER) || HC_VERSION_NUMBER < 2000 || HC_VERSION_NUMBER >= 3000
 #error "regenerate plain.hc.h with this libhydracache's hcachegen"
 #endif
