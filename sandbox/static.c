@@ -22,10 +22,11 @@
 ** A name F is one to four segments of [A-Za-z0-9._-], none starting with
 ** a dot (so no "..", no hidden file): anything else under these prefixes
 ** is refused with 400 before the file system is asked. A name whose
-** extension is not in the type table, or no such file, is 404. MHD hands the path over already unescaped, so
-** "%2e%2e" and "%2f" are checked as the dot and the slash they stand for.
+** extension is not in the type table, or no such file, is 404. MHD hands
+** the path over unescaped and NUL-terminated, so "%2e%2e" and "%2f" are
+** checked as the dot and the slash they stand for, and a "%00" ends the
+** name (whose type is then that of what came before it).
 */
-#include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <stdio.h>
