@@ -562,7 +562,12 @@ async function screenshots(browser, s, dir) {
   await sw.page.goto(`${s.url}/swagger-ui`);
   await sw.page.locator(".swagger-ui .info .title").waitFor();
   await swaggerTry(sw.page, "Basics-ready", "/ready");
-  await sw.page.locator("#operations-Basics-ready").screenshot({ path: `${dir}/swagger-ui.png` });
+  const block = sw.page.locator("#operations-Basics-ready");
+  const code = await block.locator(".live-responses-table").boundingBox();
+  const from = await block.boundingBox();
+  await sw.page.screenshot({ path: `${dir}/swagger-ui.png`, fullPage: true,
+    clip: { x: 0, y: 0, width: 1280, height: code.y + code.height + 16 } });
+  expect(from.y < code.y, "the response is under the operation");
   check(sw);
   await sw.context.close();
   console.log(`screenshots written to ${dir}: console-golden-flow.png console-scenario.png console-benchmark.png ` +

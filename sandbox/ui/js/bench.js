@@ -81,6 +81,7 @@ function renderStats(r) {
 }
 
 async function renderCharts() {
+  $('[data-testid="bench-charts"]').hidden = false;
   const shown = runs.slice(-COLORS.length);
   const latency = $('[data-testid="bench-chart"]');
   await draw(latency, {
