@@ -40,6 +40,7 @@ static const char usage[] =
     "  --database-url INFO    the postgres profile's connection (a URL or key=value conninfo)\n"
     "  --event-log PATH       also append every event to PATH as JSON Lines\n"
     "  --token T              every route but /ready then needs 'Authorization: Bearer T'\n"
+    "                         (the console's pages load without it, and ask for it)\n"
     "  --env-file FILE        settings file (default: DATA_DIR/sandbox.env; 'none' for none)\n"
     "  --data-dir DIR         scenarios, migrations, seeds, the client and the console's pages\n"
     "                         (default: found)\n"
