@@ -2,7 +2,7 @@
 // client.js, served at /demo/ui/client.js), the token, and errors shown in
 // the page rather than lost.
 import { SandboxClient, SandboxError } from "/demo/ui/client.js";
-import { $, el } from "./dom.js";
+import { $ } from "./dom.js";
 
 const TOKEN_KEY = "hcache-sandbox-token";
 
@@ -33,8 +33,8 @@ export function client(flowId) {
   return new SandboxClient(location.origin, { token: current || undefined, flowId });
 }
 
-// "POST /demo/x: 400 bad_yaml: message (line 3, column 5)" from whatever
-// a call threw.
+// "run the scenario: 400 bad_yaml: message (line 3, column 5)" from
+// whatever a call for what threw.
 export function describe(err, what) {
   if (err instanceof SandboxError) {
     const e = (err.body && err.body.error) || {};
@@ -89,4 +89,4 @@ export async function busy(button, what, fn, onError) {
   }
 }
 
-export { SandboxError, el };
+export { SandboxError };
