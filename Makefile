@@ -42,7 +42,7 @@ SANITIZE ?=
 # alone.
 DEPS_NONE_GOALS := clean uninstall deps test-deps
 DEPS_TEST_GOALS := check check-run test-run test-run-tsan golden-update fuzz fuzz-short fuzz-build \
-                   sandbox-check-run
+                   sandbox-check-run sandbox-browser-run sandbox-screenshots
 DEPS_PG_GOALS   := check bench multiprocess-run sandbox-pg
 
 DEPS_GOALS  := $(or $(MAKECMDGOALS),all)
@@ -300,7 +300,8 @@ $(B)/tests/test_dao: tests/test_dao.c tests/testutil.h $(DAO_DIR)/dao.hc.c $(DAO
 # tests, its #line test (tests/lines.sh) and bad-input corpus with that
 # build. A failing step does not stop
 # the others. sandbox-check-run (sandbox/sandbox.mk) is hcache-sandbox's
-# HTTP suite, with its clang, ASan and TSan builds.
+# HTTP suite, with its clang, ASan and TSan builds, and its pages' tests in
+# a real browser (chromium).
 #
 # Every step writes a results file of "variant name passed failed skipped"
 # lines, and the causes of its failures to a failures file beside it (the
@@ -321,7 +322,7 @@ CHECK_SCRIPTS := install mk cmake tree release bench
 CHECK_RESULTS := build/release/test-results.txt build/release-clang/test-results.txt \
                  build/address-undefined/test-results.txt build/thread/test-results.txt \
                  build/fuzz/test-results.txt build/release/multiprocess-results.txt \
-                 build/release/sandbox-results.txt \
+                 build/release/sandbox-results.txt build/release/browser-results.txt \
                  $(CHECK_SCRIPTS:%=build/release/%-results.txt)
 CHECK_FAILURES := $(CHECK_RESULTS:results.txt=failures.txt)
 # PostgreSQL tests run against a throwaway server (scripts/pg.sh) started

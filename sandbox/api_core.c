@@ -19,8 +19,10 @@ void sb_api_started(void)
 int sb_h_ready(sb_req *rq)
 {
     bool ready = sb_server_ready();
-    sb_reply(rq, json_pack("{s:b, s:s, s:s}", "ready", ready, "profile", sb_config.profile, "version",
-                           SB_VERSION));
+    /* token_required lets the console ask for the token before it calls
+       anything that needs it. */
+    sb_reply(rq, json_pack("{s:b, s:s, s:s, s:b}", "ready", ready, "profile", sb_config.profile, "version",
+                           SB_VERSION, "token_required", sb_config.token[0] != 0));
     if (!ready) rq->status = 503;
     return 0;
 }

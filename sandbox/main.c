@@ -40,8 +40,10 @@ static const char usage[] =
     "  --database-url INFO    the postgres profile's connection (a URL or key=value conninfo)\n"
     "  --event-log PATH       also append every event to PATH as JSON Lines\n"
     "  --token T              every route but /ready then needs 'Authorization: Bearer T'\n"
+    "                         (the console's pages load without it, and ask for it)\n"
     "  --env-file FILE        settings file (default: DATA_DIR/sandbox.env; 'none' for none)\n"
-    "  --data-dir DIR         scenarios, migrations, seeds and the client (default: found)\n"
+    "  --data-dir DIR         scenarios, migrations, seeds, the client and the console's pages\n"
+    "                         (default: found)\n"
     "  --pg-schema NAME       the postgres profile's schema (default hcache_sandbox)\n"
     "  --threads N            HTTP threads (default 8)\n"
     "  --max-body BYTES       the largest request body (default 1048576)\n"
@@ -323,6 +325,7 @@ int main(int argc, char **argv)
     printf("hcache-sandbox %s: profile %s (%s), data in %s%s\n", SB_VERSION, sb_config.profile,
            sb_backend_kind(sb_lab_backend(sb_main_lab)), sb_config.data_dir,
            sb_config.token[0] ? ", token required" : "");
+    printf("console: %s/demo/ui   Swagger UI: %s/swagger-ui\n", url, url);
     printf("try: curl -X POST %s/demo/load/42   (then again: \"source\": \"cache\")\n", url);
     printf("     %s/openapi.json lists every route; Ctrl-C stops\n", url);
     fflush(stdout);

@@ -33,8 +33,9 @@
 const sb_route sb_routes[] = {
     /* -------------------------------------------------------------- basics */
     {.method = "GET", .path = "/ready", .op_id = "ready", .group = BASICS,
-     .summary = "Whether the server is set up and serving (needs no token)",
-     .handler = sb_h_ready, .response = "{ready: boolean, profile: string, version: string, ...}",
+     .summary = "Whether the server is set up and serving, and whether the other routes need a token (needs none)",
+     .handler = sb_h_ready,
+     .response = "{ready: boolean, profile: string, version: string, token_required: boolean, ...}",
      .flags = SB_ROUTE_OPEN | SB_ROUTE_NO_FLOW},
     {.method = "GET", .path = "/demo/config", .op_id = "config", .group = BASICS,
      .summary = "The settings in force and where each came from (the token is never shown)",

@@ -20,6 +20,7 @@
 **   behave.c    behaviour and negative scenarios, faults, listeners, the bus
 **   bench.c     benchmarks and their comparison
 **   api_*.c     the route handlers
+**   static.c    the pages: the console (/demo/ui) and Swagger UI, from files
 **
 ** Names: sb_<part>_ for what crosses files, unprefixed statics. Functions
 ** that can fail return 0 or -1 and fill an sb_err with the HTTP status the
@@ -397,6 +398,19 @@ void sb_server_stop(sb_server *srv);
 void sb_server_set_ready(bool ready);
 bool sb_server_ready(void);
 uint16_t sb_server_port(void);
+
+/* ----------------------------------------------------------------- pages */
+
+/*
+** The developer console and Swagger UI: files, not routes (static.c has
+** the map). sb_static_init finds their directories under data_dir;
+** sb_static_serve answers a request for one of their paths (any method:
+** 405 for all but GET and HEAD) and returns MHD's result, or -1 when url
+** is not theirs.
+*/
+struct MHD_Connection;
+void sb_static_init(const char *data_dir);
+int  sb_static_serve(struct MHD_Connection *c, const char *method, const char *url);
 
 /* --------------------------------------------------------------- openapi */
 

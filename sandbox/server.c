@@ -9,6 +9,9 @@
 ** grows past the limit without declaring its length is read to the end and
 ** dropped, and answered 413.
 **
+** The pages (static.c) come first: they are files, not routes, and need
+** no token.
+**
 ** Then the query and the body are checked against the route's schemas,
 ** the flow is opened (the flow_id of the X-Flow-Id header, the body or the
 ** query, or a new one) and the handler runs. A POST that succeeded is
@@ -334,6 +337,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)version;
     conn *k = *con_cls;
     if (!k) {
+        int page = sb_static_serve(c, method, url);
+        if (page >= 0) return (enum MHD_Result)page;
         /* First call: the headers. Settle what needs no body. */
         const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
         bool known;
@@ -483,6 +488,7 @@ static int parse_bind(const char *bind, struct sockaddr_storage *ss, bool *v6, s
 int sb_server_start(sb_server **out, const sb_settings *s, char *url, size_t url_size, sb_err *e)
 {
     S = s;
+    sb_static_init(s->data_dir);
     struct sockaddr_storage ss;
     bool v6 = false;
     if (parse_bind(s->bind, &ss, &v6, e) != 0) return -1;

@@ -13,13 +13,15 @@ set -eu
 # gcc only recommends libc6-dev, and recommends are not installed here.
 build="make gcc libc6-dev binutils pkg-config libxxhash-dev gzip re2c lemon libsqlite3-dev libpq-dev"
 # libhydracache-observability (HTTP, JSON), hcache-stat (libcurl) and
-# hcache-sandbox (HTTP, JSON, YAML).
-build="$build libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libyaml-dev"
+# hcache-sandbox (HTTP, JSON, YAML; libjs-chart.js: the charts of its
+# console, which it serves from /usr/share/javascript/chart.js).
+build="$build libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libyaml-dev libjs-chart.js"
 # prometheus for promtool, which checks the metrics text; python3 for the
 # sandbox's HTTP suite (Node.js and npm below); groff-base checks the man
 # pages; cmake and ninja-build build the CMake example against an
-# installed HydraCache.
-test="clang libcmocka-dev prometheus python3 groff-base cmake ninja-build"
+# installed HydraCache; chromium runs the sandbox console's browser tests
+# (driven by playwright-core from npm, which downloads no browser).
+test="clang libcmocka-dev prometheus python3 groff-base cmake ninja-build chromium"
 pg="postgresql"
 
 want=""

@@ -1,8 +1,10 @@
 #!/bin/sh
-# Install the npm tools of the sandbox's checks (sandbox/package.json,
-# pinned by sandbox/package-lock.json) into sandbox/node_modules, which git
-# ignores: the OpenAPI validator that make check runs on hcache-sandbox's
-# document. Does nothing when they are installed from the same lock file.
+# Install the npm packages of hcache-sandbox (sandbox/package.json, pinned
+# by sandbox/package-lock.json) into sandbox/node_modules, which git
+# ignores: swagger-ui-dist, whose files the server serves at /swagger-ui
+# (Debian does not ship Swagger UI), and for make check the OpenAPI
+# validator and playwright-core, which drives Debian's chromium. Does
+# nothing when they are installed from the same lock file.
 # npm comes with Node.js (scripts/deps.sh test installs it).
 set -eu
 cd "$(dirname "$0")/../sandbox"
@@ -15,6 +17,10 @@ if ! command -v npm >/dev/null 2>&1; then
     exit 1
 fi
 # npm ci installs exactly the lock file; --prefer-offline reuses npm's
-# cache when it has the packages.
-npm ci --prefer-offline --no-audit --no-fund --loglevel=error
+# cache when it has the packages. --ignore-scripts: none of these needs an
+# install script, and swagger-ui-dist's dependency @scarf/scarf would
+# otherwise report the install to its makers over the network (so would
+# playwright's, to download browsers; playwright-core has none, and the
+# tests use /usr/bin/chromium).
+SCARF_ANALYTICS=false npm ci --prefer-offline --ignore-scripts --no-audit --no-fund --loglevel=error
 cp package-lock.json "$stamp"

@@ -48,7 +48,7 @@ export class SandboxClient {
     return data;
   }
 
-  /** GET /ready: Whether the server is set up and serving (needs no token). */
+  /** GET /ready: Whether the server is set up and serving, and whether the other routes need a token (needs none). */
   async ready() {
     return this.request("GET", "/ready");
   }

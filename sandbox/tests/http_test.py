@@ -14,10 +14,11 @@ is checked against the route's schema in the server's own OpenAPI
 document, and the memory run must have called every route of it. On the
 memory profile also: bad input (malformed JSON and YAML with their line
 and column, 413, 404, 405, 401, schema violations that change nothing), the
-token and the settings' precedence, the event log file; on PostgreSQL a
-database that goes down. The OpenAPI validator (npm) checks the document,
-the committed JavaScript client must be current and works against the
-server (node), and the ASan+UBSan and ThreadSanitizer builds serve 8
+token and the settings' precedence, the event log file; the pages (the
+console and Swagger UI: types, headers, 404, '..' refused), installed and
+not; on PostgreSQL a database that goes down. The OpenAPI validator (npm)
+checks the document, the committed JavaScript client must be current and
+works against the server (node), and the ASan+UBSan and ThreadSanitizer builds serve 8
 concurrent clients for a few seconds and must stop cleanly with no
 sanitizer report.
 
@@ -312,7 +313,7 @@ def events_of(s, flow, kind=None):
 
 def test_basics(s, profile):
     r = s.ok("GET", "/ready")
-    expect(r["ready"] and r["profile"] == profile, r)
+    expect(r["ready"] and r["profile"] == profile and r["token_required"] is False, r)
     c = s.ok("GET", "/demo/config")
     expect(c["profile"] == profile and c["sources"]["profile"] == "flag", c)
     expect(c["token"] == "unset", c)
@@ -807,7 +808,12 @@ def test_token_and_settings(binary, tmp):
     s = Server(binary, ["--env-file", env_file, "--profile", "memory", "--event-log", log],
                env={"HYDRACACHE_SANDBOX_TOKEN": "from-env"}, label="token server").start()
     try:
-        expect(s.get("/ready", track=False)[0] == 200, "/ready needs no token")
+        st, r = s.get("/ready", track=False)
+        expect(st == 200 and r["token_required"] is True, "/ready needs no token, and says one is needed")
+        # The pages hold no data: they load without the token.
+        for path in ("/demo/ui", "/demo/ui/js/main.js", "/swagger-ui", "/swagger-ui/swagger-ui-bundle.js"):
+            st, _, _ = page(s, path)
+            expect(st == 200, f"{path} without the token: {st}")
         st, r, h, _ = s.call("GET", "/demo/config", track=False)
         expect(st == 401 and r["error"]["code"] == "unauthorized" and h.get("www-authenticate") == "Bearer", (st, r))
         st, r, _, _ = s.call("GET", "/demo/config", headers={"Authorization": "Bearer from-file"}, track=False)
@@ -845,6 +851,129 @@ def test_token_and_settings(binary, tmp):
     p = subprocess.run([binary, "--env-file", "none", "--bind", "127.0.0.1:0", "--profile", "postgres"],
                        capture_output=True, env=clean_env(), timeout=60)
     expect(p.returncode == 1 and "--database-url" in p.stderr.decode(), p.stderr)
+
+
+# ----------------------------------------------------------------- pages
+
+CSP_SELF = "default-src 'self'"
+CHARTJS = "/usr/share/javascript/chart.js"
+
+
+def page(s, path, method="GET", headers=None):
+    """A request for one of the pages, sent as it is (no normalization of
+    '..'): (status, headers, body)."""
+    conn = http.client.HTTPConnection(s.host, s.port, timeout=60)
+    try:
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        for k, v in (headers or {}).items():
+            conn.putheader(k, v)
+        conn.endheaders()
+        resp = conn.getresponse()
+        body = resp.read()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, body
+    finally:
+        conn.close()
+
+
+def test_pages(s):
+    """The console and Swagger UI: files outside the route table, served
+    from an allow-list with their types; names that try to leave it are
+    refused before the file system is asked."""
+    doc = s.ok("GET", "/openapi.json", track=False)
+    expect(not [p for p in doc["paths"] if p.startswith(("/demo/ui", "/swagger-ui"))] and "/" not in doc["paths"],
+           "the pages are not API routes: not in the document")
+    for path in ("/demo/ui", "/demo/ui/", "/swagger-ui", "/swagger-ui/"):
+        st, h, body = page(s, path)
+        expect(st == 200 and h["content-type"] == "text/html; charset=utf-8" and b"<!doctype html>" in body,
+               (path, st, h))
+        expect(h.get("content-security-policy", "").startswith(CSP_SELF) and h.get("x-content-type-options") ==
+               "nosniff" and h.get("cache-control") == "no-cache", (path, h))
+    st, h, body = page(s, "/demo/ui", "HEAD")
+    expect(st == 200 and body == b"" and h["content-type"].startswith("text/html"), (st, h))
+    with open(os.path.join(SANDBOX_DIR, "ui", "index.html"), "rb") as f:
+        index = f.read()
+    expect(page(s, "/demo/ui")[2] == index, "GET /demo/ui is sandbox/ui/index.html")
+    for m in re.finditer(rb'(?:src|href)="(/[^"]*)"', index):
+        st, h, _ = page(s, m.group(1).decode())
+        expect(st == 200, f"{m.group(1)} named by index.html: {st}")
+    types = {"/demo/ui/console.css": "text/css; charset=utf-8", "/demo/ui/js/main.js": "text/javascript; charset=utf-8",
+             "/demo/ui/favicon.svg": "image/svg+xml", "/demo/ui/client.js": "text/javascript; charset=utf-8",
+             "/swagger-ui/init.js": "text/javascript; charset=utf-8",
+             "/swagger-ui/swagger.css": "text/css; charset=utf-8",
+             "/swagger-ui/swagger-ui.css": "text/css; charset=utf-8",
+             "/swagger-ui/swagger-ui-bundle.js": "text/javascript; charset=utf-8"}
+    if os.path.isdir(CHARTJS):
+        types["/demo/ui/lib/chart.js/chart.mjs"] = "text/javascript; charset=utf-8"
+        types["/demo/ui/lib/chart.js/chunks/helpers.segment.mjs"] = "text/javascript; charset=utf-8"
+    for path, ty in types.items():
+        st, h, body = page(s, path)
+        expect(st == 200 and h["content-type"] == ty and body and "content-security-policy" not in h, (path, st, h))
+        lib = "/lib/" in path or path.startswith("/swagger-ui/swagger-ui")
+        expect(h.get("cache-control") == ("public, max-age=3600" if lib else "no-cache"), (path, h))
+    with open(os.path.join(SANDBOX_DIR, "openapi", "client.js"), "rb") as f:
+        expect(page(s, "/demo/ui/client.js")[2] == f.read(), "/demo/ui/client.js is the committed client")
+    # A name that is not in the allow-list, or no such file: 404.
+    for path in ("/demo/ui/nope.js", "/demo/ui/js/nope.js", "/demo/ui/index.exe", "/demo/ui/README",
+                 "/swagger-ui/swagger-ui-bundle.js.map", "/swagger-ui/index.css", "/swagger-ui/nope.js",
+                 "/demo/ui/lib/chart.js/nope.mjs", "/demo/ui/lib/chart.js", "/demo/ui/js"):
+        st, h, body = page(s, path)
+        expect(st == 404 and json.loads(body)["error"]["code"] == "not_found", (path, st, body[:200]))
+    # Names that try to leave the directories: refused, whatever their
+    # escapes (the server sees them unescaped), and nothing of the file.
+    with open(os.path.join(SANDBOX_DIR, "sandbox.env"), "rb") as f:
+        secret = f.read()
+    for path in ("/demo/ui/../sandbox.env", "/demo/ui/js/../../sandbox.env", "/demo/ui/%2e%2e/sandbox.env",
+                 "/demo/ui/..%2fsandbox.env", "/demo/ui/%2E%2E%2Fsandbox.env", "/demo/ui/.hidden.js",
+                 "/demo/ui//etc/passwd", "/demo/ui/lib/chart.js/../../../sandbox.env", "/swagger-ui/../sandbox.env",
+                 "/swagger-ui/%2e%2e/%2e%2e/sandbox.env", "/demo/ui/a%20b.js", "/demo/ui/a%5cb.js",
+                 "/demo/ui/" + "a/" * 4 + "b.js", "/demo/ui/" + "x" * 300 + ".js"):
+        st, h, body = page(s, path)
+        expect(st == 400 and json.loads(body)["error"]["code"] == "bad_path" and secret not in body,
+               (path, st, body[:200]))
+    # MHD ends the unescaped path at a %00: what comes before it is the name,
+    # and its type is that name's (never the .js after it).
+    st, h, body = page(s, "/demo/ui/index.html%00.js")
+    expect(st == 200 and body == index and h["content-type"].startswith("text/html"), (st, h))
+    st, h, body = page(s, "/demo/ui/%00../sandbox.env")
+    expect(st == 200 and body == index, (st, body[:100]))
+    # Methods; the root sends a browser to the console.
+    for method in ("POST", "PUT", "DELETE"):
+        st, h, body = page(s, "/demo/ui", method)
+        expect(st == 405 and h.get("allow") == "GET, HEAD", (method, st, h))
+    st, h, _ = page(s, "/")
+    expect(st == 303 and h.get("location") == "/demo/ui", (st, h))
+    st, h, _ = page(s, "/demo/uix")
+    expect(st == 404, f"/demo/uix is not a page: {st}")
+
+
+def test_installed_pages(tmp):
+    """make sandbox-install puts the pages and Swagger UI's files in
+    share/hydracache/sandbox, and the installed server serves them from
+    there."""
+    prefix = os.path.join(tmp, "prefix")
+    p = subprocess.run(["make", "--no-print-directory", "-s", "sandbox-install", f"PREFIX={prefix}"], cwd=ROOT,
+                       capture_output=True, timeout=600, env=clean_env({"HC_NO_DEPS": "1"}))
+    expect(p.returncode == 0, p.stdout + p.stderr)
+    share = os.path.join(prefix, "share", "hydracache", "sandbox")
+    for f in ("ui/index.html", "ui/console.css", "ui/js/main.js", "ui/swagger/index.html", "ui/swagger/init.js",
+              "swagger-ui/swagger-ui.css", "swagger-ui/swagger-ui-bundle.js", "swagger-ui/LICENSE",
+              "swagger-ui/NOTICE", "openapi/client.js"):
+        expect(os.path.isfile(os.path.join(share, f)), f"{f} not installed")
+    s = Server(os.path.join(prefix, "bin", "hcache-sandbox"), ["--profile", "memory"], label="installed server").start()
+    try:
+        c = s.ok("GET", "/demo/config", track=False)
+        expect(os.path.realpath(c["data_dir"]) == os.path.realpath(share), c["data_dir"])
+        with open(os.path.join(share, "ui", "index.html"), "rb") as f:
+            expect(page(s, "/demo/ui")[2] == f.read(), "the installed index.html")
+        for path in ("/swagger-ui", "/swagger-ui/swagger-ui-bundle.js", "/demo/ui/js/main.js", "/demo/ui/client.js"):
+            st, h, _ = page(s, path)
+            expect(st == 200, (path, st))
+    finally:
+        code = s.stop()
+    expect(code == 0, f"exit {code}: {s.stderr_text()}")
+    p = subprocess.run(["make", "--no-print-directory", "-s", "sandbox-uninstall", f"PREFIX={prefix}"], cwd=ROOT,
+                       capture_output=True, timeout=300, env=clean_env({"HC_NO_DEPS": "1"}))
+    expect(p.returncode == 0 and not os.path.exists(share), p.stdout + p.stderr)
 
 
 # ------------------------------------------------------- database down
@@ -901,7 +1030,8 @@ LOAD_MIX = [
     ("POST", "/demo/listeners/run", {}), ("POST", "/demo/benchmarks/manual", {"requests": 300, "concurrency": 2, "keys": 30}),
     ("GET", "/demo/observability/traces/latest", None), ("GET", "/openapi.json", None),
     ("POST", "/demo/cache/put", "RAW{\"key\": "), ("POST", "/demo/nope", {}), ("DELETE", "/demo/load/1", None),
-    ("POST", "/demo/cache/put", {"key": 5}),
+    ("POST", "/demo/cache/put", {"key": 5}), ("GET", "/demo/ui", None), ("GET", "/demo/ui/console.css", None),
+    ("GET", "/demo/ui/js/../../sandbox.env", None), ("GET", "/demo/ui/nope.js", None),
 ]
 
 
@@ -956,6 +1086,7 @@ def test_bad_input_asan(binary):
     s = Server(binary, ["--profile", "memory"], label="ASan server (bad input)").start()
     try:
         test_bad_input(s)
+        test_pages(s)
     finally:
         code = s.stop()
     expect(code == 0 and "Sanitizer" not in s.stderr_text(), f"exit {code}: {s.stderr_text()[-4000:]}")
@@ -1030,6 +1161,7 @@ def main():
             results.run("memory: bad input", test_bad_input, s)
             results.run("openapi: the npm validator accepts the document", test_openapi_validator, s)
             results.run("openapi: the committed client is current and works", test_client_current, binary, s)
+            results.run("pages: the console and Swagger UI, their types, 404, '..' refused", test_pages, s)
 
         # The memory server also knows the PostgreSQL URL, so that profile
         # comparisons include PostgreSQL.
@@ -1072,9 +1204,10 @@ def main():
                     lambda: expect(not tracker.problems, tracker.problems[:10]))
         Server.tracker = None
         results.run("settings precedence, the token, the event log file", test_token_and_settings, binary, tmp)
+        results.run("installed: the pages and Swagger UI from share/hydracache/sandbox", test_installed_pages, tmp)
         if a.asan_server and "asan-build" not in a.failed_step:
             asan = os.path.abspath(a.asan_server)
-            results.run("asan: bad input", test_bad_input_asan, asan)
+            results.run("asan: bad input and the pages", test_bad_input_asan, asan)
             results.run(f"asan: 8 concurrent clients for {a.load_seconds:g} s", test_load, asan, a.load_seconds)
         else:
             results.skip("asan", "no --asan-server", 2)
