@@ -37,7 +37,8 @@
 
 #include <hydracache.h>
 
-#define SB_VERSION "0.1.0"
+/* The sandbox is released with the libraries: one version, the header's. */
+#define SB_VERSION HC_VERSION_STRING
 
 /* ----------------------------------------------------------------- errors */
 
