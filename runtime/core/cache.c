@@ -112,6 +112,20 @@ void hc_config_init(hc_config *cfg)
     cfg->event_buffer = 1024;
 }
 
+/*
+** The one check of an hc_options, made by every call that takes one before
+** it does anything else: tags present when counted, no NULL name among
+** them, at most HC_MAX_ENTRY_TAGS. NULL options are the defaults.
+*/
+static int check_options(const hc_options *opts)
+{
+    if (!opts || opts->ntags == 0) return HC_OK;
+    if (!opts->tags || opts->ntags > HC_MAX_ENTRY_TAGS) return HC_EINVAL;
+    for (size_t i = 0; i < opts->ntags; i++)
+        if (!opts->tags[i]) return HC_EINVAL;
+    return HC_OK;
+}
+
 /* ------------------------------------------------------- shard table */
 
 static inline hc__shard *shard_of(hc_cache *c, uint64_t h)
@@ -461,12 +475,25 @@ static hc__flight *flight_new(hc_cache *c, const char *key, size_t klen,
     f->ntags = ntags;
     f->klen = klen;
     f->hash = h;
-    f->leader = pthread_self();
+    f->cache = c;
     atomic_init(&f->refs, 1);
     return f;
 fail:
     hc__free(&c->alloc, f);
     return NULL;
+}
+
+/*
+** Whether this thread is running the loader of key in c, at any depth: it
+** follows the thread's own chain of the loads it leads (hc__thread.leading),
+** so it finds a load that an invalidation detached from its shard as well.
+*/
+static HC_NOINLINE bool flight_leads(hc_cache *c, uint64_t h, const char *key, size_t klen)
+{
+    for (const hc__flight *f = hc__self_ptr()->leading; f; f = f->outer)
+        if (f->cache == c && f->hash == h && f->klen == klen && memcmp(f->key, key, klen) == 0)
+            return true;
+    return false;
 }
 
 static void flight_unref(hc_cache *c, hc__flight *f)
@@ -659,15 +686,11 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
                  hc__flight *f, bool *stored)
 {
     *stored = false;
-    size_t ntags = opts ? opts->ntags : 0;
-    if (ntags && !opts->tags) return HC_EINVAL;
-    if (ntags > HC_MAX_ENTRY_TAGS) return HC_EINVAL;
+    size_t ntags = opts ? opts->ntags : 0;      /* checked: check_options */
     if (vlen > c->max_entry_bytes || klen > c->max_entry_bytes - vlen ||
         klen > HC_MAX_KEY_BYTES ||
         klen + vlen >= UINT32_MAX || (c->max_bytes && klen + vlen > c->max_bytes))
         return HC_ETOOBIG;
-    for (size_t i = 0; i < ntags; i++)
-        if (!opts->tags[i]) return HC_EINVAL;
 
     uint64_t now = now_ms(c);
     uint64_t ttl = opts && opts->ttl_ms != HC_TTL_DEFAULT ? opts->ttl_ms : c->default_ttl_ms;
@@ -788,7 +811,7 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
 int hc_put(hc_cache *c, const char *key, const void *val, size_t len,
            const hc_options *opts)
 {
-    if (!c || !key || (!val && len)) return HC_EINVAL;
+    if (!c || !key || (!val && len) || check_options(opts) != HC_OK) return HC_EINVAL;
     size_t klen = strlen(key);
     bool stored;
     return store(c, key, klen, hc__hash(key, klen), val, len, opts, NULL, &stored);
@@ -1094,10 +1117,12 @@ int hc_get_or_load(hc_cache *c, const char *key, const hc_options *opts,
     hc_error local;
     if (!err) err = &local;
     hc_error_clear(err);
-    if (!c || !key || !load || !out || (opts && opts->ntags && !opts->tags))
+    if (!c || !key || !load || !out || check_options(opts) != HC_OK)
         return hc_error_set(err, HC_EINVAL, NULL);
     size_t klen = strlen(key);
     uint64_t h = hc__hash(key, klen);
+    if (hc__self_ptr()->leading && flight_leads(c, h, key, klen))
+        return hc_error_set(err, HC_EBUSY, "'%s' is being loaded by this thread", key);
     hc__shard *s = shard_of(c, h);
     int rc = lookup(c, s, key, klen, h, out, true);
     if (rc != HC_MISS) return rc == HC_OK ? HC_OK : hc_error_set(err, rc, NULL);
@@ -1106,10 +1131,6 @@ int hc_get_or_load(hc_cache *c, const char *key, const hc_options *opts,
     count_miss(c);
     hc__flight *f = flight_find(s, h, key, klen);
     if (f) {
-        if (pthread_equal(f->leader, pthread_self())) {
-            pthread_mutex_unlock(&s->lock);
-            return hc_error_set(err, HC_EBUSY, "'%s' is being loaded by this thread", key);
-        }
         f->waiters++;
         atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
         s->joins++;
@@ -1133,7 +1154,11 @@ int hc_get_or_load(hc_cache *c, const char *key, const hc_options *opts,
     }
 
     hc_buf_reset(out);
+    hc__thread *self = hc__self_ptr();
+    f->outer = self->leading;
+    self->leading = f;
     rc = load(ctx, out, err);
+    self->leading = f->outer;
     if (rc > 0) {
         if (err->code == HC_OK) hc_error_set(err, HC_ELOAD, "loader returned %d", rc);
         rc = HC_ELOAD;

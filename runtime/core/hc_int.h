@@ -219,13 +219,17 @@ struct hc__tag {
 ** A load in flight. The leader runs the loader; joiners wait on cv. While
 ** attached it is in its shard's flight list and new callers join it; it is
 ** detached when it finishes, or early when an invalidation makes it stale,
-** so that later callers start a fresh load. refs counts the leader and the
-** joiners; the last to drop it frees it.
+** so that later callers start a fresh load. While its loader runs it is
+** also on the leader thread's own chain (hc__thread.leading, through
+** outer), attached or not: that is how a loader asking for its own key is
+** told HC_EBUSY. refs counts the leader and the joiners; the last to drop
+** it frees it.
 */
 struct hc__flight {
     hc__flight *next;                /* shard's flight list */
     uint64_t    hash;
-    pthread_t   leader;
+    hc_cache   *cache;
+    hc__flight *outer;               /* the load this thread led before this one */
     bool        attached, stale;     /* under the shard lock */
     bool        done;                /* under mu */
     unsigned    waiters;             /* joiners, under the shard lock */
@@ -346,6 +350,8 @@ typedef struct hc__thread {
     unsigned rcu_nest;               /* sections entered and not left */
     bool     ready, rcu;
     unsigned slot;                   /* index into hc_cache.tcounts */
+    struct hc__flight *leading;      /* the innermost load this thread runs
+                                        the loader of (cache.c), or NULL */
     struct hc__thread *rcu_prev, *rcu_next;   /* rcu.c's list of readers */
 } hc__thread;
 extern _Thread_local hc__thread hc__self HC_TLS_IE;
