@@ -67,7 +67,7 @@ TEMPLATES := $(sort $(wildcard templates/*.tmpl))
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 # Suites that exercise threads run under ThreadSanitizer in `make check`.
-TSAN_TESTS := test_singleflight test_stress test_rcu test_db test_events test_bus
+TSAN_TESTS := test_singleflight test_stress test_torture test_rcu test_db test_events test_bus
 
 # The LIRS traces that test_hitratio and the replay table read are in
 # tests/traces (its README says where they come from); HC_TRACES=DIR set by
@@ -77,7 +77,7 @@ BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
 .PHONY: FORCE all deps test-deps check check-run bench-run test-run test-run-tsan bench demo install \
-        multiprocess-run \
+        multiprocess-run stress \
         uninstall clean symbols-check golden-update
 .DEFAULT_GOAL := all
 
@@ -252,6 +252,15 @@ golden-update: $(HCACHEGEN)
 
 test-run-tsan: $(TSAN_TESTS:%=$(B)/tests/%)
 	@scripts/run-tests.sh $(B) "$(TSAN_TESTS)"
+
+# make stress: the torture suite for STRESS_SECONDS per configuration
+# (HC_STRESS_SECONDS; `make check` runs it for 1), plain and under TSan.
+STRESS_SECONDS ?= 60
+stress:
+	@$(MAKE) --no-print-directory build/release/tests/test_torture
+	HC_STRESS_SECONDS=$(STRESS_SECONDS) build/release/tests/test_torture
+	@$(MAKE) --no-print-directory SANITIZE=thread OPT=-O1 build/thread/tests/test_torture
+	HC_STRESS_SECONDS=$(STRESS_SECONDS) build/thread/tests/test_torture
 
 # ------------------------------------------------------------ benchmarks
 
