@@ -33,6 +33,7 @@
 ** on time; it exits 1 only on a wrong value or a failed call.
 **
 **   bench_scaling [-t 1,2,4,16] [-d SECONDS] [-r ROUNDS] [-w read,90/10,...]
+**                 [-i hydracache,lru-64,...]    (-i: only those, to profile)
 **
 ** It links only the cache (no database library), so it also builds as a
 ** static binary to carry to a bigger machine: see docs/BENCHMARKS.md.
@@ -363,8 +364,8 @@ static void parse_counts(const char *s)
 
 static void usage(void)
 {
-    fputs("usage: bench_scaling [-t 1,2,16] [-d seconds] [-r rounds] [-w read,90/10,75/25,zipf,zipf-10us]\n",
-          stderr);
+    fputs("usage: bench_scaling [-t 1,2,16] [-d seconds] [-r rounds] [-w read,90/10,75/25,zipf,zipf-10us]\n"
+          "                     [-i hydracache,lru-1,lru-64,bare]\n", stderr);
     exit(2);
 }
 
@@ -372,7 +373,8 @@ int main(int argc, char **argv)
 {
     double seconds = 0.4;
     int rounds = 3;
-    bool want[NWL];
+    bool want[NWL], use[NIMPL];
+    for (int i = 0; i < NIMPL; i++) use[i] = true;
     for (int i = 0; i < NWL; i++) want[i] = true;
     long np = sysconf(_SC_NPROCESSORS_ONLN);
     char dflt[64];
@@ -386,6 +388,18 @@ int main(int argc, char **argv)
             seconds = atof(argv[++i]);
         } else if (strcmp(argv[i], "-r") == 0) {
             rounds = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "-i") == 0) {
+            /* Only these implementations (to profile one of them). */
+            const char *s = argv[++i];
+            for (int j = 0; j < NIMPL; j++) use[j] = false;
+            while (*s) {
+                size_t n = strcspn(s, ",");
+                for (int j = 0; j < NIMPL; j++)
+                    if (strlen(impl_name[j]) == n && strncmp(impl_name[j], s, n) == 0) use[j] = true;
+                s += n;
+                if (*s) s++;
+            }
+            if (!use[HC]) usage();
         } else if (strcmp(argv[i], "-w") == 0) {
             const char *s = argv[++i];
             for (int j = 0; j < NWL; j++) want[j] = false;
@@ -419,12 +433,14 @@ int main(int argc, char **argv)
         const workload *w = &wl[wi];
         int nimpl = w->bare ? NIMPL : BARE;
         target t[NIMPL];
-        for (int m = 0; m < nimpl; m++) target_open(&t[m], m, w, &bare);
+        for (int m = 0; m < nimpl; m++)
+            if (use[m]) target_open(&t[m], m, w, &bare);
         /* Warm up: fill the read-through caches (with the free loader: the
            slow one would take minutes to), settle the allocator. */
         workload fast = *w;
         fast.slow = false;
-        for (int m = 0; m < nimpl; m++) (void)run(&fast, &t[m], 1, 2 * seconds);
+        for (int m = 0; m < nimpl; m++)
+            if (use[m]) (void)run(&fast, &t[m], 1, 2 * seconds);
 
         result best[MAX_COUNTS][NIMPL];
         uint64_t lookups[MAX_COUNTS][NIMPL], hits[MAX_COUNTS][NIMPL];
@@ -435,6 +451,7 @@ int main(int argc, char **argv)
             for (int ci = 0; ci < ncounts; ci++) {
                 for (int j = 0; j < nimpl; j++) {
                     int m = (j + r + ci) % nimpl;       /* rotate who goes first */
+                    if (!use[m]) continue;
                     result x = run(w, &t[m], counts[ci], seconds);
                     if (x.ops_s > best[ci][m].ops_s) best[ci][m] = x;
                     lookups[ci][m] += x.lookups;
@@ -442,7 +459,8 @@ int main(int argc, char **argv)
                 }
             }
         }
-        for (int m = 0; m < nimpl; m++) target_close(&t[m]);
+        for (int m = 0; m < nimpl; m++)
+            if (use[m]) target_close(&t[m]);
 
         printf("\n%s: %s\n", w->name, w->what);
         printf("  %7s", "threads");

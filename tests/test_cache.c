@@ -98,7 +98,7 @@ static void test_bad_options(void **state)
     hc_error err;
     int calls = 0;
     const char *nulltag[2] = {"ok", NULL};
-    char names[256][8];
+    char names[256][16];
     const char *many[256];
     for (int i = 0; i < 256; i++) {
         snprintf(names[i], sizeof names[i], "t%d", i);
