@@ -21,7 +21,7 @@
 ** hit is folded into the sketch and it moves on (back to the window's
 ** front, from probation to protected, or to protected's front) instead of
 ** leaving. That approximates the LRU order of the original design with
-** writes only under the policy lock.
+** writes only under the policy's (its partition's) lock.
 **
 ** See docs/POLICY.md for the measurements behind the parameters.
 */

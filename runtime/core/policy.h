@@ -1,8 +1,9 @@
 /*
 ** policy.h -- the eviction policy: which entry to drop when the cache is full.
 **
-** The policy is a single-threaded data structure. The cache calls every
-** function here with its policy lock held, except hc__policy_touch(), which
+** The policy is a single-threaded data structure. A cache has one per
+** partition of its keys (part.c) and calls every function here with that
+** partition's lock held, except hc__policy_touch(), which
 ** a reader calls on a hit with no lock at all, possibly from several threads
 ** at once and possibly on a node the policy has just let go: it must only
 ** update the node's own small atomic counter. That keeps the hit path free
