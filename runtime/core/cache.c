@@ -274,8 +274,12 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
         klen + vlen >= UINT32_MAX || (c->max_bytes && klen + vlen > c->max_bytes))
         return HC_ETOOBIG;
 
-    uint64_t now = now_ms(c);
+    /* The clock is needed for a deadline, or to sweep expired entries if
+       any partition holds some; a cache without TTLs never reads it. (0
+       is never ahead of a wheel: the sweeps then do nothing.) */
     uint64_t ttl = opts && opts->ttl_ms != HC_TTL_DEFAULT ? opts->ttl_ms : c->default_ttl_ms;
+    uint64_t now = ttl != HC_TTL_NEVER || atomic_load_explicit(&c->timed, memory_order_relaxed)
+                   ? now_ms(c) : 0;
     uint64_t expire_at = deadline(now, ttl);
     size_t pre = expire_at == UINT64_MAX ? 0 : sizeof(hc__ttl);
     size_t off = (klen + vlen + 7u) & ~(size_t)7u;
@@ -304,10 +308,11 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
 
     /*
     ** Every change to the entries of the partition's shards holds its lock,
-    ** so while we hold it the shard's entries stay as we see them: look,
-    ** evict (which locks the victims' shards one at a time), then lock the
-    ** shard again to swap the new entry in. No two shard locks are ever
-    ** held at once.
+    ** so while we hold it they stay as we see them. The shard lock is held
+    ** from the look for the old entry to the swap: evictions on the way
+    ** unlink victims of this shard under it, and let go of it to lock
+    ** another shard of the partition (no thread holds two shard locks).
+    ** Only loads in flight may change meanwhile.
     */
     hc__part_lock(p);
     hc__expire_due(&o, p, now);
@@ -325,10 +330,9 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
     }
     pthread_mutex_lock(&s->lock);
     if (rc == HC_OK) rc = hc__table_reserve(&c->alloc, s, &o.retired);
-    hc__entry *old = rc == HC_OK ? hc__table_find(s, h, key, klen) : NULL;
-    if (rc != HC_OK && f) hc__flight_detach(s, f);
-    pthread_mutex_unlock(&s->lock);
     if (rc != HC_OK) {
+        if (f) hc__flight_settle(s, f);
+        pthread_mutex_unlock(&s->lock);
         /* Nothing changed but maybe new tags, which have no members. */
         for (unsigned i = 0; i < e->ntags; i++) hc__tag_release(c, p, tl[i].tag);
         hc__part_unlock(c, p);
@@ -340,6 +344,7 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
         }
         return rc;
     }
+    hc__entry *old = hc__table_find(s, h, key, klen);
 
     /* The old entry stays visible until the swap but no longer counts, and
        the new one counts before it is visible. */
@@ -352,19 +357,18 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
     p->inserts++;
     hc__debt debt;
     bool evicted_self;
-    hc__make_room(&o, p, e, old, now, &debt, &evicted_self);
+    hc__make_room(&o, p, e, old, now, s, &debt, &evicted_self);
     if (evicted_self) {
         hc__bury(&o, p, e, HC__DEAD_EVICTED);
     } else {
         hc__wheel_schedule(&p->wheel, e);
         *stored = true;
     }
-    pthread_mutex_lock(&s->lock);
     if (old && *stored) hc__table_replace(s, old, e);
     else if (old) hc__table_unlink(s, old);
     else if (*stored) hc__table_insert(s, e);
     if (f) {
-        hc__flight_detach(s, f);
+        hc__flight_settle(s, f);
     } else {
         hc__flight *racing = hc__flight_find(s, h, key, klen);
         if (racing) hc__flight_stale(s, racing);
@@ -814,7 +818,7 @@ static uint64_t invalidate_tag(hc_cache *c, const char *tag, hc_origin origin)
             for (uint64_t left = t->count; left > 0; left--) {
                 hc__entry *e = t->head.next->entry;
                 bytes += hc__entry_bytes(e);
-                hc__remove_entry(&o, p, e, HC__DEAD_TAGGED, true);
+                hc__remove_entry(&o, p, e, HC__DEAD_TAGGED, true, NULL);
                 n++;
             }
         }

@@ -160,15 +160,28 @@ int hc__flight_join(hc_cache *c, hc__flight *f, hc_buf *out, hc_error *err)
     return rc;
 }
 
+void hc__flight_settle(hc__shard *s, hc__flight *f)
+{
+    hc__flight_detach(s, f);
+    f->settled = true;
+    f->settled_waiters = f->waiters;
+}
+
 void hc__flight_finish(hc_cache *c, hc__shard *s, hc__flight *f, int rc,
                        const hc_buf *out, const hc_error *err)
 {
     /* Detach (if the store did not) so no one else joins, then hand the
-       result to the joiners that did. */
-    pthread_mutex_lock(&s->lock);
-    hc__flight_detach(s, f);
-    unsigned waiters = f->waiters;
-    pthread_mutex_unlock(&s->lock);
+       result to the joiners that did. Once detached, nobody else writes
+       waiters: settled_waiters, written by this thread, is final. */
+    unsigned waiters;
+    if (f->settled) {
+        waiters = f->settled_waiters;
+    } else {
+        pthread_mutex_lock(&s->lock);
+        hc__flight_detach(s, f);
+        waiters = f->waiters;
+        pthread_mutex_unlock(&s->lock);
+    }
 
     uint8_t *copy = NULL;
     int shared_rc = rc;

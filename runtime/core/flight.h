@@ -49,7 +49,12 @@ void hc__flight_leave(hc__flight *f);
    reference. No lock held. */
 int hc__flight_join(hc_cache *c, hc__flight *f, hc_buf *out, hc_error *err);
 
-/* The leader's end: detach f from s (if a store did not), hand rc, out's
+/* The leader, under the shard lock as it stores the result: detach f for
+   good, and note the joiners it will hand the result to, so that
+   hc__flight_finish need not lock the shard again. */
+void hc__flight_settle(hc__shard *s, hc__flight *f);
+
+/* The leader's end: detach f from s (unless settled), hand rc, out's
    bytes or err to the joiners that came, wake them, and drop the leader's
    reference. No lock held. */
 void hc__flight_finish(hc_cache *c, hc__shard *s, hc__flight *f, int rc,

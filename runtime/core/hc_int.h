@@ -251,6 +251,8 @@ struct hc__flight {
     bool        attached, stale;     /* under the shard lock */
     bool        done;                /* under mu */
     unsigned    waiters;             /* joiners, under the shard lock */
+    bool        settled;             /* leader only: detached by its store */
+    unsigned    settled_waiters;     /* leader only: waiters then */
     atomic_uint refs;
     pthread_mutex_t mu;
     pthread_cond_t  cv;
@@ -293,8 +295,8 @@ typedef struct hc__shard {
 #define HC_WHEEL_SIZE   (1u << HC_WHEEL_BITS)
 typedef struct hc__wheel {
     uint64_t   now;                  /* time of the last advance */
+    uint64_t   scheduled;            /* beside now: a write reads both */
     hc__link   bucket[HC_WHEEL_LEVELS][HC_WHEEL_SIZE];   /* sentinels */
-    uint64_t   scheduled;
 } hc__wheel;
 
 /*
@@ -304,16 +306,20 @@ typedef struct hc__wheel {
 ** of other partitions may read them (relaxed) to pick where to evict.
 */
 typedef struct hc__part {
+    /* What every write to the partition writes, on as few cache lines as
+       may be: another core's write to it moves them all. */
     _Alignas(64) pthread_mutex_t lock;
-    hc__policy      policy;
     atomic_uint_fast64_t count, bytes;   /* live entries and their weight */
-    uint64_t        inserts, invalidations, evictions, expirations, stale_discards;
+    uint64_t        inserts, evictions;
+    unsigned        index;
+    bool            timed;           /* its wheel is non-empty: its bit in c->timed */
+    hc__policy      policy;
+    hc__wheel       wheel;
+    /* Less often. */
+    uint64_t        invalidations, expirations, stale_discards;
     hc__tag       **tags;            /* tag index of this partition's entries */
     uint32_t        tagmask;
     uint64_t        ntags;
-    unsigned        index;
-    bool            timed;           /* its wheel is non-empty: its bit in c->timed */
-    hc__wheel       wheel;
 } hc__part;
 
 /*

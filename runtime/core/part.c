@@ -236,13 +236,23 @@ void hc__bury(hc__op *o, hc__part *p, hc__entry *e, int why)
     hc__dead_push(&o->garbage, e);
 }
 
-void hc__remove_entry(hc__op *o, hc__part *p, hc__entry *e, int why, bool in_policy)
+void hc__remove_entry(hc__op *o, hc__part *p, hc__entry *e, int why, bool in_policy,
+                      hc__shard *held)
 {
     hc__shard *s = &o->c->shards[hc__shard_index(e->node.hash)];
     hc__uncount(p, e, in_policy);
-    pthread_mutex_lock(&s->lock);
-    hc__table_unlink(s, e);
-    pthread_mutex_unlock(&s->lock);
+    if (s == held) {
+        hc__table_unlink(s, e);
+    } else {
+        /* Never two shard locks: let go of the held one meanwhile. Its
+           entries cannot change (p's lock is held), only its loads in
+           flight. */
+        if (held) pthread_mutex_unlock(&held->lock);
+        pthread_mutex_lock(&s->lock);
+        hc__table_unlink(s, e);
+        pthread_mutex_unlock(&s->lock);
+        if (held) pthread_mutex_lock(&held->lock);
+    }
     hc__bury(o, p, e, why);
 }
 
@@ -260,14 +270,17 @@ static void expire_cb(void *ctx, hc__entry *e)
     x->p->expirations++;
     x->n++;
     x->bytes += hc__entry_bytes(e);
-    hc__remove_entry(x->o, x->p, e, HC__DEAD_EXPIRED, true);
+    hc__remove_entry(x->o, x->p, e, HC__DEAD_EXPIRED, true, NULL);
 }
 
 void hc__expire_due(hc__op *o, hc__part *p, uint64_t now)
 {
+    if (now <= p->wheel.now) return;
     expiry x = {o, p, 0, 0};
     hc__wheel_advance(&p->wheel, now, expire_cb, &x);
     hc__room_give(o->c, x.n, x.bytes);
+    /* Eight partitions share a line of c->swept: written once a tick, not
+       on every write. */
     atomic_store_explicit(&o->c->swept[p->index], p->wheel.now, RELAXED);
 }
 
@@ -361,7 +374,7 @@ static bool heavy(const hc_cache *c, const hc__part *p, bool entries, bool bytes
 }
 
 void hc__make_room(hc__op *o, hc__part *p, hc__entry *e, const hc__entry *old,
-                   uint64_t now, hc__debt *debt, bool *self_evicted)
+                   uint64_t now, hc__shard *held, hc__debt *debt, bool *self_evicted)
 {
     hc_cache *c = o->c;
     int64_t ne = 0, nb = 0;                     /* still to find */
@@ -394,7 +407,7 @@ void hc__make_room(hc__op *o, hc__part *p, hc__entry *e, const hc__entry *old,
             *self_evicted = true;
             hc__uncount(p, e, false);
         } else {
-            hc__remove_entry(o, p, v, HC__DEAD_EVICTED, false);
+            hc__remove_entry(o, p, v, HC__DEAD_EVICTED, false, held);
         }
     }
     if (c->max_entries) debt->entries = settle(&c->room, ne);
@@ -445,7 +458,7 @@ void hc__pay_debt(hc__op *o, hc__part *p, uint64_t now, hc__debt debt)
         if (n) {
             hc__entry *v = hc__entry_of(n);
             q->evictions++;
-            hc__remove_entry(o, q, v, HC__DEAD_EVICTED, false);
+            hc__remove_entry(o, q, v, HC__DEAD_EVICTED, false, NULL);
             hc__room_give(c, 1, hc__entry_bytes(v));
             debt.entries--;
             debt.bytes -= (int64_t)hc__entry_bytes(v);

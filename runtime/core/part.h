@@ -80,10 +80,12 @@ void hc__uncount(hc__part *p, hc__entry *e, bool in_policy);
 /* Take e, already unlinked from its shard table, out of p's timer wheel
    and tags, and queue it on o for freeing. Under p's lock. */
 void hc__bury(hc__op *o, hc__part *p, hc__entry *e, int why);
-/* Remove e from everything: counts, its shard table (taking the shard
-   lock), wheel, tags. The room is the caller's. Under p's lock, with no
-   shard lock held. */
-void hc__remove_entry(hc__op *o, hc__part *p, hc__entry *e, int why, bool in_policy);
+/* Remove e from everything: counts, its shard table, wheel, tags. The
+   room is the caller's. Under p's lock and, if held is not NULL, the lock
+   of that shard of p: e's shard lock is taken unless it is that one (held
+   is then let go meanwhile, and locked again before returning). */
+void hc__remove_entry(hc__op *o, hc__part *p, hc__entry *e, int why, bool in_policy,
+                      hc__shard *held);
 
 /* Reclaim p's entries whose time has come (their room goes back). Under
    p's lock. */
@@ -95,10 +97,10 @@ void hc__expire_due(hc__op *o, hc__part *p, uint64_t now);
 ** in *debt what it could neither take nor evict here (to pay with
 ** hc__pay_debt once p is unlocked). *self_evicted when the policy chose e
 ** itself (e then is out of the policy and the counts, to be buried). Under
-** p's lock.
+** p's lock and held, the lock of e's shard (e not yet in it).
 */
 void hc__make_room(hc__op *o, hc__part *p, hc__entry *e, const hc__entry *old,
-                   uint64_t now, hc__debt *debt, bool *self_evicted);
+                   uint64_t now, hc__shard *held, hc__debt *debt, bool *self_evicted);
 /* Pay a debt: sweep partitions whose expired entries hold room, then evict
    where the room is, until the debt is paid or the bounds hold. No lock
    held. */

@@ -61,27 +61,28 @@ enum {
 ** The policy's state. Embedded in the cache; fields are private to policy.c.
 */
 struct hc__policy {
-    const hc_allocator *alloc;
-    hc__weigh_fn weigh;             /* NULL: every node weighs 1 */
-    uint64_t max_weight;
+    /* Written by adds and evictions: together, after the queues. */
     struct hc__pqueue { hc__pnode head; uint64_t weight, count; } q[HC__Q_COUNT];
-    void    *impl;                  /* the frequency sketch's table (uint64_t[]) */
+    uint64_t additions;             /* sketch increments since the last halving */
+    uint64_t window_exits;          /* entries that left the window so far */
+    uint64_t main_evictions;        /* entries evicted from main so far */
     uint64_t window_max;            /* weight the window may hold */
     uint64_t strict;                /* ghost pull beyond a 0 window: while > 0,
                                        a candidate must beat its victim by 2 */
+    uint64_t rng;                   /* fixed-seed PRNG state (admission jitter) */
 
+    /* Set at init (and when the sketch grows). */
+    const hc_allocator *alloc;
+    hc__weigh_fn weigh;             /* NULL: every node weighs 1 */
+    uint64_t max_weight;
+    void    *impl;                  /* the frequency sketch's table (uint64_t[]) */
     /* Frequency sketch: 4-bit counters, 16 to a word, table_words words. */
     uint64_t table_words;
-    uint64_t additions, reset_at;   /* increments since the last halving */
-
+    uint64_t reset_at;              /* halve after this many additions */
     /* Ghosts of evicted entries steer window_max (see policy.c). */
     uint32_t *ghost;                /* ghost_slots slots, after the sketch in impl */
     uint64_t ghost_slots;
-    uint64_t window_exits;          /* entries that left the window so far */
-    uint64_t main_evictions;        /* entries evicted from main so far */
     unsigned ghost_shift;           /* stamps are these clocks >> ghost_shift */
-
-    uint64_t rng;                   /* fixed-seed PRNG state (admission jitter) */
 };
 
 /* Prepare p for a cache of max_weight (0: unbounded, the policy never picks
