@@ -347,12 +347,17 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
     hc__entry *old = hc__table_find(s, h, key, klen);
 
     /* The old entry stays visible until the swap but no longer counts, and
-       the new one counts before it is visible. */
-    if (old) hc__uncount(p, old, true);
+       the new one counts before it is visible; a new value of a key takes
+       its old one's place in the policy. */
+    if (old) {
+        hc__policy_replace(&p->policy, &old->node, &e->node);
+        hc__part_sub(p, old);
+    } else {
+        hc__policy_add(&p->policy, &e->node);
+    }
     /* Join the tags before evicting: a victim may be a tag's last member,
        and our membership is what keeps the tag alive. */
     for (unsigned i = 0; i < e->ntags; i++) hc__tag_link(tl[i].tag, &tl[i], e);
-    hc__policy_add(&p->policy, &e->node);
     hc__part_add(p, e);
     p->inserts++;
     hc__debt debt;

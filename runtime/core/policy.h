@@ -96,8 +96,11 @@ void hc__policy_destroy(hc__policy *p);
 /* A new entry enters the cache. */
 void hc__policy_add(hc__policy *p, hc__pnode *n);
 /* An entry leaves the cache for another reason than eviction (invalidation,
-   expiry, replacement). */
+   expiry). */
 void hc__policy_remove(hc__policy *p, hc__pnode *n);
+/* A put over an existing key: n takes old's place in its queue, marked as
+   hit (the put is one more access), and old leaves the policy. */
+void hc__policy_replace(hc__policy *p, hc__pnode *old, hc__pnode *n);
 /* Choose the entry to evict, unlink it and return it; NULL when empty. */
 hc__pnode *hc__policy_evict(hc__policy *p);
 /* Forget everything adaptive (a flush): queues must already be empty. */
