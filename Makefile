@@ -77,7 +77,7 @@ BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
 .PHONY: FORCE all deps test-deps check check-run bench-run test-run test-run-tsan bench demo install \
-        multiprocess-run stress \
+        multiprocess-run stress bench-static \
         uninstall clean symbols-check golden-update
 .DEFAULT_GOAL := all
 
@@ -274,6 +274,15 @@ $(B)/bench/bench_dao: bench/bench_dao.c $(DAO_DIR)/dao.hc.c $(DAO_DIR)/dao.hc.h 
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(DB_CFLAGS) -Iruntime/include -I$(DAO_DIR) $< $(DAO_DIR)/dao.hc.c $(LIB_A) -o $@ $(LDLIBS)
+
+# bench_scaling linked statically (it needs only the cache, no database
+# library), to carry to a machine with more cores and run there:
+# build/release/bench/bench_scaling-static -t 1,2,4,8,16 (docs/BENCHMARKS.md).
+bench-static: $(B)/bench/bench_scaling-static
+$(B)/bench/bench_scaling-static: bench/bench_scaling.c $(LIB_A)
+	$(call msg,CC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -static -Iruntime/include $< $(LIB_A) -o $@ -pthread -lm
 
 # The PostgreSQL figures come from a throwaway server (scripts/pg.sh).
 bench: all $(BENCHES) $(HCACHEGEN)
