@@ -687,8 +687,11 @@ int hc_get_or_load(hc_cache *c, const char *key, const hc_options *opts,
     count_miss(c);
     hc__flight *f = hc__flight_find(s, h, key, klen);
     if (f) {
-        f->waiters++;
-        atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+        rc = hc__flight_add_joiner(f);
+        if (rc != HC_OK) {
+            pthread_mutex_unlock(&s->lock);
+            return hc_error_set(err, rc, NULL);
+        }
         s->joins++;
         pthread_mutex_unlock(&s->lock);
         if (c->access_events) hc__emit(c, HC_EVENT_SINGLE_FLIGHT_JOINED, HC_ORIGIN_SINGLE_FLIGHT, key, klen);

@@ -72,10 +72,6 @@ hc__flight *hc__flight_new(hc_cache *c, const char *key, size_t klen, uint64_t h
     hc__flight *f = hc__malloc(&c->alloc, size);
     if (!f) return NULL;
     memset(f, 0, sizeof *f);
-    if (hc__mutex_cond_init(&f->mu, &f->cv) != 0) {
-        hc__free(&c->alloc, f);
-        return NULL;
-    }
     f->tags = (char **)(void *)(f + 1);
     f->key = (char *)(f->tags + ntags);
     memcpy(f->key, key, klen);
@@ -98,8 +94,10 @@ hc__flight *hc__flight_new(hc_cache *c, const char *key, size_t klen, uint64_t h
 void hc__flight_unref(hc_cache *c, hc__flight *f)
 {
     if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1) return;
-    pthread_mutex_destroy(&f->mu);
-    pthread_cond_destroy(&f->cv);
+    if (f->waitable) {
+        pthread_mutex_destroy(&f->mu);
+        pthread_cond_destroy(&f->cv);
+    }
     hc__free(&c->alloc, f->val);
     hc__free(&c->alloc, f);
 }
@@ -128,6 +126,22 @@ void hc__flight_enter(hc__flight *f)
 void hc__flight_leave(hc__flight *f)
 {
     hc__self_ptr()->leading = f->outer;
+}
+
+/*
+** Most loads have no joiner, so the mutex and condition variable joiners
+** wait on are set up by the first one, under the shard lock, and the
+** leader uses them only if it saw a joiner there (settled or detached).
+*/
+int hc__flight_add_joiner(hc__flight *f)
+{
+    if (!f->waitable) {
+        if (hc__mutex_cond_init(&f->mu, &f->cv) != 0) return HC_ESYS;
+        f->waitable = true;
+    }
+    f->waiters++;
+    atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+    return HC_OK;
 }
 
 int hc__flight_join(hc_cache *c, hc__flight *f, hc_buf *out, hc_error *err)
@@ -183,9 +197,13 @@ void hc__flight_finish(hc_cache *c, hc__shard *s, hc__flight *f, int rc,
         pthread_mutex_unlock(&s->lock);
     }
 
+    if (!waiters) {
+        hc__flight_unref(c, f);
+        return;
+    }
     uint8_t *copy = NULL;
     int shared_rc = rc;
-    if (rc == HC_OK && waiters && out->len) {
+    if (rc == HC_OK && out->len) {
         copy = hc__malloc(&c->alloc, out->len);
         if (copy) memcpy(copy, out->data, out->len);
         else shared_rc = HC_ENOMEM;

@@ -44,6 +44,10 @@ bool hc__flight_leads(hc_cache *c, uint64_t h, const char *key, size_t klen);
 void hc__flight_enter(hc__flight *f);
 void hc__flight_leave(hc__flight *f);
 
+/* A caller joins f: HC_OK, or HC_ESYS if what joiners wait on could not
+   be set up. Under the shard lock. */
+int hc__flight_add_joiner(hc__flight *f);
+
 /* A joiner's wait for f's result (at most c's load_wait_timeout_ms):
    the value into out, or the leader's error into err. Drops the joiner's
    reference. No lock held. */

@@ -250,6 +250,8 @@ struct hc__flight {
     hc__flight *outer;               /* the load this thread led before this one */
     bool        attached, stale;     /* under the shard lock */
     bool        done;                /* under mu */
+    bool        waitable;            /* mu and cv set up (by the first joiner,
+                                        under the shard lock) */
     unsigned    waiters;             /* joiners, under the shard lock */
     bool        settled;             /* leader only: detached by its store */
     unsigned    settled_waiters;     /* leader only: waiters then */
