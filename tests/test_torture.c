@@ -59,6 +59,11 @@ static struct {
     pthread_mutex_t failure_lock;
 } T;
 
+#if defined(__GNUC__)
+static void failure(atomic_long *counter, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+#endif
+
 static void failure(atomic_long *counter, const char *fmt, ...)
 {
     va_list ap;
