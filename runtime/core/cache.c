@@ -167,12 +167,15 @@ int hc_cache_open(hc_cache **out, const hc_config *cfg)
     c->node_id = dup_str(&c->alloc, cfg->node_id ? cfg->node_id : idbuf);
     /* Shards and per-thread counters are cache-line aligned so that what
        one thread writes never shares a line with what another reads. */
+    size_t views_size = HC_SHARDS * sizeof(hc__shard_view);
     size_t shards_size = HC_SHARDS * sizeof(hc__shard);
     size_t tcounts_size = (HC_THREAD_SLOTS + 1) * sizeof(hc__tcount);
-    c->shards_mem = hc__malloc(&c->alloc, shards_size + tcounts_size + 63);
+    _Static_assert(HC_SHARDS * sizeof(hc__shard_view) % 64 == 0, "views fill lines");
+    c->shards_mem = hc__malloc(&c->alloc, views_size + shards_size + tcounts_size + 63);
     if (!c->name || !c->node_id || !c->shards_mem) goto nomem;
-    c->shards = (hc__shard *)(((uintptr_t)c->shards_mem + 63) & ~(uintptr_t)63);
-    memset(c->shards, 0, shards_size + tcounts_size);
+    c->views = (hc__shard_view *)(((uintptr_t)c->shards_mem + 63) & ~(uintptr_t)63);
+    memset(c->views, 0, views_size + shards_size + tcounts_size);
+    c->shards = (hc__shard *)(void *)((char *)c->views + views_size);
     c->tcounts = (hc__tcount *)(void *)((char *)c->shards + shards_size);
 
     int rc = hc__parts_open(c, now_ms(c));
@@ -218,7 +221,7 @@ int hc_cache_close(hc_cache *c)
     hc__parts_close(c);
     for (unsigned i = 0; i < HC_SHARDS; i++) {
         hc__shard *s = &c->shards[i];
-        hc__table *t = HC__LOAD_RELAXED(s->table);
+        hc__table *t = HC__LOAD_RELAXED(c->views[i].table);
         for (uint32_t b = 0; t && b <= t->mask; b++) {
             hc__entry *e = HC__LOAD_RELAXED(t->bucket[b]);
             while (e) {
@@ -301,6 +304,7 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
     e->node.hash = (uint32_t)h;
 
     hc__shard *s = hc__shard_of(c, h);
+    hc__shard_view *v = hc__view(c, s);
     hc__part *p = hc__part_of(c, h);
     hc__taglink *tl = hc__entry_tags(e);
     hc__op o = hc__op_start(c, HC_ORIGIN_LOCAL);
@@ -329,7 +333,7 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
         rc = HC_MISS;                   /* not an error: just not stored */
     }
     pthread_mutex_lock(&s->lock);
-    if (rc == HC_OK) rc = hc__table_reserve(&c->alloc, s, &o.retired);
+    if (rc == HC_OK) rc = hc__table_reserve(&c->alloc, v, s, &o.retired);
     if (rc != HC_OK) {
         if (f) hc__flight_settle(s, f);
         pthread_mutex_unlock(&s->lock);
@@ -344,7 +348,7 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
         }
         return rc;
     }
-    hc__entry *old = hc__table_find(s, h, key, klen);
+    hc__entry *old = hc__table_find(v, h, key, klen);
 
     /* The old entry stays visible until the swap but no longer counts, and
        the new one counts before it is visible; a new value of a key takes
@@ -369,9 +373,9 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
         hc__wheel_schedule(&p->wheel, e);
         *stored = true;
     }
-    if (old && *stored) hc__table_replace(s, old, e);
-    else if (old) hc__table_unlink(s, old);
-    else if (*stored) hc__table_insert(s, e);
+    if (old && *stored) hc__table_replace(v, old, e);
+    else if (old) hc__table_unlink(v, s, old);
+    else if (*stored) hc__table_insert(v, s, e);
     if (f) {
         hc__flight_settle(s, f);
     } else {
@@ -410,9 +414,9 @@ static void expire_key(hc_cache *c, const char *key, size_t klen, uint64_t h, ui
     hc__part_lock(p);
     hc__expire_due(&o, p, now);
     pthread_mutex_lock(&s->lock);
-    hc__entry *e = hc__table_find(s, h, key, klen);
+    hc__entry *e = hc__table_find(hc__view(c, s), h, key, klen);
     bool expired = e && hc__entry_expire(e) <= now;
-    if (expired) hc__table_unlink(s, e);
+    if (expired) hc__table_unlink(hc__view(c, s), s, e);
     pthread_mutex_unlock(&s->lock);
     if (expired) {
         p->expirations++;
@@ -490,7 +494,7 @@ HC_INLINE int visit_rcu(hc_cache *c, hc__shard *s, const char *key, size_t klen,
     bool sure = false;
     int found = UNSURE;
     hc__read_begin();
-    hc__entry *e = hc__table_find_rcu(s, h, key, klen, &sure);
+    hc__entry *e = hc__table_find_rcu(hc__view(c, s), h, key, klen, &sure);
     if (!e) {
         if (sure) found = ABSENT;
     } else if (live_rcu(c, e, early)) {
@@ -538,7 +542,7 @@ static HC_NOINLINE int lookup_locked(hc_cache *c, hc__shard *s, const char *key,
     for (;;) {
         uint64_t now = now_ms(c);
         pthread_mutex_lock(&s->lock);
-        hc__entry *e = hc__table_find(s, h, key, klen);
+        hc__entry *e = hc__table_find(hc__view(c, s), h, key, klen);
         if (!e) return HC_MISS;
         if (hc__entry_expire(e) <= now) {
             pthread_mutex_unlock(&s->lock);
@@ -645,14 +649,14 @@ bool hc_contains(hc_cache *c, const char *key)
         uint64_t early = clock_early(c);
         bool sure = false;
         hc__read_begin();
-        hc__entry *e = hc__table_find_rcu(s, h, key, klen, &sure);
+        hc__entry *e = hc__table_find_rcu(hc__view(c, s), h, key, klen, &sure);
         bool found = e != NULL, live = e && live_rcu(c, e, early);
         hc__read_end();
         if (found || sure) return live;
     }
     uint64_t now = now_ms(c);
     pthread_mutex_lock(&s->lock);
-    hc__entry *e = hc__table_find(s, h, key, klen);
+    hc__entry *e = hc__table_find(hc__view(c, s), h, key, klen);
     bool live = e && hc__entry_expire(e) > now;
     pthread_mutex_unlock(&s->lock);
     return live;
@@ -755,8 +759,8 @@ static int remove_key(hc_cache *c, const char *key, int why, hc_origin origin)
     pthread_mutex_lock(&s->lock);
     hc__flight *f = hc__flight_find(s, h, key, klen);
     if (f) hc__flight_stale(s, f);
-    hc__entry *e = hc__table_find(s, h, key, klen);
-    if (e) hc__table_unlink(s, e);
+    hc__entry *e = hc__table_find(hc__view(c, s), h, key, klen);
+    if (e) hc__table_unlink(hc__view(c, s), s, e);
     pthread_mutex_unlock(&s->lock);
     if (e) {
         hc__uncount(p, e, true);
@@ -870,7 +874,7 @@ static void flush(hc_cache *c, hc_origin origin)
         hc__shard *s = first_shard(c, p, &ns);
         for (unsigned i = 0; i < ns; i++) {
             pthread_mutex_lock(&s[i].lock);
-            hc__table *t = HC__LOAD_RELAXED(s[i].table);
+            hc__table *t = HC__LOAD_RELAXED(hc__view(c, &s[i])->table);
             for (uint32_t b = 0; t && b <= t->mask; b++) {
                 hc__entry *e = HC__LOAD_RELAXED(t->bucket[b]);
                 HC__STORE_RELEASE(t->bucket[b], NULL);

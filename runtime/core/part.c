@@ -242,14 +242,14 @@ void hc__remove_entry(hc__op *o, hc__part *p, hc__entry *e, int why, bool in_pol
     hc__shard *s = &o->c->shards[hc__shard_index(e->node.hash)];
     hc__uncount(p, e, in_policy);
     if (s == held) {
-        hc__table_unlink(s, e);
+        hc__table_unlink(hc__view(o->c, s), s, e);
     } else {
         /* Never two shard locks: let go of the held one meanwhile. Its
            entries cannot change (p's lock is held), only its loads in
            flight. */
         if (held) pthread_mutex_unlock(&held->lock);
         pthread_mutex_lock(&s->lock);
-        hc__table_unlink(s, e);
+        hc__table_unlink(hc__view(o->c, s), s, e);
         pthread_mutex_unlock(&s->lock);
         if (held) pthread_mutex_lock(&held->lock);
     }

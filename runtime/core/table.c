@@ -10,7 +10,7 @@
 
 /*
 ** Growing moves every entry to a new bucket array and rewrites its hash
-** link (release stores, after s->resizes goes odd), then publishes the new
+** link (release stores, after v->resizes goes odd), then publishes the new
 ** table. A reader walking an old chain may follow a rewritten link into a
 ** new chain and so miss a key that is present; hc__table_find_rcu tells,
 ** and the reader takes the locked path. It never loops: a rewritten link
@@ -18,9 +18,10 @@
 ** the order of the moves. The old array is freed after a grace period,
 ** once no reader can still be in it.
 */
-int hc__table_reserve(const hc_allocator *a, hc__shard *s, hc__table **retired)
+int hc__table_reserve(const hc_allocator *a, hc__shard_view *v, const hc__shard *s,
+                      hc__table **retired)
 {
-    hc__table *old = HC__LOAD_RELAXED(s->table);
+    hc__table *old = HC__LOAD_RELAXED(v->table);
     if (old && s->count <= old->mask) return HC_OK;
     uint32_t n = old ? (old->mask + 1) * 2 : 16;
     size_t bytes = sizeof(hc__table) + (size_t)n * sizeof(hc__entry *);
@@ -30,8 +31,8 @@ int hc__table_reserve(const hc_allocator *a, hc__shard *s, hc__table **retired)
     t->next = NULL;
     t->mask = n - 1;
     for (uint32_t i = 0; i < n; i++) atomic_init(&t->bucket[i], NULL);
-    unsigned seq = HC__LOAD_RELAXED(s->resizes);
-    atomic_store_explicit(&s->resizes, seq + 1, memory_order_relaxed);  /* odd */
+    unsigned seq = HC__LOAD_RELAXED(v->resizes);
+    atomic_store_explicit(&v->resizes, seq + 1, memory_order_relaxed);  /* odd */
     for (uint32_t i = 0; old && i <= old->mask; i++) {
         hc__entry *e = HC__LOAD_RELAXED(old->bucket[i]);
         while (e) {
@@ -42,8 +43,8 @@ int hc__table_reserve(const hc_allocator *a, hc__shard *s, hc__table **retired)
             e = next;
         }
     }
-    HC__STORE_RELEASE(s->table, t);
-    HC__STORE_RELEASE(s->resizes, seq + 2);
+    HC__STORE_RELEASE(v->table, t);
+    HC__STORE_RELEASE(v->resizes, seq + 2);
     *retired = old;
     return HC_OK;
 }

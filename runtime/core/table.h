@@ -44,10 +44,10 @@ HC_INLINE bool hc__entry_is(const hc__entry *e, uint32_t h32, const char *key, s
     return e->node.hash == h32 && e->klen == klen && hc__key_equal(e->data, key, klen);
 }
 
-/* Find key under the shard lock. */
-static inline hc__entry *hc__table_find(hc__shard *s, uint64_t h, const char *key, size_t klen)
+/* Find key in the table of view v, under its shard's lock. */
+static inline hc__entry *hc__table_find(hc__shard_view *v, uint64_t h, const char *key, size_t klen)
 {
-    hc__table *t = HC__LOAD_RELAXED(s->table);
+    hc__table *t = HC__LOAD_RELAXED(v->table);
     if (!t) return NULL;
     uint32_t h32 = (uint32_t)h;
     for (hc__entry *e = HC__LOAD_RELAXED(t->bucket[h32 & t->mask]); e; e = HC__LOAD_RELAXED(e->hnext))
@@ -61,36 +61,38 @@ static inline hc__entry *hc__table_find(hc__shard *s, uint64_t h, const char *ke
 ** unlinked: a read that overlaps a write may see the state before it.
 **
 ** A miss is certain (*sure) unless a resize rewrote chain links during the
-** walk, which can hide a present key: s->resizes is odd while one does, and
+** walk, which can hide a present key: v->resizes is odd while one does, and
 ** changes with each. The chain loads are acquire loads, so the second read
-** of s->resizes comes after them; and a walk that saw a rewritten link (a
+** of v->resizes comes after them; and a walk that saw a rewritten link (a
 ** release store made after the count went odd) sees the new count.
 ** Nothing else hides a present key: an unlinked entry keeps its link, new
 ** keys go in at the head, and a replacement takes its predecessor's place
 ** in one store (hc__table_replace).
 */
-HC_INLINE hc__entry *hc__table_find_rcu(hc__shard *s, uint64_t h, const char *key,
+HC_INLINE hc__entry *hc__table_find_rcu(hc__shard_view *v, uint64_t h, const char *key,
                                         size_t klen, bool *sure)
 {
-    unsigned seq = atomic_load_explicit(&s->resizes, memory_order_acquire);
-    hc__table *t = HC__LOAD_ACQUIRE(s->table);
+    unsigned seq = atomic_load_explicit(&v->resizes, memory_order_acquire);
+    hc__table *t = HC__LOAD_ACQUIRE(v->table);
     uint32_t h32 = (uint32_t)h;
     for (hc__entry *e = t ? HC__LOAD_ACQUIRE(t->bucket[h32 & t->mask]) : NULL; e;
          e = HC__LOAD_ACQUIRE(e->hnext))
         if (hc__entry_is(e, h32, key, klen)) return e;
-    *sure = !(seq & 1u) && atomic_load_explicit(&s->resizes, memory_order_relaxed) == seq;
+    *sure = !(seq & 1u) && atomic_load_explicit(&v->resizes, memory_order_relaxed) == seq;
     return NULL;
 }
 
-/* Make room for one more entry (load factor at most 1): table.c. HC_OK, or
-   HC_ENOMEM with the table as it was. A replaced bucket array goes to
-   *retired, to be freed after a grace period. Under the shard lock. */
-int hc__table_reserve(const hc_allocator *a, hc__shard *s, hc__table **retired);
+/* Make room for one more entry (load factor at most 1) in shard s (view
+   v): table.c. HC_OK, or HC_ENOMEM with the table as it was. A replaced
+   bucket array goes to *retired, to be freed after a grace period. Under
+   the shard lock. */
+int hc__table_reserve(const hc_allocator *a, hc__shard_view *v, const hc__shard *s,
+                      hc__table **retired);
 
 /* Link e, complete, at the head of its chain. Under the shard lock. */
-static inline void hc__table_insert(hc__shard *s, hc__entry *e)
+static inline void hc__table_insert(hc__shard_view *v, hc__shard *s, hc__entry *e)
 {
-    hc__table *t = HC__LOAD_RELAXED(s->table);
+    hc__table *t = HC__LOAD_RELAXED(v->table);
     _Atomic(hc__entry *) *b = &t->bucket[e->node.hash & t->mask];
     atomic_store_explicit(&e->hnext, HC__LOAD_RELAXED(*b), memory_order_relaxed);
     HC__STORE_RELEASE(*b, e);
@@ -98,9 +100,9 @@ static inline void hc__table_insert(hc__shard *s, hc__entry *e)
 }
 
 /* The link that points to e. Under the shard lock. */
-static inline _Atomic(hc__entry *) *hc__table_link_to(hc__shard *s, hc__entry *e)
+static inline _Atomic(hc__entry *) *hc__table_link_to(hc__shard_view *v, hc__entry *e)
 {
-    hc__table *t = HC__LOAD_RELAXED(s->table);
+    hc__table *t = HC__LOAD_RELAXED(v->table);
     _Atomic(hc__entry *) *pp = &t->bucket[e->node.hash & t->mask];
     while (HC__LOAD_RELAXED(*pp) != e) pp = &HC__LOAD_RELAXED(*pp)->hnext;
     return pp;
@@ -108,17 +110,17 @@ static inline _Atomic(hc__entry *) *hc__table_link_to(hc__shard *s, hc__entry *e
 
 /* Unlink e. Its own link stays as it was, so that a reader standing on e
    still finds the rest of the chain. Under the shard lock. */
-static inline void hc__table_unlink(hc__shard *s, hc__entry *e)
+static inline void hc__table_unlink(hc__shard_view *v, hc__shard *s, hc__entry *e)
 {
-    HC__STORE_RELEASE(*hc__table_link_to(s, e), HC__LOAD_RELAXED(e->hnext));
+    HC__STORE_RELEASE(*hc__table_link_to(v, e), HC__LOAD_RELAXED(e->hnext));
     s->count--;
 }
 
 /* Put e, complete, in old's place in one store: a lock-free reader finds
    one or the other, never neither. Under the shard lock. */
-static inline void hc__table_replace(hc__shard *s, hc__entry *old, hc__entry *e)
+static inline void hc__table_replace(hc__shard_view *v, hc__entry *old, hc__entry *e)
 {
-    _Atomic(hc__entry *) *pp = hc__table_link_to(s, old);
+    _Atomic(hc__entry *) *pp = hc__table_link_to(v, old);
     atomic_store_explicit(&e->hnext, HC__LOAD_RELAXED(old->hnext), memory_order_relaxed);
     HC__STORE_RELEASE(*pp, e);
 }
