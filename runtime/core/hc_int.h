@@ -290,7 +290,11 @@ typedef struct hc__table {
 typedef struct hc__shard_view {
     hc__table *_Atomic table;        /* NULL until first insert */
     atomic_uint resizes;             /* odd while a resize rewrites chains */
+    _Atomic uint32_t mask;           /* a copy of table->mask for readers, so
+                                        that a hit need not load the table's
+                                        header line (table.h) */
 } hc__shard_view;
+_Static_assert(sizeof(hc__shard_view) == 16, "four views to a cache line");
 
 typedef struct hc__shard {
     _Alignas(64) pthread_mutex_t lock;

@@ -44,6 +44,7 @@ int hc__table_reserve(const hc_allocator *a, hc__shard_view *v, const hc__shard 
         }
     }
     HC__STORE_RELEASE(v->table, t);
+    HC__STORE_RELEASE(v->mask, t->mask);        /* after the table: table.h */
     HC__STORE_RELEASE(v->resizes, seq + 2);
     *retired = old;
     return HC_OK;

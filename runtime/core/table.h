@@ -73,9 +73,14 @@ HC_INLINE hc__entry *hc__table_find_rcu(hc__shard_view *v, uint64_t h, const cha
                                         size_t klen, bool *sure)
 {
     unsigned seq = atomic_load_explicit(&v->resizes, memory_order_acquire);
+    /* The mask before the table: a resize publishes the bigger table first
+       and its mask after, so a mask read here never indexes past the table
+       read after it (an old mask on a new table only finds the wrong chain,
+       which the resize count tells). */
+    uint32_t mask = atomic_load_explicit(&v->mask, memory_order_acquire);
     hc__table *t = HC__LOAD_ACQUIRE(v->table);
     uint32_t h32 = (uint32_t)h;
-    for (hc__entry *e = t ? HC__LOAD_ACQUIRE(t->bucket[h32 & t->mask]) : NULL; e;
+    for (hc__entry *e = t ? HC__LOAD_ACQUIRE(t->bucket[h32 & mask]) : NULL; e;
          e = HC__LOAD_ACQUIRE(e->hnext))
         if (hc__entry_is(e, h32, key, klen)) return e;
     *sure = !(seq & 1u) && atomic_load_explicit(&v->resizes, memory_order_relaxed) == seq;
