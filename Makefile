@@ -5,6 +5,8 @@
 #   make check           every test (plain, ASan+UBSan, TSan), installing
 #                        missing Debian packages through scripts/deps.sh
 #   make bench           the benchmarks (docs/BENCHMARKS.md has the figures)
+#   make bench-static    bench_scaling as a static binary, for a bigger machine
+#   make stress          the torture test for longer (STRESS_SECONDS=60), plain and TSan
 #   make install PREFIX=/usr/local DESTDIR=
 #   make SANITIZE=address|undefined|thread|address,undefined
 #   make V=1             show full commands
