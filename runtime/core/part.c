@@ -4,9 +4,10 @@
 ** entries are freed.
 **
 ** Owns: hc__part, the free room c->room and c->room_bytes, c->timed and
-** c->swept, the lists of dead entries. May call: policy.c, ttl.c, tags.c,
-** table.h, events (after every lock is released), hc__synchronize (with no
-** lock held), the allocator. Its callers are cache.c's entry points.
+** c->swept, the threads' lists of dead entries (hc__tcount). May call:
+** policy.c, ttl.c, tags.c, table.h, events (after every lock is
+** released), hc__synchronize (with no lock held), the allocator. Its
+** callers are cache.c's entry points.
 **
 ** Partitions. A cache's shards are grouped into nparts partitions (a power
 ** of two, at most HC_PARTS_MAX). Each has its own lock, eviction policy,
