@@ -9,6 +9,8 @@
 #                        missing Debian packages through scripts/deps.sh
 #   make bench           the benchmarks (docs/BENCHMARKS.md has the figures),
 #                        with each one's wall time; QUICK=1 for a short run
+#   make bench-static    bench_scaling as a static binary, for a bigger machine
+#   make stress          the torture test for longer (STRESS_SECONDS=60), plain and TSan
 #   make install PREFIX=/usr/local DESTDIR=
 #   make SANITIZE=address|undefined|thread|address,undefined
 #   make V=1             show full commands
@@ -42,7 +44,7 @@ SANITIZE ?=
 # alone.
 DEPS_NONE_GOALS := clean uninstall deps test-deps
 DEPS_TEST_GOALS := check check-run test-run test-run-tsan golden-update fuzz fuzz-short fuzz-build \
-                   sandbox-check-run sandbox-browser-run sandbox-screenshots
+                   sandbox-check-run sandbox-browser-run sandbox-screenshots stress
 DEPS_PG_GOALS   := check bench multiprocess-run sandbox-pg
 
 DEPS_GOALS  := $(or $(MAKECMDGOALS),all)
@@ -131,7 +133,7 @@ TEMPLATES := $(sort $(wildcard templates/*.tmpl))
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 # Suites that exercise threads run under ThreadSanitizer in `make check`.
-TSAN_TESTS := test_singleflight test_stress test_rcu test_db test_events test_bus
+TSAN_TESTS := test_singleflight test_stress test_torture test_rcu test_db test_events test_bus
 
 # The LIRS traces that test_hitratio and the replay table read are in
 # tests/traces (its README says where they come from); HC_TRACES=DIR set by
@@ -141,7 +143,7 @@ BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
 .PHONY: FORCE all deps test-deps check check-run bench-run test-run test-run-tsan bench demo install \
-        multiprocess-run \
+        multiprocess-run stress bench-static \
         uninstall clean symbols-check golden-update
 .DEFAULT_GOAL := all
 
@@ -382,6 +384,15 @@ golden-update: $(HCACHEGEN)
 test-run-tsan: $(TSAN_TESTS:%=$(B)/tests/%)
 	@scripts/run-tests.sh $(B) "$(TSAN_TESTS)"
 
+# make stress: the torture suite for STRESS_SECONDS per configuration
+# (HC_STRESS_SECONDS; `make check` runs it for 1), plain and under TSan.
+STRESS_SECONDS ?= 60
+stress:
+	@$(MAKE) --no-print-directory build/release/tests/test_torture
+	HC_STRESS_SECONDS=$(STRESS_SECONDS) build/release/tests/test_torture
+	@$(MAKE) --no-print-directory SANITIZE=thread OPT=-O1 build/thread/tests/test_torture
+	HC_STRESS_SECONDS=$(STRESS_SECONDS) build/thread/tests/test_torture
+
 # ------------------------------------------------------------ benchmarks
 
 $(B)/bench/%: bench/%.c $(ALL_LIBS_A)
@@ -394,6 +405,15 @@ $(B)/bench/bench_dao: bench/bench_dao.c $(DAO_DIR)/dao.hc.c $(DAO_DIR)/dao.hc.h 
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(DB_CFLAGS) -Iruntime/include -I$(DAO_DIR) $< $(DAO_DIR)/dao.hc.c $(ALL_LIBS_A) -o $@ $(LDLIBS)
+
+# bench_scaling linked statically (it needs only the cache, no database
+# library), to carry to a machine with more cores and run there:
+# build/release/bench/bench_scaling-static -t 1,2,4,8,16 (docs/BENCHMARKS.md).
+bench-static: $(B)/bench/bench_scaling-static
+$(B)/bench/bench_scaling-static: bench/bench_scaling.c $(LIB_A)
+	$(call msg,CC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -static -Iruntime/include $< $(LIB_A) -o $@ -pthread -lm
 
 # The PostgreSQL figures come from a throwaway server (scripts/pg.sh).
 # scripts/bench-run.sh says how long each benchmark took, and the total.

@@ -62,6 +62,7 @@ static void test_bad_arguments(void **state)
     o.tags = nulltag;
     o.ntags = 1;
     assert_int_equal(hc_put(c, "k", "v", 1, &o), HC_EINVAL);
+    assert_int_equal(test_diag(c).entries, 0);
     assert_int_equal(hc_cache_open(NULL, NULL), HC_EINVAL);
     hc_config cfg;
     hc_config_init(&cfg);
@@ -75,6 +76,58 @@ static void test_bad_arguments(void **state)
     assert_int_equal(hc_cache_open(&c2, &cfg), HC_EINVAL);
     assert_int_equal(hc_cache_close(NULL), HC_OK);
     assert_int_equal(test_diag(c).entries, 0);
+    hc_buf_free(&b);
+    hc_cache_close(c);
+}
+
+/* Every call that takes options checks them the same way, before it does
+   anything: hc_get_or_load used to take a NULL tag name to its loader and
+   strlen(). */
+static int load_never(void *ctx, hc_buf *out, hc_error *err)
+{
+    (void)out; (void)err;
+    ++*(int *)ctx;
+    return hc_buf_set(out, "v", 1);
+}
+
+static void test_bad_options(void **state)
+{
+    (void)state;
+    hc_cache *c = test_open(10, NULL);
+    hc_buf b = HC_BUF_INIT;
+    hc_error err;
+    int calls = 0;
+    const char *nulltag[2] = {"ok", NULL};
+    char names[256][16];
+    const char *many[256];
+    for (int i = 0; i < 256; i++) {
+        snprintf(names[i], sizeof names[i], "t%d", i);
+        many[i] = names[i];
+    }
+    const hc_options bad[] = {
+        {0, NULL, 1},           /* tags missing */
+        {0, nulltag, 2},        /* a tag name missing */
+        {0, many, 256},         /* more than 255 tags */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(hc_put(c, "k", "v", 1, &bad[i]), HC_EINVAL);
+        assert_int_equal(hc_get_or_load(c, "k", &bad[i], load_never, &calls, &b, &err),
+                         HC_EINVAL);
+        assert_int_equal(err.code, HC_EINVAL);
+        /* Also when the key is cached: the options are wrong all the same. */
+        test_put_str(c, "cached", "v", NULL);
+        assert_int_equal(hc_get_or_load(c, "cached", &bad[i], load_never, &calls, &b, &err),
+                         HC_EINVAL);
+    }
+    assert_int_equal(calls, 0);
+    hc_diagnostics d = test_diag(c);
+    assert_int_equal(d.entries, 1);
+    assert_int_equal(d.loads_in_flight, 0);
+    assert_int_equal(d.tags, 0);
+    /* No tags with a NULL array is fine. */
+    hc_options none = {0, NULL, 0};
+    assert_int_equal(hc_get_or_load(c, "k", &none, load_never, &calls, &b, &err), HC_OK);
+    assert_int_equal(calls, 1);
     hc_buf_free(&b);
     hc_cache_close(c);
 }
@@ -642,6 +695,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_put_get_replace),
         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_config_defaults),
         cmocka_unit_test(test_remove_and_invalidate_key),
         cmocka_unit_test(test_tags),

@@ -308,6 +308,115 @@ static void test_reentrant_load(void **state)
     hc_cache_close(c);
 }
 
+/*
+** Re-entry stays HC_EBUSY when the key's load is detached while it runs:
+** the loader first invalidates (or puts, flushes...) its own key, which
+** makes the load stale and takes it out of the shard's list, then asks for
+** the key again. That used to start a second load on the same thread, whose
+** loader did the same, and so on: a loader holding a lock of its own would
+** deadlock on the first nested call.
+*/
+enum detach { DETACH_KEY, DETACH_REMOVE, DETACH_TAG, DETACH_FLUSH, DETACH_PUT };
+
+typedef struct recurse {
+    hc_cache   *c;
+    enum detach how;
+    int         depth, max_depth, nested_rc;
+    pthread_mutex_t lock;       /* a non-recursive lock held by the loader */
+} recurse;
+
+static int recurse_fn(void *ctx, hc_buf *out, hc_error *err)
+{
+    recurse *r = ctx;
+    (void)err;
+    /* A second entry on this thread would deadlock here, so test first. */
+    if (++r->depth > r->max_depth) r->max_depth = r->depth;
+    if (r->depth > 1) {
+        r->depth--;
+        return hc_buf_set(out, "nested", 6);
+    }
+    pthread_mutex_lock(&r->lock);
+    switch (r->how) {
+    case DETACH_KEY: (void)hc_invalidate_key(r->c, "self"); break;
+    case DETACH_REMOVE: (void)hc_remove(r->c, "self"); break;
+    case DETACH_TAG: (void)hc_invalidate_tag(r->c, "mine", NULL); break;
+    case DETACH_FLUSH: (void)hc_flush(r->c); break;
+    case DETACH_PUT: (void)hc_put(r->c, "self", "put", 3, NULL); hc_remove(r->c, "self"); break;
+    }
+    hc_buf b = HC_BUF_INIT;
+    hc_error e;
+    const char *tags[] = {"mine"};
+    hc_options o = {0, tags, 1};
+    r->nested_rc = hc_get_or_load(r->c, "self", &o, recurse_fn, r, &b, &e);
+    hc_buf_free(&b);
+    pthread_mutex_unlock(&r->lock);
+    r->depth--;
+    return hc_buf_set(out, "outer", 5);
+}
+
+static void test_reentry_after_detach(void **state)
+{
+    (void)state;
+    for (int how = DETACH_KEY; how <= DETACH_PUT; how++) {
+        hc_cache *c = test_open(100, NULL);
+        recurse r = {c, (enum detach)how, 0, 0, 0, PTHREAD_MUTEX_INITIALIZER};
+        hc_buf b = HC_BUF_INIT;
+        hc_error err;
+        const char *tags[] = {"mine"};
+        hc_options o = {0, tags, 1};
+        assert_int_equal(hc_get_or_load(c, "self", &o, recurse_fn, &r, &b, &err), HC_OK);
+        assert_string_equal((char *)b.data, "outer");
+        assert_int_equal(r.nested_rc, HC_EBUSY);
+        assert_int_equal(r.max_depth, 1);
+        /* The outer load was made stale: nothing stored, nothing left. */
+        assert_false(hc_contains(c, "self"));
+        hc_diagnostics d = test_diag(c);
+        assert_int_equal(d.loads_in_flight, 0);
+        assert_int_equal(d.stats.stale_load_discards, 1);
+        /* The thread leads nothing any more: a new call loads. */
+        r.how = DETACH_KEY;
+        r.depth = 1;            /* the nested branch: no recursion */
+        assert_int_equal(hc_get_or_load(c, "self", NULL, recurse_fn, &r, &b, &err), HC_OK);
+        assert_string_equal((char *)b.data, "nested");
+        hc_buf_free(&b);
+        pthread_mutex_destroy(&r.lock);
+        hc_cache_close(c);
+    }
+}
+
+/* The same key in another cache is another load: no HC_EBUSY. */
+typedef struct two_caches {
+    hc_cache *other;
+    int nested_rc;
+} two_caches;
+
+static int other_cache_fn(void *ctx, hc_buf *out, hc_error *err)
+{
+    two_caches *t = ctx;
+    hc_buf b = HC_BUF_INIT;
+    hc_error e;
+    (void)err;
+    t->nested_rc = hc_get_or_load(t->other, "k", NULL, inner_fn, NULL, &b, &e);
+    hc_buf_free(&b);
+    return hc_buf_set(out, "outer", 5);
+}
+
+static void test_reentry_other_cache(void **state)
+{
+    (void)state;
+    hc_cache *a = test_open(100, NULL), *b2 = test_open(100, NULL);
+    two_caches t = {b2, 0};
+    hc_buf b = HC_BUF_INIT;
+    hc_error err;
+    assert_int_equal(hc_get_or_load(a, "k", NULL, other_cache_fn, &t, &b, &err), HC_OK);
+    assert_int_equal(t.nested_rc, HC_OK);
+    assert_true(hc_contains(a, "k"));
+    assert_true(hc_contains(b2, "k"));
+    hc_buf_free(&b);
+    hc_cache_close(a);
+    hc_cache_close(b2);
+}
+
 static int positive_fn(void *ctx, hc_buf *out, hc_error *err)
 {
     (void)ctx; (void)out; (void)err;
@@ -389,6 +498,8 @@ int main(void)
         cmocka_unit_test(test_unrelated_invalidation_keeps_load),
         cmocka_unit_test(test_joiner_timeout),
         cmocka_unit_test(test_reentrant_load),
+        cmocka_unit_test(test_reentry_after_detach),
+        cmocka_unit_test(test_reentry_other_cache),
         cmocka_unit_test(test_loader_return_codes),
         cmocka_unit_test(test_too_big_load_is_returned),
     };

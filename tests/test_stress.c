@@ -207,11 +207,137 @@ static void test_readers_and_writer(void **state)
     hc_cache_close(c);
 }
 
+/*
+** Sixteen writers at once on caches split into partitions, every one of
+** them storing new keys (so nearly every store evicts), some with tags and
+** TTLs, racing invalidations of keys, tags and the whole cache, while a
+** monitor reads the diagnostics: entries and bytes may exceed the bounds
+** only by what the writers in progress add, one entry each (part.c,
+** "Room"), and not at all once they are done.
+*/
+#define WRITERS     16
+#define WRITER_OPS  4000
+#define BIG_VAL     1000
+
+typedef struct bounds_run {
+    hc_cache *c;
+    uint64_t max_entries, max_bytes;
+    atomic_int stop;
+    atomic_long over, bad;
+    uint64_t worst_entries, worst_bytes;    /* the monitor's */
+} bounds_run;
+
+typedef struct writer {
+    pthread_t thread;
+    bounds_run *run;
+    uint64_t seed;
+} writer;
+
+static void *writer_main(void *arg)
+{
+    writer *w = arg;
+    bounds_run *br = w->run;
+    static const char fill[BIG_VAL] = {0};
+    char key[32], tag[16];
+    for (int i = 0; i < WRITER_OPS; i++) {
+        uint64_t r = next_rand(&w->seed);
+        snprintf(key, sizeof key, "w%llu", (unsigned long long)(r % 200000));
+        snprintf(tag, sizeof tag, "t%u", (unsigned)(r >> 40) % 32);
+        const char *tags[] = {tag};
+        hc_options o = {(r >> 20) % 8 == 0 ? 1 + (r >> 24) % 3 : HC_TTL_DEFAULT, tags, (r >> 30) & 1};
+        unsigned op = (unsigned)(r >> 44) % 40000;
+        int rc;
+        if (op < 200) {
+            rc = hc_invalidate_tag(br->c, tag, NULL);
+        } else if (op < 1000) {
+            rc = (r & 1) ? hc_remove(br->c, key) : hc_invalidate_key(br->c, key);
+            if (rc == HC_MISS) rc = HC_OK;
+        } else if (op < 1001) {
+            rc = hc_flush(br->c);
+        } else {
+            size_t len = 10 + (size_t)(r >> 8) % (BIG_VAL - 10);
+            rc = hc_put(br->c, key, fill, len, &o);
+        }
+        if (rc != HC_OK) atomic_fetch_add(&br->bad, 1);
+        if (i % 16 == 0) test_clock_advance(&tclock, 1);
+    }
+    return NULL;
+}
+
+static void *monitor_main(void *arg)
+{
+    bounds_run *br = arg;
+    while (!atomic_load(&br->stop)) {
+        hc_diagnostics d;
+        if (hc_diagnostics_get(br->c, &d) != HC_OK) atomic_fetch_add(&br->bad, 1);
+        if (d.entries > br->worst_entries) br->worst_entries = d.entries;
+        if (d.weighted_bytes > br->worst_bytes) br->worst_bytes = d.weighted_bytes;
+        if (br->max_entries && d.entries > br->max_entries + WRITERS) atomic_fetch_add(&br->over, 1);
+        if (br->max_bytes && d.weighted_bytes > br->max_bytes + WRITERS * (BIG_VAL + 32))
+            atomic_fetch_add(&br->over, 1);
+    }
+    return NULL;
+}
+
+static void bounds_once(uint64_t max_entries, uint64_t max_bytes)
+{
+    hc_config cfg;
+    hc_config_init(&cfg);
+    cfg.max_entries = max_entries;
+    cfg.max_bytes = max_bytes;
+    cfg.default_ttl_ms = HC_TTL_NEVER;
+    cfg.clock_ms = test_clock_ms;
+    cfg.clock_ctx = &tclock;
+    bounds_run br;
+    memset(&br, 0, sizeof br);
+    br.max_entries = max_entries;
+    br.max_bytes = max_bytes;
+    assert_int_equal(hc_cache_open(&br.c, &cfg), HC_OK);
+    pthread_t mon;
+    assert_int_equal(pthread_create(&mon, NULL, monitor_main, &br), 0);
+    writer w[WRITERS];
+    for (int i = 0; i < WRITERS; i++) {
+        w[i].run = &br;
+        w[i].seed = 0x2545F4914F6CDD1Dull * (uint64_t)(i + 1) + max_entries + max_bytes;
+        assert_int_equal(pthread_create(&w[i].thread, NULL, writer_main, &w[i]), 0);
+    }
+    for (int i = 0; i < WRITERS; i++) assert_int_equal(pthread_join(w[i].thread, NULL), 0);
+    atomic_store(&br.stop, 1);
+    assert_int_equal(pthread_join(mon, NULL), 0);
+    hc_diagnostics d = test_diag(br.c);
+    printf("  bounds %llu entries, %llu bytes: worst seen %llu entries, %llu bytes; "
+           "at the end %llu, %llu\n", (unsigned long long)max_entries,
+           (unsigned long long)max_bytes, (unsigned long long)br.worst_entries,
+           (unsigned long long)br.worst_bytes, (unsigned long long)d.entries,
+           (unsigned long long)d.weighted_bytes);
+    assert_int_equal(atomic_load(&br.bad), 0);
+    assert_int_equal(atomic_load(&br.over), 0);
+    if (max_entries) assert_true(d.entries <= max_entries);
+    if (max_bytes) assert_true(d.weighted_bytes <= max_bytes);
+    assert_true(d.stats.evictions > 0);
+    /* Nothing owed is left: the room matches what is there. */
+    assert_int_equal(hc_flush(br.c), HC_OK);
+    d = test_diag(br.c);
+    assert_int_equal(d.entries, 0);
+    assert_int_equal(d.weighted_bytes, 0);
+    hc_cache_close(br.c);
+}
+
+static void test_sixteen_writers_bounds(void **state)
+{
+    (void)state;
+    bounds_once(4096, 0);                       /* 4 partitions by entries */
+    bounds_once(0, (uint64_t)4 << 20);          /* 4 by bytes */
+    bounds_once(3000, (uint64_t)2 << 20);       /* both bounds, 2 partitions */
+    bounds_once(500, 100000);                   /* one partition */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mixed_operations),
         cmocka_unit_test(test_readers_and_writer),
+        cmocka_unit_test(test_sixteen_writers_bounds),
     };
     return cmocka_run_group_tests_name("stress", tests, NULL, NULL);
 }

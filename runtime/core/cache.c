@@ -1,12 +1,16 @@
 /*
-** cache.c -- the cache: entries in sharded hash tables, the write path that
-** keeps the capacity bounds, single-flight loading with invalidation safety,
-** and the counters.
+** cache.c -- the cache's entry points: open and close, hc_put and the
+** store of a load, the reads, hc_get_or_load, the invalidations, stats.
+**
+** Owns: hc_cache itself, the clock, the order of steps of each call.
+** May call: table.h (the shard tables), flight.h (single-flight), part.h
+** (partitions: room, eviction, expiry, removal, deferred frees), tags.c,
+** events and the bus, loaders (with no lock held).
 **
 ** See hc_int.h for the locking rules. In short: hits take no lock (an RCU
-** read-side critical section); writes take the policy lock, then shard
-** locks; loaders, events and frees run with no lock held, and frees wait
-** for a grace period.
+** read-side critical section); writes take their partition's lock, then a
+** shard lock; loaders, events and frees run with no lock held, and frees
+** wait for a grace period.
 */
 #include <inttypes.h>
 #include <stddef.h>
@@ -17,19 +21,9 @@
 #include <unistd.h>
 
 #include "hc_int.h"
-
-/* Why an unlinked entry is waiting to be freed: decides its event. */
-enum {
-    DEAD_NOT = 0,
-    DEAD_REPLACED,      /* overwritten by a put or a load: no event */
-    DEAD_REMOVED,       /* hc_remove */
-    DEAD_INVALIDATED,   /* hc_invalidate_key */
-    DEAD_TAGGED,        /* hc_invalidate_tag: one event for the tag */
-    DEAD_FLUSHED,       /* hc_flush: one event for the flush */
-    DEAD_EXPIRED,
-    DEAD_EVICTED,
-    DEAD_CLOSED         /* hc_cache_close */
-};
+#include "flight.h"
+#include "part.h"
+#include "table.h"
 
 /* How many hits by one thread on one cache between two opportunistic
    expiry sweeps. */
@@ -86,14 +80,6 @@ static inline uint64_t now_ms(hc_cache *c)
     return c->clock_ms ? c->clock_ms(c->clock_ctx) : monotonic_ms(NULL);
 }
 
-/* The policy's weigh function in a cache bounded only by bytes: an entry
-   weighs its key and value bytes (store() keeps them under UINT32_MAX). */
-static uint32_t entry_weight(const hc__pnode *n)
-{
-    const hc__entry *e = (const hc__entry *)(const void *)n;
-    return (uint32_t)hc__entry_bytes(e);
-}
-
 static uint64_t deadline(uint64_t now, uint64_t ttl)
 {
     if (ttl == HC_TTL_NEVER || ttl > UINT64_MAX - 1 - now) return UINT64_MAX;
@@ -112,370 +98,18 @@ void hc_config_init(hc_config *cfg)
     cfg->event_buffer = 1024;
 }
 
-/* ------------------------------------------------------- shard table */
-
-static inline hc__shard *shard_of(hc_cache *c, uint64_t h)
-{
-    return &c->shards[hc__shard_index((uint32_t)h)];
-}
-
 /*
-** Chain pointers are atomic because readers follow them without a lock.
-** Writers, who hold the shard lock, read them relaxed and store them with
-** release, so that a reader who loads a pointer (with acquire) also sees
-** everything written to the entry it points to before it was linked.
+** The one check of an hc_options, made by every call that takes one before
+** it does anything else: tags present when counted, no NULL name among
+** them, at most HC_MAX_ENTRY_TAGS. NULL options are the defaults.
 */
-#define LOAD_RELAXED(p)  atomic_load_explicit(&(p), memory_order_relaxed)
-#define LOAD_ACQUIRE(p)  atomic_load_explicit(&(p), memory_order_acquire)
-#define STORE_RELEASE(p, v) atomic_store_explicit(&(p), (v), memory_order_release)
-
-/* Keys of 8 to 16 bytes, the usual generated ones, are compared as two
-   overlapping words: a call to memcmp was 2 % of a cached struct read. */
-static inline bool key_equal(const char *a, const char *b, size_t n)
+static int check_options(const hc_options *opts)
 {
-    if (n < 8 || n > 16) return memcmp(a, b, n) == 0;
-    uint64_t a0, a1, b0, b1;
-    memcpy(&a0, a, 8);
-    memcpy(&b0, b, 8);
-    memcpy(&a1, a + n - 8, 8);
-    memcpy(&b1, b + n - 8, 8);
-    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
-}
-
-HC_INLINE bool entry_is(const hc__entry *e, uint32_t h32, const char *key, size_t klen)
-{
-    return e->node.hash == h32 && e->klen == klen && key_equal(e->data, key, klen);
-}
-
-/* Find key under the shard lock. */
-static hc__entry *table_find(hc__shard *s, uint64_t h, const char *key, size_t klen)
-{
-    hc__table *t = LOAD_RELAXED(s->table);
-    if (!t) return NULL;
-    uint32_t h32 = (uint32_t)h;
-    for (hc__entry *e = LOAD_RELAXED(t->bucket[h32 & t->mask]); e; e = LOAD_RELAXED(e->hnext))
-        if (entry_is(e, h32, key, klen)) return e;
-    return NULL;
-}
-
-/*
-** Find key with no lock, inside a read-side critical section; the entry
-** stays allocated until the section ends. It may be one a writer has just
-** unlinked: a read that overlaps a write may see the state before it.
-**
-** A miss is certain (*sure) unless a resize rewrote chain links during the
-** walk, which can hide a present key: s->resizes is odd while one does, and
-** changes with each. The chain loads are acquire loads, so the second read
-** of s->resizes comes after them; and a walk that saw a rewritten link (a
-** release store made after the count went odd) sees the new count.
-** Nothing else hides a present key: an unlinked entry keeps its link, new
-** keys go in at the head, and a replacement takes its predecessor's place
-** in one store (table_replace).
-*/
-HC_INLINE hc__entry *table_find_rcu(hc__shard *s, uint64_t h, const char *key,
-                                    size_t klen, bool *sure)
-{
-    unsigned seq = atomic_load_explicit(&s->resizes, memory_order_acquire);
-    hc__table *t = LOAD_ACQUIRE(s->table);
-    uint32_t h32 = (uint32_t)h;
-    for (hc__entry *e = t ? LOAD_ACQUIRE(t->bucket[h32 & t->mask]) : NULL; e; e = LOAD_ACQUIRE(e->hnext))
-        if (entry_is(e, h32, key, klen)) return e;
-    *sure = !(seq & 1u) && atomic_load_explicit(&s->resizes, memory_order_relaxed) == seq;
-    return NULL;
-}
-
-/*
-** Make room for one more entry (load factor at most 1). A failure leaves the
-** table as it was. Under the shard lock.
-**
-** Growing moves every entry to a new bucket array and rewrites its hash
-** link (release stores, after s->resizes goes odd), then publishes the new
-** table. A reader walking an old chain may follow a rewritten link into a
-** new chain and so miss a key that is present; table_find_rcu tells, and
-** the reader takes the locked path. It never loops: a rewritten link
-** points to an entry moved earlier, so from there on it only goes back in
-** the order of the moves. The old array is freed after a grace period,
-** once no reader can still be in it.
-*/
-static int table_reserve(hc_cache *c, hc__shard *s, hc__table **retired)
-{
-    hc__table *old = LOAD_RELAXED(s->table);
-    if (old && s->count <= old->mask) return HC_OK;
-    uint32_t n = old ? (old->mask + 1) * 2 : 16;
-    size_t bytes = sizeof(hc__table) + (size_t)n * sizeof(hc__entry *);
-    if (n == 0 || bytes / sizeof(hc__entry *) < n) return HC_ENOMEM;   /* overflow */
-    hc__table *t = hc__malloc(&c->alloc, bytes);
-    if (!t) return HC_ENOMEM;
-    t->next = NULL;
-    t->mask = n - 1;
-    for (uint32_t i = 0; i < n; i++) atomic_init(&t->bucket[i], NULL);
-    unsigned seq = LOAD_RELAXED(s->resizes);
-    atomic_store_explicit(&s->resizes, seq + 1, memory_order_relaxed);  /* odd */
-    for (uint32_t i = 0; old && i <= old->mask; i++) {
-        hc__entry *e = LOAD_RELAXED(old->bucket[i]);
-        while (e) {
-            hc__entry *next = LOAD_RELAXED(e->hnext);
-            uint32_t b = e->node.hash & t->mask;
-            STORE_RELEASE(e->hnext, LOAD_RELAXED(t->bucket[b]));
-            atomic_store_explicit(&t->bucket[b], e, memory_order_relaxed);
-            e = next;
-        }
-    }
-    STORE_RELEASE(s->table, t);
-    STORE_RELEASE(s->resizes, seq + 2);
-    *retired = old;
+    if (!opts || opts->ntags == 0) return HC_OK;
+    if (!opts->tags || opts->ntags > HC_MAX_ENTRY_TAGS) return HC_EINVAL;
+    for (size_t i = 0; i < opts->ntags; i++)
+        if (!opts->tags[i]) return HC_EINVAL;
     return HC_OK;
-}
-
-/* Link e, complete, at the head of its chain. Under the shard lock. */
-static void table_insert(hc__shard *s, hc__entry *e)
-{
-    hc__table *t = LOAD_RELAXED(s->table);
-    _Atomic(hc__entry *) *b = &t->bucket[e->node.hash & t->mask];
-    atomic_store_explicit(&e->hnext, LOAD_RELAXED(*b), memory_order_relaxed);
-    STORE_RELEASE(*b, e);
-    s->count++;
-}
-
-/* The link that points to e. Under the shard lock. */
-static _Atomic(hc__entry *) *table_link_to(hc__shard *s, hc__entry *e)
-{
-    hc__table *t = LOAD_RELAXED(s->table);
-    _Atomic(hc__entry *) *pp = &t->bucket[e->node.hash & t->mask];
-    while (LOAD_RELAXED(*pp) != e) pp = &LOAD_RELAXED(*pp)->hnext;
-    return pp;
-}
-
-/* Unlink e. Its own link stays as it was, so that a reader standing on e
-   still finds the rest of the chain. Under the shard lock. */
-static void table_unlink(hc__shard *s, hc__entry *e)
-{
-    STORE_RELEASE(*table_link_to(s, e), LOAD_RELAXED(e->hnext));
-    s->count--;
-}
-
-/* Put e, complete, in old's place in one store: a lock-free reader finds
-   one or the other, never neither. Under the shard lock. */
-static void table_replace(hc__shard *s, hc__entry *old, hc__entry *e)
-{
-    _Atomic(hc__entry *) *pp = table_link_to(s, old);
-    atomic_store_explicit(&e->hnext, LOAD_RELAXED(old->hnext), memory_order_relaxed);
-    STORE_RELEASE(*pp, e);
-}
-
-/* ----------------------------------------------------- entry removal */
-
-/*
-** What a write collects while it holds locks and handles after releasing
-** them: unlinked entries to report and free.
-*/
-typedef struct op {
-    hc_cache  *c;
-    hc__entry *garbage;     /* hc__dead_push */
-    hc__table *retired;     /* a table a resize replaced */
-    hc_origin  origin;      /* of the removals it reports (0: local) */
-} op;
-
-/* Take e out of the policy (unless the policy let it go already) and out of
-   the counts. Under the policy lock. */
-static void uncount(hc_cache *c, hc__entry *e, bool in_policy)
-{
-    if (in_policy) hc__policy_remove(&c->policy, &e->node);
-    c->count--;
-    c->bytes -= hc__entry_bytes(e);
-}
-
-/* Take e, already unlinked from its shard table, out of the timer wheel and
-   its tags, and queue it for freeing. Under the policy lock. */
-static void bury(op *o, hc__entry *e, int why)
-{
-    hc_cache *c = o->c;
-    hc__wheel_unschedule(&c->wheel, e);
-    hc__taglink *tl = hc__entry_tags(e);
-    for (unsigned i = 0; i < e->ntags; i++) hc__tag_unlink(c, &tl[i]);
-    e->dead = (uint8_t)why;
-    hc__dead_push(&o->garbage, e);
-}
-
-/* Remove e from everything. Under the policy lock, with no shard lock held:
-   this takes e's. */
-static void remove_entry(op *o, hc__entry *e, int why, bool in_policy)
-{
-    hc__shard *s = &o->c->shards[hc__shard_index(e->node.hash)];
-    uncount(o->c, e, in_policy);
-    pthread_mutex_lock(&s->lock);
-    table_unlink(s, e);
-    pthread_mutex_unlock(&s->lock);
-    bury(o, e, why);
-}
-
-static void expire_cb(void *ctx, hc__entry *e)
-{
-    op *o = ctx;
-    o->c->expirations++;
-    remove_entry(o, e, DEAD_EXPIRED, true);
-}
-
-/* Reclaim every entry whose time has come. Under the policy lock. */
-static void expire_due(op *o, uint64_t now)
-{
-    hc__wheel_advance(&o->c->wheel, now, expire_cb, o);
-}
-
-/*
-** Report what a write unlinked, and free it once no reader can still see
-** it. No lock held.
-**
-** Readers may still be looking at an entry just unlinked, so it waits in
-** the cache's list until a grace period has passed. Rather than wait for
-** one per write, the write that brings the list to DEFER_BATCH entries (or
-** retires a table, which resizes do rarely) waits once for all of them,
-** then frees them in its own thread, where malloc reuses the memory at
-** once. A grace period takes microseconds unless a reader is descheduled
-** inside its lookup; no lock is held meanwhile.
-*/
-#define DEFER_BATCH 256u
-
-static void release(op *o)
-{
-    hc_cache *c = o->c;
-    hc__entry *first = o->garbage, *last = NULL;
-    unsigned n = 0;
-    for (hc__entry *e = first; e; e = hc__dead_next(e)) {
-        switch (e->dead) {
-        case DEAD_REMOVED:
-            hc__emit(c, HC_EVENT_REMOVED, o->origin, e->data, e->klen);
-            break;
-        case DEAD_INVALIDATED:
-            hc__emit(c, HC_EVENT_KEY_INVALIDATED, o->origin, e->data, e->klen);
-            break;
-        case DEAD_EXPIRED:
-            hc__emit(c, HC_EVENT_EXPIRED, HC_ORIGIN_BACKEND, e->data, e->klen);
-            break;
-        case DEAD_EVICTED:
-            hc__emit(c, HC_EVENT_EVICTED, HC_ORIGIN_BACKEND, e->data, e->klen);
-            break;
-        default:
-            break;
-        }
-        last = e;
-        n++;
-    }
-    if (!first && !o->retired) return;
-
-    hc__entry *entries = NULL;
-    hc__table *tables = NULL;
-    pthread_mutex_lock(&c->defer_lock);
-    if (first) {
-        hc__dead_set_next(last, c->defer_entries);
-        c->defer_entries = first;
-        c->ndefer += n;
-    }
-    if (o->retired) {
-        o->retired->next = c->defer_tables;
-        c->defer_tables = o->retired;
-    }
-    if (c->ndefer >= DEFER_BATCH || c->defer_tables) {
-        entries = c->defer_entries;
-        tables = c->defer_tables;
-        c->defer_entries = NULL;
-        c->defer_tables = NULL;
-        c->ndefer = 0;
-    }
-    pthread_mutex_unlock(&c->defer_lock);
-    o->garbage = NULL;
-    o->retired = NULL;
-    if (!entries && !tables) return;
-
-    hc__synchronize();
-    while (entries) {
-        hc__entry *next = hc__dead_next(entries);
-        hc__free(&c->alloc, hc__entry_block(entries));
-        entries = next;
-    }
-    while (tables) {
-        hc__table *next = tables->next;
-        hc__free(&c->alloc, tables);
-        tables = next;
-    }
-}
-
-/* ----------------------------------------------------------- flights */
-
-static hc__flight *flight_find(hc__shard *s, uint64_t h, const char *key, size_t klen)
-{
-    for (hc__flight *f = s->flights; f; f = f->next)
-        if (f->hash == h && f->klen == klen && memcmp(f->key, key, klen) == 0)
-            return f;
-    return NULL;
-}
-
-static void flight_detach(hc__shard *s, hc__flight *f)
-{
-    if (!f->attached) return;
-    hc__flight **pp = &s->flights;
-    while (*pp != f) pp = &(*pp)->next;
-    *pp = f->next;
-    f->next = NULL;
-    f->attached = false;
-}
-
-/* Mark a load stale: its result will not be stored, and callers from now on
-   start their own load instead of joining it. Under its shard lock. */
-static void flight_stale(hc__shard *s, hc__flight *f)
-{
-    f->stale = true;
-    flight_detach(s, f);
-}
-
-static bool flight_has_tag(const hc__flight *f, const char *tag, size_t len)
-{
-    for (size_t i = 0; i < f->ntags; i++)
-        if (strlen(f->tags[i]) == len && memcmp(f->tags[i], tag, len) == 0)
-            return true;
-    return false;
-}
-
-/* One allocation: the flight, its tag pointers, its key and tag strings. */
-static hc__flight *flight_new(hc_cache *c, const char *key, size_t klen,
-                              uint64_t h, const hc_options *opts)
-{
-    size_t ntags = opts ? opts->ntags : 0;
-    size_t size = sizeof(hc__flight) + ntags * sizeof(char *) + klen + 1;
-    for (size_t i = 0; i < ntags; i++) size += strlen(opts->tags[i]) + 1;
-    hc__flight *f = hc__malloc(&c->alloc, size);
-    if (!f) return NULL;
-    memset(f, 0, sizeof *f);
-    if (hc__mutex_cond_init(&f->mu, &f->cv) != 0) goto fail;
-    f->tags = (char **)(void *)(f + 1);
-    f->key = (char *)(f->tags + ntags);
-    memcpy(f->key, key, klen);
-    f->key[klen] = '\0';
-    char *p = f->key + klen + 1;
-    for (size_t i = 0; i < ntags; i++) {
-        size_t n = strlen(opts->tags[i]);
-        memcpy(p, opts->tags[i], n + 1);
-        f->tags[i] = p;
-        p += n + 1;
-    }
-    f->ntags = ntags;
-    f->klen = klen;
-    f->hash = h;
-    f->leader = pthread_self();
-    atomic_init(&f->refs, 1);
-    return f;
-fail:
-    hc__free(&c->alloc, f);
-    return NULL;
-}
-
-static void flight_unref(hc_cache *c, hc__flight *f)
-{
-    if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1) return;
-    pthread_mutex_destroy(&f->mu);
-    pthread_cond_destroy(&f->cv);
-    hc__free(&c->alloc, f->val);
-    hc__free(&c->alloc, f);
 }
 
 /* ------------------------------------------------------------- open */
@@ -533,26 +167,29 @@ int hc_cache_open(hc_cache **out, const hc_config *cfg)
     c->node_id = dup_str(&c->alloc, cfg->node_id ? cfg->node_id : idbuf);
     /* Shards and per-thread counters are cache-line aligned so that what
        one thread writes never shares a line with what another reads. */
+    size_t views_size = HC_SHARDS * sizeof(hc__shard_view);
     size_t shards_size = HC_SHARDS * sizeof(hc__shard);
     size_t tcounts_size = (HC_THREAD_SLOTS + 1) * sizeof(hc__tcount);
-    c->shards_mem = hc__malloc(&c->alloc, shards_size + tcounts_size + 63);
+    _Static_assert(HC_SHARDS * sizeof(hc__shard_view) % 64 == 0, "views fill lines");
+    c->shards_mem = hc__malloc(&c->alloc, views_size + shards_size + tcounts_size + 63);
     if (!c->name || !c->node_id || !c->shards_mem) goto nomem;
-    c->shards = (hc__shard *)(((uintptr_t)c->shards_mem + 63) & ~(uintptr_t)63);
-    memset(c->shards, 0, shards_size + tcounts_size);
+    c->views = (hc__shard_view *)(((uintptr_t)c->shards_mem + 63) & ~(uintptr_t)63);
+    memset(c->views, 0, views_size + shards_size + tcounts_size);
+    c->shards = (hc__shard *)(void *)((char *)c->views + views_size);
     c->tcounts = (hc__tcount *)(void *)((char *)c->shards + shards_size);
 
-    uint64_t max_weight = c->max_entries ? c->max_entries : c->max_bytes;
-    if (hc__policy_init(&c->policy, max_weight, c->weigh_bytes ? entry_weight : NULL,
-                        &c->alloc) != HC_OK)
-        goto nomem;
-
+    int rc = hc__parts_open(c, now_ms(c));
+    if (rc != HC_OK) goto fail;
     unsigned i = 0;
-    if (pthread_mutex_init(&c->defer_lock, NULL) != 0) goto sysfail_policy;
-    if (pthread_mutex_init(&c->lock, NULL) != 0) goto sysfail_defer;
     for (; i < HC_SHARDS; i++)
-        if (pthread_mutex_init(&c->shards[i].lock, NULL) != 0) goto sysfail;
-    hc__wheel_init(&c->wheel, now_ms(c));
-    int rc = hc__holds_open(c);
+        if (pthread_mutex_init(&c->shards[i].lock, NULL) != 0) break;
+    if (i < HC_SHARDS || pthread_mutex_init(&c->defer_lock, NULL) != 0) {
+        while (i-- > 0) pthread_mutex_destroy(&c->shards[i].lock);
+        hc__parts_close(c);
+        rc = HC_ESYS;
+        goto fail;
+    }
+    rc = hc__holds_open(c);
     if (rc == HC_OK) rc = hc__events_open(c);
     if (rc == HC_OK && c->bus) rc = hc__cache_bus_attach(c);
     if (rc != HC_OK) {
@@ -563,24 +200,14 @@ int hc_cache_open(hc_cache **out, const hc_config *cfg)
     *out = c;
     return HC_OK;
 
-sysfail:
-    while (i-- > 0) pthread_mutex_destroy(&c->shards[i].lock);
-    pthread_mutex_destroy(&c->lock);
-sysfail_defer:
-    pthread_mutex_destroy(&c->defer_lock);
-sysfail_policy:
-    hc__policy_destroy(&c->policy);
-    hc__free(&c->alloc, c->shards_mem);
-    hc__free(&c->alloc, c->name);
-    hc__free(&c->alloc, c->node_id);
-    hc__free(&c->alloc, c);
-    return HC_ESYS;
 nomem:
+    rc = HC_ENOMEM;
+fail:
     hc__free(&c->alloc, c->shards_mem);
     hc__free(&c->alloc, c->name);
     hc__free(&c->alloc, c->node_id);
     hc__free(&c->alloc, c);
-    return HC_ENOMEM;
+    return rc;
 }
 
 int hc_cache_close(hc_cache *c)
@@ -592,23 +219,16 @@ int hc_cache_close(hc_cache *c)
     hc__events_close(c);
     hc__holds_close(c);
     hc__decls_free(c);                  /* decl.c */
-    /* No reader can be left (no call on c may run), so what waits for a
-       grace period can go at once. */
-    for (hc__entry *e = c->defer_entries, *next; e; e = next) {
-        next = hc__dead_next(e);
-        hc__free(&c->alloc, hc__entry_block(e));
-    }
-    for (hc__table *t = c->defer_tables, *next; t; t = next) {
-        next = t->next;
-        hc__free(&c->alloc, t);
-    }
+    /* No reader can be left (no call on c may run): what waits for a grace
+       period goes at once, with the partitions. */
+    hc__parts_close(c);
     for (unsigned i = 0; i < HC_SHARDS; i++) {
         hc__shard *s = &c->shards[i];
-        hc__table *t = LOAD_RELAXED(s->table);
+        hc__table *t = HC__LOAD_RELAXED(c->views[i].table);
         for (uint32_t b = 0; t && b <= t->mask; b++) {
-            hc__entry *e = LOAD_RELAXED(t->bucket[b]);
+            hc__entry *e = HC__LOAD_RELAXED(t->bucket[b]);
             while (e) {
-                hc__entry *next = LOAD_RELAXED(e->hnext);
+                hc__entry *next = HC__LOAD_RELAXED(e->hnext);
                 hc__free(&c->alloc, hc__entry_block(e));
                 e = next;
             }
@@ -616,10 +236,6 @@ int hc_cache_close(hc_cache *c)
         hc__free(&c->alloc, t);
         pthread_mutex_destroy(&s->lock);
     }
-    hc__tags_free_all(c);
-    hc__free(&c->alloc, c->tags);
-    hc__policy_destroy(&c->policy);
-    pthread_mutex_destroy(&c->lock);
     pthread_mutex_destroy(&c->defer_lock);
     hc__free(&c->alloc, c->shards_mem);
     hc__free(&c->alloc, c->name);
@@ -635,12 +251,6 @@ const char *hc_cache_name(const hc_cache *c)
 
 /* ------------------------------------------------------------ store */
 
-static bool over_bounds(const hc_cache *c)
-{
-    return (c->max_entries && c->count > c->max_entries) ||
-           (c->max_bytes && c->bytes > c->max_bytes);
-}
-
 static bool tag_seen(const hc__taglink *tl, size_t n, const hc__tag *t)
 {
     for (size_t i = 0; i < n; i++)
@@ -651,11 +261,13 @@ static bool tag_seen(const hc__taglink *tl, size_t n, const hc__tag *t)
 /*
 ** Store a copy of key/val: the write path of hc_put and of a finished load
 ** (f not NULL). Allocates the entry before taking any lock; then, under the
-** policy lock, resolves the tags and reserves table room (the only steps
-** that can fail, so a failure changes nothing), replaces any old entry,
-** evicts until both bounds hold with the new entry counted, and only then
-** makes the new entry visible. A load's value is dropped if f went stale;
-** *stored tells whether the entry went in.
+** key's partition lock, resolves the tags and reserves table room (the only
+** steps that can fail, so a failure changes nothing), replaces any old
+** entry, finds room for the new one under the bounds (part.c: evicting
+** from the partition if need be), and only then makes it visible. What it
+** could not evict at once it evicts elsewhere after unlocking (the
+** transient overshoot of the bounds, part.c). A load's value is dropped if
+** f went stale; *stored tells whether the entry went in. opts was checked.
 */
 static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
                  const void *val, size_t vlen, const hc_options *opts,
@@ -663,17 +275,17 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
 {
     *stored = false;
     size_t ntags = opts ? opts->ntags : 0;
-    if (ntags && !opts->tags) return HC_EINVAL;
-    if (ntags > HC_MAX_ENTRY_TAGS) return HC_EINVAL;
     if (vlen > c->max_entry_bytes || klen > c->max_entry_bytes - vlen ||
         klen > HC_MAX_KEY_BYTES ||
         klen + vlen >= UINT32_MAX || (c->max_bytes && klen + vlen > c->max_bytes))
         return HC_ETOOBIG;
-    for (size_t i = 0; i < ntags; i++)
-        if (!opts->tags[i]) return HC_EINVAL;
 
-    uint64_t now = now_ms(c);
+    /* The clock is needed for a deadline, or to sweep expired entries if
+       any partition holds some; a cache without TTLs never reads it. (0
+       is never ahead of a wheel: the sweeps then do nothing.) */
     uint64_t ttl = opts && opts->ttl_ms != HC_TTL_DEFAULT ? opts->ttl_ms : c->default_ttl_ms;
+    uint64_t now = ttl != HC_TTL_NEVER || atomic_load_explicit(&c->timed, memory_order_relaxed)
+                   ? now_ms(c) : 0;
     uint64_t expire_at = deadline(now, ttl);
     size_t pre = expire_at == UINT64_MAX ? 0 : sizeof(hc__ttl);
     size_t off = (klen + vlen + 7u) & ~(size_t)7u;
@@ -694,21 +306,25 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
     e->vlen = (uint32_t)vlen;
     e->node.hash = (uint32_t)h;
 
-    hc__shard *s = shard_of(c, h);
+    hc__shard *s = hc__shard_of(c, h);
+    hc__shard_view *v = hc__view(c, s);
+    hc__part *p = hc__part_of(c, h);
     hc__taglink *tl = hc__entry_tags(e);
-    op o = {c, NULL, NULL, HC_ORIGIN_LOCAL};
+    hc__op o = hc__op_start(c, HC_ORIGIN_LOCAL);
     int rc = HC_OK;
 
     /*
-    ** Every change to the set of entries holds the policy lock, so while we
-    ** hold it the shard's entries stay as we see them: look, evict (which
-    ** locks the victims' shards one at a time), then lock the shard again
-    ** to swap the new entry in. No two shard locks are ever held at once.
+    ** Every change to the entries of the partition's shards holds its lock,
+    ** so while we hold it they stay as we see them. The shard lock is held
+    ** from the look for the old entry to the swap: evictions on the way
+    ** unlink victims of this shard under it, and let go of it to lock
+    ** another shard of the partition (no thread holds two shard locks).
+    ** Only loads in flight may change meanwhile.
     */
-    pthread_mutex_lock(&c->lock);
-    expire_due(&o, now);
+    hc__part_lock(p);
+    hc__expire_due(&o, p, now);
     for (size_t i = 0; i < ntags; i++) {
-        hc__tag *t = hc__tag_get(c, opts->tags[i], strlen(opts->tags[i]));
+        hc__tag *t = hc__tag_get(c, p, opts->tags[i], strlen(opts->tags[i]));
         if (!t) {
             rc = HC_ENOMEM;
             break;
@@ -718,83 +334,75 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
     /* A load is not stored once an invalidation raced it, nor while a tag
        of its entry is held by a transaction that is still open. */
     if (rc == HC_OK && f && (f->stale || hc__cache_held(c, f->tags, f->ntags))) {
-        c->stale_discards++;
+        p->stale_discards++;
         hc__stale_seen++;               /* decl.c: this thread's load was discarded */
         rc = HC_MISS;                   /* not an error: just not stored */
     }
     pthread_mutex_lock(&s->lock);
-    if (rc == HC_OK) rc = table_reserve(c, s, &o.retired);
-    hc__entry *old = rc == HC_OK ? table_find(s, h, key, klen) : NULL;
-    if (rc != HC_OK && f) flight_detach(s, f);
-    pthread_mutex_unlock(&s->lock);
+    if (rc == HC_OK) rc = hc__table_reserve(&c->alloc, v, s, &o.retired);
     if (rc != HC_OK) {
+        if (f) hc__flight_settle(s, f);
+        pthread_mutex_unlock(&s->lock);
         /* Nothing changed but maybe new tags, which have no members. */
-        for (unsigned i = 0; i < e->ntags; i++) hc__tag_release(c, tl[i].tag);
-        pthread_mutex_unlock(&c->lock);
+        for (unsigned i = 0; i < e->ntags; i++) hc__tag_release(c, p, tl[i].tag);
+        hc__part_unlock(c, p);
         hc__free(&c->alloc, block);     /* never published: no reader saw it */
-        release(&o);
+        hc__release(&o);
         if (rc == HC_MISS) {
             hc__emit(c, HC_EVENT_STALE_LOAD_DISCARDED, HC_ORIGIN_LOADER, key, klen);
             rc = HC_OK;
         }
         return rc;
     }
+    hc__entry *old = hc__table_find(v, h, key, klen);
 
     /* The old entry stays visible until the swap but no longer counts, and
-       the new one counts before it is visible: readers never see more
-       entries than the bounds allow. */
-    if (old) uncount(c, old, true);
+       the new one counts before it is visible; a new value of a key takes
+       its old one's place in the policy. */
+    if (old) {
+        hc__policy_replace(&p->policy, &old->node, &e->node);
+        hc__part_sub(p, old);
+    } else {
+        hc__policy_add(&p->policy, &e->node);
+    }
     /* Join the tags before evicting: a victim may be a tag's last member,
        and our membership is what keeps the tag alive. */
     for (unsigned i = 0; i < e->ntags; i++) hc__tag_link(tl[i].tag, &tl[i], e);
-    hc__policy_add(&c->policy, &e->node);
-    c->count++;
-    c->bytes += hc__entry_bytes(e);
-    c->inserts++;
-    bool evicted_self = false;
-    while (over_bounds(c)) {
-        hc__pnode *n = hc__policy_evict(&c->policy);
-        if (!n) break;
-        hc__entry *v = hc__entry_of(n);
-        c->evictions++;
-        if (v == e) {
-            /* The policy judged the newcomer least worth keeping. */
-            evicted_self = true;
-            uncount(c, e, false);
-        } else {
-            remove_entry(&o, v, DEAD_EVICTED, false);
-        }
-    }
+    hc__part_add(p, e);
+    p->inserts++;
+    hc__debt debt;
+    bool evicted_self;
+    hc__make_room(&o, p, e, old, now, s, &debt, &evicted_self);
     if (evicted_self) {
-        bury(&o, e, DEAD_EVICTED);
+        hc__bury(&o, p, e, HC__DEAD_EVICTED);
     } else {
-        hc__wheel_schedule(&c->wheel, e);
+        hc__wheel_schedule(&p->wheel, e);
         *stored = true;
     }
-    pthread_mutex_lock(&s->lock);
-    if (old && *stored) table_replace(s, old, e);
-    else if (old) table_unlink(s, old);
-    else if (*stored) table_insert(s, e);
+    if (old && *stored) hc__table_replace(v, old, e);
+    else if (old) hc__table_unlink(v, s, old);
+    else if (*stored) hc__table_insert(v, s, e);
     if (f) {
-        flight_detach(s, f);
+        hc__flight_settle(s, f);
     } else {
-        hc__flight *racing = flight_find(s, h, key, klen);
-        if (racing) flight_stale(s, racing);
+        hc__flight *racing = hc__flight_find(s, h, key, klen);
+        if (racing) hc__flight_stale(s, racing);
     }
     pthread_mutex_unlock(&s->lock);
-    if (old) bury(&o, old, DEAD_REPLACED);
-    pthread_mutex_unlock(&c->lock);
+    if (old) hc__bury(&o, p, old, HC__DEAD_REPLACED);
+    hc__part_unlock(c, p);
     if (*stored)
         hc__emit_with(c, HC_EVENT_STORED, f ? HC_ORIGIN_LOADER : HC_ORIGIN_LOCAL, key, klen,
                       opts ? opts->tags : NULL, opts ? opts->ntags : 0, 0);
-    release(&o);
+    hc__pay_debt(&o, p, now, debt);
+    hc__release(&o);
     return HC_OK;
 }
 
 int hc_put(hc_cache *c, const char *key, const void *val, size_t len,
            const hc_options *opts)
 {
-    if (!c || !key || (!val && len)) return HC_EINVAL;
+    if (!c || !key || (!val && len) || check_options(opts) != HC_OK) return HC_EINVAL;
     size_t klen = strlen(key);
     bool stored;
     return store(c, key, klen, hc__hash(key, klen), val, len, opts, NULL, &stored);
@@ -803,36 +411,35 @@ int hc_put(hc_cache *c, const char *key, const void *val, size_t len,
 /* ------------------------------------------------------------- read */
 
 /* A read found key expired: remove it (if still there and still expired)
-   and sweep whatever else is due. */
+   and sweep whatever else of its partition is due. */
 static void expire_key(hc_cache *c, const char *key, size_t klen, uint64_t h, uint64_t now)
 {
-    hc__shard *s = shard_of(c, h);
-    op o = {c, NULL, NULL, HC_ORIGIN_LOCAL};
-    pthread_mutex_lock(&c->lock);
-    expire_due(&o, now);
+    hc__shard *s = hc__shard_of(c, h);
+    hc__part *p = hc__part_of(c, h);
+    hc__op o = hc__op_start(c, HC_ORIGIN_LOCAL);
+    hc__part_lock(p);
+    hc__expire_due(&o, p, now);
     pthread_mutex_lock(&s->lock);
-    hc__entry *e = table_find(s, h, key, klen);
+    hc__entry *e = hc__table_find(hc__view(c, s), h, key, klen);
     bool expired = e && hc__entry_expire(e) <= now;
-    if (expired) table_unlink(s, e);
+    if (expired) hc__table_unlink(hc__view(c, s), s, e);
     pthread_mutex_unlock(&s->lock);
     if (expired) {
-        c->expirations++;
-        uncount(c, e, true);
-        bury(&o, e, DEAD_EXPIRED);
+        p->expirations++;
+        hc__uncount(p, e, true);
+        hc__bury(&o, p, e, HC__DEAD_EXPIRED);
+        hc__room_give(c, 1, hc__entry_bytes(e));
     }
-    pthread_mutex_unlock(&c->lock);
-    release(&o);
+    hc__part_unlock(c, p);
+    hc__release(&o);
 }
 
-/* Every MAINTAIN_EVERY hits of a thread, reclaim expired entries if the
-   policy lock is free, so an idle-for-writes cache still lets go of them. */
+/* Every MAINTAIN_EVERY hits of a thread, reclaim expired entries of the
+   partitions whose lock is free, so an idle-for-writes cache still lets go
+   of them. */
 static HC_NOINLINE void maintain(hc_cache *c)
 {
-    if (pthread_mutex_trylock(&c->lock) != 0) return;
-    op o = {c, NULL, NULL, HC_ORIGIN_LOCAL};
-    expire_due(&o, now_ms(c));
-    pthread_mutex_unlock(&c->lock);
-    release(&o);
+    hc__maintain(c, now_ms(c));
 }
 
 /* Add one to a counter in this thread's slot (hits or misses of c) and
@@ -893,7 +500,7 @@ HC_INLINE int visit_rcu(hc_cache *c, hc__shard *s, const char *key, size_t klen,
     bool sure = false;
     int found = UNSURE;
     hc__read_begin();
-    hc__entry *e = table_find_rcu(s, h, key, klen, &sure);
+    hc__entry *e = hc__table_find_rcu(hc__view(c, s), h, key, klen, &sure);
     if (!e) {
         if (sure) found = ABSENT;
     } else if (live_rcu(c, e, early)) {
@@ -941,7 +548,7 @@ static HC_NOINLINE int lookup_locked(hc_cache *c, hc__shard *s, const char *key,
     for (;;) {
         uint64_t now = now_ms(c);
         pthread_mutex_lock(&s->lock);
-        hc__entry *e = table_find(s, h, key, klen);
+        hc__entry *e = hc__table_find(hc__view(c, s), h, key, klen);
         if (!e) return HC_MISS;
         if (hc__entry_expire(e) <= now) {
             pthread_mutex_unlock(&s->lock);
@@ -998,7 +605,7 @@ int hc_get(hc_cache *c, const char *key, hc_buf *out)
     if (!c || !key || !out) return HC_EINVAL;
     size_t klen = strlen(key);
     uint64_t h = hc__hash(key, klen);
-    int rc = lookup(c, shard_of(c, h), key, klen, h, out, false);
+    int rc = lookup(c, hc__shard_of(c, h), key, klen, h, out, false);
     if (rc != HC_MISS) return rc;
     count_miss(c);
     if (c->access_events) hc__emit(c, HC_EVENT_MISS, HC_ORIGIN_LOCAL, key, klen);
@@ -1010,7 +617,7 @@ int hc_try_visit(hc_cache *c, const char *key, size_t klen, hc_visit_fn fn, void
 {
     if (!c || !key || !fn || key[klen] != 0) return HC_EINVAL;
     uint64_t h = hc__hash(key, klen);
-    hc__shard *s = shard_of(c, h);
+    hc__shard *s = hc__shard_of(c, h);
     const hc__thread *t = hc__thread_get();
     if (t->rcu) {
         int rc = HC_OK;
@@ -1035,19 +642,19 @@ bool hc_contains(hc_cache *c, const char *key)
     if (!c || !key) return false;
     size_t klen = strlen(key);
     uint64_t h = hc__hash(key, klen);
-    hc__shard *s = shard_of(c, h);
+    hc__shard *s = hc__shard_of(c, h);
     if (hc__thread_get()->rcu) {
         uint64_t early = clock_early(c);
         bool sure = false;
         hc__read_begin();
-        hc__entry *e = table_find_rcu(s, h, key, klen, &sure);
+        hc__entry *e = hc__table_find_rcu(hc__view(c, s), h, key, klen, &sure);
         bool found = e != NULL, live = e && live_rcu(c, e, early);
         hc__read_end();
         if (found || sure) return live;
     }
     uint64_t now = now_ms(c);
     pthread_mutex_lock(&s->lock);
-    hc__entry *e = table_find(s, h, key, klen);
+    hc__entry *e = hc__table_find(hc__view(c, s), h, key, klen);
     bool live = e && hc__entry_expire(e) > now;
     pthread_mutex_unlock(&s->lock);
     return live;
@@ -1055,35 +662,11 @@ bool hc_contains(hc_cache *c, const char *key)
 
 /* ------------------------------------------------------ single-flight */
 
-/* Wait for f's result as a joiner. Drops the joiner's reference. */
-static int join(hc_cache *c, hc__flight *f, hc_buf *out, hc_error *err)
+/* This thread's counters on c (loads and their outcomes). */
+static hc__tcount *my_counts(hc_cache *c, const hc__thread **t)
 {
-    int rc;
-    pthread_mutex_lock(&f->mu);
-    if (c->load_wait_timeout_ms) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        uint64_t ns = (uint64_t)ts.tv_nsec + (c->load_wait_timeout_ms % 1000u) * 1000000u;
-        ts.tv_sec += (time_t)(c->load_wait_timeout_ms / 1000u + ns / 1000000000u);
-        ts.tv_nsec = (long)(ns % 1000000000u);
-        while (!f->done)
-            if (pthread_cond_timedwait(&f->cv, &f->mu, &ts) != 0 && !f->done) break;
-    } else {
-        while (!f->done) pthread_cond_wait(&f->cv, &f->mu);
-    }
-    if (!f->done) {
-        rc = hc_error_set(err, HC_ETIMEDOUT, "timed out after %" PRIu64 " ms waiting for the load of '%s'",
-                          c->load_wait_timeout_ms, f->key);
-    } else if (f->rc == HC_OK) {
-        rc = hc_buf_set(out, f->val, f->vlen);
-        if (rc != HC_OK) hc_error_set(err, rc, NULL);
-    } else {
-        rc = f->rc;
-        *err = f->err;
-    }
-    pthread_mutex_unlock(&f->mu);
-    flight_unref(c, f);
-    return rc;
+    *t = hc__thread_get();
+    return &c->tcounts[(*t)->slot];
 }
 
 int hc_get_or_load(hc_cache *c, const char *key, const hc_options *opts,
@@ -1092,30 +675,31 @@ int hc_get_or_load(hc_cache *c, const char *key, const hc_options *opts,
     hc_error local;
     if (!err) err = &local;
     hc_error_clear(err);
-    if (!c || !key || !load || !out || (opts && opts->ntags && !opts->tags))
+    if (!c || !key || !load || !out || check_options(opts) != HC_OK)
         return hc_error_set(err, HC_EINVAL, NULL);
     size_t klen = strlen(key);
     uint64_t h = hc__hash(key, klen);
-    hc__shard *s = shard_of(c, h);
+    if (hc__self_ptr()->leading && hc__flight_leads(c, h, key, klen))
+        return hc_error_set(err, HC_EBUSY, "'%s' is being loaded by this thread", key);
+    hc__shard *s = hc__shard_of(c, h);
     int rc = lookup(c, s, key, klen, h, out, true);
     if (rc != HC_MISS) return rc == HC_OK ? HC_OK : hc_error_set(err, rc, NULL);
 
     /* A miss, with the shard locked: join the load in flight or lead one. */
     count_miss(c);
-    hc__flight *f = flight_find(s, h, key, klen);
+    hc__flight *f = hc__flight_find(s, h, key, klen);
     if (f) {
-        if (pthread_equal(f->leader, pthread_self())) {
+        rc = hc__flight_add_joiner(f);
+        if (rc != HC_OK) {
             pthread_mutex_unlock(&s->lock);
-            return hc_error_set(err, HC_EBUSY, "'%s' is being loaded by this thread", key);
+            return hc_error_set(err, rc, NULL);
         }
-        f->waiters++;
-        atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
         s->joins++;
         pthread_mutex_unlock(&s->lock);
         if (c->access_events) hc__emit(c, HC_EVENT_SINGLE_FLIGHT_JOINED, HC_ORIGIN_SINGLE_FLIGHT, key, klen);
-        return join(c, f, out, err);
+        return hc__flight_join(c, f, out, err);
     }
-    f = flight_new(c, key, klen, h, opts);
+    f = hc__flight_new(c, key, klen, h, opts);
     if (!f) {
         pthread_mutex_unlock(&s->lock);
         return hc_error_set(err, HC_ENOMEM, NULL);
@@ -1124,20 +708,24 @@ int hc_get_or_load(hc_cache *c, const char *key, const hc_options *opts,
     s->flights = f;
     f->attached = true;
     pthread_mutex_unlock(&s->lock);
-    atomic_fetch_add_explicit(&c->in_flight, 1, memory_order_relaxed);
+    const hc__thread *t;
+    hc__tcount *tc = my_counts(c, &t);
+    count(t, &tc->loads_started);
     if (c->access_events) {
         hc__emit(c, HC_EVENT_MISS, HC_ORIGIN_LOCAL, key, klen);
         hc__emit(c, HC_EVENT_LOAD_STARTED, HC_ORIGIN_LOADER, key, klen);
     }
 
     hc_buf_reset(out);
+    hc__flight_enter(f);
     rc = load(ctx, out, err);
+    hc__flight_leave(f);
     if (rc > 0) {
         if (err->code == HC_OK) hc_error_set(err, HC_ELOAD, "loader returned %d", rc);
         rc = HC_ELOAD;
     }
     if (rc == HC_OK) {
-        atomic_fetch_add_explicit(&c->loads, 1, memory_order_relaxed);
+        count(t, &tc->loads);
         hc_error_clear(err);
         if (c->access_events) hc__emit(c, HC_EVENT_LOAD_COMPLETED, HC_ORIGIN_LOADER, key, klen);
         bool stored;
@@ -1145,38 +733,13 @@ int hc_get_or_load(hc_cache *c, const char *key, const hc_options *opts,
            the caller's: the load succeeded, only caching it failed. */
         (void)store(c, key, klen, h, out->data, out->len, opts, f, &stored);
     } else {
-        atomic_fetch_add_explicit(&c->load_failures, 1, memory_order_relaxed);
+        count(t, &tc->load_failures);
         if (err->code == HC_OK) hc_error_set(err, rc, NULL);
         else err->code = rc;
         if (c->access_events) hc__emit(c, HC_EVENT_LOAD_FAILED, HC_ORIGIN_LOADER, key, klen);
     }
-
-    /* Detach (if the store did not) so no one else joins, then hand the
-       result to the joiners that did. */
-    pthread_mutex_lock(&s->lock);
-    flight_detach(s, f);
-    unsigned waiters = f->waiters;
-    pthread_mutex_unlock(&s->lock);
-    atomic_fetch_sub_explicit(&c->in_flight, 1, memory_order_relaxed);
-
-    uint8_t *copy = NULL;
-    int shared_rc = rc;
-    if (rc == HC_OK && waiters && out->len) {
-        copy = hc__malloc(&c->alloc, out->len);
-        if (copy) memcpy(copy, out->data, out->len);
-        else shared_rc = HC_ENOMEM;
-    }
-    pthread_mutex_lock(&f->mu);
-    f->rc = shared_rc;
-    f->err = *err;
-    if (shared_rc == HC_ENOMEM && rc == HC_OK)
-        hc_error_set(&f->err, HC_ENOMEM, "out of memory sharing the loaded value");
-    f->val = copy;
-    f->vlen = copy ? out->len : 0;
-    f->done = true;
-    pthread_cond_broadcast(&f->cv);
-    pthread_mutex_unlock(&f->mu);
-    flight_unref(c, f);
+    count(t, &tc->loads_ended);
+    hc__flight_finish(c, s, f, rc, out, err);
     return rc;
 }
 
@@ -1186,73 +749,95 @@ static int remove_key(hc_cache *c, const char *key, int why, hc_origin origin)
 {
     size_t klen = strlen(key);
     uint64_t h = hc__hash(key, klen);
-    hc__shard *s = shard_of(c, h);
-    op o = {c, NULL, NULL, origin};
-    pthread_mutex_lock(&c->lock);
-    expire_due(&o, now_ms(c));
+    hc__shard *s = hc__shard_of(c, h);
+    hc__part *p = hc__part_of(c, h);
+    hc__op o = hc__op_start(c, origin);
+    hc__part_lock(p);
+    hc__expire_due(&o, p, now_ms(c));
     pthread_mutex_lock(&s->lock);
-    hc__flight *f = flight_find(s, h, key, klen);
-    if (f) flight_stale(s, f);
-    hc__entry *e = table_find(s, h, key, klen);
-    if (e) table_unlink(s, e);
+    hc__flight *f = hc__flight_find(s, h, key, klen);
+    if (f) hc__flight_stale(s, f);
+    hc__entry *e = hc__table_find(hc__view(c, s), h, key, klen);
+    if (e) hc__table_unlink(hc__view(c, s), s, e);
     pthread_mutex_unlock(&s->lock);
     if (e) {
-        uncount(c, e, true);
-        bury(&o, e, why);
-        c->invalidations++;
+        hc__uncount(p, e, true);
+        hc__bury(&o, p, e, why);
+        hc__room_give(c, 1, hc__entry_bytes(e));
+        p->invalidations++;
     }
-    pthread_mutex_unlock(&c->lock);
+    hc__part_unlock(c, p);
     if (!e) {
         /* Report the invalidation even when nothing was cached: a load may
            have been made stale by it. */
-        if (why == DEAD_INVALIDATED)
+        if (why == HC__DEAD_INVALIDATED)
             hc__emit(c, HC_EVENT_KEY_INVALIDATED, origin, key, klen);
     }
-    release(&o);
+    hc__release(&o);
     return e ? HC_OK : HC_MISS;
 }
 
 int hc_remove(hc_cache *c, const char *key)
 {
     if (!c || !key) return HC_EINVAL;
-    return hc__cache_publish(c, remove_key(c, key, DEAD_REMOVED, HC_ORIGIN_LOCAL), HC_BUS_KEY, key);
+    return hc__cache_publish(c, remove_key(c, key, HC__DEAD_REMOVED, HC_ORIGIN_LOCAL), HC_BUS_KEY, key);
 }
 
 int hc_invalidate_key(hc_cache *c, const char *key)
 {
     if (!c || !key) return HC_EINVAL;
-    return hc__cache_publish(c, remove_key(c, key, DEAD_INVALIDATED, HC_ORIGIN_LOCAL), HC_BUS_KEY, key);
+    return hc__cache_publish(c, remove_key(c, key, HC__DEAD_INVALIDATED, HC_ORIGIN_LOCAL), HC_BUS_KEY, key);
 }
 
+/* The shards of partition p. */
+static hc__shard *first_shard(hc_cache *c, const hc__part *p, unsigned *n)
+{
+    *n = 1u << c->part_shift;
+    return &c->shards[(size_t)p->index << c->part_shift];
+}
+
+/*
+** A tag's entries may be in every partition: each one in turn, under its
+** lock, loses its members of the tag, and the loads of its shards that
+** would store the tag are marked stale. An entry stored with the tag in a
+** partition already visited, by a write that raced this call, stays: that
+** write is ordered after the invalidation.
+*/
 static uint64_t invalidate_tag(hc_cache *c, const char *tag, hc_origin origin)
 {
     size_t len = strlen(tag);
-    op o = {c, NULL, NULL, origin};
-    uint64_t n = 0;
-    pthread_mutex_lock(&c->lock);
-    expire_due(&o, now_ms(c));
-    hc__tag *t = hc__tag_find(c, tag, len);
-    if (t) {
-        /* Removing the last member frees t: count down, do not test t. */
-        for (uint64_t left = t->count; left > 0; left--) {
-            remove_entry(&o, t->head.next->entry, DEAD_TAGGED, true);
-            n++;
+    hc__op o = hc__op_start(c, origin);
+    uint64_t now = now_ms(c), total = 0;
+    for (unsigned q = 0; q < c->nparts; q++) {
+        hc__part *p = &c->parts[q];
+        uint64_t n = 0, bytes = 0;
+        hc__part_lock(p);
+        hc__expire_due(&o, p, now);
+        hc__tag *t = hc__tag_find(p, tag, len);
+        if (t) {
+            /* Removing the last member frees t: count down, do not test t. */
+            for (uint64_t left = t->count; left > 0; left--) {
+                hc__entry *e = t->head.next->entry;
+                bytes += hc__entry_bytes(e);
+                hc__remove_entry(&o, p, e, HC__DEAD_TAGGED, true, NULL);
+                n++;
+            }
         }
-    }
-    for (unsigned i = 0; i < HC_SHARDS; i++) {
-        hc__shard *s = &c->shards[i];
-        pthread_mutex_lock(&s->lock);
-        for (hc__flight *f = s->flights, *next; f; f = next) {
-            next = f->next;
-            if (flight_has_tag(f, tag, len)) flight_stale(s, f);
+        unsigned ns;
+        hc__shard *s = first_shard(c, p, &ns);
+        for (unsigned i = 0; i < ns; i++) {
+            pthread_mutex_lock(&s[i].lock);
+            hc__flight_stale_matching(&s[i], tag, len);
+            pthread_mutex_unlock(&s[i].lock);
         }
-        pthread_mutex_unlock(&s->lock);
+        p->invalidations += n;
+        hc__room_give(c, n, bytes);
+        hc__part_unlock(c, p);
+        total += n;
     }
-    c->invalidations += n;
-    pthread_mutex_unlock(&c->lock);
-    hc__emit_with(c, HC_EVENT_TAG_INVALIDATED, origin, tag, len, NULL, 0, n);
-    release(&o);
-    return n;
+    hc__emit_with(c, HC_EVENT_TAG_INVALIDATED, origin, tag, len, NULL, 0, total);
+    hc__release(&o);
+    return total;
 }
 
 int hc_invalidate_tag(hc_cache *c, const char *tag, uint64_t *removed)
@@ -1264,39 +849,50 @@ int hc_invalidate_tag(hc_cache *c, const char *tag, uint64_t *removed)
     return hc__cache_publish(c, HC_OK, HC_BUS_TAG, tag);
 }
 
+/* Each partition in turn: its entries, tags, policy and wheel emptied, the
+   loads of its shards marked stale. */
 static void flush(hc_cache *c, hc_origin origin)
 {
-    op o = {c, NULL, NULL, origin};
-    uint64_t n = 0;
-    pthread_mutex_lock(&c->lock);
-    for (unsigned i = 0; i < HC_SHARDS; i++) {
-        hc__shard *s = &c->shards[i];
-        pthread_mutex_lock(&s->lock);
-        hc__table *t = LOAD_RELAXED(s->table);
-        for (uint32_t b = 0; t && b <= t->mask; b++) {
-            hc__entry *e = LOAD_RELAXED(t->bucket[b]);
-            STORE_RELEASE(t->bucket[b], NULL);
-            while (e) {
-                hc__entry *next = LOAD_RELAXED(e->hnext);
-                hc__policy_remove(&c->policy, &e->node);
-                e->dead = DEAD_FLUSHED;
-                hc__dead_push(&o.garbage, e);
-                n++;
-                e = next;
+    hc__op o = hc__op_start(c, origin);
+    uint64_t total = 0;
+    for (unsigned q = 0; q < c->nparts; q++) {
+        hc__part *p = &c->parts[q];
+        uint64_t n = 0;
+        hc__part_lock(p);
+        unsigned ns;
+        hc__shard *s = first_shard(c, p, &ns);
+        for (unsigned i = 0; i < ns; i++) {
+            pthread_mutex_lock(&s[i].lock);
+            hc__table *t = HC__LOAD_RELAXED(hc__view(c, &s[i])->table);
+            for (uint32_t b = 0; t && b <= t->mask; b++) {
+                hc__entry *e = HC__LOAD_RELAXED(t->bucket[b]);
+                HC__STORE_RELEASE(t->bucket[b], NULL);
+                while (e) {
+                    hc__entry *next = HC__LOAD_RELAXED(e->hnext);
+                    hc__policy_remove(&p->policy, &e->node);
+                    e->dead = HC__DEAD_FLUSHED;
+                    hc__dead_push(&o.garbage, e);
+                    n++;
+                    e = next;
+                }
             }
+            s[i].count = 0;
+            hc__flight_stale_matching(&s[i], NULL, 0);
+            pthread_mutex_unlock(&s[i].lock);
         }
-        s->count = 0;
-        while (s->flights) flight_stale(s, s->flights);
-        pthread_mutex_unlock(&s->lock);
+        hc__tags_free_all(c, p);
+        hc__policy_clear(&p->policy);
+        hc__wheel_init(&p->wheel, p->wheel.now);
+        hc__room_give(c, atomic_load_explicit(&p->count, memory_order_relaxed),
+                      atomic_load_explicit(&p->bytes, memory_order_relaxed));
+        atomic_store_explicit(&p->count, 0, memory_order_relaxed);
+        atomic_store_explicit(&p->bytes, 0, memory_order_relaxed);
+        p->invalidations += n;
+        hc__part_unlock(c, p);
+        total += n;
     }
-    hc__tags_free_all(c);
-    hc__policy_clear(&c->policy);
-    hc__wheel_init(&c->wheel, c->wheel.now);
-    c->count = c->bytes = 0;
-    c->invalidations += n;
-    pthread_mutex_unlock(&c->lock);
-    hc__emit_with(c, HC_EVENT_FLUSHED, origin, NULL, 0, NULL, 0, n);
-    release(&o);
+    hc__emit_with(c, HC_EVENT_FLUSHED, origin, NULL, 0, NULL, 0, total);
+    hc__release(&o);
 }
 
 int hc_flush(hc_cache *c)
@@ -1313,7 +909,7 @@ int hc__apply(hc_cache *c, hc_bus_op what, const char *value, hc_origin origin)
     switch (what) {
     case HC_BUS_KEY:
         if (!value) return HC_EINVAL;
-        (void)remove_key(c, value, DEAD_INVALIDATED, origin);
+        (void)remove_key(c, value, HC__DEAD_INVALIDATED, origin);
         return HC_OK;
     case HC_BUS_TAG:
         if (!value) return HC_EINVAL;
@@ -1332,26 +928,30 @@ void hc_stats_get(hc_cache *c, hc_stats *out)
 {
     memset(out, 0, sizeof *out);
     if (!c) return;
-    pthread_mutex_lock(&c->lock);
-    out->inserts = c->inserts;
-    out->invalidations = c->invalidations;
-    out->evictions = c->evictions;
-    out->expirations = c->expirations;
-    out->stale_load_discards = c->stale_discards;
-    pthread_mutex_unlock(&c->lock);
+    for (unsigned i = 0; i < c->nparts; i++) {
+        hc__part *p = &c->parts[i];
+        hc__part_lock(p);
+        out->inserts += p->inserts;
+        out->invalidations += p->invalidations;
+        out->evictions += p->evictions;
+        out->expirations += p->expirations;
+        out->stale_load_discards += p->stale_discards;
+        hc__part_unlock(c, p);
+    }
     for (unsigned i = 0; i < HC_SHARDS; i++) {
         hc__shard *s = &c->shards[i];
         pthread_mutex_lock(&s->lock);
         out->single_flight_joins += s->joins;
         pthread_mutex_unlock(&s->lock);
     }
-    for (unsigned i = 0; i <= HC_THREAD_SLOTS; i++) {
-        out->hits += atomic_load_explicit(&c->tcounts[i].hits, memory_order_relaxed);
-        out->misses += atomic_load_explicit(&c->tcounts[i].misses, memory_order_relaxed);
-    }
 #define LOAD(f) atomic_load_explicit(&c->f, memory_order_relaxed)
-    out->loads = LOAD(loads);
-    out->load_failures = LOAD(load_failures);
+#define SLOT(f) atomic_load_explicit(&c->tcounts[i].f, memory_order_relaxed)
+    for (unsigned i = 0; i <= HC_THREAD_SLOTS; i++) {
+        out->hits += SLOT(hits);
+        out->misses += SLOT(misses);
+        out->loads += SLOT(loads);
+        out->load_failures += SLOT(load_failures);
+    }
     out->events_published = LOAD(events_published);
     out->event_subscriber_lagged = LOAD(event_subscriber_lagged);
     out->bus_published = LOAD(bus_published);
@@ -1375,23 +975,38 @@ uint64_t hc_stats_total_requests(const hc_stats *s)
     return s->hits + s->misses;
 }
 
+/*
+** With the bounds set, entries and bytes are read from the room in one
+** load each, so they are a snapshot even while writes run (and show an
+** overshoot in progress as such); otherwise they are the partitions'
+** counts added up. Each partition's expired entries are reclaimed first.
+*/
 int hc_diagnostics_get(hc_cache *c, hc_diagnostics *out)
 {
     if (!c || !out) return HC_EINVAL;
     memset(out, 0, sizeof *out);
     hc_stats_get(c, &out->stats);
-    op o = {c, NULL, NULL, HC_ORIGIN_LOCAL};
-    pthread_mutex_lock(&c->lock);
-    expire_due(&o, now_ms(c));
-    out->entries = c->count;
-    out->weighted_bytes = c->bytes;
-    out->tags = c->ntags;
+    hc__op o = hc__op_start(c, HC_ORIGIN_LOCAL);
+    uint64_t now = now_ms(c), expirations = 0;
+    for (unsigned i = 0; i < c->nparts; i++) {
+        hc__part *p = &c->parts[i];
+        hc__part_lock(p);
+        hc__expire_due(&o, p, now);
+        out->entries += atomic_load_explicit(&p->count, memory_order_relaxed);
+        out->weighted_bytes += atomic_load_explicit(&p->bytes, memory_order_relaxed);
+        out->window_entries += hc__policy_window(&p->policy);
+        expirations += p->expirations;
+        hc__part_unlock(c, p);
+    }
+    if (c->max_entries) out->entries = hc__room_used(c, false);
+    if (c->max_bytes) out->weighted_bytes = hc__room_used(c, true);
+    out->tags = hc__tags_distinct(c);
     out->max_entries = c->max_entries;
     out->max_bytes = c->max_bytes;
-    out->window_entries = hc__policy_window(&c->policy);
-    out->stats.expirations = c->expirations;
-    pthread_mutex_unlock(&c->lock);
-    out->loads_in_flight = atomic_load_explicit(&c->in_flight, memory_order_relaxed);
-    release(&o);
+    out->stats.expirations = expirations;
+    for (unsigned i = 0; i <= HC_THREAD_SLOTS; i++)
+        out->loads_in_flight += SLOT(loads_started) - SLOT(loads_ended);
+#undef SLOT
+    hc__release(&o);
     return HC_OK;
 }

@@ -2,17 +2,23 @@
 ** hc_int.h -- what the runtime's source files share and the public header
 ** does not show.
 **
-** Locking, in one paragraph: a cache has one policy lock (c->lock) and
-** HC_SHARDS shard locks. A shard lock guards changes to that shard's hash
-** table and its list of loads in flight. The policy lock guards everything
-** else that changes: the eviction policy's queues, the timer wheel, the tag
-** index, the counts and the counters of writes. Every change to the set of
-** entries takes the policy lock first, then one shard lock at a time; no
-** thread ever holds two shard locks. Because every such change holds the
-** policy lock, a writer that holds it may look at a shard, unlock it, evict
-** elsewhere and lock it again, and find the shard's entries as it left them
-** (only loads in flight change under a shard lock alone). Loaders, callbacks
-** and the freeing of unlinked entries run with no lock held.
+** Locking, in one paragraph: a cache's keys are split by hash into
+** HC_SHARDS shards, and the shards into nparts policy partitions (1 to
+** HC_PARTS_MAX, by capacity: see part.c). A shard lock guards that shard's
+** hash table and its list of loads in flight. A partition lock guards what
+** belongs to the keys of its shards: their eviction policy, timer wheel, tag
+** index, counts and write counters. Every change to the set of entries of a
+** shard takes its partition's lock first, then the shard lock; no thread
+** holds two shard locks, and none holds two partition locks (but
+** diagnostics, which takes a second one of lower index: part.c). Because
+** every such change holds the partition lock, a writer holding it may look
+** at one of its shards, unlock it, evict elsewhere in the partition and lock
+** it again, and find the shard's entries as it left them (only loads in
+** flight change under a shard lock alone). What the partitions share is the
+** free room under the bounds, c->room and c->room_bytes: atomics that a
+** write touches only when it adds or frees room (part.c, "Room"). Nothing
+** else is cache-wide on the write path. Loaders, callbacks and the freeing
+** of unlinked entries run with no lock held.
 **
 ** Reads, in one more: they take no lock. hc_get, hc_contains and the hit
 ** path of hc_get_or_load first look the key up inside an RCU read-side
@@ -47,8 +53,18 @@
 #include "hc_mem.h"
 #include "policy.h"
 
-#define HC_SHARD_BITS 5
+#define HC_SHARD_BITS 6
 #define HC_SHARDS     (1u << HC_SHARD_BITS)
+/* Policy partitions: at most HC_PARTS_MAX (a power of two, at most
+   HC_SHARDS), each with at least HC_PART_MIN_ENTRIES entries or
+   HC_PART_MIN_BYTES bytes of capacity (part.c). */
+#define HC_PARTS_MAX        64u
+#ifndef HC_PART_MIN_ENTRIES
+#define HC_PART_MIN_ENTRIES 1024u
+#endif
+#ifndef HC_PART_MIN_BYTES
+#define HC_PART_MIN_BYTES   ((uint64_t)1 << 20)
+#endif
 
 #define HC_UNUSED(x) ((void)(x))
 
@@ -207,11 +223,13 @@ static inline hc__taglink *hc__entry_tags(hc__entry *e)
 }
 static inline hc__entry *hc__entry_of(hc__pnode *n) { return (hc__entry *)(void *)n; }
 
-/* A tag: its name, its members, and its place in the tag index. */
+/* A tag: its name, its members, and its place in its partition's tag
+   index (a tag carried in several partitions has one of these in each). */
 struct hc__tag {
     hc__tag    *hnext;               /* tag index chain */
     uint64_t    hash;
     uint64_t    count;               /* members */
+    bool        seen;                /* diagnostics: found in a partition before */
     hc__taglink head;                /* circular member list */
     size_t      len;
     char        name[];
@@ -221,16 +239,24 @@ struct hc__tag {
 ** A load in flight. The leader runs the loader; joiners wait on cv. While
 ** attached it is in its shard's flight list and new callers join it; it is
 ** detached when it finishes, or early when an invalidation makes it stale,
-** so that later callers start a fresh load. refs counts the leader and the
-** joiners; the last to drop it frees it.
+** so that later callers start a fresh load. While its loader runs it is
+** also on the leader thread's own chain (hc__thread.leading, through
+** outer), attached or not: that is how a loader asking for its own key is
+** told HC_EBUSY. refs counts the leader and the joiners; the last to drop
+** it frees it.
 */
 struct hc__flight {
     hc__flight *next;                /* shard's flight list */
     uint64_t    hash;
-    pthread_t   leader;
+    hc_cache   *cache;
+    hc__flight *outer;               /* the load this thread led before this one */
     bool        attached, stale;     /* under the shard lock */
     bool        done;                /* under mu */
+    bool        waitable;            /* mu and cv set up (by the first joiner,
+                                        under the shard lock) */
     unsigned    waiters;             /* joiners, under the shard lock */
+    bool        settled;             /* leader only: detached by its store */
+    unsigned    settled_waiters;     /* leader only: waiters then */
     atomic_uint refs;
     pthread_mutex_t mu;
     pthread_cond_t  cv;
@@ -247,7 +273,7 @@ struct hc__flight {
 ** A shard's hash table: nbuckets = mask + 1 chains. Readers load the shard's
 ** table pointer once and use that table's mask with its buckets, so a
 ** resize publishes a whole new table; the old one is freed after a grace
-** period, like an entry.
+** period, like an entry. table.h and table.c hold its code.
 */
 typedef struct hc__table {
     struct hc__table *next;          /* once replaced: the list of tables to free */
@@ -255,17 +281,62 @@ typedef struct hc__table {
     hc__entry *_Atomic bucket[];
 } hc__table;
 
-/* A shard: hash table and loads in flight for 1/HC_SHARDS of the keys. */
-typedef struct hc__shard {
-    /* What readers read has a cache line of its own, apart from what
-       writers and misses write; and no two shards share a line. */
-    _Alignas(64) hc__table *_Atomic table;   /* NULL until first insert */
+/*
+** A shard: hash table and loads in flight for 1/HC_SHARDS of the keys. What
+** readers read of it (its view) lives apart from what writers and misses
+** write, in an array of its own, four views to a cache line: only a resize
+** writes a view, and a hit then touches 16 lines of views for all shards
+** rather than one line per shard (64 lines cost hits about 4 % against
+** the 32 of 32 shards).
+*/
+typedef struct hc__shard_view {
+    hc__table *_Atomic table;        /* NULL until first insert */
     atomic_uint resizes;             /* odd while a resize rewrites chains */
+    _Atomic uint32_t mask;           /* a copy of table->mask for readers, so
+                                        that a hit need not load the table's
+                                        header line (table.h) */
+} hc__shard_view;
+_Static_assert(sizeof(hc__shard_view) == 16, "four views to a cache line");
+
+typedef struct hc__shard {
     _Alignas(64) pthread_mutex_t lock;
     uint32_t    count;
     hc__flight *flights;
     uint64_t    joins;               /* written under the lock */
 } hc__shard;
+
+/* Hierarchical timer wheel: 6 levels of 64 buckets, level i ticks 64^i ms. */
+#define HC_WHEEL_LEVELS 6
+#define HC_WHEEL_BITS   6
+#define HC_WHEEL_SIZE   (1u << HC_WHEEL_BITS)
+typedef struct hc__wheel {
+    uint64_t   now;                  /* time of the last advance */
+    uint64_t   scheduled;            /* beside now: a write reads both */
+    hc__link   bucket[HC_WHEEL_LEVELS][HC_WHEEL_SIZE];   /* sentinels */
+} hc__wheel;
+
+/*
+** A policy partition: the write-side state of the keys of HC_SHARDS /
+** nparts consecutive shards (part.c). Everything but the atomics is
+** written under lock. count and bytes are atomics only so that writers
+** of other partitions may read them (relaxed) to pick where to evict.
+*/
+typedef struct hc__part {
+    /* What every write to the partition writes, on as few cache lines as
+       may be: another core's write to it moves them all. */
+    _Alignas(64) pthread_mutex_t lock;
+    atomic_uint_fast64_t count, bytes;   /* live entries and their weight */
+    uint64_t        inserts, evictions;
+    unsigned        index;
+    bool            timed;           /* its wheel is non-empty: its bit in c->timed */
+    hc__policy      policy;
+    hc__wheel       wheel;
+    /* Less often. */
+    uint64_t        invalidations, expirations, stale_discards;
+    hc__tag       **tags;            /* tag index of this partition's entries */
+    uint32_t        tagmask;
+    uint64_t        ntags;
+} hc__part;
 
 /*
 ** Per-thread counters. A thread that uses a cache gets one of
@@ -280,17 +351,14 @@ typedef struct hc__shard {
 typedef struct hc__tcount {
     _Alignas(64) atomic_uint_fast64_t hits;
     atomic_uint_fast64_t misses;
+    atomic_uint_fast64_t loads, load_failures;
+    atomic_uint_fast64_t loads_started, loads_ended;   /* in flight: the difference */
+    /* What this thread's writes unlinked, waiting for a grace period to be
+       freed (part.c, hc__release); the shared slot's under c->defer_lock. */
+    hc__entry *dead;                 /* hc__dead_push */
+    struct hc__table *dead_tables;   /* chained through next */
+    unsigned   ndead;                /* entries in dead */
 } hc__tcount;
-
-/* Hierarchical timer wheel: 6 levels of 64 buckets, level i ticks 64^i ms. */
-#define HC_WHEEL_LEVELS 6
-#define HC_WHEEL_BITS   6
-#define HC_WHEEL_SIZE   (1u << HC_WHEEL_BITS)
-typedef struct hc__wheel {
-    uint64_t   now;                  /* time of the last advance */
-    hc__link   bucket[HC_WHEEL_LEVELS][HC_WHEEL_SIZE];   /* sentinels */
-    uint64_t   scheduled;
-} hc__wheel;
 
 struct hc_cache {
     hc_allocator    alloc;           /* always complete */
@@ -310,34 +378,46 @@ struct hc_cache {
     atomic_uint     nsubs;           /* open subscriptions; 0: hc__emit returns */
     bool            weigh_bytes;     /* the policy counts bytes, not entries */
 
-    pthread_mutex_t lock;            /* the policy lock, see above */
-    hc__policy      policy;
-    hc__wheel       wheel;
-    uint64_t        count, bytes;    /* live entries and their weight */
-    hc__tag       **tags;            /* tag index: ntagb chains */
-    uint32_t        tagmask;
-    uint64_t        ntags;
-    /* Counters written under the policy lock. */
-    uint64_t        inserts, invalidations, evictions, expirations, stale_discards;
-    /* Counters written without it. */
-    atomic_uint_fast64_t loads, load_failures, in_flight;
+    uint64_t        id;              /* unique in the process, never 0 */
+    /* Policy partitions (see above and part.c). */
+    unsigned        nparts;          /* a power of two */
+    unsigned        part_shift;      /* a shard's partition: shard >> part_shift */
+    uint64_t        share_entries, share_bytes;  /* each partition's part of the bounds */
+    hc__part       *parts;
+    _Atomic uint64_t *swept;         /* per partition: the clock its wheel last reached */
+    /* Counters written without a lock. */
     atomic_uint_fast64_t events_published, event_subscriber_lagged;
     atomic_uint_fast64_t bus_published, bus_received, bus_applied, bus_lagged;
     atomic_uint_fast64_t bus_publish_failures, bus_receiver_closed, bus_malformed;
+    /* Free room under max_entries and max_bytes; below 0 while writers
+       that could not evict at once owe it (part.c). Apart, on a line of
+       their own. */
+    _Alignas(64) _Atomic int64_t room, room_bytes;
+    atomic_uint_fast64_t timed;      /* bit i: partition i has entries with deadlines */
 
+    hc__shard_view *views;           /* HC_SHARDS, what readers read of shards */
     hc__shard      *shards;          /* HC_SHARDS, cache-line aligned */
     hc__tcount     *tcounts;         /* HC_THREAD_SLOTS + 1, after the shards */
-    void           *shards_mem;      /* what to free for both */
-
-    /* What writers unlinked, waiting for a grace period to be freed (see
-       release in cache.c). */
-    pthread_mutex_t defer_lock;      /* guards the three below */
-    hc__entry      *defer_entries;   /* hc__dead_push */
-    hc__table      *defer_tables;    /* chained through next */
-    unsigned        ndefer;          /* entries in defer_entries */
+    pthread_mutex_t defer_lock;      /* the shared slot's dead lists */
+    void           *shards_mem;      /* what to free for shards and counters */
+    void           *parts_mem;       /* what to free for parts and swept */
 
     struct hc__decls *_Atomic decls; /* decl.c: per-declaration counters, made on first use */
 };
+
+/* The shard, its view and the partition of a key hash. */
+static inline hc__shard *hc__shard_of(hc_cache *c, uint64_t h)
+{
+    return &c->shards[hc__shard_index((uint32_t)h)];
+}
+static inline hc__shard_view *hc__view(hc_cache *c, const hc__shard *s)
+{
+    return &c->views[s - c->shards];
+}
+static inline hc__part *hc__part_of(hc_cache *c, uint64_t h)
+{
+    return &c->parts[hc__shard_index((uint32_t)h) >> c->part_shift];
+}
 
 /*
 ** rcu.c: the calling thread's state. hc__thread_get() sets it up on first
@@ -352,6 +432,12 @@ typedef struct hc__thread {
     unsigned rcu_nest;               /* sections entered and not left */
     bool     ready, rcu;
     unsigned slot;                   /* index into hc_cache.tcounts */
+    struct hc__flight *leading;      /* the innermost load this thread runs
+                                        the loader of (flight.c), or NULL */
+    uint64_t swept_cache;            /* part.c: every partition of the cache of
+                                        this id (hc_cache.id) */
+    uint64_t swept_ms;               /* was swept up to this clock */
+    unsigned victim_next;            /* part.c: where to look for room next */
     struct hc__thread *rcu_prev, *rcu_next;   /* rcu.c's list of readers */
 } hc__thread;
 extern _Thread_local hc__thread hc__self HC_TLS_IE;
@@ -453,7 +539,7 @@ static inline uint64_t hc__hash(const void *p, size_t n)
     return XXH3_64bits(p, n);
 }
 
-/* ttl.c: the timer wheel, under the policy lock. */
+/* ttl.c: a partition's timer wheel, under the partition's lock. */
 void hc__wheel_init(hc__wheel *w, uint64_t now);
 void hc__wheel_schedule(hc__wheel *w, hc__entry *e);
 void hc__wheel_unschedule(hc__wheel *w, hc__entry *e);
@@ -462,16 +548,18 @@ void hc__wheel_unschedule(hc__wheel *w, hc__entry *e);
 typedef void (*hc__expire_fn)(void *ctx, hc__entry *e);
 void hc__wheel_advance(hc__wheel *w, uint64_t now, hc__expire_fn expire, void *ctx);
 
-/* tags.c: the tag index, under the policy lock. */
-hc__tag *hc__tag_find(hc_cache *c, const char *name, size_t len);
+/* tags.c: a partition's tag index, under the partition's lock. */
+hc__tag *hc__tag_find(const hc__part *p, const char *name, size_t len);
 /* Find or create; NULL on out of memory. A new tag has count 0 and must be
    linked to or released. */
-hc__tag *hc__tag_get(hc_cache *c, const char *name, size_t len);
+hc__tag *hc__tag_get(hc_cache *c, hc__part *p, const char *name, size_t len);
 void hc__tag_link(hc__tag *t, hc__taglink *l, hc__entry *e);
-void hc__tag_unlink(hc_cache *c, hc__taglink *l);
+void hc__tag_unlink(hc_cache *c, hc__part *p, hc__taglink *l);
 /* Free t if it has no members. */
-void hc__tag_release(hc_cache *c, hc__tag *t);
-void hc__tags_free_all(hc_cache *c);
+void hc__tag_release(hc_cache *c, hc__part *p, hc__tag *t);
+void hc__tags_free_all(hc_cache *c, hc__part *p);
+/* Distinct tags over every partition (diagnostics); takes their locks. */
+uint64_t hc__tags_distinct(hc_cache *c);
 
 /*
 ** events.c: subscriptions. hc__events_open/close are called by
@@ -519,7 +607,8 @@ int  hc__cache_publish(hc_cache *c, int rc, hc_bus_op op, const char *value);
 ** invalidates them locally; hc__cache_release drops the holds and
 ** invalidates again, published on the bus if publish. hc__cache_held says
 ** whether an entry with these tags may not be stored now; call it under
-** the policy lock, which orders it after a hold's invalidation.
+** the lock of the entry's partition, which orders it after a hold's
+** invalidation of that partition.
 */
 int  hc__holds_open(hc_cache *c);
 void hc__holds_close(hc_cache *c);

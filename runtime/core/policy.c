@@ -21,7 +21,7 @@
 ** hit is folded into the sketch and it moves on (back to the window's
 ** front, from probation to protected, or to protected's front) instead of
 ** leaving. That approximates the LRU order of the original design with
-** writes only under the policy lock.
+** writes only under the policy's (its partition's) lock.
 **
 ** See docs/POLICY.md for the measurements behind the parameters.
 */
@@ -479,6 +479,27 @@ void hc__policy_remove(hc__policy *p, hc__pnode *n)
 {
     fold(p, n);
     unlink_node(p, n);
+}
+
+/* In place, like Caffeine's update of a present key, rather than removal
+   and a new add: the key keeps the standing it earned (protected stays
+   protected), and its new value does not enter through the window as if
+   it had never been seen. What old was hit for and the put itself are one
+   visit's accesses, which the sketch counts once, when the node is next
+   examined (fold). Nothing else is touched but old's neighbours, so a put
+   over a present key costs the policy O(1) and no sketch or ghost lookup. */
+void hc__policy_replace(hc__policy *p, hc__pnode *old, hc__pnode *n)
+{
+    struct hc__pqueue *q = &p->q[old->queue];
+    n->prev = old->prev;
+    n->next = old->next;
+    n->prev->next = n;
+    n->next->prev = n;
+    n->queue = old->queue;
+    atomic_store_explicit(&n->freq, 1, memory_order_relaxed);
+    q->weight += weight_of(p, n);
+    q->weight -= weight_of(p, old);
+    old->prev = old->next = NULL;
 }
 
 /* One victim per call. If the window has pushed out candidates, the oldest

@@ -1,8 +1,9 @@
 /*
 ** policy.h -- the eviction policy: which entry to drop when the cache is full.
 **
-** The policy is a single-threaded data structure. The cache calls every
-** function here with its policy lock held, except hc__policy_touch(), which
+** The policy is a single-threaded data structure. A cache has one per
+** partition of its keys (part.c) and calls every function here with that
+** partition's lock held, except hc__policy_touch(), which
 ** a reader calls on a hit with no lock at all, possibly from several threads
 ** at once and possibly on a node the policy has just let go: it must only
 ** update the node's own small atomic counter. That keeps the hit path free
@@ -60,27 +61,28 @@ enum {
 ** The policy's state. Embedded in the cache; fields are private to policy.c.
 */
 struct hc__policy {
-    const hc_allocator *alloc;
-    hc__weigh_fn weigh;             /* NULL: every node weighs 1 */
-    uint64_t max_weight;
+    /* Written by adds and evictions: together, after the queues. */
     struct hc__pqueue { hc__pnode head; uint64_t weight, count; } q[HC__Q_COUNT];
-    void    *impl;                  /* the frequency sketch's table (uint64_t[]) */
+    uint64_t additions;             /* sketch increments since the last halving */
+    uint64_t window_exits;          /* entries that left the window so far */
+    uint64_t main_evictions;        /* entries evicted from main so far */
     uint64_t window_max;            /* weight the window may hold */
     uint64_t strict;                /* ghost pull beyond a 0 window: while > 0,
                                        a candidate must beat its victim by 2 */
+    uint64_t rng;                   /* fixed-seed PRNG state (admission jitter) */
 
+    /* Set at init (and when the sketch grows). */
+    const hc_allocator *alloc;
+    hc__weigh_fn weigh;             /* NULL: every node weighs 1 */
+    uint64_t max_weight;
+    void    *impl;                  /* the frequency sketch's table (uint64_t[]) */
     /* Frequency sketch: 4-bit counters, 16 to a word, table_words words. */
     uint64_t table_words;
-    uint64_t additions, reset_at;   /* increments since the last halving */
-
+    uint64_t reset_at;              /* halve after this many additions */
     /* Ghosts of evicted entries steer window_max (see policy.c). */
     uint32_t *ghost;                /* ghost_slots slots, after the sketch in impl */
     uint64_t ghost_slots;
-    uint64_t window_exits;          /* entries that left the window so far */
-    uint64_t main_evictions;        /* entries evicted from main so far */
     unsigned ghost_shift;           /* stamps are these clocks >> ghost_shift */
-
-    uint64_t rng;                   /* fixed-seed PRNG state (admission jitter) */
 };
 
 /* Prepare p for a cache of max_weight (0: unbounded, the policy never picks
@@ -94,8 +96,11 @@ void hc__policy_destroy(hc__policy *p);
 /* A new entry enters the cache. */
 void hc__policy_add(hc__policy *p, hc__pnode *n);
 /* An entry leaves the cache for another reason than eviction (invalidation,
-   expiry, replacement). */
+   expiry). */
 void hc__policy_remove(hc__policy *p, hc__pnode *n);
+/* A put over an existing key: n takes old's place in its queue, marked as
+   hit (the put is one more access), and old leaves the policy. */
+void hc__policy_replace(hc__policy *p, hc__pnode *old, hc__pnode *n);
 /* Choose the entry to evict, unlink it and return it; NULL when empty. */
 hc__pnode *hc__policy_evict(hc__policy *p);
 /* Forget everything adaptive (a flush): queues must already be empty. */

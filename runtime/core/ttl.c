@@ -9,7 +9,8 @@
 ** remaining time; when a higher-level bucket comes due, its entries expire
 ** or move down ("cascade"). Scheduling and unscheduling are O(1); advancing
 ** visits at most 64 buckets per level however far the clock moved, plus the
-** entries in them. All of it runs under the cache's policy lock.
+** entries in them. A cache has one wheel per partition (part.c); all of it
+** runs under that partition's lock.
 */
 #include <stddef.h>
 

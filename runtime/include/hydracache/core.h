@@ -217,9 +217,16 @@ typedef struct hc_allocator {
 #define HC_TTL_DEFAULT 0            /* hc_options.ttl_ms: the cache's default */
 #define HC_TTL_NEVER   UINT64_MAX   /* never expires */
 
+/*
+** The bounds, max_entries and max_bytes, hold whenever no write is running.
+** While writes run they may be exceeded by what those writes add and have
+** not yet evicted for: at most one entry (and its key + value bytes) per
+** hc_put, loaded value being stored or other write in progress, never more.
+** A write evicts for its own entry before it returns.
+*/
 typedef struct hc_config {
     const char *name;               /* "main": registry and diagnostics name */
-    uint64_t max_entries;           /* 10000; 0 = unbounded */
+    uint64_t max_entries;           /* 10000; 0 = unbounded (see the bounds above) */
     uint64_t max_bytes;             /* 0 = unbounded; an entry weighs key + value bytes */
     uint64_t default_ttl_ms;        /* 300000; HC_TTL_NEVER = no expiry */
     size_t   max_entry_bytes;       /* 16 MiB; a larger put fails with HC_ETOOBIG */
