@@ -42,7 +42,7 @@ SANITIZE ?=
 # HC_NO_DEPS=1; a sub-make finds the groups already done in HC_DEPS_DONE
 # and does not ask again. `make deps` and `make test-deps` run the script
 # alone.
-DEPS_NONE_GOALS := clean uninstall deps test-deps
+DEPS_NONE_GOALS := clean distclean uninstall deps test-deps
 DEPS_TEST_GOALS := check check-run test-run test-run-tsan golden-update fuzz fuzz-short fuzz-build \
                    sandbox-check-run sandbox-browser-run sandbox-screenshots stress
 DEPS_PG_GOALS   := check bench multiprocess-run sandbox-pg
@@ -144,7 +144,7 @@ BENCHES   := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
 .PHONY: FORCE all deps test-deps check check-run bench-run test-run test-run-tsan bench demo install \
         multiprocess-run stress bench-static \
-        uninstall clean symbols-check golden-update
+        uninstall clean distclean symbols-check golden-update
 .DEFAULT_GOAL := all
 
 all: $(ALL_LIBS_A) $(OBS_A) $(LIB_SO) $(SQLITE_SO) $(PG_SO) $(OBS_SO) $(REPLAY) \
@@ -508,6 +508,11 @@ EXAMPLE_DIRS := $(patsubst %/Makefile,%,$(wildcard examples/*/Makefile))
 clean:
 	rm -rf build
 	@for d in $(EXAMPLE_DIRS); do $(MAKE) --no-print-directory -s -C $$d clean || exit 1; done
+
+# clean, and the npm packages the sandbox's tests and pages were given
+# (sandbox/node_modules, fetched again by scripts/sandbox-npm.sh).
+distclean: clean
+	rm -rf sandbox/node_modules
 
 include tests/fuzz.mk
 # libhydracache-observability, hcache-stat, their tests (the observability issue)
