@@ -312,8 +312,7 @@ static void default_key(hcg_module *m, hcg_decl *d)
     }
 }
 
-/* A template's shape with parameters blanked, so "a:{x}" and "a:{y}" match. */
-static char *shape(hcg_module *m, const hcg_template *t)
+char *hcg_check_shape(hcg_module *m, const hcg_template *t)
 {
     size_t n = 1;
     for (size_t i = 0; i < t->pieces.n; i++) {
@@ -645,7 +644,7 @@ static void check_keys(hcg_module *m)
     for (size_t i = 0; i < m->decls.n; i++) {
         hcg_decl *d = m->decls.v[i];
         if (d->kind == HCG_EXEC || d->entity_name || !d->key_tmpl.pieces.n) continue;
-        ks[k++] = (keyshape){shape(m, &d->key_tmpl), d->key.s ? d->key.off : d->off, d->name};
+        ks[k++] = (keyshape){hcg_check_shape(m, &d->key_tmpl), d->key.s ? d->key.off : d->off, d->name};
     }
     qsort(ks, k, sizeof *ks, shape_cmp);
     /* Two with the same name are one duplicate, which check_symbols has

@@ -18,9 +18,6 @@
 
 #include "hcg.h"
 
-/* A hole in a shape. No template holds this byte: a string cannot. */
-#define HOLE '\x01'
-
 static bool same(const char *a, const char *b)
 {
     for (; *a && *b; a++, b++) {
@@ -29,29 +26,6 @@ static bool same(const char *a, const char *b)
         if (x != y) return false;
     }
     return *a == *b;
-}
-
-/* A template's text with every parameter one HOLE. */
-static const char *shape_of(hcg_module *m, const hcg_template *t)
-{
-    size_t n = 1;
-    for (size_t i = 0; i < t->pieces.n; i++) {
-        const hcg_piece *p = t->pieces.v[i];
-        n += p->text ? strlen(p->text) : 1;
-    }
-    char *s = hcg_alloc(m->arena, n), *w = s;
-    for (size_t i = 0; i < t->pieces.n; i++) {
-        const hcg_piece *p = t->pieces.v[i];
-        if (!p->text) {
-            *w++ = HOLE;
-            continue;
-        }
-        size_t k = strlen(p->text);
-        memcpy(w, p->text, k);
-        w += k;
-    }
-    *w = 0;
-    return s;
 }
 
 /* A tag a query's values carry: as the user wrote it, and its shape. */
@@ -78,7 +52,7 @@ static void query_tags(hcg_module *m, const hcg_decl *q, hcg_vec *tags)
         size_t n = strlen(key) + strlen(q->entity_param->name) + 4;
         char *text = hcg_alloc(m->arena, n), *shape = hcg_alloc(m->arena, n);
         snprintf(text, n, "%s:{%s}", key, q->entity_param->name);
-        snprintf(shape, n, "%s:%c", key, HOLE);
+        snprintf(shape, n, "%s:{}", key);
         add_tag(m, tags, text, shape);
         if (e->collection.s) {
             add_tag(m, tags, e->collection.s, e->collection.s);
@@ -91,7 +65,7 @@ static void query_tags(hcg_module *m, const hcg_decl *q, hcg_vec *tags)
     }
     for (size_t i = 0; i < q->tag_tmpls.n; i++) {
         const hcg_template *t = q->tag_tmpls.v[i];
-        add_tag(m, tags, t->src.s, shape_of(m, t));
+        add_tag(m, tags, t->src.s, hcg_check_shape(m, t));
     }
 }
 
@@ -101,7 +75,7 @@ static const char *shared_tag(hcg_module *m, const hcg_decl *e, const hcg_vec *t
 {
     for (size_t i = 0; i < e->inv_tmpls.n; i++) {
         const hcg_template *t = e->inv_tmpls.v[i];
-        const char *s = shape_of(m, t);
+        const char *s = hcg_check_shape(m, t);
         for (size_t k = 0; k < tags->n; k++)
             if (strcmp(s, ((const qtag *)tags->v[k])->shape) == 0) return t->src.s;
     }

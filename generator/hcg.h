@@ -232,6 +232,10 @@ typedef struct hcg_module {
 int hcg_parse(hcg_module *m);
 /* Resolve names and check every rule of the language. Returns errors. */
 int hcg_check(hcg_module *m);
+/* A template's shape: its text with each parameter as "{}", so that
+   "user:{id}" and "user:{user_id}" have one shape (a literal cannot hold a
+   brace). In m's arena. */
+char *hcg_check_shape(hcg_module *m, const hcg_template *t);
 
 /* ------------------------------------------------------------------ SQL */
 
