@@ -245,8 +245,8 @@ static void *worker_main(void *arg)
         const char *tags[] = {group, "all"};
         /* TTL: the default (50 ms), never, or 1 to 4 ms. */
         unsigned t = (unsigned)(r >> 56) % 8;
-        hc_options o = {t < 5 ? HC_TTL_DEFAULT : t == 5 ? HC_TTL_NEVER : 1 + (r >> 44) % 4,
-                        tags, 2};
+        hc_options o = {.ttl_ms = t < 5 ? HC_TTL_DEFAULT : t == 5 ? HC_TTL_NEVER : 1 + (r >> 44) % 4,
+                        .tags = tags, .ntags = 2};
         uint64_t floor = atomic_load(&T.committed[k]);
         unsigned op = (unsigned)(r >> 24) % 100;
         int rc;

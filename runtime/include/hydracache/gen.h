@@ -389,6 +389,16 @@ typedef struct hc_cached {
     size_t      ntags;
     uint64_t    ttl_ms;         /* HC_TTL_DEFAULT, HC_TTL_NEVER or milliseconds */
     int       (*load)(const void *args, void *value, hc_error *err);
+    /* Freshness, as hc_options has it (0: none). */
+    uint64_t    refresh_ms;
+    uint64_t    stale_if_error_ms;
+    unsigned    ttl_jitter_percent;
+    /* A copy of args that a background refresh owns, and its free: text
+       and blob arguments copied too. NULL when the arguments hold the
+       caller's ctx (a policy, a cacheable with `context;`), which nothing
+       can copy: such a declaration refreshes on the calling thread. */
+    void     *(*args_copy)(const void *args);
+    void      (*args_free)(void *args);
 } hc_cached;
 
 /*
@@ -410,6 +420,13 @@ typedef struct hc_cached {
 **      second failure is HC_ECODEC, "cached value for 'KEY' does not
 **      decode".
 **   5. The call is counted for d->decl, once, hit or not (hc_decl_call).
+**   6. With refresh_ms, a hit on an entry older than that that claims its
+**      refresh (hc_get_or_load says when) starts it: on a refresh thread
+**      with a copy of the arguments (args_copy), or else on this thread
+**      once *out holds the value it returns.
+** With stale_if_error_ms, a failed load over an expired entry kept for it
+** returns HC_OK and that value, with err's code HC_OK and its message
+** "stale value served: <the loader's message>".
 ** Returns HC_OK, HC_MISS (a nullable result's "none", cached), or an
 ** error with err filled: HC_ENOTFOUND ("no ENTITY" for a cached absence
 ** of a non-nullable entity-keyed result), the loader's error, HC_ECODEC,
