@@ -182,9 +182,10 @@ static void resolve_type(hcg_module *m, hcg_type *t, bool entity_ok, const char 
 /* A jitter is a share of the TTL it is written on: 1% to 99%. */
 static void check_jitter(hcg_module *m, uint64_t percent, size_t off)
 {
-    if (off && (percent < 1 || percent > 99))
-        hcg_error(m->src, off, "jitter %llu%% is out of range: give 1%% to 99%% of the ttl",
-                  (unsigned long long)percent);
+    if (!off || (percent >= 1 && percent <= 99)) return;
+    size_t n = strspn(m->src->text + off, "0123456789");      /* as written */
+    hcg_error(m->src, off, "jitter %.*s%% is out of range: give 1%% to 99%% of the ttl", (int)n,
+              m->src->text + off);
 }
 
 /* ms as written in the language: the largest unit that divides it. */

@@ -246,6 +246,17 @@ static int shop_user_by_id__load(const void *hc_args, void *hc_out, hc_error *er
     return shop_user_by_id_direct(hc_a->db, hc_a->id, (shop_user *)hc_out, err);
 }
 
+/* A copy of the arguments that a background refresh owns (it outlives the
+   call): one allocation, text and blob arguments after the struct. */
+static void *shop_user_by_id__args_copy(const void *hc_args)
+{
+    const shop_user_by_id__args *hc_a = (const shop_user_by_id__args *)hc_args;
+    shop_user_by_id__args *hc_c = (shop_user_by_id__args *)malloc(sizeof *hc_a);
+    if (!hc_c) return NULL;
+    *hc_c = *hc_a;
+    return hc_c;
+}
+
 /* Its counters on each cache (hc_decl_stats_each), and what hc_cached_call
    needs to know about it. */
 static hc_decl shop_user_by_id__decl = {"shop", "user_by_id", HC_DECL_QUERY, 0};
@@ -254,7 +265,7 @@ static const hc_cached shop_user_by_id__cached = {
     &shop_user__type, HC_CACHED_OPTION | HC_CACHED_NULLABLE,
     shop_user_by_id__key, 31, shop_user_by_id__tags, 2, UINT64_C(60000),
     shop_user_by_id__load,
-    0, 0, 0, NULL, NULL
+    UINT64_C(30000), UINT64_C(600000), 10, shop_user_by_id__args_copy, free
 };
 
 int shop_user_by_id(hc_cache *c, hc_db *db, int64_t id, shop_user *out, hc_error *err)
@@ -561,7 +572,7 @@ static const hc_cached shop_load_user__cached = {
     &shop_user__type, HC_CACHED_OPTION | HC_CACHED_NULLABLE,
     shop_load_user__key, 31, shop_load_user__tags, 2, UINT64_C(600000),
     shop_load_user__load,
-    0, 0, 0, NULL, NULL
+    UINT64_C(300000), 0, 0, NULL, NULL
 };
 
 int shop_load_user(hc_cache *c, int64_t user_id, shop_load_user_loader load, void *ctx, shop_user *out, hc_error *err)
