@@ -562,6 +562,14 @@ static HC_NOINLINE bool claim_refresh(hc__entry *e, uint64_t now)
                                                    memory_order_relaxed, memory_order_relaxed);
 }
 
+/* claim_refresh on the lock-free path, at the time it may read there (see
+   clock_early): out of line, so that a hit on any other entry carries
+   none of it. */
+static HC_NOINLINE bool claim_refresh_rcu(hc_cache *c, hc__entry *e, uint64_t early)
+{
+    return claim_refresh(e, c->clock_ms ? early : coarse_ms());
+}
+
 /*
 ** The lock-free path: find key inside a read-side critical section and, if
 ** its entry is live, run fn on the value where it lies (*rc gets what fn
@@ -588,8 +596,8 @@ HC_INLINE int visit_rcu(hc_cache *c, hc__shard *s, const char *key, size_t klen,
         if (sure) found = ABSENT;
     } else if (live_rcu(c, e, early)) {
         hc__policy_touch(&e->node);
-        if (refresh && hc__entry_is_fresh(e))
-            *refresh = claim_refresh(e, c->clock_ms ? early : coarse_ms());
+        if (refresh && HC_UNLIKELY(hc__entry_is_fresh(e)))
+            *refresh = claim_refresh_rcu(c, e, early);
         *rc = fn(ctx, hc__entry_val(e), e->vlen);
         found = FOUND;
     }

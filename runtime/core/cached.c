@@ -26,13 +26,12 @@
 
 /* ---------------------------------------------------------- decoding */
 
-/* A hit as hc_try_visit reports it: the destination, whether the key
-   held a value at all (a stored absence decodes to HC_MISS too), and
-   whether this hit claimed the entry's refresh. */
+/* A hit as hc_try_visit reports it: the destination, and whether the
+   key held a value at all (a stored absence decodes to HC_MISS too). */
 typedef struct hit {
     const hc_cached *d;
     void *out;
-    bool seen, refresh;
+    bool seen;
 } hit;
 
 /* Decode a stored value over out: an option's 0x00 (alone) is HC_MISS. */
@@ -234,16 +233,15 @@ static HC_NOINLINE int settle(hc_cache *c, const hc_cached *d, const void *args,
     return rc;
 }
 
-int hc_cached_call(hc_cache *c, const hc_cached *d, const void *args, void *out, hc_error *err)
+/*
+** The call after its arguments were checked. refreshing (a constant where
+** it is inlined) says whether the lookup may claim a due refresh: only a
+** declaration with refresh_ms asks, in a copy of this path of its own, so
+** that the others run exactly the plain lookup and test nothing more.
+*/
+HC_INLINE int call(hc_cache *c, const hc_cached *d, const void *args, void *out, hc_error *err,
+                   bool refreshing)
 {
-    hc_error local;
-    if (!err) err = &local;
-    err->code = HC_OK;                      /* hc_error_clear, without the call */
-    err->message[0] = 0;
-    if (!d) return hc_error_set(err, HC_EINVAL, "hc_cached_call: no descriptor");
-    if (!c) return hc_arg_null(err, d->fn, "c");
-    if (!out) return hc_arg_null(err, d->fn, "out");
-
     uint8_t kmem[KEY_STACK];
     hc_buf key = HC_BUF_INIT;
     if (d->key_max && d->key_max <= sizeof kmem) {
@@ -253,17 +251,39 @@ int hc_cached_call(hc_cache *c, const hc_cached *d, const void *args, void *out,
         key.data = kmem;
         key.cap = sizeof kmem;
     }
-    hit h = {d, out, false, false};
+    hit h = {d, out, false};
+    bool claimed = false;
     int rc = d->key(&key, args);
-    if (rc == HC_OK) rc = hc__try_visit(c, (const char *)key.data, key.len, visit, &h, &h.refresh);
+    if (rc == HC_OK)
+        rc = refreshing ? hc__try_visit(c, (const char *)key.data, key.len, visit, &h, &claimed)
+                        : hc_try_visit(c, (const char *)key.data, key.len, visit, &h);
     if (rc == HC_OK) {
         if (d->decl) hc_decl_call(c, d->decl, true);        /* a hit */
     } else {
         rc = settle(c, d, args, out, err, &key, &h, rc);
     }
-    if (h.refresh) refresh(c, d, args, &key);
+    if (claimed) refresh(c, d, args, &key);
     if (key.data != kmem) hc_buf_free(&key);
     return rc;
+}
+
+static HC_NOINLINE int call_refreshing(hc_cache *c, const hc_cached *d, const void *args,
+                                       void *out, hc_error *err)
+{
+    return call(c, d, args, out, err, true);
+}
+
+int hc_cached_call(hc_cache *c, const hc_cached *d, const void *args, void *out, hc_error *err)
+{
+    hc_error local;
+    if (!err) err = &local;
+    err->code = HC_OK;                      /* hc_error_clear, without the call */
+    err->message[0] = 0;
+    if (!d) return hc_error_set(err, HC_EINVAL, "hc_cached_call: no descriptor");
+    if (!c) return hc_arg_null(err, d->fn, "c");
+    if (!out) return hc_arg_null(err, d->fn, "out");
+    if (HC_UNLIKELY(d->refresh_ms)) return call_refreshing(c, d, args, out, err);
+    return call(c, d, args, out, err, false);
 }
 
 /* ------------------------------------------------------- entities */

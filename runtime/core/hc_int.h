@@ -78,10 +78,12 @@
 #  define HC_NOINLINE __attribute__((noinline))
 #  define HC_INLINE   static inline __attribute__((always_inline))
 #  define HC_TLS_IE   __attribute__((tls_model("initial-exec")))
+#  define HC_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
 #  define HC_NOINLINE
 #  define HC_INLINE   static inline
 #  define HC_TLS_IE
+#  define HC_UNLIKELY(x) (x)
 #endif
 
 typedef struct hc__entry  hc__entry;
