@@ -144,8 +144,6 @@ static void run(hc_cache *c, const char *key, size_t klen, uint64_t h, const hc_
     if (rc == HC_OK) {
         hc_error_clear(&err);
         add(&tc->loads);
-        add(&c->refreshes);
-        hc__emit(c, HC_EVENT_REFRESHED, HC_ORIGIN_LOADER, key, klen);
         uint64_t seen = hc__stale_seen;
         (void)hc__store_load(c, key, klen, h, out.data, out.len, opts, f);
         discarded = hc__stale_seen != seen;
@@ -153,8 +151,6 @@ static void run(hc_cache *c, const char *key, size_t klen, uint64_t h, const hc_
         if (err.code == HC_OK) hc_error_set(&err, rc, NULL);
         else err.code = rc;
         add(&tc->load_failures);
-        add(&c->refresh_failures);
-        hc__emit(c, HC_EVENT_REFRESH_FAILED, HC_ORIGIN_LOADER, key, klen);
         /* For the joiners, if any came: what hc_get_or_load would serve. */
         hc_buf_reset(&out);
         if (hc__copy_stale(c, key, klen, h, &out) == HC_OK) {
@@ -168,7 +164,11 @@ static void run(hc_cache *c, const char *key, size_t klen, uint64_t h, const hc_
     release(c, key, klen, h, opts);
     add(&tc->loads_ended);
     hc__flight_finish(c, s, f, stale ? HC_OK : rc, &out, &err, stale);
+    /* Counted once everything it did is done, so that whoever sees the
+       count sees the refreshed entry (or the refresh time put back). */
     if (decl) hc__decl_refreshed(c, decl, rc, ns, discarded);
+    add(rc == HC_OK ? &c->refreshes : &c->refresh_failures);
+    hc__emit(c, rc == HC_OK ? HC_EVENT_REFRESHED : HC_EVENT_REFRESH_FAILED, HC_ORIGIN_LOADER, key, klen);
     hc_buf_free(&out);
 }
 

@@ -647,8 +647,8 @@ typedef enum hc_event_kind {
     HC_EVENT_STALE_LOAD_DISCARDED,  /* a load's result not stored, see hc_get_or_load */
     HC_EVENT_EXPIRED,               /* TTL passed */
     HC_EVENT_EVICTED,               /* removed to respect the capacity */
-    HC_EVENT_REFRESHED,             /* a refresh-ahead load succeeded (its store
-                                       reports stored or stale_load_discarded) */
+    HC_EVENT_REFRESHED,             /* a refresh-ahead load succeeded (after its
+                                       store's stored or stale_load_discarded) */
     HC_EVENT_REFRESH_FAILED,        /* a refresh-ahead load failed */
     HC_EVENT_STALE_SERVED           /* access: a caller got an expired value
                                        because its load failed (stale_if_error_ms) */
