@@ -349,8 +349,9 @@ HC_API int hc_put(hc_cache *c, const char *key, const void *val, size_t len,
 
 /*
 ** Copy the value under key into out (replacing its contents). Returns HC_OK,
-** HC_MISS when there is no live entry (an expired one is removed), HC_ENOMEM
-** when out cannot grow, HC_EINVAL.
+** HC_MISS when there is no live entry (an expired one is removed, unless it
+** is kept for stale_if_error_ms: it is a miss all the same), HC_ENOMEM when
+** out cannot grow, HC_EINVAL. It never starts a refresh (it has no loader).
 */
 HC_API int hc_get(hc_cache *c, const char *key, hc_buf *out);
 
@@ -484,7 +485,8 @@ HC_API uint64_t hc_stats_total_requests(const hc_stats *s);
 
 typedef struct hc_diagnostics {
     hc_stats stats;
-    uint64_t entries;           /* live entries (expired ones are reclaimed first) */
+    uint64_t entries;           /* entries (expired ones are reclaimed first, but for
+                                   those kept for stale_if_error_ms, until it ends) */
     uint64_t weighted_bytes;    /* sum of key + value bytes of the entries */
     uint64_t tags;              /* distinct tags carried by entries */
     uint64_t loads_in_flight;   /* loads running now */

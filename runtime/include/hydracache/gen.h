@@ -275,7 +275,8 @@ HC_API void hc_decl_call(hc_cache *c, hc_decl *d, bool hit);
 /*
 ** For generated code: hc_get_or_load that counts a miss of d, and, when
 ** this call runs the loader, its result, its time and whether the value
-** was discarded as stale. Same arguments and returns as hc_get_or_load.
+** was discarded as stale; and whether it answered with a stale value
+** (stale_served). Same arguments and returns as hc_get_or_load.
 */
 HC_API int hc_decl_get_or_load(hc_cache *c, hc_decl *d, const char *key,
                                const hc_options *opts, hc_load_fn load, void *ctx,
