@@ -434,6 +434,8 @@ demo: all
 	@$(MAKE) --no-print-directory -C examples/shop run
 	@# the shop again, serving its cache over HTTP, seen by hcache-stat (observability)
 	@$(MAKE) --no-print-directory -C examples/shop stat-demo
+	@# the build-time invalidation check refusing a write that forgets a tag
+	@$(MAKE) --no-print-directory -C examples/shop coverage-demo
 	@$(MAKE) --no-print-directory -C examples/quickstart run
 	@$(MAKE) --no-print-directory -C examples/functions run
 
