@@ -133,7 +133,7 @@ TEMPLATES := $(sort $(wildcard templates/*.tmpl))
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 # Suites that exercise threads run under ThreadSanitizer in `make check`.
-TSAN_TESTS := test_singleflight test_stress test_torture test_rcu test_db test_events test_bus
+TSAN_TESTS := test_singleflight test_stress test_torture test_rcu test_db test_events test_bus test_fresh
 
 # The LIRS traces that test_hitratio and the replay table read are in
 # tests/traces (its README says where they come from); HC_TRACES=DIR set by
@@ -434,6 +434,8 @@ demo: all
 	@$(MAKE) --no-print-directory -C examples/shop run
 	@# the shop again, serving its cache over HTTP, seen by hcache-stat (observability)
 	@$(MAKE) --no-print-directory -C examples/shop stat-demo
+	@# the build-time invalidation check refusing a write that forgets a tag
+	@$(MAKE) --no-print-directory -C examples/shop coverage-demo
 	@$(MAKE) --no-print-directory -C examples/quickstart run
 	@$(MAKE) --no-print-directory -C examples/functions run
 

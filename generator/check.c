@@ -177,11 +177,35 @@ static void resolve_type(hcg_module *m, hcg_type *t, bool entity_ok, const char 
     }
 }
 
+/* ------------------------------------------------------------ freshness */
+
+/* A jitter is a share of the TTL it is written on: 1% to 99%. */
+static void check_jitter(hcg_module *m, uint64_t percent, size_t off)
+{
+    if (!off || (percent >= 1 && percent <= 99)) return;
+    size_t n = strspn(m->src->text + off, "0123456789");      /* as written */
+    hcg_error(m->src, off, "jitter %.*s%% is out of range: give 1%% to 99%% of the ttl", (int)n,
+              m->src->text + off);
+}
+
+/* ms as written in the language: the largest unit that divides it. */
+static const char *duration_text(uint64_t ms, char *buf, size_t cap)
+{
+    static const struct { uint64_t ms; const char *unit; } units[] = {
+        {86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}, {1, "ms"},
+    };
+    size_t i = 0;
+    while (ms % units[i].ms) i++;
+    snprintf(buf, cap, "%llu%s", (unsigned long long)(ms / units[i].ms), units[i].unit);
+    return buf;
+}
+
 /* ------------------------------------------------------------- entities */
 
 static void check_entity(hcg_module *m, hcg_entity *e)
 {
     check_c_name(m, e->off, e->name, "entity");
+    check_jitter(m, e->ttl_jitter, e->jitter_off);
     for (size_t i = 0; i < sizeof scalars / sizeof scalars[0]; i++)
         if (strcmp(e->name, scalars[i].name) == 0)
             hcg_error(m->src, e->off, "entity '%s' has the name of a type; rename it", e->name);
@@ -394,6 +418,53 @@ static void check_context(hcg_module *m, hcg_decl *d)
     if (d->kind != HCG_CACHEABLE) not_here(m, d, d->has_context, d->context_off, "context", why[d->kind]);
 }
 
+/*
+** refresh and stale if error: not on an exec (it caches nothing); stale if
+** error not on an infallible cacheable (its loader cannot fail); and a
+** refresh, the declaration's own or the module's default, shorter than the
+** shortest TTL its entries can get (the TTL less its jitter), or they
+** would expire before they are due for one. A TTL left to the cache's
+** default is not known here: the runtime then refreshes only entries whose
+** refresh comes first.
+*/
+static void check_fresh(hcg_module *m, hcg_decl *d)
+{
+    if (d->kind == HCG_EXEC) {
+        not_here(m, d, d->fresh.refresh_ms != 0, d->fresh.refresh_off, "refresh", "an exec caches nothing");
+        not_here(m, d, d->fresh.stale_ms != 0, d->fresh.stale_off, "stale if error",
+                 "an exec caches nothing");
+        return;
+    }
+    check_jitter(m, d->ttl_jitter, d->jitter_off);
+    if (d->infallible && d->fresh.stale_ms)
+        hcg_error(m->src, d->fresh.stale_off,
+                  "'stale if error' has no meaning on infallible cacheable '%s': its loader cannot fail",
+                  d->name);
+    bool own = d->fresh.refresh_ms != 0;
+    uint64_t refresh = own ? d->fresh.refresh_ms : m->fresh.refresh_ms;
+    uint64_t ttl = 0, jitter = 0;
+    if (d->has_ttl) ttl = d->ttl_ms, jitter = d->ttl_jitter;
+    else if (d->entity && d->entity->has_ttl) ttl = d->entity->ttl_ms, jitter = d->entity->ttl_jitter;
+    else if (m->has_ttl) ttl = m->ttl_ms, jitter = m->ttl_jitter;
+    if (!refresh || !ttl || jitter > 99) return;
+    uint64_t shortest = ttl - (ttl / 100 * jitter + ttl % 100 * jitter / 100);
+    if (refresh < shortest) return;
+    char r[32], t[32], sh[32], j[64] = "";
+    if (jitter)
+        snprintf(j, sizeof j, " jitter %llu%%, so as short as %s", (unsigned long long)jitter,
+                 duration_text(shortest, sh, sizeof sh));
+    if (own)
+        hcg_error(m->src, d->fresh.refresh_off,
+                  "refresh %s is not shorter than the ttl of %s '%s' (%s%s): its entries would expire before a refresh",
+                  duration_text(refresh, r, sizeof r), kind_name(d->kind), d->name,
+                  duration_text(ttl, t, sizeof t), j);
+    else
+        hcg_error(m->src, d->off,
+                  "the module's default refresh %s is not shorter than the ttl of %s '%s' (%s%s): give it a shorter 'refresh'",
+                  duration_text(refresh, r, sizeof r), kind_name(d->kind), d->name,
+                  duration_text(ttl, t, sizeof t), j);
+}
+
 static void check_entity_clause(hcg_module *m, hcg_decl *d)
 {
     hcg_entity *e = find_entity(m, d->entity_name);
@@ -530,6 +601,7 @@ static void check_decl(hcg_module *m, hcg_decl *d)
             hcg_vec_push(m->arena, &d->inv_tmpls, t);
         }
         check_stale(m, d);
+        check_fresh(m, d);
         return;
     }
     not_here(m, d, d->has_invalidates, d->invalidates_off, "invalidates", "only an exec invalidates");
@@ -546,6 +618,7 @@ static void check_decl(hcg_module *m, hcg_decl *d)
         split_template(m, d, d->tags.v[i], t, "a tag");
         hcg_vec_push(m->arena, &d->tag_tmpls, t);
     }
+    check_fresh(m, d);
 }
 
 /* ---------------------------------------------------------- uniqueness */
@@ -665,6 +738,7 @@ int hcg_check(hcg_module *m)
         return m->src->nerrors - before;
     }
     check_c_name(m, m->name_off, m->name, "module");
+    check_jitter(m, m->ttl_jitter, m->jitter_off);
     for (size_t i = 0; i < m->entities.n; i++) check_entity(m, m->entities.v[i]);
     for (size_t i = 0; i < m->decls.n; i++) check_decl(m, m->decls.v[i]);
     check_symbols(m);

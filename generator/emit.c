@@ -766,6 +766,8 @@ static void emit_entity(emitter *e, const hcg_entity *en, sb *h, sb *c)
     set(&vs, "collection_c", sb_take(&cc));
     set(&vs, "collection", comment_safe(coll));
     set(&vs, "ttl", ttl_expr(en->has_ttl ? en->ttl_ms : m->ttl_ms, en->has_ttl || m->has_ttl));
+    uint64_t jitter = en->has_ttl ? en->ttl_jitter : m->has_ttl ? m->ttl_jitter : 0;
+    setf(&vs, "ttl_jitter", "%llu", (unsigned long long)jitter);
     if (pk->type.base == HCG_TEXT) {
         setf(&vs, "check_pk", "    if (!%s) return HC_EINVAL;", pk->name);
         setf(&vs, "check_upk", "    if (!u->%s) return HC_EINVAL;", pk->name);
@@ -1202,6 +1204,87 @@ static void args_from(sb *b, const hcg_decl *d)
         sb_printf(b, ", hc_a->%s", ((const hcg_field *)d->params.v[i])->name);
 }
 
+/* A duration as the language writes it, for comments: the largest unit
+   that divides it. */
+static void duration_doc(sb *b, uint64_t ms)
+{
+    static const struct { uint64_t ms; const char *unit; } units[] = {
+        {86400000, "d"}, {3600000, "h"}, {60000, "m"}, {1000, "s"}, {1, "ms"},
+    };
+    size_t i = 0;
+    while (ms % units[i].ms) i++;
+    sb_printf(b, "%llu%s", (unsigned long long)(ms / units[i].ms), units[i].unit);
+}
+
+/*
+** Freshness (LANGUAGE.md, "Freshness"): each clause the declaration's own,
+** else the module's default; the jitter goes with the TTL chosen (its own,
+** its entity's, the module's). The descriptor's refresh, stale and jitter
+** fields, and with a refresh the arguments' copy for a background
+** refresh, which only arguments that hold no caller ctx can have: a
+** policy and a cacheable with `context;` refresh on the calling thread.
+*/
+static void cached_fresh(emitter *e, const hcg_decl *d, vars *vs, const char *F)
+{
+    const hcg_module *m = e->m;
+    uint64_t refresh = d->fresh.refresh_ms ? d->fresh.refresh_ms : m->fresh.refresh_ms;
+    uint64_t stale = d->fresh.stale_ms ? d->fresh.stale_ms : m->fresh.stale_ms;
+    uint64_t jitter = d->has_ttl ? d->ttl_jitter
+                    : d->entity && d->entity->has_ttl ? d->entity->ttl_jitter
+                    : m->has_ttl ? m->ttl_jitter : 0;
+    bool copyable = d->kind == HCG_QUERY || (d->kind == HCG_CACHEABLE && !d->has_context);
+    sb doc = {0};
+    if (jitter) sb_printf(&doc, ", ttl jitter %llu%%", (unsigned long long)jitter);
+    if (refresh) {
+        sb_puts(&doc, ", refresh ");
+        duration_doc(&doc, refresh);
+        sb_puts(&doc, copyable ? " (in the background)" : " (on the calling thread)");
+    }
+    if (stale) {
+        sb_puts(&doc, ", stale if error ");
+        duration_doc(&doc, stale);
+    }
+    set(vs, "fresh_doc", sb_take(&doc));
+    set(vs, "refresh", refresh ? ttl_expr(refresh, true) : xstrdup("0"));
+    set(vs, "stale", stale ? ttl_expr(stale, true) : xstrdup("0"));
+    setf(vs, "jitter", "%llu", (unsigned long long)jitter);
+    if (!refresh || !copyable) {
+        set(vs, "args_copy_fn", xstrdup(""));
+        set(vs, "args_copy", xstrdup("NULL"));
+        set(vs, "args_free", xstrdup("NULL"));
+        return;
+    }
+    /* Text and blob arguments are copied after the struct, in one
+       allocation that free() releases. */
+    sb size = {0}, copy = {0};
+    for (size_t i = 0; i < d->params.n; i++) {
+        const hcg_field *p = d->params.v[i];
+        if (p->type.base == HCG_TEXT) {
+            sb_printf(&size, " + strlen(hc_a->%s) + 1", p->name);
+            sb_printf(&copy, "    hc_c->%s = (const char *)memcpy(hc_at, hc_a->%s, strlen(hc_a->%s) + 1);\n"
+                             "    hc_at += strlen(hc_a->%s) + 1;\n", p->name, p->name, p->name, p->name);
+        } else if (p->type.base == HCG_BLOB) {
+            sb_printf(&size, " + hc_a->%s.len", p->name);
+            sb_printf(&copy, "    hc_c->%s.data = hc_a->%s.len ? (uint8_t *)memcpy(hc_at, hc_a->%s.data, hc_a->%s.len) : NULL;\n"
+                             "    hc_at += hc_a->%s.len;\n", p->name, p->name, p->name, p->name, p->name);
+        }
+    }
+    if (copy.len) {
+        sb at = {0};
+        sb_puts(&at, "    char *hc_at = (char *)(hc_c + 1);\n");
+        sb_add(&at, copy.s, copy.len);
+        free(copy.s);
+        copy = at;
+    } else {
+        sb_puts(&copy, "");
+    }
+    set(vs, "copy_size", sb_take(&size));
+    set(vs, "copy_args", sb_take(&copy));
+    set(vs, "args_copy_fn", expanded(e, "args_copy.c.tmpl", vs));
+    setf(vs, "args_copy", "%s__args_copy", F);
+    set(vs, "args_free", xstrdup("free"));
+}
+
 /*
 ** What every query, policy and cacheable has (cached.c.tmpl): the
 ** arguments struct, the key and tags builders, the descriptor and the
@@ -1309,6 +1392,7 @@ static void cached_common(emitter *e, const hcg_decl *d, vars *vs, const char *e
     bool has_ttl = d->has_ttl || (d->entity && d->entity->has_ttl) || m->has_ttl;
     uint64_t ttl = d->has_ttl ? d->ttl_ms : d->entity && d->entity->has_ttl ? d->entity->ttl_ms : m->ttl_ms;
     set(vs, "ttl", ttl_expr(ttl, has_ttl));
+    cached_fresh(e, d, vs, F);
     free(prefix);
 
     /* ---- the descriptor */

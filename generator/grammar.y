@@ -67,6 +67,18 @@ static void set_str(hcg_module *m, hcg_str *dst, hcg_token kw, hcg_token s, cons
 {
     if (once(m, dst->s != NULL, kw, what)) *dst = str_of(s);
 }
+
+/* refresh D; and stale if error D; (a declaration's, or the module's
+   defaults, what naming them). */
+static void set_refresh(hcg_module *m, hcg_fresh *f, hcg_token kw, hcg_token d, const char *what)
+{
+    if (once(m, f->refresh_ms != 0, kw, what)) { f->refresh_ms = d.ms; f->refresh_off = kw.off; }
+}
+
+static void set_stale(hcg_module *m, hcg_fresh *f, hcg_token kw, hcg_token d, const char *what)
+{
+    if (once(m, f->stale_ms != 0, kw, what)) { f->stale_ms = d.ms; f->stale_off = kw.off; }
+}
 }
 
 /* A syntax error: parse.c works out what would have fitted by asking
@@ -118,6 +130,46 @@ item ::= DEFAULT(K) TTL DURATION(D) SEMI. {
         m->has_ttl = true; m->ttl_ms = D.ms; m->ttl_off = D.off;
     }
 }
+/* ------------------------------------------------ freshness (issue 22) */
+/* ttl D jitter P%; refresh D; stale if error D; on declarations and as
+   the module's defaults; jitter on an entity's ttl too. Kept together so
+   that grammars adding clauses of their own merge without a conflict. */
+item ::= DEFAULT(K) TTL DURATION(D) JITTER PERCENT(P) SEMI. {
+    if (once(m, m->has_ttl, K, "default ttl")) {
+        m->has_ttl = true; m->ttl_ms = D.ms; m->ttl_off = D.off;
+        m->ttl_jitter = P.ms; m->jitter_off = P.off;
+    }
+}
+item ::= DEFAULT(K) REFRESH DURATION(D) SEMI. {
+    set_refresh(m, &m->fresh, K, D, "default refresh");
+}
+item ::= DEFAULT(K) STALE IF ERROR DURATION(D) SEMI. {
+    set_stale(m, &m->fresh, K, D, "default stale if error");
+}
+ent_body(A) ::= ent_body(B) TTL(K) DURATION(D) JITTER PERCENT(P) SEMI. {
+    A = B;
+    if (once(m, A->has_ttl, K, "ttl")) {
+        A->has_ttl = true; A->ttl_ms = D.ms; A->ttl_off = D.off;
+        A->ttl_jitter = P.ms; A->jitter_off = P.off;
+    }
+}
+clauses(A) ::= clauses(B) TTL(K) DURATION(D) JITTER PERCENT(P) SEMI. {
+    A = B;
+    if (once(m, A->has_ttl, K, "ttl")) {
+        A->has_ttl = true; A->ttl_ms = D.ms; A->ttl_off = D.off;
+        A->ttl_jitter = P.ms; A->jitter_off = P.off;
+    }
+}
+clauses(A) ::= clauses(B) REFRESH(K) DURATION(D) SEMI. {
+    A = B; set_refresh(m, &A->fresh, K, D, "refresh");
+}
+clauses(A) ::= clauses(B) STALE(K) IF ERROR DURATION(D) SEMI. {
+    A = B; set_stale(m, &A->fresh, K, D, "stale if error");
+}
+ident(A) ::= REFRESH(T). { A = T; }
+ident(A) ::= IF(T). { A = T; }
+ident(A) ::= ERROR(T). { A = T; }
+ident(A) ::= JITTER(T). { A = T; }
 item ::= ENTITY ident(N) LBRACE ent_body(E) RBRACE. {
     E->name = ident_of(m, N);
     E->off = N.off;

@@ -71,7 +71,7 @@ typedef struct hcg_token {
     int    code;             /* a TK_ constant from grammar.h; 0 at the end */
     size_t off, len;         /* where it is in the source */
     char  *str;              /* STRING: the decoded text (arena) */
-    uint64_t ms;             /* DURATION: milliseconds */
+    uint64_t ms;             /* DURATION: milliseconds; PERCENT: the number */
 } hcg_token;
 
 typedef struct hcg_lexer {
@@ -126,11 +126,23 @@ struct hcg_entity {
     bool has_ttl;
     uint64_t ttl_ms;
     size_t ttl_off;
+    uint64_t ttl_jitter;             /* ttl ... jitter N%: N, 0 without */
+    size_t jitter_off;
     hcg_vec fields;                  /* hcg_field * */
     hcg_field *primary;              /* set by check */
 };
 
 typedef enum hcg_kind { HCG_QUERY, HCG_EXEC, HCG_POLICY, HCG_CACHEABLE } hcg_kind;
+
+/* The freshness clauses, of a declaration or the module's defaults: a
+   duration is never 0, so 0 says the clause was not written; each *_off
+   is where it was. */
+typedef struct hcg_fresh {
+    uint64_t refresh_ms;             /* refresh 30s; */
+    size_t refresh_off;
+    uint64_t stale_ms;               /* stale if error 10m; */
+    size_t stale_off;
+} hcg_fresh;
 
 typedef enum hcg_dialect { HCG_SQLITE, HCG_POSTGRES } hcg_dialect;
 #define HCG_DIALECTS 2
@@ -179,6 +191,9 @@ typedef struct hcg_decl {
     bool has_ttl;
     uint64_t ttl_ms;
     size_t ttl_off;
+    uint64_t ttl_jitter;             /* ttl ... jitter N%: N, 0 without */
+    size_t jitter_off;
+    hcg_fresh fresh;                 /* refresh ...; stale if error ...; */
     const char *entity_name;         /* entity user(id) */
     size_t entity_off;
     hcg_vec entity_args;             /* hcg_str * (parameter names) */
@@ -213,6 +228,9 @@ typedef struct hcg_module {
     bool has_ttl;
     uint64_t ttl_ms;
     size_t ttl_off;
+    uint64_t ttl_jitter;             /* default ttl ... jitter N%; */
+    size_t jitter_off;
+    hcg_fresh fresh;                 /* default refresh ...; default stale if error ...; */
     hcg_vec entities;                /* hcg_entity * */
     hcg_vec decls;                   /* hcg_decl * */
     bool stop;                       /* a syntax error: feed no more tokens */

@@ -5,7 +5,8 @@
 ** byte is the sentinel that ends every rule; a NUL before it is an error.
 ** Each keyword has its own token (grammar.y lets them stand as names too).
 ** Strings are decoded here (escapes \" \\ \n \t \r); durations are turned
-** into milliseconds here, so the parser only sees finished values.
+** into milliseconds and percentages into numbers here, so the parser only
+** sees finished values.
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +88,16 @@ static bool decode_duration(hcg_lexer *lx, const unsigned char *s, const unsigne
     return true;
 }
 
+/* A percentage: digits then '%'. Its range is check.c's business (it says
+   what the number is for); here only a number too long to mean anything
+   is capped, so that check.c reports it as out of range. */
+static uint64_t decode_percent(const unsigned char *s, const unsigned char *e)
+{
+    uint64_t n = 0;
+    for (; s < e && *s >= '0' && *s <= '9'; s++) n = n < 100000 ? n * 10 + (uint64_t)(*s - '0') : n;
+    return n;
+}
+
 int hcg_lex(hcg_lexer *lx, hcg_token *t)
 {
     const unsigned char *YYMARKER, *start;
@@ -137,6 +148,11 @@ int hcg_lex(hcg_lexer *lx, hcg_token *t)
             hcg_error(lx->src, t->off, "unterminated string: '\"' without a closing '\"' on its line");
             return t->code = -1;
         }
+        [0-9]+ "%" {
+            lx->cur = YYCURSOR;
+            t->ms = decode_percent(start, YYCURSOR - 1);
+            RET(TK_PERCENT);
+        }
         [0-9]+ [a-zA-Z0-9_]* {
             lx->cur = YYCURSOR;
             if (!decode_duration(lx, start, YYCURSOR, &t->ms)) t->ms = 1;  /* reported */
@@ -164,6 +180,10 @@ int hcg_lex(hcg_lexer *lx, hcg_token *t)
         "stale"       { lx->cur = YYCURSOR; RET(TK_STALE); }
         "until"       { lx->cur = YYCURSOR; RET(TK_UNTIL); }
         "context"     { lx->cur = YYCURSOR; RET(TK_CONTEXT); }   /* the context clause */
+        "refresh"     { lx->cur = YYCURSOR; RET(TK_REFRESH); }   /* freshness clauses */
+        "if"          { lx->cur = YYCURSOR; RET(TK_IF); }
+        "error"       { lx->cur = YYCURSOR; RET(TK_ERROR); }
+        "jitter"      { lx->cur = YYCURSOR; RET(TK_JITTER); }
         id            { lx->cur = YYCURSOR; RET(TK_IDENT); }
         "->"          { lx->cur = YYCURSOR; RET(TK_ARROW); }
         ";"           { lx->cur = YYCURSOR; RET(TK_SEMI); }
@@ -219,6 +239,11 @@ const char *hcg_token_name(int code)
     case TK_STALE:       return "'stale'";
     case TK_UNTIL:       return "'until'";
     case TK_CONTEXT:     return "'context'";
+    case TK_REFRESH:     return "'refresh'";
+    case TK_IF:          return "'if'";
+    case TK_ERROR:       return "'error'";
+    case TK_JITTER:      return "'jitter'";
+    case TK_PERCENT:     return "a percentage";
     case TK_IDENT:       return "a name";
     case TK_STRING:      return "a string";
     case TK_DURATION:    return "a duration";

@@ -278,7 +278,7 @@ static void *race_thread(void *arg)
 {
     race *r = arg;
     const char *tags[] = {r->tag};
-    hc_options o = {HC_TTL_DEFAULT, tags, 1};
+    hc_options o = {.ttl_ms = HC_TTL_DEFAULT, .tags = tags, .ntags = 1};
     hc_buf v = HC_BUF_INIT;
     hc_error err;
     r->rc = hc_get_or_load(r->c, r->key, &o, race_loader, r, &v, &err);
@@ -641,7 +641,7 @@ json_t *sb_listeners_run(sb_flow *f, const json_t *args, sb_err *e)
     }
     /* One flow of operations, each kind of event at least once. */
     const char *tags[] = {"listeners"};
-    hc_options o = {HC_TTL_DEFAULT, tags, 1};
+    hc_options o = {.ttl_ms = HC_TTL_DEFAULT, .tags = tags, .ntags = 1};
     hc_buf v = HC_BUF_INIT;
     hc_put(c, "listeners:a", "1", 1, &o);
     hc_get(c, "listeners:a", &v);
@@ -736,7 +736,7 @@ static json_t *bus_checks(sb_flow *f, const char *transport, hc_bus *bus_a, hc_b
         return NULL;
     }
     const char *tags[] = {"distributed-tag"};
-    hc_options o = {HC_TTL_DEFAULT, tags, 1};
+    hc_options o = {.ttl_ms = HC_TTL_DEFAULT, .tags = tags, .ntags = 1};
     json_t *checks = json_array();
     bool all = true;
     struct { const char *check, *key; hc_event_kind kind; } plan[] = {

@@ -72,7 +72,7 @@ static void *bench_thread(void *arg)
     worker *w = arg;
     bench *b = w->b;
     hc_buf v = HC_BUF_INIT;
-    hc_options o = {b->ttl_ms, NULL, 0};
+    hc_options o = {.ttl_ms = b->ttl_ms, .tags = NULL, .ntags = 0};
     char key[32];
     for (size_t i = 0; i < w->ops; i++) {
         snprintf(key, sizeof key, "bench:%zu", draw(b, &w->seed));

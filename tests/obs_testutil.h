@@ -280,6 +280,25 @@ static inline int load_stale(void *ctx, hc_buf *out, hc_error *err)
     return hc_buf_set(out, "stale", 5);
 }
 
+/* Fails once busy_gate opens: a refresh that a test holds while it
+   queues another behind it. Its ctx is NULL, so that it refreshes on a
+   refresh thread without a copy. */
+static test_gate busy_gate;
+static inline int load_gated_fail(void *ctx, hc_buf *out, hc_error *err)
+{
+    (void)ctx;
+    (void)out;
+    test_gate_wait(&busy_gate);
+    return hc_error_set(err, HC_ELOAD, "gated no");
+}
+
+static inline bool busy_refreshed(void *arg)
+{
+    hc_stats s;
+    hc_stats_get(arg, &s);
+    return s.refreshes > 0 && s.refresh_failures > 0;
+}
+
 typedef struct slow_load {
     hc_cache *c;
     test_gate gate;
@@ -319,11 +338,12 @@ static hc_decl busy_decl_a OBS_UNUSED = {"busy", "user_by_id", HC_DECL_QUERY, 0}
 static hc_decl busy_decl_b OBS_UNUSED = {"busy", "score", HC_DECL_POLICY, 0};
 
 /*
-** Give c (on the fake bus f, with clock tc, max_entries 4 and an event
-** buffer of 2) something in every counter it can have: hits, misses,
-** loads and failures, a single-flight join, a stale discard, inserts,
-** invalidations, evictions, expirations, events and a lagging subscriber,
-** bus traffic and bus trouble, and two declarations.
+** Give c (on the fake bus f, with clock tc, max_entries 4, an event
+** buffer of 2 and a refresh queue of 1) something in every counter it can
+** have: refreshes, a failed one and a dropped one, a stale value served,
+** hits, misses, loads and failures, a single-flight join, a stale
+** discard, inserts, invalidations, evictions, expirations, events and a
+** lagging subscriber, bus traffic and bus trouble, and two declarations.
 */
 static inline void make_busy(hc_cache *c, fake_bus *f, test_clock *tc)
 {
@@ -331,8 +351,27 @@ static inline void make_busy(hc_cache *c, fake_bus *f, test_clock *tc)
     hc_error err;
     hc_subscription *sub;
     assert_int_equal(hc_subscribe(c, NULL, &sub), HC_OK);
+
+    /* Freshness first, while the 4 places are free: R1's refresh holds the
+       refresh thread, R2's waits in the queue, R3's finds it full; X,
+       expired, stands in for its failed load. */
+    hc_options due = {.refresh_ms = 5}, keep = {.ttl_ms = 10, .stale_if_error_ms = 100000};
+    assert_int_equal(hc_put(c, "R1", "v", 1, &due), HC_OK);
+    assert_int_equal(hc_put(c, "R2", "v", 1, &due), HC_OK);
+    assert_int_equal(hc_put(c, "R3", "v", 1, &due), HC_OK);
+    assert_int_equal(hc_put(c, "X", "v", 1, &keep), HC_OK);
+    test_clock_advance(tc, 20);
+    test_gate_init(&busy_gate);
+    assert_int_equal(hc_get_or_load(c, "R1", &due, load_gated_fail, NULL, &v, &err), HC_OK);
+    test_gate_await_arrivals(&busy_gate, 1);
+    assert_int_equal(hc_get_or_load(c, "R2", &due, load_ok, NULL, &v, &err), HC_OK);
+    assert_int_equal(hc_get_or_load(c, "R3", &due, load_ok, NULL, &v, &err), HC_OK);
+    assert_int_equal(hc_get_or_load(c, "X", NULL, load_fail, NULL, &v, &err), HC_OK);
+    test_gate_open(&busy_gate);
+    if (!test_wait_until(busy_refreshed, c)) fail_msg("the refreshes never ran");
     const char *tags[] = {"t"};
-    hc_options with_tag = {HC_TTL_DEFAULT, tags, 1}, short_ttl = {10, NULL, 0};
+    hc_options with_tag = {.ttl_ms = HC_TTL_DEFAULT, .tags = tags, .ntags = 1},
+               short_ttl = {.ttl_ms = 10};
     for (int i = 0; i < 6; i++) {                       /* 6 inserts into 4 places */
         char k[16];
         snprintf(k, sizeof k, "k%d", i);
@@ -397,6 +436,7 @@ static inline hc_cache *busy_open(const char *name, hc_bus *bus, test_clock *tc)
     cfg.name = name;
     cfg.max_entries = 4;
     cfg.event_buffer = 2;
+    cfg.refresh_queue = 1;
     cfg.bus = bus;
     cfg.clock_ms = test_clock_ms;
     cfg.clock_ctx = tc;

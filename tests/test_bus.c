@@ -77,7 +77,7 @@ static hc_cache *open_on(hc_bus *bus, const char *name, const char *node)
 static void put(hc_cache *c, const char *key, const char *tag)
 {
     const char *tags[1] = {tag};
-    hc_options o = {HC_TTL_DEFAULT, tags, tag ? 1 : 0};
+    hc_options o = {.ttl_ms = HC_TTL_DEFAULT, .tags = tags, .ntags = tag ? 1 : 0};
     assert_int_equal(hc_put(c, key, "v", 1, &o), HC_OK);
 }
 
@@ -806,7 +806,7 @@ static int child_main(const char *info, const char *chan)
     hc_cache *c;
     if (hc_cache_open(&c, &cfg) != HC_OK) return 1;
     const char *t1[] = {"t1"};
-    hc_options o = {HC_TTL_NEVER, t1, 1};
+    hc_options o = {.ttl_ms = HC_TTL_NEVER, .tags = t1, .ntags = 1};
     hc_put(c, "k1", "1", 1, &o);
     hc_put(c, "k2", "2", 1, NULL);
     hc_put(c, "k3", "3", 1, NULL);

@@ -56,7 +56,7 @@ static void test_bad_arguments(void **state)
     assert_int_equal(hc_get(c, "k", NULL), HC_EINVAL);
     assert_int_equal(hc_remove(c, NULL), HC_EINVAL);
     assert_int_equal(hc_invalidate_tag(c, NULL, NULL), HC_EINVAL);
-    hc_options o = {0, NULL, 2};
+    hc_options o = {.ttl_ms = 0, .tags = NULL, .ntags = 2};
     assert_int_equal(hc_put(c, "k", "v", 1, &o), HC_EINVAL);
     const char *nulltag[1] = {NULL};
     o.tags = nulltag;
@@ -105,9 +105,10 @@ static void test_bad_options(void **state)
         many[i] = names[i];
     }
     const hc_options bad[] = {
-        {0, NULL, 1},           /* tags missing */
-        {0, nulltag, 2},        /* a tag name missing */
-        {0, many, 256},         /* more than 255 tags */
+        {.ntags = 1},                           /* tags missing */
+        {.tags = nulltag, .ntags = 2},          /* a tag name missing */
+        {.tags = many, .ntags = 256},           /* more than 255 tags */
+        {.ttl_jitter_percent = 100},            /* a TTL that could be 0 */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(hc_put(c, "k", "v", 1, &bad[i]), HC_EINVAL);
@@ -125,7 +126,7 @@ static void test_bad_options(void **state)
     assert_int_equal(d.loads_in_flight, 0);
     assert_int_equal(d.tags, 0);
     /* No tags with a NULL array is fine. */
-    hc_options none = {0, NULL, 0};
+    hc_options none = {.ttl_ms = 0, .tags = NULL, .ntags = 0};
     assert_int_equal(hc_get_or_load(c, "k", &none, load_never, &calls, &b, &err), HC_OK);
     assert_int_equal(calls, 1);
     hc_buf_free(&b);
@@ -190,7 +191,8 @@ static void test_tags(void **state)
     const char *t_user1[] = {"user:1", "users"};
     const char *t_user2[] = {"user:2", "users", "users"};   /* duplicate tag */
     const char *t_team[] = {"team:7"};
-    hc_options o1 = {0, t_user1, 2}, o2 = {0, t_user2, 3}, o3 = {0, t_team, 1};
+    hc_options o1 = {.tags = t_user1, .ntags = 2}, o2 = {.tags = t_user2, .ntags = 3},
+               o3 = {.tags = t_team, .ntags = 1};
     test_put_str(c, "u1", "alice", &o1);
     test_put_str(c, "u2", "bob", &o2);
     test_put_str(c, "team", "seven", &o3);
@@ -235,7 +237,7 @@ static void test_eviction_of_last_tag_member(void **state)
     (void)state;
     hc_cache *c = test_open(1, NULL);
     const char *tags[] = {"shared", "other"};
-    hc_options o = {0, tags, 2};
+    hc_options o = {.ttl_ms = 0, .tags = tags, .ntags = 2};
     char key[32];
     for (int i = 0; i < 200; i++) {
         snprintf(key, sizeof key, "k%d", i);
@@ -257,7 +259,7 @@ static void test_flush(void **state)
     hc_cache *c = test_open(1000, NULL);
     hc_buf b = HC_BUF_INIT;
     const char *t[] = {"t"};
-    hc_options o = {0, t, 1};
+    hc_options o = {.ttl_ms = 0, .tags = t, .ntags = 1};
     char key[32];
     for (int i = 0; i < 500; i++) {
         snprintf(key, sizeof key, "k%d", i);
@@ -297,7 +299,7 @@ static void test_ttl(void **state)
     assert_int_equal(hc_cache_open(&c, &cfg), HC_OK);
     hc_buf b = HC_BUF_INIT;
 
-    hc_options short_ttl = {50, NULL, 0}, never = {HC_TTL_NEVER, NULL, 0};
+    hc_options short_ttl = {.ttl_ms = 50}, never = {.ttl_ms = HC_TTL_NEVER};
     test_put_str(c, "default", "d", NULL);
     test_put_str(c, "short", "s", &short_ttl);
     test_put_str(c, "never", "n", &never);
@@ -329,7 +331,7 @@ static void test_ttl(void **state)
                                     68719476737ull * 3};
     char key[32];
     for (size_t i = 0; i < sizeof ttls / sizeof *ttls; i++) {
-        hc_options o = {ttls[i], NULL, 0};
+        hc_options o = {.ttl_ms = ttls[i], .tags = NULL, .ntags = 0};
         snprintf(key, sizeof key, "ttl%zu", i);
         test_put_str(c, key, "x", &o);
     }
@@ -366,7 +368,8 @@ static void test_deadline_and_never_mixed(void **state)
         for (int i = 0; i < 200; i++) {
             /* Round 0: odd keys expire; round 1 swaps, replacing entries of
                one kind by the other. */
-            hc_options o = {(i + round) % 2 ? 50 : HC_TTL_NEVER, i % 2 ? NULL : t, i % 2 ? 0 : 1};
+            hc_options o = {.ttl_ms = (i + round) % 2 ? 50 : HC_TTL_NEVER,
+                            .tags = i % 2 ? NULL : t, .ntags = i % 2 ? 0 : 1};
             snprintf(key, sizeof key, "k%d", i % 100);
             snprintf(val, sizeof val, "v%d.%d", i, round);
             test_put_str(c, key, val, &o);
@@ -405,13 +408,13 @@ static void test_deadline_and_never_mixed(void **state)
     /* A flush resets the wheel; entries with deadlines put after it still
        expire, and those without stay. */
     for (int i = 0; i < 20; i++) {
-        hc_options o = {i % 2 ? 10 : HC_TTL_NEVER, NULL, 0};
+        hc_options o = {.ttl_ms = i % 2 ? 10 : HC_TTL_NEVER, .tags = NULL, .ntags = 0};
         snprintf(key, sizeof key, "f%d", i);
         test_put_str(c, key, "x", &o);
     }
     assert_int_equal(hc_flush(c), HC_OK);
     for (int i = 0; i < 20; i++) {
-        hc_options o = {i % 2 ? 10 : HC_TTL_NEVER, NULL, 0};
+        hc_options o = {.ttl_ms = i % 2 ? 10 : HC_TTL_NEVER, .tags = NULL, .ntags = 0};
         snprintf(key, sizeof key, "g%d", i);
         test_put_str(c, key, "y", &o);
     }
@@ -442,7 +445,7 @@ static void test_real_clock_never_returns_expired(void **state)
     assert_int_equal(hc_cache_open(&c, NULL), HC_OK);
     hc_buf b = HC_BUF_INIT;
     for (uint64_t ttl = 1; ttl <= 41; ttl += 8) {
-        hc_options o = {ttl, NULL, 0};
+        hc_options o = {.ttl_ms = ttl, .tags = NULL, .ntags = 0};
         test_put_str(c, "k", "v", &o);
         uint64_t deadline = real_ms() + ttl;    /* at or after the entry's */
         for (;;) {
@@ -467,7 +470,7 @@ static void test_expired_do_not_hold_capacity(void **state)
     (void)state;
     test_clock tc = {5};
     hc_cache *c = test_open(100, &tc);
-    hc_options o = {10, NULL, 0};
+    hc_options o = {.ttl_ms = 10, .tags = NULL, .ntags = 0};
     char key[32];
     for (int i = 0; i < 100; i++) {
         snprintf(key, sizeof key, "old%d", i);
@@ -585,7 +588,7 @@ static void test_max_entry_bytes(void **state)
         snprintf(names[i], sizeof names[i], "t%d", i);
         tags[i] = names[i];
     }
-    hc_options o = {0, tags, 256};
+    hc_options o = {.ttl_ms = 0, .tags = tags, .ntags = 256};
     assert_int_equal(hc_put(c, "tagged", "v", 1, &o), HC_EINVAL);
     o.ntags = 255;
     assert_int_equal(hc_put(c, "tagged", "v", 1, &o), HC_OK);

@@ -656,6 +656,162 @@ static void test_cacheable_infallible(void **state)
     hc_cache_close(c);
 }
 
+/* ---------------------------------------------------------- freshness */
+
+/* cg_quote's loader: "<symbol>#<n>/<salt bytes>", n counting calls; it
+   waits at quote_gate when one is set, and fails with quote_fail. */
+static atomic_int quote_calls, quote_fail;
+static test_gate *quote_gate;
+
+int cg_quote_load(const char *symbol, hc_bytes salt, char **out, hc_error *err)
+{
+    int n = atomic_fetch_add(&quote_calls, 1) + 1;
+    if (quote_gate) test_gate_wait(quote_gate);
+    int fail = atomic_load(&quote_fail);
+    if (fail) return hc_error_set(err, fail, "exchange closed");
+    char v[128];
+    snprintf(v, sizeof v, "%s#%d/%zu", symbol, n, salt.len);
+    *out = strdup(v);
+    return *out ? HC_OK : HC_ENOMEM;
+}
+
+static bool quote_refreshed(void *arg)
+{
+    hc_stats s;
+    hc_stats_get(arg, &s);
+    return s.refreshes >= 1;
+}
+
+/*
+** A generated cacheable with refresh, stale if error and jitter: a hit
+** past the refresh time returns the value it found at once while its
+** refresh waits at a gate on the refresh thread, with its own copy of the
+** arguments (the caller's are freed meanwhile); a failed load past the
+** TTL returns the old value, counted per declaration.
+*/
+static void test_fresh_cacheable(void **state)
+{
+    (void)state;
+    test_clock tc = {0};
+    hc_config cfg;
+    hc_config_init(&cfg);
+    cfg.clock_ms = test_clock_ms;
+    cfg.clock_ctx = &tc;
+    hc_cache *c;
+    assert_int_equal(hc_cache_open(&c, &cfg), HC_OK);
+    atomic_store(&quote_calls, 0);
+    atomic_store(&quote_fail, 0);
+    char *sym = strdup("ACME");
+    uint8_t *salt = malloc(3);
+    memcpy(salt, "abc", 3);
+    char *q = NULL;
+    hc_error err;
+    assert_int_equal(cg_quote(c, sym, (hc_bytes){salt, 3}, &q, &err), HC_OK);
+    assert_string_equal(q, "ACME#1/3");
+
+    test_gate g;
+    test_gate_init(&g);
+    quote_gate = &g;
+    test_clock_advance(&tc, 2000);
+    assert_int_equal(cg_quote(c, sym, (hc_bytes){salt, 3}, &q, &err), HC_OK);
+    assert_string_equal(q, "ACME#1/3");                 /* served; the refresh waits */
+    test_gate_await_arrivals(&g, 1);
+    /* The caller's arguments go away: the refresh has its own. */
+    memset(sym, 'X', 4);
+    free(sym);
+    memset(salt, 0, 3);
+    free(salt);
+    assert_int_equal(cg_quote(c, "ACME", (hc_bytes){(uint8_t *)"abc", 3}, &q, &err), HC_OK);
+    assert_string_equal(q, "ACME#1/3");
+    test_gate_open(&g);
+    if (!test_wait_until(quote_refreshed, c)) fail_msg("the refresh never ran");
+    quote_gate = NULL;
+    assert_int_equal(cg_quote(c, "ACME", (hc_bytes){(uint8_t *)"abc", 3}, &q, &err), HC_OK);
+    assert_string_equal(q, "ACME#2/3");
+    assert_int_equal(atomic_load(&quote_calls), 2);
+
+    /* Past its TTL (at most 10 s after the refresh), the exchange down. */
+    test_clock_advance(&tc, 10000);
+    atomic_store(&quote_fail, HC_ECONN);
+    assert_int_equal(cg_quote(c, "ACME", (hc_bytes){(uint8_t *)"abc", 3}, &q, &err), HC_OK);
+    assert_string_equal(q, "ACME#2/3");
+    assert_int_equal(err.code, HC_OK);
+    assert_string_equal(err.message, "stale value served: exchange closed");
+    hc_decl_stats ds;
+    assert_int_equal(hc_decl_stats_get(c, "cg", "quote", &ds), HC_OK);
+    assert_int_equal(ds.refreshes, 1);
+    assert_int_equal(ds.refresh_failures, 0);
+    assert_int_equal(ds.stale_served, 1);
+    assert_int_equal(ds.loads, 2);
+    assert_int_equal(ds.load_failures, 1);
+    /* An invalidation takes the old value away for good. */
+    assert_int_equal(hc_invalidate_tag(c, "quotes", NULL), HC_OK);
+    assert_int_equal(cg_quote(c, "ACME", (hc_bytes){(uint8_t *)"abc", 3}, &q, &err), HC_ECONN);
+    assert_string_equal(err.message, "exchange closed");
+    free(q);
+    test_gate_destroy(&g);
+    hc_cache_close(c);
+}
+
+static int rate_loader(void *ctx, const char *pair, double *out, hc_error *err)
+{
+    (void)pair;
+    (void)err;
+    int *calls = ctx;
+    *out = 1.0 + ++*calls;
+    return HC_OK;
+}
+
+/* A policy's refresh runs on the calling thread, with the caller's ctx,
+   after the value it returns was read. */
+static void test_fresh_policy_inline(void **state)
+{
+    (void)state;
+    test_clock tc = {0};
+    hc_config cfg;
+    hc_config_init(&cfg);
+    cfg.clock_ms = test_clock_ms;
+    cfg.clock_ctx = &tc;
+    hc_cache *c;
+    assert_int_equal(hc_cache_open(&c, &cfg), HC_OK);
+    int calls = 0;
+    double r = 0;
+    hc_error err;
+    assert_int_equal(cg_rate(c, "EURUSD", rate_loader, &calls, &r, &err), HC_OK);
+    assert_true(r == 2.0);
+    test_clock_advance(&tc, 2000);
+    assert_int_equal(cg_rate(c, "EURUSD", rate_loader, &calls, &r, &err), HC_OK);
+    assert_true(r == 2.0);                              /* the value found */
+    assert_int_equal(calls, 2);                         /* refreshed before returning */
+    assert_int_equal(cg_rate(c, "EURUSD", rate_loader, &calls, &r, &err), HC_OK);
+    assert_true(r == 3.0);
+    hc_decl_stats ds;
+    assert_int_equal(hc_decl_stats_get(c, "cg", "rate", &ds), HC_OK);
+    assert_int_equal(ds.refreshes, 1);
+    hc_cache_close(c);
+}
+
+/* Contextual keywords of the freshness clauses are names elsewhere. */
+static void test_fresh_names(void **state)
+{
+    (void)state;
+    cg_fresh_names n = {0};
+    n.refresh = 7;
+    n.error = true;
+    n.jitter = 0.5;
+    n.ttl = 3;
+    n.stale = strdup("s");
+    hc_buf b = HC_BUF_INIT;
+    assert_int_equal(cg_fresh_names_encode(&n, &b), HC_OK);
+    cg_fresh_names back = {0};
+    assert_int_equal(cg_fresh_names_decode(&back, b.data, b.len), HC_OK);
+    assert_int_equal(back.refresh, 7);
+    assert_string_equal(back.stale, "s");
+    cg_fresh_names_clear(&n);
+    cg_fresh_names_clear(&back);
+    hc_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -671,6 +827,9 @@ int main(void)
         cmocka_unit_test(test_cacheable_infallible),
         cmocka_unit_test(test_cacheable_context),
         cmocka_unit_test(test_argument_messages),
+        cmocka_unit_test(test_fresh_cacheable),
+        cmocka_unit_test(test_fresh_policy_inline),
+        cmocka_unit_test(test_fresh_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -754,6 +754,62 @@ static void test_bad_arguments(void **state)
     assert_string_equal(err.message, "dao_label: argument 'out' is NULL");
 }
 
+/* ------------------------------------------------------------ freshness */
+
+static bool refreshed(void *arg)
+{
+    hc_stats s;
+    hc_stats_get(arg, &s);
+    return s.refreshes >= 1;
+}
+
+/*
+** A query with refresh and stale if error on a cache with an injected
+** clock: a write behind the cache's back shows once the refresh, run on
+** the refresh thread with the same hc_db, has replaced the entry; the
+** caller that started it got the old value at once. Past the TTL, with
+** the statement failing (its column renamed), the last value stands in.
+*/
+static void test_refresh_and_stale(void **state)
+{
+    fx *f = ready(state);
+    hc_cache_close(f->c);
+    test_clock tc = {0};
+    hc_config cfg;
+    hc_config_init(&cfg);
+    cfg.clock_ms = test_clock_ms;
+    cfg.clock_ctx = &tc;
+    assert_int_equal(hc_cache_open(&f->c, &cfg), HC_OK);
+    double v = 0;
+    hc_error err;
+    assert_int_equal(dao_user_score(f->c, f->db, 1, &v, &err), HC_OK);
+    assert_true(v == 9.5);
+    raw(f, "UPDATE users SET score = 1.25 WHERE id = 1");
+    test_clock_advance(&tc, 60000);
+    assert_int_equal(dao_user_score(f->c, f->db, 1, &v, &err), HC_OK);
+    assert_true(v == 9.5);
+    /* raw() shares the connection: wait for the refresh before using it. */
+    if (!test_wait_until(refreshed, f->c)) fail_msg("the refresh never ran");
+    assert_int_equal(dao_user_score(f->c, f->db, 1, &v, &err), HC_OK);
+    assert_true(v == 1.25);
+    hc_decl_stats ds;
+    assert_int_equal(hc_decl_stats_get(f->c, "dao", "user_score", &ds), HC_OK);
+    assert_int_equal(ds.refreshes, 1);
+    assert_int_equal(ds.loads, 2);
+
+    raw(f, "ALTER TABLE users RENAME COLUMN score TO points");
+    test_clock_advance(&tc, 11 * 60000);                /* past the TTL, in the window */
+    assert_int_equal(dao_user_score(f->c, f->db, 1, &v, &err), HC_OK);
+    assert_true(v == 1.25);
+    assert_int_equal(err.code, HC_OK);
+    assert_non_null(strstr(err.message, "stale value served: dao_user_score"));
+    assert_int_equal(stats(f).stale_served, 1);
+    raw(f, "ALTER TABLE users RENAME COLUMN points TO score");
+    assert_int_equal(dao_user_score(f->c, f->db, 1, &v, &err), HC_OK);
+    assert_true(v == 1.25);
+    assert_int_equal(err.message[0], 0);                /* a real load this time */
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -774,6 +830,7 @@ int main(void)
         T(test_database_goes_away),
         T(test_null_in_a_field_not_nullable),
         T(test_bad_arguments),
+        T(test_refresh_and_stale),
     };
     int failed = cmocka_run_group_tests_name("dao_sqlite", tests, group_lite, group_lite_done);
     failed += cmocka_run_group_tests_name("dao_postgres", tests, group_pg, group_pg_done);

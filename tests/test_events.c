@@ -164,7 +164,7 @@ static void test_change_kinds(void **state)
     hc_subscription *s = subscribe(c, NULL);
 
     const char *tags[] = {"red", "blue"};
-    hc_options o = {HC_TTL_DEFAULT, tags, 2};
+    hc_options o = {.ttl_ms = HC_TTL_DEFAULT, .tags = tags, .ntags = 2};
     test_put_str(c, "a", "1", &o);
     hc_event ev = expect(s, HC_EVENT_STORED, HC_ORIGIN_LOCAL, "a");
     assert_int_equal(ev.ntags, 2);
@@ -333,7 +333,7 @@ static void test_expired(void **state)
     test_clock tc = {1000};
     hc_cache *c = open_with((opener){.max_entries = 100, .clock = &tc});
     hc_subscription *s = subscribe(c, NULL);
-    hc_options o = {10, NULL, 0};
+    hc_options o = {.ttl_ms = 10, .tags = NULL, .ntags = 0};
     test_put_str(c, "a", "1", &o);
     expect(s, HC_EVENT_STORED, HC_ORIGIN_LOCAL, "a");
     test_clock_advance(&tc, 20);
@@ -509,7 +509,8 @@ static void test_filter_tag(void **state)
     hc_subscription *sp = subscribe(c, &fp);
 
     const char *red[] = {"blue", "red"}, *blue[] = {"blue"}, *reddish[] = {"redd", "re"};
-    hc_options o_red = {0, red, 2}, o_blue = {0, blue, 1}, o_reddish = {0, reddish, 2};
+    hc_options o_red = {.tags = red, .ntags = 2}, o_blue = {.tags = blue, .ntags = 1},
+               o_reddish = {.tags = reddish, .ntags = 2};
     test_put_str(c, "a", "1", &o_red);
     test_put_str(c, "b", "2", &o_red);
     test_put_str(c, "c", "3", &o_blue);
@@ -637,7 +638,7 @@ static void test_closed_after_cache_close(void **state)
     hc_subscription *dropped = subscribe(c, NULL);
     hc_subscription *early = subscribe(c, NULL);
     const char *tags[] = {"t"};
-    hc_options o = {0, tags, 1};
+    hc_options o = {.ttl_ms = 0, .tags = tags, .ntags = 1};
     test_put_str(c, "a", "1", &o);
     test_put_str(c, "b", "2", NULL);
     hc_subscription_close(early);       /* before the close: detached from the cache */

@@ -71,7 +71,7 @@ static void *writer(void *arg)
         snprintf(key, sizeof key, "k%u", k);
         snprintf(tag, sizeof tag, "t%u", k % 7);
         const char *tags[] = {tag};
-        hc_options o = {HC_TTL_DEFAULT, tags, 1};
+        hc_options o = {.ttl_ms = HC_TTL_DEFAULT, .tags = tags, .ntags = 1};
         switch (i % 10) {
         case 0: case 1: case 2:
             (void)hc_put(c, key, "value", 5, &o);

@@ -75,13 +75,13 @@ static void test_put_oom(void **state)
 {
     (void)state;
     const char *tags[] = {"new-tag-a", "new-tag-b", "old-tag"};
-    hc_options o = {0, tags, 3};
+    hc_options o = {.ttl_ms = 0, .tags = tags, .ntags = 3};
     char key[32], val[32];
     /* Grow the cache through table resizes and tag index growth, failing
        every allocation of every put along the way. */
     hc_cache *c = open_counted(40);
     const char *old[] = {"old-tag"};
-    hc_options oo = {0, old, 1};
+    hc_options oo = {.ttl_ms = 0, .tags = old, .ntags = 1};
     int held = 0;
     for (int i = 0; i < 60; i++) {
         snprintf(key, sizeof key, "k%d", i);
@@ -123,7 +123,7 @@ static void test_get_or_load_oom(void **state)
 {
     (void)state;
     const char *tags[] = {"t1", "t2"};
-    hc_options o = {0, tags, 2};
+    hc_options o = {.ttl_ms = 0, .tags = tags, .ntags = 2};
     hc_cache *c = open_counted(100);
     char key[32];
     for (int i = 0; i < 20; i++) {
@@ -170,7 +170,7 @@ static void test_invalidate_tag_oom(void **state)
     (void)state;
     hc_cache *c = open_counted(100);
     const char *tags[] = {"t"};
-    hc_options o = {0, tags, 1};
+    hc_options o = {.ttl_ms = 0, .tags = tags, .ntags = 1};
     char key[32];
     for (int i = 0; i < 30; i++) {
         snprintf(key, sizeof key, "k%d", i);

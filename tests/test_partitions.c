@@ -120,7 +120,7 @@ static void test_expired_elsewhere_do_not_hold_capacity(void **state)
     hc_cache *c = open_cfg(2048, 0, &tc);
     char key[32];
     unsigned next = 0;
-    hc_options o = {10, NULL, 0};
+    hc_options o = {.ttl_ms = 10, .tags = NULL, .ntags = 0};
     for (int i = 0; i < 1024; i++) {
         key_in(c, 0, &next, key, sizeof key);
         test_put_str(c, key, "v", NULL);
@@ -179,7 +179,7 @@ static void test_tags_across_partitions(void **state)
     assert_int_equal(c->nparts, 8);
     const char *tags[] = {"shared", NULL};
     char key[32], own[32];
-    hc_options o = {0, tags, 2};
+    hc_options o = {.ttl_ms = 0, .tags = tags, .ntags = 2};
     unsigned next = 0;
     for (unsigned p = 0; p < 8; p++) {
         for (int i = 0; i < 3; i++) {
@@ -272,7 +272,7 @@ static void test_oom_across_partitions(void **state)
         snprintf(key, sizeof key, "k%d", i);
         snprintf(tag, sizeof tag, "t%d", i % 50);
         const char *tags[] = {tag, "all"};
-        hc_options o = {0, tags, 2};
+        hc_options o = {.ttl_ms = 0, .tags = tags, .ntags = 2};
         test_alloc_arm(&ta, 0);
         uint64_t before = test_diag(c).entries;
         for (long n = 1;; n++) {

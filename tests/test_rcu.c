@@ -135,7 +135,7 @@ static void put_version(hc_cache *c, unsigned k, unsigned ver, uint64_t ttl)
     key_of(k, key, sizeof key);
     snprintf(tag, sizeof tag, "t%u", k % 8);
     const char *tags[] = {tag};
-    hc_options o = {ttl, tags, 1};
+    hc_options o = {.ttl_ms = ttl, .tags = tags, .ntags = 1};
     size_t len = make_value(k, ver, val, sizeof val);
     assert_int_equal(hc_put(c, key, val, len, &o), HC_OK);
 }

@@ -158,7 +158,7 @@ static void race_once(enum race how)
     test_gate g;
     test_gate_init(&g);
     const char *tags[] = {"user:1", "users"};
-    hc_options o = {0, tags, 2};
+    hc_options o = {.ttl_ms = 0, .tags = tags, .ntags = 2};
     loader slow = {&g, "stale", 0, 0};
     caller leader, joiner;
     caller_start(&leader, c, "user:1", &o, &slow);
@@ -219,7 +219,7 @@ static void test_unrelated_invalidation_keeps_load(void **state)
     test_gate g;
     test_gate_init(&g);
     const char *tags[] = {"user:1"};
-    hc_options o = {0, tags, 1};
+    hc_options o = {.ttl_ms = 0, .tags = tags, .ntags = 1};
     loader slow = {&g, "value", 0, 0};
     caller leader;
     caller_start(&leader, c, "user:1", &o, &slow);
@@ -346,7 +346,7 @@ static int recurse_fn(void *ctx, hc_buf *out, hc_error *err)
     hc_buf b = HC_BUF_INIT;
     hc_error e;
     const char *tags[] = {"mine"};
-    hc_options o = {0, tags, 1};
+    hc_options o = {.ttl_ms = 0, .tags = tags, .ntags = 1};
     r->nested_rc = hc_get_or_load(r->c, "self", &o, recurse_fn, r, &b, &e);
     hc_buf_free(&b);
     pthread_mutex_unlock(&r->lock);
@@ -363,7 +363,7 @@ static void test_reentry_after_detach(void **state)
         hc_buf b = HC_BUF_INIT;
         hc_error err;
         const char *tags[] = {"mine"};
-        hc_options o = {0, tags, 1};
+        hc_options o = {.ttl_ms = 0, .tags = tags, .ntags = 1};
         assert_int_equal(hc_get_or_load(c, "self", &o, recurse_fn, &r, &b, &err), HC_OK);
         assert_string_equal((char *)b.data, "outer");
         assert_int_equal(r.nested_rc, HC_EBUSY);
@@ -450,7 +450,7 @@ static void test_loader_return_codes(void **state)
     test_clock tc = {0};
     hc_cache *c2 = test_open(10, &tc);
     const char *tags[] = {"t"};
-    hc_options o = {5, tags, 1};
+    hc_options o = {.ttl_ms = 5, .tags = tags, .ntags = 1};
     loader l = {NULL, "v", 0, 0};
     assert_int_equal(hc_get_or_load(c2, "k", &o, load_fn, &l, &b, &err), HC_OK);
     assert_true(hc_contains(c2, "k"));

@@ -63,7 +63,8 @@ static void *worker_main(void *arg)
         snprintf(key, sizeof key, "k%u", k);
         snprintf(tag, sizeof tag, "group:%u", k % 10);
         const char *tags[] = {tag, "all"};
-        hc_options o = {(r >> 40) % 4 == 0 ? 1 + (r >> 44) % 3 : HC_TTL_DEFAULT, tags, 2};
+        hc_options o = {.ttl_ms = (r >> 40) % 4 == 0 ? 1 + (r >> 44) % 3 : HC_TTL_DEFAULT,
+                        .tags = tags, .ntags = 2};
         int rc;
         switch ((r >> 24) % 100) {
         case 0:
@@ -244,7 +245,8 @@ static void *writer_main(void *arg)
         snprintf(key, sizeof key, "w%llu", (unsigned long long)(r % 200000));
         snprintf(tag, sizeof tag, "t%u", (unsigned)(r >> 40) % 32);
         const char *tags[] = {tag};
-        hc_options o = {(r >> 20) % 8 == 0 ? 1 + (r >> 24) % 3 : HC_TTL_DEFAULT, tags, (r >> 30) & 1};
+        hc_options o = {.ttl_ms = (r >> 20) % 8 == 0 ? 1 + (r >> 24) % 3 : HC_TTL_DEFAULT,
+                        .tags = tags, .ntags = (r >> 30) & 1};
         unsigned op = (unsigned)(r >> 44) % 40000;
         int rc;
         if (op < 200) {

@@ -14,6 +14,13 @@
 ** began: a smaller one is a stale value the cache kept or stored after an
 ** invalidation that had completed (DESIGN's invalidation safety).
 **
+** Some writes and loads store with a refresh interval (refreshed on the
+** cache's two refresh threads with a copy of the loader's context, or
+** dropped when their queue of 8 is full), a stale-if-error window (the
+** loader fails now and then) or a TTL jitter: the same check holds, since
+** a value served stale on purpose is never older than an invalidation
+** that completed.
+**
 ** Alongside: loaders that ask for their own key (HC_EBUSY, also after
 ** invalidating it), hc_contains, stats and diagnostics (bounds: entries and
 ** bytes may exceed max_entries and max_bytes only by what the writers in
@@ -131,6 +138,25 @@ typedef struct load_ctx {
     uint64_t r;             /* what to do: fail, be slow, re-enter */
 } load_ctx;
 
+/* A background refresh's copy of a load_ctx; the copies made and freed
+   are counted, so that the run can wait for the refreshes to finish. */
+static atomic_long ctx_copies, ctx_frees;
+
+static void *ctx_copy(void *ctx)
+{
+    load_ctx *c = malloc(sizeof *c);
+    if (!c) return NULL;
+    *c = *(load_ctx *)ctx;
+    atomic_fetch_add(&ctx_copies, 1);
+    return c;
+}
+
+static void ctx_free(void *copy)
+{
+    free(copy);
+    atomic_fetch_add(&ctx_frees, 1);
+}
+
 static int inner_load(void *ctx, hc_buf *out, hc_error *err)
 {
     (void)ctx; (void)err;
@@ -245,8 +271,14 @@ static void *worker_main(void *arg)
         const char *tags[] = {group, "all"};
         /* TTL: the default (50 ms), never, or 1 to 4 ms. */
         unsigned t = (unsigned)(r >> 56) % 8;
-        hc_options o = {t < 5 ? HC_TTL_DEFAULT : t == 5 ? HC_TTL_NEVER : 1 + (r >> 44) % 4,
-                        tags, 2};
+        hc_options o = {.ttl_ms = t < 5 ? HC_TTL_DEFAULT : t == 5 ? HC_TTL_NEVER : 1 + (r >> 44) % 4,
+                        .tags = tags, .ntags = 2, .ctx_copy = ctx_copy, .ctx_free = ctx_free};
+        /* Freshness on some: a refresh after 1 to 24 ms (of the default
+           50), a stale window of 1 to 5 ms, a jitter of half the TTL. */
+        uint64_t f = next_rand(&w->seed);
+        if (f % 3 == 0) o.refresh_ms = 1 + (f >> 8) % 24;
+        if ((f >> 16) % 3 == 0) o.stale_if_error_ms = 1 + (f >> 20) % 5;
+        if ((f >> 28) % 4 == 0) o.ttl_jitter_percent = 50;
         uint64_t floor = atomic_load(&T.committed[k]);
         unsigned op = (unsigned)(r >> 24) % 100;
         int rc;
@@ -269,6 +301,8 @@ static void *worker_main(void *arg)
             rc = hc_get_or_load(T.c, key, &o, load_fn, &l, &b, &err);
             if (rc == HC_OK) check_value(k, floor, b.data, b.len, "hc_get_or_load");
             else if (rc != HC_EDB) failure(&T.errors, "hc_get_or_load %s: %d %s", key, rc, err.message);
+            if (rc == HC_OK && err.message[0] && strncmp(err.message, "stale value served: ", 20) != 0)
+                failure(&T.errors, "hc_get_or_load %s: HC_OK with '%s'", key, err.message);
         } else if (op < 85) {
             (void)hc_contains(T.c, key);
         } else if (op < 90) {
@@ -413,6 +447,10 @@ static void torture(const config *cfg)
     cc.clock_ms = run_clock;
     atomic_store(&frozen_at, 0);
     cc.event_buffer = 64;
+    cc.refresh_threads = 2;
+    cc.refresh_queue = 8;
+    atomic_store(&ctx_copies, 0);
+    atomic_store(&ctx_frees, 0);
     assert_int_equal(hc_cache_open(&T.c, &cc), HC_OK);
 
     hc_listener *l;
@@ -443,16 +481,28 @@ static void torture(const config *cfg)
     atomic_store(&wd.done, 1);
     assert_int_equal(pthread_join(wd.thread, NULL), 0);
 
-    printf("  %s: %llu operations, %ld reads checked, %ld loads, %ld re-entries refused\n",
+    /* The refreshes still queued or running finish (bounded wait). */
+    for (int i = 0; i < 20000 && atomic_load(&ctx_frees) != atomic_load(&ctx_copies); i++)
+        test_nap_ms(1);
+    assert_int_equal(atomic_load(&ctx_frees), atomic_load(&ctx_copies));
+
+    hc_stats fs;
+    hc_stats_get(T.c, &fs);
+    printf("  %s: %llu operations, %ld reads checked, %ld loads, %ld re-entries refused, "
+           "%llu refreshes (%llu failed, %llu dropped), %llu stale served\n",
            cfg->name, (unsigned long long)atomic_load(&T.progress),
-           atomic_load(&T.reads_checked), atomic_load(&T.loads), atomic_load(&T.busy_ok));
+           atomic_load(&T.reads_checked), atomic_load(&T.loads), atomic_load(&T.busy_ok),
+           (unsigned long long)fs.refreshes, (unsigned long long)fs.refresh_failures,
+           (unsigned long long)fs.refresh_drops, (unsigned long long)fs.stale_served);
     if (T.first_failure[0]) printf("  first failure: %s\n", T.first_failure);
     assert_int_equal(atomic_load(&T.stale), 0);
     assert_int_equal(atomic_load(&T.wrong), 0);
     assert_int_equal(atomic_load(&T.over), 0);
     assert_int_equal(atomic_load(&T.errors), 0);
 
-    atomic_store(&frozen_at, run_clock(NULL));
+    /* Stopped past every deadline and stale window, so that no entry is
+       kept expired (counted, but not readable). */
+    atomic_store(&frozen_at, run_clock(NULL) + 60000);
 
     /* Quiet now: the bounds hold exactly, nothing is in flight, and every
        entry counted can be read and is current. */

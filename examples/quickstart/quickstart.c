@@ -33,7 +33,7 @@ static void *read_profile(void *arg)
     hc_buf value = HC_BUF_INIT;
     hc_error err;
     const char *tags[] = {"user:alice", "profiles"};
-    hc_options opts = {60 * 1000, tags, 2};         /* 1 minute, two tags */
+    hc_options opts = {.ttl_ms = 60 * 1000, .tags = tags, .ntags = 2};   /* 1 minute, two tags */
     r->rc = hc_get_or_load(r->cache, "profile:alice", &opts, load_profile, "alice",
                            &value, &err);
     hc_buf_free(&value);

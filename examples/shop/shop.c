@@ -8,14 +8,15 @@
 **
 ** It loads schema.sql and seed.sql from the current directory, then reads
 ** through the functions hcachegen wrote from shop.hcache and shows, with the
-** cache's own counters, what a hit, a miss, a cached absence and a write that
-** invalidates look like. With --serve it goes on reading and now and then
-** writing, slowly, until it is interrupted, so that `hcache-stat` and
-** `curl` have something to watch.
+** cache's own counters, what a hit, a miss, a cached absence, a write that
+** invalidates and a refresh-ahead look like. With --serve it goes on reading
+** and now and then writing, slowly, until it is interrupted, so that
+** `hcache-stat` and `curl` have something to watch.
 */
 #include <libpq-fe.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,32 @@ static int load_sql(sqlite3 *lite, PGconn *pg)
     return 0;
 }
 
+/* Run one statement on the application's own connection, behind the
+   cache's back: no invalidation. */
+static int run_sql(sqlite3 *lite, PGconn *pg, const char *sql)
+{
+    if (lite) return sqlite3_exec(lite, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+    PGresult *r = PQexec(pg, sql);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+/*
+** The cache's clock: the monotonic clock plus a skew that section 6 moves
+** forward, so that the demo shows a refresh 30 s later without waiting
+** for it. An application leaves hc_config.clock_ms NULL.
+*/
+static atomic_uint_fast64_t skew_ms;
+
+static uint64_t demo_clock(void *ctx)
+{
+    (void)ctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u + atomic_load(&skew_ms);
+}
+
 static void show_stats(hc_cache *c, const char *when)
 {
     hc_diagnostics d;
@@ -92,6 +119,65 @@ static void show_user(const char *what, int rc, const shop_user *u, const hc_err
         printf("%-37s -> no such user\n", what);
     else
         printf("%-37s -> %s: %s\n", what, hc_err_name(rc), err->message);
+}
+
+/* Wait (bounded) until c has counted more than n refreshes. */
+static bool refreshed_after(hc_cache *c, uint64_t n)
+{
+    for (int i = 0; i < 5000; i++) {
+        hc_stats s;
+        hc_stats_get(c, &s);
+        if (s.refreshes + s.refresh_failures > n) return true;
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    return false;
+}
+
+/*
+** 6. Refresh-ahead (product_by_id: refresh 30s): a price changes behind the
+** cache's back; 30 s later the first read still returns the cached price at
+** once, and starts one reload on the cache's refresh thread; the next read
+** has the new price.
+*/
+static int refresh_demo(hc_cache *c, hc_db *db, sqlite3 *lite, PGconn *pg)
+{
+    shop_product p = {0};
+    hc_error err;
+    hc_stats s;
+    int rc;
+    printf("\n6. Refresh-ahead: an entry older than its refresh time is served, and reloaded in the background.\n");
+    if ((rc = shop_product_by_id(c, db, 11, &p, &err)) != HC_OK) goto failed;
+    printf("   shop_product_by_id(11)             -> %s at %.2f\n", p.name, p.price);
+    if (run_sql(lite, pg, "UPDATE products SET price = 21.5 WHERE id = 11") != 0) goto failed;
+    printf("   (another program sets its price to 21.50; nothing is invalidated)\n");
+    if ((rc = shop_product_by_id(c, db, 11, &p, &err)) != HC_OK) goto failed;
+    printf("   shop_product_by_id(11), a hit      -> %.2f\n", p.price);
+    atomic_fetch_add(&skew_ms, 31000);
+    hc_stats_get(c, &s);
+    uint64_t before = s.refreshes + s.refresh_failures;
+    if ((rc = shop_product_by_id(c, db, 11, &p, &err)) != HC_OK) goto failed;
+    printf("   31 s later: shop_product_by_id(11) -> %.2f at once; one reload starts on the refresh thread\n",
+           p.price);
+    /* The refresh thread uses db: wait for it before reading on. */
+    if (!refreshed_after(c, before)) {
+        fprintf(stderr, "shop: the refresh never ran\n");
+        rc = HC_ETIMEDOUT;
+        goto done;
+    }
+    if ((rc = shop_product_by_id(c, db, 11, &p, &err)) != HC_OK) goto failed;
+    printf("   shop_product_by_id(11) again       -> %.2f, refreshed\n", p.price);
+    hc_stats_get(c, &s);
+    printf("   [%llu refreshes, %llu failed, %llu dropped; %llu hits, %llu loads]\n",
+           (unsigned long long)s.refreshes, (unsigned long long)s.refresh_failures,
+           (unsigned long long)s.refresh_drops, (unsigned long long)s.hits, (unsigned long long)s.loads);
+    rc = HC_OK;
+    goto done;
+failed:
+    fprintf(stderr, "shop: %s: %s\n", hc_err_name(rc), err.message);
+    if (rc == HC_OK) rc = HC_EDB;
+done:
+    shop_product_clear(&p);
+    return rc == HC_OK ? 0 : 1;
 }
 
 static int demo(hc_cache *c, hc_db *db)
@@ -266,15 +352,19 @@ int main(int argc, char **argv)
     hc_config_init(&cfg);
     cfg.name = "shop";
     cfg.max_entries = 10000;
+    cfg.clock_ms = demo_clock;          /* see demo_clock: only for section 6 */
     if (hc_cache_open(&c, &cfg) != HC_OK || (lite ? hc_db_sqlite(&db, lite, NULL) : hc_db_pg(&db, pg, NULL)) != HC_OK) {
         fprintf(stderr, "shop: cannot set up the cache\n");
         goto out;
     }
     status = demo(c, db);
+    if (status == 0) status = refresh_demo(c, db, lite, pg);
     if (status == 0 && port >= 0) status = serve(c, db, (unsigned)port);
 out:
-    hc_db_free(db);
+    /* The cache first: its refresh thread may be using db (hc_cache_close
+       waits for a refresh that runs and drops the queued ones). */
     hc_cache_close(c);
+    hc_db_free(db);
     sqlite3_close(lite);
     PQfinish(pg);
     return status;

@@ -80,10 +80,40 @@ static inline uint64_t now_ms(hc_cache *c)
     return c->clock_ms ? c->clock_ms(c->clock_ctx) : monotonic_ms(NULL);
 }
 
+uint64_t hc__now(hc_cache *c)
+{
+    return now_ms(c);
+}
+
 static uint64_t deadline(uint64_t now, uint64_t ttl)
 {
     if (ttl == HC_TTL_NEVER || ttl > UINT64_MAX - 1 - now) return UINT64_MAX;
     return now + ttl;
+}
+
+/*
+** TTL jitter: a TTL drawn uniformly from [ttl - ttl * p / 100, ttl], never
+** longer than the one asked for (a TTL is often a promise about how old a
+** value may get). The generator is splitmix64 on the thread's own state,
+** seeded on first use from the thread's address and the clock: no shared
+** state, a few instructions per store.
+*/
+static uint64_t jittered(uint64_t ttl, unsigned percent)
+{
+    uint64_t span = ttl / 100 * percent + ttl % 100 * percent / 100;
+    if (!span) return ttl;
+    hc__thread *t = hc__self_ptr();
+    if (!t->rng) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t seed[3] = {(uint64_t)(uintptr_t)t, (uint64_t)ts.tv_sec, (uint64_t)ts.tv_nsec};
+        t->rng = hc__hash(seed, sizeof seed) | 1;
+    }
+    uint64_t z = (t->rng += UINT64_C(0x9e3779b97f4a7c15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    z ^= z >> 31;
+    return ttl - z % (span + 1);
 }
 
 /* ------------------------------------------------------------ config */
@@ -96,15 +126,19 @@ void hc_config_init(hc_config *cfg)
     cfg->default_ttl_ms = 300000;
     cfg->max_entry_bytes = (size_t)16 << 20;
     cfg->event_buffer = 1024;
+    cfg->refresh_threads = 1;
+    cfg->refresh_queue = 1024;
 }
 
 /*
 ** The one check of an hc_options, made by every call that takes one before
-** it does anything else: tags present when counted, no NULL name among
-** them, at most HC_MAX_ENTRY_TAGS. NULL options are the defaults.
+** it does anything else: a jitter below 100 %, tags present when counted,
+** no NULL name among them, at most HC_MAX_ENTRY_TAGS. NULL options are the
+** defaults.
 */
 static int check_options(const hc_options *opts)
 {
+    if (opts && opts->ttl_jitter_percent > 99) return HC_EINVAL;
     if (!opts || opts->ntags == 0) return HC_OK;
     if (!opts->tags || opts->ntags > HC_MAX_ENTRY_TAGS) return HC_EINVAL;
     for (size_t i = 0; i < opts->ntags; i++)
@@ -140,7 +174,9 @@ int hc_cache_open(hc_cache **out, const hc_config *cfg)
         hc_config_init(&defaults);
         cfg = &defaults;
     }
-    if (cfg->max_entry_bytes == 0 || cfg->event_buffer > HC_EVENT_BUFFER_MAX) return HC_EINVAL;
+    if (cfg->max_entry_bytes == 0 || cfg->event_buffer > HC_EVENT_BUFFER_MAX ||
+        cfg->refresh_threads > HC_REFRESH_THREADS_MAX || cfg->refresh_queue > HC_REFRESH_QUEUE_MAX)
+        return HC_EINVAL;
     const hc_allocator *a = cfg->allocator ? cfg->allocator : &hc__system_allocator;
     if (!a->alloc || !a->realloc || !a->free) return HC_EINVAL;
 
@@ -160,6 +196,8 @@ int hc_cache_open(hc_cache **out, const hc_config *cfg)
     c->access_events = cfg->access_events;
     c->bus = cfg->bus;
     c->weigh_bytes = cfg->max_entries == 0 && cfg->max_bytes != 0;
+    c->refresh_threads = cfg->refresh_threads;
+    c->refresh_queue = cfg->refresh_queue ? cfg->refresh_queue : 1024;
 
     char idbuf[32];
     if (!cfg->node_id) make_node_id(idbuf, sizeof idbuf, c);
@@ -190,6 +228,7 @@ int hc_cache_open(hc_cache **out, const hc_config *cfg)
         goto fail;
     }
     rc = hc__holds_open(c);
+    if (rc == HC_OK) rc = hc__pool_open(c);
     if (rc == HC_OK) rc = hc__events_open(c);
     if (rc == HC_OK && c->bus) rc = hc__cache_bus_attach(c);
     if (rc != HC_OK) {
@@ -213,8 +252,11 @@ fail:
 int hc_cache_close(hc_cache *c)
 {
     if (!c) return HC_OK;
-    /* First stop what arrives from outside: the bus's deliveries (waiting
-       for one that runs), then the subscriptions. */
+    /* First the refreshes (the running one finishes, the queued ones are
+       dropped), which use the cache; then what arrives from outside: the
+       bus's deliveries (waiting for one that runs), then the
+       subscriptions. */
+    hc__pool_close(c);
     if (c->bus) hc__cache_bus_detach(c);
     hc__events_close(c);
     hc__holds_close(c);
@@ -280,25 +322,45 @@ static int store(hc_cache *c, const char *key, size_t klen, uint64_t h,
         klen + vlen >= UINT32_MAX || (c->max_bytes && klen + vlen > c->max_bytes))
         return HC_ETOOBIG;
 
-    /* The clock is needed for a deadline, or to sweep expired entries if
-       any partition holds some; a cache without TTLs never reads it. (0
-       is never ahead of a wheel: the sweeps then do nothing.) */
+    /* The clock is needed for a deadline or a refresh time, or to sweep
+       expired entries if any partition holds some; a cache without TTLs
+       never reads it. (0 is never ahead of a wheel: the sweeps then do
+       nothing.) */
     uint64_t ttl = opts && opts->ttl_ms != HC_TTL_DEFAULT ? opts->ttl_ms : c->default_ttl_ms;
-    uint64_t now = ttl != HC_TTL_NEVER || atomic_load_explicit(&c->timed, memory_order_relaxed)
-                   ? now_ms(c) : 0;
+    if (opts && opts->ttl_jitter_percent && ttl != HC_TTL_NEVER)
+        ttl = jittered(ttl, opts->ttl_jitter_percent);
+    bool freshness = opts && (opts->refresh_ms || opts->stale_if_error_ms);
+    uint64_t now = ttl != HC_TTL_NEVER || freshness ||
+                   atomic_load_explicit(&c->timed, memory_order_relaxed) ? now_ms(c) : 0;
     uint64_t expire_at = deadline(now, ttl);
-    size_t pre = expire_at == UINT64_MAX ? 0 : sizeof(hc__ttl);
+    /* Refresh and stale-if-error only where they can happen: a refresh due
+       before the deadline, a window after a deadline there is. */
+    uint64_t refresh_at = HC__REFRESH_NONE, stale_until = 0;
+    if (freshness && opts->refresh_ms) {
+        uint64_t at = deadline(now, opts->refresh_ms);
+        if (at < expire_at && at < HC__REFRESH_CLAIMED) refresh_at = at;
+    }
+    if (freshness && opts->stale_if_error_ms && expire_at != UINT64_MAX)
+        stale_until = deadline(expire_at, opts->stale_if_error_ms);
+    bool fresh = refresh_at != HC__REFRESH_NONE || stale_until != 0;
+    size_t pre = (expire_at == UINT64_MAX ? 0 : sizeof(hc__ttl)) + (fresh ? sizeof(hc__fresh) : 0);
     size_t off = (klen + vlen + 7u) & ~(size_t)7u;
     char *block = hc__malloc(&c->alloc, pre + offsetof(hc__entry, data) + off +
                                         ntags * sizeof(hc__taglink));
     if (!block) return HC_ENOMEM;
     hc__entry *e = (hc__entry *)(void *)(block + pre);
     memset(e, 0, sizeof *e);
-    if (pre) {
+    if (expire_at != UINT64_MAX) {
         hc__entry_flags(e) = HC__E_TTL;
         hc__ttl *x = hc__entry_ttl(e);
         x->tl.prev = x->tl.next = NULL;
         x->expire_at = expire_at;
+    }
+    if (fresh) {
+        hc__entry_flags(e) |= HC__E_FRESH;   /* first: it places the hc__fresh */
+        hc__fresh *fr = hc__entry_fresh(e);
+        atomic_init(&fr->refresh_at, refresh_at);
+        fr->stale_until = stale_until;
     }
     memcpy(e->data, key, klen);
     if (vlen) memcpy(e->data + klen, val, vlen);
@@ -410,8 +472,9 @@ int hc_put(hc_cache *c, const char *key, const void *val, size_t len,
 
 /* ------------------------------------------------------------- read */
 
-/* A read found key expired: remove it (if still there and still expired)
-   and sweep whatever else of its partition is due. */
+/* A read found key expired: remove it (if still there and due to be
+   reclaimed: not kept for stale-if-error) and sweep whatever else of its
+   partition is due. */
 static void expire_key(hc_cache *c, const char *key, size_t klen, uint64_t h, uint64_t now)
 {
     hc__shard *s = hc__shard_of(c, h);
@@ -421,7 +484,7 @@ static void expire_key(hc_cache *c, const char *key, size_t klen, uint64_t h, ui
     hc__expire_due(&o, p, now);
     pthread_mutex_lock(&s->lock);
     hc__entry *e = hc__table_find(hc__view(c, s), h, key, klen);
-    bool expired = e && hc__entry_expire(e) <= now;
+    bool expired = e && hc__entry_reclaim(e) <= now;
     if (expired) hc__table_unlink(hc__view(c, s), s, e);
     pthread_mutex_unlock(&s->lock);
     if (expired) {
@@ -483,18 +546,46 @@ HC_INLINE bool live_rcu(hc_cache *c, const hc__entry *e, uint64_t early)
 }
 
 /*
+** Refresh-ahead: whether this read claims the refresh of e, a live entry
+** with an hc__fresh, at now. One reader per entry wins the swap to
+** HC__REFRESH_CLAIMED; the others, and every read after, go on serving the
+** value as it is. Safe on an entry a writer has just unlinked (it stays
+** allocated while the reader looks): its refresh then finds the key's
+** entry is another one, and does nothing (refresh.c).
+*/
+static HC_NOINLINE bool claim_refresh(hc__entry *e, uint64_t now)
+{
+    hc__fresh *fr = hc__entry_fresh(e);
+    uint64_t at = atomic_load_explicit(&fr->refresh_at, memory_order_relaxed);
+    if (at > now) return false;         /* not yet, none, or claimed already */
+    return atomic_compare_exchange_strong_explicit(&fr->refresh_at, &at, HC__REFRESH_CLAIMED,
+                                                   memory_order_relaxed, memory_order_relaxed);
+}
+
+/* claim_refresh on the lock-free path, at the time it may read there (see
+   clock_early): out of line, so that a hit on any other entry carries
+   none of it. */
+static HC_NOINLINE bool claim_refresh_rcu(hc_cache *c, hc__entry *e, uint64_t early)
+{
+    return claim_refresh(e, c->clock_ms ? early : coarse_ms());
+}
+
+/*
 ** The lock-free path: find key inside a read-side critical section and, if
 ** its entry is live, run fn on the value where it lies (*rc gets what fn
 ** returns). FOUND on a hit; ABSENT when the key is certainly not there;
 ** UNSURE when only the locked path can tell: a resize may have hidden the
 ** key, or the entry has expired (it must be removed). fn runs inside the
 ** section: the entry cannot be freed before hc__read_end, and a reader may
-** block.
+** block. refresh, where the caller can start a refresh (NULL otherwise),
+** is set when this hit claimed the entry's; only entries with an hc__fresh
+** are asked, and the time is then the coarse clock's (never ahead: a
+** refresh starts at most a tick late).
 */
 enum { FOUND, ABSENT, UNSURE };
 
 HC_INLINE int visit_rcu(hc_cache *c, hc__shard *s, const char *key, size_t klen,
-                        uint64_t h, hc_visit_fn fn, void *ctx, int *rc)
+                        uint64_t h, hc_visit_fn fn, void *ctx, int *rc, bool *refresh)
 {
     uint64_t early = clock_early(c);
     bool sure = false;
@@ -505,6 +596,8 @@ HC_INLINE int visit_rcu(hc_cache *c, hc__shard *s, const char *key, size_t klen,
         if (sure) found = ABSENT;
     } else if (live_rcu(c, e, early)) {
         hc__policy_touch(&e->node);
+        if (refresh && HC_UNLIKELY(hc__entry_is_fresh(e)))
+            *refresh = claim_refresh_rcu(c, e, early);
         *rc = fn(ctx, hc__entry_val(e), e->vlen);
         found = FOUND;
     }
@@ -530,20 +623,22 @@ static inline int copy_out(void *ctx, const void *data, size_t len)
 /* visit_rcu copying into out; a value out cannot grow for is left to the
    locked path (UNSURE). out changes only on a hit. */
 HC_INLINE int lookup_rcu(hc_cache *c, hc__shard *s, const char *key, size_t klen,
-                         uint64_t h, hc_buf *out)
+                         uint64_t h, hc_buf *out, bool *refresh)
 {
     int rc = HC_OK;
-    int found = visit_rcu(c, s, key, klen, h, copy_out, out, &rc);
+    int found = visit_rcu(c, s, key, klen, h, copy_out, out, &rc, refresh);
     return found == FOUND && rc != HC_OK ? UNSURE : found;
 }
 
 /*
 ** The locked path, for what the lock-free one could not answer. Returns
 ** HC_OK with the value copied into out; HC_MISS with the shard still locked
-** (so the caller can look for a load in flight); or HC_ENOMEM.
+** (so the caller can look for a load in flight); or HC_ENOMEM. An expired
+** entry kept for stale-if-error is a miss, and stays where it is. refresh
+** as for visit_rcu.
 */
 static HC_NOINLINE int lookup_locked(hc_cache *c, hc__shard *s, const char *key,
-                                     size_t klen, uint64_t h, hc_buf *out)
+                                     size_t klen, uint64_t h, hc_buf *out, bool *refresh)
 {
     for (;;) {
         uint64_t now = now_ms(c);
@@ -551,6 +646,7 @@ static HC_NOINLINE int lookup_locked(hc_cache *c, hc__shard *s, const char *key,
         hc__entry *e = hc__table_find(hc__view(c, s), h, key, klen);
         if (!e) return HC_MISS;
         if (hc__entry_expire(e) <= now) {
+            if (hc__entry_reclaim(e) > now) return HC_MISS;
             pthread_mutex_unlock(&s->lock);
             expire_key(c, key, klen, h, now);
             continue;
@@ -565,6 +661,7 @@ static HC_NOINLINE int lookup_locked(hc_cache *c, hc__shard *s, const char *key,
         }
         (void)copy_out(out, hc__entry_val(e), e->vlen);    /* fits: cannot fail */
         hc__policy_touch(&e->node);
+        if (refresh && hc__entry_is_fresh(e)) *refresh = claim_refresh(e, now);
         pthread_mutex_unlock(&s->lock);
         return HC_OK;
     }
@@ -586,13 +683,13 @@ HC_INLINE void count_hit(hc_cache *c, const hc__thread *t, const char *key, size
 ** (so the caller can look for a load in flight); or HC_ENOMEM.
 */
 HC_INLINE int lookup(hc_cache *c, hc__shard *s, const char *key, size_t klen,
-                     uint64_t h, hc_buf *out, bool keep_locked)
+                     uint64_t h, hc_buf *out, bool keep_locked, bool *refresh)
 {
     const hc__thread *t = hc__thread_get();
-    int found = t->rcu ? lookup_rcu(c, s, key, klen, h, out) : UNSURE;
+    int found = t->rcu ? lookup_rcu(c, s, key, klen, h, out, refresh) : UNSURE;
     if (found == ABSENT && !keep_locked) return HC_MISS;
     if (found != FOUND) {
-        int rc = lookup_locked(c, s, key, klen, h, out);
+        int rc = lookup_locked(c, s, key, klen, h, out, refresh);
         if (rc == HC_MISS && !keep_locked) pthread_mutex_unlock(&s->lock);
         if (rc != HC_OK) return rc;
     }
@@ -605,15 +702,18 @@ int hc_get(hc_cache *c, const char *key, hc_buf *out)
     if (!c || !key || !out) return HC_EINVAL;
     size_t klen = strlen(key);
     uint64_t h = hc__hash(key, klen);
-    int rc = lookup(c, hc__shard_of(c, h), key, klen, h, out, false);
+    int rc = lookup(c, hc__shard_of(c, h), key, klen, h, out, false, NULL);
     if (rc != HC_MISS) return rc;
     count_miss(c);
     if (c->access_events) hc__emit(c, HC_EVENT_MISS, HC_ORIGIN_LOCAL, key, klen);
     return HC_MISS;
 }
 
-/* The caller passes klen: a strlen here was 3 % of a cached struct read. */
-int hc_try_visit(hc_cache *c, const char *key, size_t klen, hc_visit_fn fn, void *ctx)
+/* The caller passes klen: a strlen here was 3 % of a cached struct read.
+   refresh: see visit_rcu; NULL for hc_try_visit, which has no loader to
+   refresh with, so that the code asking disappears from it. */
+HC_INLINE int try_visit(hc_cache *c, const char *key, size_t klen, hc_visit_fn fn, void *ctx,
+                        bool *refresh)
 {
     if (!c || !key || !fn || key[klen] != 0) return HC_EINVAL;
     uint64_t h = hc__hash(key, klen);
@@ -621,7 +721,7 @@ int hc_try_visit(hc_cache *c, const char *key, size_t klen, hc_visit_fn fn, void
     const hc__thread *t = hc__thread_get();
     if (t->rcu) {
         int rc = HC_OK;
-        int found = visit_rcu(c, s, key, klen, h, fn, ctx, &rc);
+        int found = visit_rcu(c, s, key, klen, h, fn, ctx, &rc, refresh);
         if (found == ABSENT) return HC_MISS;
         if (found == FOUND) {
             count_hit(c, t, key, klen);
@@ -631,10 +731,21 @@ int hc_try_visit(hc_cache *c, const char *key, size_t klen, hc_visit_fn fn, void
     /* What the lock-free path could not tell: copy the value under the
        lock, and read it once the lock is released. */
     hc_buf tmp = HC_BUF_INIT;
-    int rc = lookup(c, s, key, klen, h, &tmp, false);
+    int rc = lookup(c, s, key, klen, h, &tmp, false, refresh);
     if (rc == HC_OK) rc = fn(ctx, tmp.data, tmp.len);
     hc_buf_free(&tmp);
     return rc;
+}
+
+int hc_try_visit(hc_cache *c, const char *key, size_t klen, hc_visit_fn fn, void *ctx)
+{
+    return try_visit(c, key, klen, fn, ctx, NULL);
+}
+
+int hc__try_visit(hc_cache *c, const char *key, size_t klen, hc_visit_fn fn, void *ctx,
+                  bool *refresh)
+{
+    return try_visit(c, key, klen, fn, ctx, refresh);
 }
 
 bool hc_contains(hc_cache *c, const char *key)
@@ -669,6 +780,84 @@ static hc__tcount *my_counts(hc_cache *c, const hc__thread **t)
     return &c->tcounts[(*t)->slot];
 }
 
+/* ------------------------------------------------------ stale-if-error */
+
+int hc__copy_stale(hc_cache *c, const char *key, size_t klen, uint64_t h, hc_buf *out)
+{
+    hc__shard *s = hc__shard_of(c, h);
+    for (;;) {
+        uint64_t now = now_ms(c);
+        pthread_mutex_lock(&s->lock);
+        hc__entry *e = hc__table_find(hc__view(c, s), h, key, klen);
+        if (!e || !hc__entry_is_fresh(e) || hc__entry_fresh(e)->stale_until <= now) {
+            pthread_mutex_unlock(&s->lock);
+            return HC_MISS;
+        }
+        if (out->cap <= e->vlen) {
+            size_t need = e->vlen;
+            pthread_mutex_unlock(&s->lock);
+            hc_buf_reset(out);
+            if (hc_buf_reserve(out, need) != HC_OK) return HC_ENOMEM;
+            continue;
+        }
+        (void)copy_out(out, hc__entry_val(e), e->vlen);    /* fits: cannot fail */
+        pthread_mutex_unlock(&s->lock);
+        return HC_OK;
+    }
+}
+
+/*
+** A load failed: if key's entry may stand in for it (expired, inside its
+** stale-if-error window, and still there: an invalidation, removal, flush
+** or put would have taken it out), its value goes into out and err says
+** what it stands in for, with code HC_OK. True when it did.
+*/
+static bool serve_stale(hc_cache *c, const char *key, size_t klen, uint64_t h, hc_buf *out,
+                        hc_error *err)
+{
+    hc_buf_reset(out);
+    if (hc__copy_stale(c, key, klen, h, out) != HC_OK) return false;
+    char why[sizeof err->message];
+    memcpy(why, err->message, sizeof why);
+    hc_error_set(err, HC_OK, "stale value served: %s", why[0] ? why : hc_strerror(err->code));
+    return true;
+}
+
+/* Count and report a call answered with a stale value. */
+static void count_stale(hc_cache *c, const char *key, size_t klen, hc_origin origin)
+{
+    atomic_fetch_add_explicit(&c->stale_served, 1, memory_order_relaxed);
+    hc__stale_served++;                 /* decl.c: this thread's call */
+    if (c->access_events) hc__emit(c, HC_EVENT_STALE_SERVED, origin, key, klen);
+}
+
+/* The time a failed or dropped refresh is due again, under the shard
+   lock; nothing when the key's entry is not the one whose refresh was
+   claimed (a store replaced it, which is due in its own time). */
+void hc__refresh_release(hc_cache *c, const char *key, size_t klen, uint64_t h,
+                         uint64_t again_at)
+{
+    hc__shard *s = hc__shard_of(c, h);
+    if (again_at >= HC__REFRESH_CLAIMED) again_at = HC__REFRESH_NONE;
+    pthread_mutex_lock(&s->lock);
+    hc__entry *e = hc__table_find(hc__view(c, s), h, key, klen);
+    if (e && hc__entry_is_fresh(e)) {
+        hc__fresh *fr = hc__entry_fresh(e);
+        if (atomic_load_explicit(&fr->refresh_at, memory_order_relaxed) == HC__REFRESH_CLAIMED)
+            atomic_store_explicit(&fr->refresh_at, again_at, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+int hc__store_load(hc_cache *c, const char *key, size_t klen, uint64_t h, const void *val,
+                   size_t vlen, const hc_options *opts, hc__flight *f)
+{
+    bool stored;
+    return store(c, key, klen, h, val, vlen, opts, f, &stored);
+}
+
+/* ------------------------------------------------------ get or load */
+
 int hc_get_or_load(hc_cache *c, const char *key, const hc_options *opts,
                    hc_load_fn load, void *ctx, hc_buf *out, hc_error *err)
 {
@@ -682,8 +871,17 @@ int hc_get_or_load(hc_cache *c, const char *key, const hc_options *opts,
     if (hc__self_ptr()->leading && hc__flight_leads(c, h, key, klen))
         return hc_error_set(err, HC_EBUSY, "'%s' is being loaded by this thread", key);
     hc__shard *s = hc__shard_of(c, h);
-    int rc = lookup(c, s, key, klen, h, out, true);
-    if (rc != HC_MISS) return rc == HC_OK ? HC_OK : hc_error_set(err, rc, NULL);
+    bool refresh = false;
+    int rc = lookup(c, s, key, klen, h, out, true, &refresh);
+    if (rc != HC_MISS) {
+        if (rc != HC_OK) return hc_error_set(err, rc, NULL);
+        /* A hit that claimed the entry's refresh: out holds the value
+           returned, whatever the refresh does. */
+        if (refresh)
+            hc__refresh(c, key, klen, h, opts, load, ctx, opts ? opts->ctx_copy : NULL,
+                        opts ? opts->ctx_free : NULL, NULL);
+        return HC_OK;
+    }
 
     /* A miss, with the shard locked: join the load in flight or lead one. */
     count_miss(c);
@@ -697,7 +895,10 @@ int hc_get_or_load(hc_cache *c, const char *key, const hc_options *opts,
         s->joins++;
         pthread_mutex_unlock(&s->lock);
         if (c->access_events) hc__emit(c, HC_EVENT_SINGLE_FLIGHT_JOINED, HC_ORIGIN_SINGLE_FLIGHT, key, klen);
-        return hc__flight_join(c, f, out, err);
+        bool stale = false;
+        rc = hc__flight_join(c, f, out, err, &stale);
+        if (stale) count_stale(c, key, klen, HC_ORIGIN_SINGLE_FLIGHT);
+        return rc;
     }
     f = hc__flight_new(c, key, klen, h, opts);
     if (!f) {
@@ -738,8 +939,11 @@ int hc_get_or_load(hc_cache *c, const char *key, const hc_options *opts,
         else err->code = rc;
         if (c->access_events) hc__emit(c, HC_EVENT_LOAD_FAILED, HC_ORIGIN_LOADER, key, klen);
     }
+    bool stale = rc != HC_OK && serve_stale(c, key, klen, h, out, err);
+    if (stale) rc = HC_OK;
     count(t, &tc->loads_ended);
-    hc__flight_finish(c, s, f, rc, out, err);
+    hc__flight_finish(c, s, f, rc, out, err, stale);
+    if (stale) count_stale(c, key, klen, HC_ORIGIN_LOCAL);
     return rc;
 }
 
@@ -961,6 +1165,10 @@ void hc_stats_get(hc_cache *c, hc_stats *out)
     out->bus_publish_failures = LOAD(bus_publish_failures);
     out->bus_receiver_closed = LOAD(bus_receiver_closed);
     out->bus_malformed = LOAD(bus_malformed);
+    out->refreshes = LOAD(refreshes);
+    out->refresh_failures = LOAD(refresh_failures);
+    out->refresh_drops = LOAD(refresh_drops);
+    out->stale_served = LOAD(stale_served);
 #undef LOAD
 }
 

@@ -10,7 +10,8 @@
 ** decodes the value where it lies in the cache (visit(), which reads the
 ** option byte and calls the type's decoder), and hc_decl_call counts the
 ** hit in the thread's own slot. Everything a miss needs (tags, the value
-** the loader fills, the encoded bytes) is set up in miss(), out of line.
+** the loader fills, the encoded bytes) is set up in miss(), out of line,
+** and what a hit that claimed a refresh needs in refresh(), out of line too.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +97,57 @@ static int fill(void *ctx, hc_buf *out, hc_error *err)
 }
 
 /*
+** A background refresh's own copy of the call's arguments (text and blob
+** ones too, args_copy's work), and its free. NULL when out of memory: the
+** refresh then runs on the calling thread.
+*/
+static void *ctx_copy(void *ctx)
+{
+    const load_ctx *lc = ctx;
+    load_ctx *copy = malloc(sizeof *copy);
+    if (!copy) return NULL;
+    copy->d = lc->d;
+    copy->args = lc->d->args_copy(lc->args);
+    if (!copy->args) {
+        free(copy);
+        return NULL;
+    }
+    return copy;
+}
+
+static void ctx_free(void *ctx)
+{
+    load_ctx *lc = ctx;
+    lc->d->args_free((void *)(uintptr_t)lc->args);
+    free(lc);
+}
+
+/* The options a declaration stores with: d's TTL and freshness, and the
+   tags built into tagb, pointed to from tags (room for d->ntags). */
+static int options(const hc_cached *d, const void *args, hc_buf *tagb, const char **tags,
+                   hc_options *o)
+{
+    int rc = HC_OK;
+    if (d->tags && d->ntags) {
+        rc = d->tags(tagb, args);
+        /* Each tag ends with a 0 byte; the pointers go to their starts. */
+        const char *p = (const char *)tagb->data;
+        for (size_t i = 0; rc == HC_OK && i < d->ntags; i++) {
+            tags[i] = p;
+            p += strlen(p) + 1;
+        }
+    }
+    memset(o, 0, sizeof *o);
+    o->ttl_ms = d->ttl_ms;
+    o->tags = tags;
+    o->ntags = d->tags ? d->ntags : 0;
+    o->refresh_ms = d->refresh_ms;
+    o->stale_if_error_ms = d->stale_if_error_ms;
+    o->ttl_jitter_percent = d->ttl_jitter_percent;
+    return rc;
+}
+
+/*
 ** A miss: build the tags, load under single-flight (or take the load in
 ** flight), and decode what came back over out. Out of line, so that a hit
 ** sets up none of this.
@@ -106,22 +158,13 @@ static HC_NOINLINE int miss(hc_cache *c, const hc_cached *d, const char *key, co
     hc_buf tagb = HC_BUF_INIT, val = HC_BUF_INIT;
     const char *stack_tags[TAGS_STACK];
     const char **tags = stack_tags;
-    int rc = HC_OK;
     if (d->ntags > TAGS_STACK) {
         tags = malloc(d->ntags * sizeof *tags);
         if (!tags) return hc_error_set(err, HC_ENOMEM, "%s: out of memory", d->fn);
     }
-    if (d->tags && d->ntags) {
-        rc = d->tags(&tagb, args);
-        /* Each tag ends with a 0 byte; the pointers go to their starts. */
-        const char *p = (const char *)tagb.data;
-        for (size_t i = 0; rc == HC_OK && i < d->ntags; i++) {
-            tags[i] = p;
-            p += strlen(p) + 1;
-        }
-    }
-    hc_options o = {d->ttl_ms, tags, d->tags ? d->ntags : 0};
+    hc_options o;
     load_ctx lc = {d, args};
+    int rc = options(d, args, &tagb, tags, &o);
     if (rc == HC_OK)
         rc = d->decl ? hc_decl_get_or_load(c, d->decl, key, &o, fill, &lc, &val, err)
                      : hc_get_or_load(c, key, &o, fill, &lc, &val, err);
@@ -130,6 +173,34 @@ static HC_NOINLINE int miss(hc_cache *c, const hc_cached *d, const char *key, co
     hc_buf_free(&tagb);
     if (tags != stack_tags) free(tags);
     return rc;
+}
+
+/*
+** A hit claimed the entry's refresh: start it, with the declaration's
+** options and loader, on a refresh thread with a copy of the arguments
+** (args_copy), or here when the arguments cannot be copied (a caller's
+** ctx among them) or the cache has no refresh thread. The value the
+** caller gets is already in its out.
+*/
+static HC_NOINLINE void refresh(hc_cache *c, const hc_cached *d, const void *args,
+                                const hc_buf *key)
+{
+    const char *k = (const char *)key->data;
+    uint64_t h = hc__hash(k, key->len);
+    hc_buf tagb = HC_BUF_INIT;
+    const char *stack_tags[TAGS_STACK];
+    const char **tags = d->ntags > TAGS_STACK ? malloc(d->ntags * sizeof *tags) : stack_tags;
+    hc_options o;
+    load_ctx lc = {d, args};
+    if (tags && options(d, args, &tagb, tags, &o) == HC_OK) {
+        hc__refresh(c, k, key->len, h, &o, fill, &lc, d->args_copy && d->args_free ? ctx_copy : NULL,
+                    ctx_free, d->decl);
+    } else {
+        uint64_t now = hc__now(c);          /* out of memory: try again later */
+        hc__refresh_release(c, k, key->len, h, now + (d->refresh_ms ? d->refresh_ms : 1000));
+    }
+    hc_buf_free(&tagb);
+    if (tags != stack_tags) free(tags);
 }
 
 /* ---------------------------------------------------------- the call */
@@ -162,16 +233,15 @@ static HC_NOINLINE int settle(hc_cache *c, const hc_cached *d, const void *args,
     return rc;
 }
 
-int hc_cached_call(hc_cache *c, const hc_cached *d, const void *args, void *out, hc_error *err)
+/*
+** The call after its arguments were checked. refreshing (a constant where
+** it is inlined) says whether the lookup may claim a due refresh: only a
+** declaration with refresh_ms asks, in a copy of this path of its own, so
+** that the others run exactly the plain lookup and test nothing more.
+*/
+HC_INLINE int call(hc_cache *c, const hc_cached *d, const void *args, void *out, hc_error *err,
+                   bool refreshing)
 {
-    hc_error local;
-    if (!err) err = &local;
-    err->code = HC_OK;                      /* hc_error_clear, without the call */
-    err->message[0] = 0;
-    if (!d) return hc_error_set(err, HC_EINVAL, "hc_cached_call: no descriptor");
-    if (!c) return hc_arg_null(err, d->fn, "c");
-    if (!out) return hc_arg_null(err, d->fn, "out");
-
     uint8_t kmem[KEY_STACK];
     hc_buf key = HC_BUF_INIT;
     if (d->key_max && d->key_max <= sizeof kmem) {
@@ -182,15 +252,38 @@ int hc_cached_call(hc_cache *c, const hc_cached *d, const void *args, void *out,
         key.cap = sizeof kmem;
     }
     hit h = {d, out, false};
+    bool claimed = false;
     int rc = d->key(&key, args);
-    if (rc == HC_OK) rc = hc_try_visit(c, (const char *)key.data, key.len, visit, &h);
+    if (rc == HC_OK)
+        rc = refreshing ? hc__try_visit(c, (const char *)key.data, key.len, visit, &h, &claimed)
+                        : hc_try_visit(c, (const char *)key.data, key.len, visit, &h);
     if (rc == HC_OK) {
         if (d->decl) hc_decl_call(c, d->decl, true);        /* a hit */
     } else {
         rc = settle(c, d, args, out, err, &key, &h, rc);
     }
+    if (claimed) refresh(c, d, args, &key);
     if (key.data != kmem) hc_buf_free(&key);
     return rc;
+}
+
+static HC_NOINLINE int call_refreshing(hc_cache *c, const hc_cached *d, const void *args,
+                                       void *out, hc_error *err)
+{
+    return call(c, d, args, out, err, true);
+}
+
+int hc_cached_call(hc_cache *c, const hc_cached *d, const void *args, void *out, hc_error *err)
+{
+    hc_error local;
+    if (!err) err = &local;
+    err->code = HC_OK;                      /* hc_error_clear, without the call */
+    err->message[0] = 0;
+    if (!d) return hc_error_set(err, HC_EINVAL, "hc_cached_call: no descriptor");
+    if (!c) return hc_arg_null(err, d->fn, "c");
+    if (!out) return hc_arg_null(err, d->fn, "out");
+    if (HC_UNLIKELY(d->refresh_ms)) return call_refreshing(c, d, args, out, err);
+    return call(c, d, args, out, err, false);
 }
 
 /* ------------------------------------------------------- entities */

@@ -1,7 +1,8 @@
 /*
 ** decl.c -- per-declaration counters: for each cached declaration that
 ** generated code calls on a cache, its calls, hits, misses, loader runs,
-** failures, stale discards and the loader's time.
+** failures, stale discards, refreshes, stale values served and the
+** loader's time.
 **
 ** Numbering. A declaration is a static hc_decl of a generated file. The
 ** first time the runtime sees one it gives it a number (1..HC_DECL_MAX)
@@ -36,6 +37,7 @@
 #include "hc_int.h"
 
 _Thread_local uint64_t hc__stale_seen HC_TLS_IE;
+_Thread_local uint64_t hc__stale_served HC_TLS_IE;
 
 #define CHUNK   64u                              /* declarations per hit chunk */
 #define NCHUNKS ((HC_DECL_MAX + 1u) / CHUNK)
@@ -103,6 +105,7 @@ const char *hc_decl_kind_name(int kind)
 typedef struct dstat {
     atomic_uint_fast64_t calls;          /* calls that were not hits */
     atomic_uint_fast64_t misses, loads, load_failures, stale_discards;
+    atomic_uint_fast64_t refreshes, refresh_failures, stale_served;
     atomic_uint_fast64_t load_ns_sum;
     atomic_uint_fast64_t buckets[HC_DECL_BUCKETS + 1];
 } dstat;
@@ -310,6 +313,7 @@ int hc_decl_get_or_load(hc_cache *c, hc_decl *d, const char *key, const hc_optio
     dstat *s = stat_for(c, d);
     if (s) ADD(s, misses, 1);
     timed tl = {load, ctx, false, HC_OK, 0, 0};
+    uint64_t served = hc__stale_served;
     int rc = hc_get_or_load(c, key, opts, timed_load, &tl, out, err);
     if (s && tl.ran) {
         if (tl.rc == HC_OK) ADD(s, loads, 1);
@@ -318,7 +322,26 @@ int hc_decl_get_or_load(hc_cache *c, hc_decl *d, const char *key, const hc_optio
         ADD(s, buckets[bucket_of(tl.ns)], 1);
         if (hc__stale_seen != tl.stale_mark) ADD(s, stale_discards, 1);
     }
+    if (s && hc__stale_served != served) ADD(s, stale_served, 1);
     return rc;
+}
+
+/* A refresh of d's ran its loader (rc, ns); its value was discarded as
+   stale, or not. Counted as a load too. */
+void hc__decl_refreshed(hc_cache *c, hc_decl *d, int rc, uint64_t ns, bool discarded)
+{
+    dstat *s = stat_for(c, d);
+    if (!s) return;
+    if (rc == HC_OK) {
+        ADD(s, loads, 1);
+        ADD(s, refreshes, 1);
+    } else {
+        ADD(s, load_failures, 1);
+        ADD(s, refresh_failures, 1);
+    }
+    ADD(s, load_ns_sum, ns);
+    ADD(s, buckets[bucket_of(ns)], 1);
+    if (discarded) ADD(s, stale_discards, 1);
 }
 
 /* --------------------------------------------------------- reading */
@@ -348,6 +371,9 @@ static bool snapshot(hc__decls *ds, unsigned id, hc_decl_stats *out)
         out->loads = LOAD(s->loads);
         out->load_failures = LOAD(s->load_failures);
         out->stale_discards = LOAD(s->stale_discards);
+        out->refreshes = LOAD(s->refreshes);
+        out->refresh_failures = LOAD(s->refresh_failures);
+        out->stale_served = LOAD(s->stale_served);
         out->load_ns_sum = LOAD(s->load_ns_sum);
         for (unsigned i = 0; i <= HC_DECL_BUCKETS; i++) out->load_buckets[i] = LOAD(s->buckets[i]);
     }

@@ -33,7 +33,8 @@ const char *hc_event_kind_name(hc_event_kind k)
         "hit", "miss", "single_flight_joined", "load_started",
         "load_completed", "load_failed", "stored", "removed",
         "key_invalidated", "tag_invalidated", "flushed",
-        "stale_load_discarded", "expired", "evicted",
+        "stale_load_discarded", "expired", "evicted", "refreshed",
+        "refresh_failed", "stale_served",
     };
     return (unsigned)k < HC_EVENT_KIND_COUNT ? names[k] : "unknown";
 }

@@ -144,7 +144,7 @@ int hc__flight_add_joiner(hc__flight *f)
     return HC_OK;
 }
 
-int hc__flight_join(hc_cache *c, hc__flight *f, hc_buf *out, hc_error *err)
+int hc__flight_join(hc_cache *c, hc__flight *f, hc_buf *out, hc_error *err, bool *stale)
 {
     int rc;
     pthread_mutex_lock(&f->mu);
@@ -165,6 +165,10 @@ int hc__flight_join(hc_cache *c, hc__flight *f, hc_buf *out, hc_error *err)
     } else if (f->rc == HC_OK) {
         rc = hc_buf_set(out, f->val, f->vlen);
         if (rc != HC_OK) hc_error_set(err, rc, NULL);
+        else if (f->served_stale) {
+            *err = f->err;              /* code HC_OK, and what it stands in for */
+            *stale = true;
+        }
     } else {
         rc = f->rc;
         *err = f->err;
@@ -182,7 +186,7 @@ void hc__flight_settle(hc__shard *s, hc__flight *f)
 }
 
 void hc__flight_finish(hc_cache *c, hc__shard *s, hc__flight *f, int rc,
-                       const hc_buf *out, const hc_error *err)
+                       const hc_buf *out, const hc_error *err, bool stale)
 {
     /* Detach (if the store did not) so no one else joins, then hand the
        result to the joiners that did. Once detached, nobody else writes
@@ -215,6 +219,7 @@ void hc__flight_finish(hc_cache *c, hc__shard *s, hc__flight *f, int rc,
         hc_error_set(&f->err, HC_ENOMEM, "out of memory sharing the loaded value");
     f->val = copy;
     f->vlen = copy ? out->len : 0;
+    f->served_stale = stale && shared_rc == HC_OK;
     f->done = true;
     pthread_cond_broadcast(&f->cv);
     pthread_mutex_unlock(&f->mu);

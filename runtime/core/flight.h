@@ -49,9 +49,10 @@ void hc__flight_leave(hc__flight *f);
 int hc__flight_add_joiner(hc__flight *f);
 
 /* A joiner's wait for f's result (at most c's load_wait_timeout_ms):
-   the value into out, or the leader's error into err. Drops the joiner's
-   reference. No lock held. */
-int hc__flight_join(hc_cache *c, hc__flight *f, hc_buf *out, hc_error *err);
+   the value into out, or the leader's error into err; *stale when the
+   value is an expired one standing in for the load's failure (err then
+   says so, with code HC_OK). Drops the joiner's reference. No lock held. */
+int hc__flight_join(hc_cache *c, hc__flight *f, hc_buf *out, hc_error *err, bool *stale);
 
 /* The leader, under the shard lock as it stores the result: detach f for
    good, and note the joiners it will hand the result to, so that
@@ -59,9 +60,10 @@ int hc__flight_join(hc_cache *c, hc__flight *f, hc_buf *out, hc_error *err);
 void hc__flight_settle(hc__shard *s, hc__flight *f);
 
 /* The leader's end: detach f from s (unless settled), hand rc, out's
-   bytes or err to the joiners that came, wake them, and drop the leader's
-   reference. No lock held. */
+   bytes or err to the joiners that came (stale: the bytes stand in for a
+   failed load, as err says), wake them, and drop the leader's reference.
+   No lock held. */
 void hc__flight_finish(hc_cache *c, hc__shard *s, hc__flight *f, int rc,
-                       const hc_buf *out, const hc_error *err);
+                       const hc_buf *out, const hc_error *err, bool stale);
 
 #endif

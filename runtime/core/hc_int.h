@@ -78,10 +78,12 @@
 #  define HC_NOINLINE __attribute__((noinline))
 #  define HC_INLINE   static inline __attribute__((always_inline))
 #  define HC_TLS_IE   __attribute__((tls_model("initial-exec")))
+#  define HC_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
 #  define HC_NOINLINE
 #  define HC_INLINE   static inline
 #  define HC_TLS_IE
+#  define HC_UNLIKELY(x) (x)
 #endif
 
 typedef struct hc__entry  hc__entry;
@@ -111,8 +113,14 @@ typedef struct hc__taglink {
 **
 ** An entry with a deadline has an hc__ttl just before its header, in the
 ** same allocation (HC__E_TTL in its flags says so): what expiry needs costs
-** nothing to the entries that never expire. hc__entry_block() is the start
-** of the allocation, which is what gets freed.
+** nothing to the entries that never expire. An entry stored with a refresh
+** interval or a stale-if-error window has an hc__fresh before that
+** (HC__E_FRESH), so those cost nothing to the entries without them either.
+** hc__entry_block() is the start of the allocation, which is what gets
+** freed:
+**
+**     [hc__fresh, 16][hc__ttl, 24][header, 40][key][value][pad][tag links]
+**      if FRESH       if TTL
 **
 ** Lock-free readers read node.hash, node.freq (through hc__policy_touch),
 ** the flags, hnext, the deadline, klen, vlen and the data, so those never
@@ -137,6 +145,8 @@ _Static_assert(sizeof(hc__entry) == 40, "the entry header is 40 bytes");
 /* The entry's flags live in the bytes the policy leaves to its owner. */
 #define hc__entry_flags(e)  ((e)->node.owner[0])
 #define HC__E_TTL           0x01u    /* an hc__ttl precedes the header */
+#define HC__E_FRESH         0x02u    /* an hc__fresh precedes the hc__ttl, or the
+                                        header when there is none */
 
 /* What an entry with a deadline has before its header. */
 typedef struct hc__ttl {
@@ -145,23 +155,64 @@ typedef struct hc__ttl {
 } hc__ttl;
 _Static_assert(sizeof(hc__ttl) % 8 == 0, "the header after it stays aligned");
 
+/*
+** What an entry with a refresh interval or a stale-if-error window has
+** before the rest. refresh_at is the one field of an entry that changes
+** once it is published: a reader claims the refresh by swapping it from a
+** time that has come to HC__REFRESH_CLAIMED (so one reader per entry
+** starts it), and a refresh that did not replace the entry puts a later
+** time back under the shard lock (cache.c, hc__refresh_release).
+*/
+typedef struct hc__fresh {
+    _Atomic uint64_t refresh_at;     /* clock ms; HC__REFRESH_NONE: never */
+    uint64_t   stale_until;          /* clock ms until which, once expired, the
+                                        value stands in for a failed load; 0: never */
+} hc__fresh;
+_Static_assert(sizeof(hc__fresh) % 8 == 0, "the header after it stays aligned");
+#define HC__REFRESH_NONE    UINT64_MAX
+#define HC__REFRESH_CLAIMED (UINT64_MAX - 1)
+
 static inline bool hc__entry_has_ttl(const hc__entry *e)
 {
     return hc__entry_flags(e) & HC__E_TTL;
 }
+static inline bool hc__entry_is_fresh(const hc__entry *e)
+{
+    return hc__entry_flags(e) & HC__E_FRESH;
+}
 static inline hc__ttl *hc__entry_ttl(const hc__entry *e)
 {
     return (hc__ttl *)(void *)((char *)(uintptr_t)e - sizeof(hc__ttl));
+}
+static inline hc__fresh *hc__entry_fresh(const hc__entry *e)
+{
+    char *p = (char *)(uintptr_t)e - sizeof(hc__fresh);
+    if (hc__entry_has_ttl(e)) p -= sizeof(hc__ttl);
+    return (hc__fresh *)(void *)p;
 }
 /* The entry's deadline in clock ms; UINT64_MAX = never. */
 static inline uint64_t hc__entry_expire(const hc__entry *e)
 {
     return hc__entry_has_ttl(e) ? hc__entry_ttl(e)->expire_at : UINT64_MAX;
 }
+/* When the entry is reclaimed: its deadline, or the end of its
+   stale-if-error window when it has one (the timer wheel's time). */
+static inline uint64_t hc__entry_reclaim(const hc__entry *e)
+{
+    uint64_t at = hc__entry_expire(e);
+    if (at != UINT64_MAX && hc__entry_is_fresh(e)) {
+        uint64_t until = hc__entry_fresh(e)->stale_until;
+        if (until > at) return until;
+    }
+    return at;
+}
 /* The start of the entry's allocation. */
 static inline void *hc__entry_block(hc__entry *e)
 {
-    return hc__entry_has_ttl(e) ? (void *)hc__entry_ttl(e) : (void *)e;
+    char *p = (char *)e;
+    if (hc__entry_has_ttl(e)) p -= sizeof(hc__ttl);
+    if (hc__entry_is_fresh(e)) p -= sizeof(hc__fresh);
+    return p;
 }
 
 /* Lists of dead entries, chained through their policy links. */
@@ -254,6 +305,9 @@ struct hc__flight {
     bool        done;                /* under mu */
     bool        waitable;            /* mu and cv set up (by the first joiner,
                                         under the shard lock) */
+    bool        served_stale;        /* under mu once done: the value handed to
+                                        joiners is an expired one standing in
+                                        for the load's failure */
     unsigned    waiters;             /* joiners, under the shard lock */
     bool        settled;             /* leader only: detached by its store */
     unsigned    settled_waiters;     /* leader only: waiters then */
@@ -389,6 +443,11 @@ struct hc_cache {
     atomic_uint_fast64_t events_published, event_subscriber_lagged;
     atomic_uint_fast64_t bus_published, bus_received, bus_applied, bus_lagged;
     atomic_uint_fast64_t bus_publish_failures, bus_receiver_closed, bus_malformed;
+    atomic_uint_fast64_t refreshes, refresh_failures, refresh_drops, stale_served;
+    /* Refresh-ahead (refresh.c): the threads and their queue, NULL when
+       refresh_threads is 0. */
+    unsigned        refresh_threads, refresh_queue;
+    struct hc__pool *pool;
     /* Free room under max_entries and max_bytes; below 0 while writers
        that could not evict at once owe it (part.c). Apart, on a line of
        their own. */
@@ -438,6 +497,7 @@ typedef struct hc__thread {
                                         this id (hc_cache.id) */
     uint64_t swept_ms;               /* was swept up to this clock */
     unsigned victim_next;            /* part.c: where to look for room next */
+    uint64_t rng;                    /* cache.c: TTL jitter's generator, 0 until seeded */
     struct hc__thread *rcu_prev, *rcu_next;   /* rcu.c's list of readers */
 } hc__thread;
 extern _Thread_local hc__thread hc__self HC_TLS_IE;
@@ -634,5 +694,46 @@ int  hc__apply(hc_cache *c, hc_bus_op op, const char *value, hc_origin origin);
 typedef struct hc__decls hc__decls;
 void hc__decls_free(hc_cache *c);
 extern _Thread_local uint64_t hc__stale_seen HC_TLS_IE;
+/* hc_get_or_load adds one to hc__stale_served, on the caller's thread, each
+   time it answers with an expired value in place of a failed load (decl.c
+   counts stale_served from it as it counts stale_discards). A refresh
+   counts itself: hc__decl_refreshed, with its loader's result, time, and
+   whether its value was discarded. */
+extern _Thread_local uint64_t hc__stale_served HC_TLS_IE;
+void hc__decl_refreshed(hc_cache *c, hc_decl *d, int rc, uint64_t ns, bool discarded);
+
+/*
+** cache.c, for refresh.c and cached.c. hc__now: c's clock. hc__store_load:
+** store a value f loaded (dropped if f went stale; the caller finishes f),
+** HC_OK whether stored or not, else why it could not be. hc__copy_stale:
+** the value of key's entry into out if that entry may stand in for a failed
+** load now (HC_OK), else HC_MISS (or HC_ENOMEM). hc__refresh_release: key's
+** entry, if its refresh is still claimed, is due again at again_at.
+** hc__try_visit: hc_try_visit that claims the refresh of an entry that is
+** due (*refresh set), for a caller that will start it.
+*/
+uint64_t hc__now(hc_cache *c);
+int  hc__store_load(hc_cache *c, const char *key, size_t klen, uint64_t h, const void *val,
+                    size_t vlen, const hc_options *opts, hc__flight *f);
+int  hc__copy_stale(hc_cache *c, const char *key, size_t klen, uint64_t h, hc_buf *out);
+void hc__refresh_release(hc_cache *c, const char *key, size_t klen, uint64_t h,
+                         uint64_t again_at);
+int  hc__try_visit(hc_cache *c, const char *key, size_t klen, hc_visit_fn fn, void *ctx,
+                   bool *refresh);
+
+/*
+** refresh.c: refresh-ahead. hc__pool_open and _close (hc_cache_open and
+** _close; close drops what is queued and joins the threads). hc__refresh
+** runs the refresh a hit claimed: on a refresh thread, with a copy of ctx
+** made by copy (freed with free_fn), when the cache has threads and the
+** context can be copied (or is NULL); otherwise here and now. opts was
+** checked; load(ctx) must stay callable meanwhile. decl (may be NULL) gets
+** the refresh counted.
+*/
+int  hc__pool_open(hc_cache *c);
+void hc__pool_close(hc_cache *c);
+void hc__refresh(hc_cache *c, const char *key, size_t klen, uint64_t h, const hc_options *opts,
+                 hc_load_fn load, void *ctx, void *(*copy)(void *ctx), void (*free_fn)(void *copy),
+                 hc_decl *decl);
 
 #endif

@@ -63,9 +63,13 @@ void hc__wheel_schedule(hc__wheel *w, hc__entry *e)
 {
     if (!hc__entry_has_ttl(e)) return;
     hc__ttl *x = hc__entry_ttl(e);
-    /* A deadline already reached goes to the next tick's bucket, so that
-       the next advance expires it. */
-    uint64_t t = x->expire_at > w->now ? x->expire_at : w->now + 1;
+    /* The wheel reclaims an entry at its deadline, or at the end of its
+       stale-if-error window when it has one (until then it is expired for
+       reads, but kept to stand in for a failed load). A time already
+       reached goes to the next tick's bucket, so that the next advance
+       reclaims it. */
+    uint64_t at = hc__entry_reclaim(e);
+    uint64_t t = at > w->now ? at : w->now + 1;
     link_before(bucket_for(w, t), &x->tl);
     w->scheduled++;
 }
@@ -101,7 +105,7 @@ static void process(hc__wheel *w, hc__link *b, hc__expire_fn expire, void *ctx)
         hc__entry *e = entry_of_tl(l);
         list.next = l->next;
         l->next->prev = &list;
-        uint64_t at = hc__entry_ttl(e)->expire_at;
+        uint64_t at = hc__entry_reclaim(e);
         if (at <= w->now) {
             l->prev = l->next = NULL;
             w->scheduled--;

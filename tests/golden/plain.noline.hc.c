@@ -130,7 +130,7 @@ int plain_note_put(hc_cache *c, const plain_note *u)
     if (hc_rc == HC_OK) hc_rc = plain_note__tag(&hc_tag, u->key);
     if (hc_rc == HC_OK) {
         const char *tags[2] = {(const char *)hc_tag.data, "note:all"};
-        hc_options o = {HC_TTL_DEFAULT, tags, 2};
+        hc_options o = {HC_TTL_DEFAULT, tags, 2, 0, 0, 0, NULL, NULL};
         hc_rc = hc_entity_put(c, (const char *)hc_key.data, &plain_note__type, u, &o);
     }
     hc_buf_free(&hc_key);
@@ -182,7 +182,8 @@ static const hc_cached plain_lookup__cached = {
     HC_DECL_REF(plain_lookup__decl), "plain_lookup", "lookup", NULL,
     &plain_note__type, HC_CACHED_OPTION | HC_CACHED_NULLABLE,
     plain_lookup__key, 0, NULL, 0, HC_TTL_DEFAULT,
-    plain_lookup__load
+    plain_lookup__load,
+    0, 0, 0, NULL, NULL
 };
 
 int plain_lookup(hc_cache *c, const char *key, int64_t name, plain_note *out, hc_error *err)
@@ -233,7 +234,8 @@ static const hc_cached plain_count_all__cached = {
     HC_DECL_REF(plain_count_all__decl), "plain_count_all", "count_all", NULL,
     &hc_cached_u64, 0,
     plain_count_all__key, 10, plain_count_all__tags, 1, HC_TTL_DEFAULT,
-    plain_count_all__load
+    plain_count_all__load,
+    0, 0, 0, NULL, NULL
 };
 
 int plain_count_all(hc_cache *c, uint64_t *out)
@@ -282,7 +284,8 @@ static const hc_cached plain_fetch__cached = {
     HC_DECL_REF(plain_fetch__decl), "plain_fetch", "fetch", "note",
     &plain_note__type, HC_CACHED_OPTION,
     plain_fetch__key, 0, plain_fetch__tags, 2, UINT64_C(30000),
-    plain_fetch__load
+    plain_fetch__load,
+    0, 0, 0, NULL, NULL
 };
 
 int plain_fetch(hc_cache *c, const char *id, plain_fetch_loader load, void *ctx, plain_note *out, hc_error *err)

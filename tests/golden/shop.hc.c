@@ -135,7 +135,7 @@ int shop_user_put(hc_cache *c, const shop_user *u)
     if (hc_rc == HC_OK) hc_rc = shop_user__tag(&hc_tag, u->id);
     if (hc_rc == HC_OK) {
         const char *tags[2] = {(const char *)hc_tag.data, "users"};
-        hc_options o = {UINT64_C(600000), tags, 2};
+        hc_options o = {UINT64_C(600000), tags, 2, 0, 0, 0, NULL, NULL};
         hc_rc = hc_entity_put(c, (const char *)hc_key.data, &shop_user__type, u, &o);
     }
     hc_buf_free(&hc_key);
@@ -254,6 +254,17 @@ static int shop_user_by_id__load(const void *hc_args, void *hc_out, hc_error *er
     return shop_user_by_id_direct(hc_a->db, hc_a->id, (shop_user *)hc_out, err);
 }
 
+/* A copy of the arguments that a background refresh owns (it outlives the
+   call): one allocation, text and blob arguments after the struct. */
+static void *shop_user_by_id__args_copy(const void *hc_args)
+{
+    const shop_user_by_id__args *hc_a = (const shop_user_by_id__args *)hc_args;
+    shop_user_by_id__args *hc_c = (shop_user_by_id__args *)malloc(sizeof *hc_a);
+    if (!hc_c) return NULL;
+    *hc_c = *hc_a;
+    return hc_c;
+}
+
 /* Its counters on each cache (hc_decl_stats_each), and what hc_cached_call
    needs to know about it. */
 static hc_decl shop_user_by_id__decl = {"shop", "user_by_id", HC_DECL_QUERY, 0};
@@ -261,7 +272,8 @@ static const hc_cached shop_user_by_id__cached = {
     HC_DECL_REF(shop_user_by_id__decl), "shop_user_by_id", "user_by_id", "user",
     &shop_user__type, HC_CACHED_OPTION | HC_CACHED_NULLABLE,
     shop_user_by_id__key, 31, shop_user_by_id__tags, 2, UINT64_C(60000),
-    shop_user_by_id__load
+    shop_user_by_id__load,
+    UINT64_C(30000), UINT64_C(600000), 10, shop_user_by_id__args_copy, free
 };
 
 int shop_user_by_id(hc_cache *c, hc_db *db, int64_t id, shop_user *out, hc_error *err)
@@ -281,7 +293,7 @@ static const hc_sql shop_user_by_id__sql = {
     "SELECT id, name, email, score, active FROM users WHERE id = ?1",
 #line 19 "tests/golden/shop.hcache"
     "SELECT id, name, email, score, active FROM users WHERE id = $1",
-#line 285 "shop.hc.c"
+#line 297 "shop.hc.c"
     1, shop_user_by_id__types
 };
 
@@ -321,9 +333,9 @@ static int shop_users_in_team__key(hc_buf *hc_key, const void *hc_args)
 {
     const shop_users_in_team__args *hc_a = (const shop_users_in_team__args *)hc_args;
     int hc_rc = HC_OK;
-#line 26 "tests/golden/shop.hcache"
+#line 28 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:team:", 10); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_key, (int64_t)hc_a->team); if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, ":users", 6);
-#line 327 "shop.hc.c"
+#line 339 "shop.hc.c"
     return hc_rc;
 }
 
@@ -332,11 +344,11 @@ static int shop_users_in_team__tags(hc_buf *hc_tags, const void *hc_args)
 {
     const shop_users_in_team__args *hc_a = (const shop_users_in_team__args *)hc_args;
     int hc_rc = HC_OK;
-#line 27 "tests/golden/shop.hcache"
+#line 29 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "users\000", 6);
-#line 27 "tests/golden/shop.hcache"
+#line 29 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "team:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_tags, (int64_t)hc_a->team); if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "\000", 1);
-#line 340 "shop.hc.c"
+#line 352 "shop.hc.c"
     return hc_rc;
 }
 
@@ -354,7 +366,8 @@ static const hc_cached shop_users_in_team__cached = {
     HC_DECL_REF(shop_users_in_team__decl), "shop_users_in_team", "users_in_team", NULL,
     &shop_user_list__type, 0,
     shop_users_in_team__key, 37, shop_users_in_team__tags, 2, UINT64_C(300000),
-    shop_users_in_team__load
+    shop_users_in_team__load,
+    0, 0, 0, NULL, NULL
 };
 
 int shop_users_in_team(hc_cache *c, hc_db *db, int64_t team, shop_user_list *out, hc_error *err)
@@ -370,11 +383,11 @@ int shop_users_in_team(hc_cache *c, hc_db *db, int64_t team, shop_user_list *out
 static const unsigned char shop_users_in_team__types[] = {HC_SQL_I64};
 static const hc_sql shop_users_in_team__sql = {
     "shop_users_in_team",
-#line 25 "tests/golden/shop.hcache"
+#line 27 "tests/golden/shop.hcache"
     "SELECT id, name, email, score, active FROM users WHERE team_id = ?1 ORDER BY id",
-#line 25 "tests/golden/shop.hcache"
+#line 27 "tests/golden/shop.hcache"
     "SELECT id, name, email, score, active FROM users WHERE team_id = $1 ORDER BY id",
-#line 378 "shop.hc.c"
+#line 391 "shop.hc.c"
     1, shop_users_in_team__types
 };
 
@@ -426,9 +439,9 @@ static int shop_user_count__key(hc_buf *hc_key, const void *hc_args)
 {
     (void)hc_args;
     int hc_rc = HC_OK;
-#line 30 "tests/golden/shop.hcache"
+#line 32 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:user_count", 15);
-#line 432 "shop.hc.c"
+#line 445 "shop.hc.c"
     return hc_rc;
 }
 
@@ -437,9 +450,9 @@ static int shop_user_count__tags(hc_buf *hc_tags, const void *hc_args)
 {
     (void)hc_args;
     int hc_rc = HC_OK;
-#line 32 "tests/golden/shop.hcache"
+#line 34 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "users\000", 6);
-#line 443 "shop.hc.c"
+#line 456 "shop.hc.c"
     return hc_rc;
 }
 
@@ -457,7 +470,8 @@ static const hc_cached shop_user_count__cached = {
     HC_DECL_REF(shop_user_count__decl), "shop_user_count", "user_count", NULL,
     &hc_cached_i64, 0,
     shop_user_count__key, 16, shop_user_count__tags, 1, UINT64_C(300000),
-    shop_user_count__load
+    shop_user_count__load,
+    0, 0, 0, NULL, NULL
 };
 
 int shop_user_count(hc_cache *c, hc_db *db, int64_t *out, hc_error *err)
@@ -472,11 +486,11 @@ int shop_user_count(hc_cache *c, hc_db *db, int64_t *out, hc_error *err)
 static const unsigned char shop_user_count__types[] = {0};
 static const hc_sql shop_user_count__sql = {
     "shop_user_count",
-#line 31 "tests/golden/shop.hcache"
+#line 33 "tests/golden/shop.hcache"
     "SELECT count(*) FROM users",
-#line 31 "tests/golden/shop.hcache"
+#line 33 "tests/golden/shop.hcache"
     "SELECT count(*) FROM users",
-#line 480 "shop.hc.c"
+#line 494 "shop.hc.c"
     0, shop_user_count__types
 };
 
@@ -508,11 +522,11 @@ int shop_user_count_direct(hc_db *db, int64_t *out, hc_error *err)
 static const unsigned char shop_rename_user__types[] = {HC_SQL_I64, HC_SQL_TEXT};
 static const hc_sql shop_rename_user__sql = {
     "shop_rename_user",
-#line 36 "tests/golden/shop.hcache"
+#line 38 "tests/golden/shop.hcache"
     "UPDATE users SET name = ?2 WHERE id = ?1",
-#line 36 "tests/golden/shop.hcache"
+#line 38 "tests/golden/shop.hcache"
     "UPDATE users SET name = $2 WHERE id = $1",
-#line 516 "shop.hc.c"
+#line 530 "shop.hc.c"
     2, shop_rename_user__types
 };
 
@@ -536,11 +550,11 @@ int shop_rename_user(hc_cache *c, hc_db *db, int64_t id, const char *name, int64
     if (hc_rc == HC_OK && changes) *changes = hc_stmt_changes(hc_s);
     hc_db_end(hc_s);
     hc_wrc = hc_rc;                            /* the write's result */
-#line 37 "tests/golden/shop.hcache"
+#line 39 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tag[0], "user:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(&hc_tag[0], (int64_t)id);
-#line 37 "tests/golden/shop.hcache"
+#line 39 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(&hc_tag[1], "users", 5);
-#line 544 "shop.hc.c"
+#line 558 "shop.hc.c"
     hc_tags[0] = (const char *)hc_tag[0].data;
     hc_tags[1] = (const char *)hc_tag[1].data;
     hc_rc = hc_rc == HC_OK ? hc_exec_end(c, db, hc_tx, hc_wrc, hc_tags, 2, err)
@@ -562,9 +576,9 @@ static int shop_load_user__key(hc_buf *hc_key, const void *hc_args)
 {
     const shop_load_user__args *hc_a = (const shop_load_user__args *)hc_args;
     int hc_rc = HC_OK;
-#line 41 "tests/golden/shop.hcache"
+#line 43 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:user:", 10); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_key, (int64_t)hc_a->user_id);
-#line 568 "shop.hc.c"
+#line 582 "shop.hc.c"
     return hc_rc;
 }
 
@@ -573,9 +587,9 @@ static int shop_load_user__tags(hc_buf *hc_tags, const void *hc_args)
 {
     const shop_load_user__args *hc_a = (const shop_load_user__args *)hc_args;
     int hc_rc = HC_OK;
-#line 41 "tests/golden/shop.hcache"
+#line 43 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "user:", 5); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_tags, (int64_t)hc_a->user_id); if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "\000users\000", 7);
-#line 579 "shop.hc.c"
+#line 593 "shop.hc.c"
     return hc_rc;
 }
 
@@ -593,7 +607,8 @@ static const hc_cached shop_load_user__cached = {
     HC_DECL_REF(shop_load_user__decl), "shop_load_user", "load-user", "user",
     &shop_user__type, HC_CACHED_OPTION | HC_CACHED_NULLABLE,
     shop_load_user__key, 31, shop_load_user__tags, 2, UINT64_C(600000),
-    shop_load_user__load
+    shop_load_user__load,
+    UINT64_C(300000), 0, 0, NULL, NULL
 };
 
 int shop_load_user(hc_cache *c, int64_t user_id, shop_load_user_loader load, void *ctx, shop_user *out, hc_error *err)
@@ -616,9 +631,9 @@ static int shop_fib__key(hc_buf *hc_key, const void *hc_args)
 {
     const shop_fib__args *hc_a = (const shop_fib__args *)hc_args;
     int hc_rc = HC_OK;
-#line 46 "tests/golden/shop.hcache"
+#line 49 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:fib:", 9); if (hc_rc == HC_OK) hc_rc = hc_key_piece_i64(hc_key, (int64_t)hc_a->n);
-#line 622 "shop.hc.c"
+#line 637 "shop.hc.c"
     return hc_rc;
 }
 
@@ -636,7 +651,8 @@ static const hc_cached shop_fib__cached = {
     HC_DECL_REF(shop_fib__decl), "shop_fib", "fib", NULL,
     &hc_cached_i64, 0,
     shop_fib__key, 30, NULL, 0, UINT64_C(3600000),
-    shop_fib__load
+    shop_fib__load,
+    0, 0, 0, NULL, NULL
 };
 
 int shop_fib(hc_cache *c, int64_t n, int64_t *out, hc_error *err)
@@ -656,9 +672,9 @@ static int shop_greeting__key(hc_buf *hc_key, const void *hc_args)
 {
     const shop_greeting__args *hc_a = (const shop_greeting__args *)hc_args;
     int hc_rc = HC_OK;
-#line 50 "tests/golden/shop.hcache"
+#line 53 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_key, "shop:greeting:", 14); if (hc_rc == HC_OK) hc_rc = hc_key_piece_text(hc_key, hc_a->name, strlen(hc_a->name));
-#line 662 "shop.hc.c"
+#line 678 "shop.hc.c"
     return hc_rc;
 }
 
@@ -667,9 +683,9 @@ static int shop_greeting__tags(hc_buf *hc_tags, const void *hc_args)
 {
     (void)hc_args;
     int hc_rc = HC_OK;
-#line 51 "tests/golden/shop.hcache"
+#line 54 "tests/golden/shop.hcache"
     if (hc_rc == HC_OK) hc_rc = hc_buf_append(hc_tags, "greetings\000", 10);
-#line 673 "shop.hc.c"
+#line 689 "shop.hc.c"
     return hc_rc;
 }
 
@@ -689,7 +705,8 @@ static const hc_cached shop_greeting__cached = {
     HC_DECL_REF(shop_greeting__decl), "shop_greeting", "greeting", NULL,
     &hc_cached_text, HC_CACHED_TEXT_RETURNED,
     shop_greeting__key, 0, shop_greeting__tags, 1, UINT64_C(300000),
-    shop_greeting__load
+    shop_greeting__load,
+    0, 0, 0, NULL, NULL
 };
 
 int shop_greeting(hc_cache *c, const char *name, char **out)

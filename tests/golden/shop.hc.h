@@ -64,7 +64,7 @@ int shop_user_invalidate(hc_cache *c, int64_t id);
 /* Invalidate tag "users": every cached value about any of them. */
 int shop_user_invalidate_all(hc_cache *c);
 
-/* query user_by_id: key "shop:user:{id}", tags "user:{id}", "users". */
+/* query user_by_id: key "shop:user:{id}", tags "user:{id}", "users", ttl jitter 10%, refresh 30s (in the background), stale if error 10m. */
 /* HC_OK | HC_MISS (no row: the absence is cached too), HC_EDB with the database's message, or a cache
    error (HC_ETIMEDOUT...). A failed query stores nothing. */
 int shop_user_by_id(hc_cache *c, hc_db *db, int64_t id, shop_user *out, hc_error *err);
@@ -95,7 +95,7 @@ int shop_user_count_direct(hc_db *db, int64_t *out, hc_error *err);
    message, HC_EBUS, HC_EINVAL, HC_ENOMEM. */
 int shop_rename_user(hc_cache *c, hc_db *db, int64_t id, const char *name, int64_t *changes, hc_error *err);
 
-/* policy load_user ("load-user"): key "shop:user:{user_id}", tags "user:{user_id}", "users". */
+/* policy load_user ("load-user"): key "shop:user:{user_id}", tags "user:{user_id}", "users", refresh 5m (on the calling thread). */
 /* The loader you pass: fill out and return HC_OK, return HC_MISS for "none" (cached too), or an HC_E* code
    with err filled. */
 typedef int (*shop_load_user_loader)(void *ctx, int64_t user_id, shop_user *out, hc_error *err);

@@ -131,7 +131,7 @@ int shop_user_put(hc_cache *c, const shop_user *u)
     if (hc_rc == HC_OK) hc_rc = shop_user__tag(&hc_tag, u->id);
     if (hc_rc == HC_OK) {
         const char *tags[2] = {(const char *)hc_tag.data, "users"};
-        hc_options o = {UINT64_C(600000), tags, 2};
+        hc_options o = {UINT64_C(600000), tags, 2, 0, 0, 0, NULL, NULL};
         hc_rc = hc_entity_put(c, (const char *)hc_key.data, &shop_user__type, u, &o);
     }
     hc_buf_free(&hc_key);
@@ -246,6 +246,17 @@ static int shop_user_by_id__load(const void *hc_args, void *hc_out, hc_error *er
     return shop_user_by_id_direct(hc_a->db, hc_a->id, (shop_user *)hc_out, err);
 }
 
+/* A copy of the arguments that a background refresh owns (it outlives the
+   call): one allocation, text and blob arguments after the struct. */
+static void *shop_user_by_id__args_copy(const void *hc_args)
+{
+    const shop_user_by_id__args *hc_a = (const shop_user_by_id__args *)hc_args;
+    shop_user_by_id__args *hc_c = (shop_user_by_id__args *)malloc(sizeof *hc_a);
+    if (!hc_c) return NULL;
+    *hc_c = *hc_a;
+    return hc_c;
+}
+
 /* Its counters on each cache (hc_decl_stats_each), and what hc_cached_call
    needs to know about it. */
 static hc_decl shop_user_by_id__decl = {"shop", "user_by_id", HC_DECL_QUERY, 0};
@@ -253,7 +264,8 @@ static const hc_cached shop_user_by_id__cached = {
     HC_DECL_REF(shop_user_by_id__decl), "shop_user_by_id", "user_by_id", "user",
     &shop_user__type, HC_CACHED_OPTION | HC_CACHED_NULLABLE,
     shop_user_by_id__key, 31, shop_user_by_id__tags, 2, UINT64_C(60000),
-    shop_user_by_id__load
+    shop_user_by_id__load,
+    UINT64_C(30000), UINT64_C(600000), 10, shop_user_by_id__args_copy, free
 };
 
 int shop_user_by_id(hc_cache *c, hc_db *db, int64_t id, shop_user *out, hc_error *err)
@@ -338,7 +350,8 @@ static const hc_cached shop_users_in_team__cached = {
     HC_DECL_REF(shop_users_in_team__decl), "shop_users_in_team", "users_in_team", NULL,
     &shop_user_list__type, 0,
     shop_users_in_team__key, 37, shop_users_in_team__tags, 2, UINT64_C(300000),
-    shop_users_in_team__load
+    shop_users_in_team__load,
+    0, 0, 0, NULL, NULL
 };
 
 int shop_users_in_team(hc_cache *c, hc_db *db, int64_t team, shop_user_list *out, hc_error *err)
@@ -434,7 +447,8 @@ static const hc_cached shop_user_count__cached = {
     HC_DECL_REF(shop_user_count__decl), "shop_user_count", "user_count", NULL,
     &hc_cached_i64, 0,
     shop_user_count__key, 16, shop_user_count__tags, 1, UINT64_C(300000),
-    shop_user_count__load
+    shop_user_count__load,
+    0, 0, 0, NULL, NULL
 };
 
 int shop_user_count(hc_cache *c, hc_db *db, int64_t *out, hc_error *err)
@@ -557,7 +571,8 @@ static const hc_cached shop_load_user__cached = {
     HC_DECL_REF(shop_load_user__decl), "shop_load_user", "load-user", "user",
     &shop_user__type, HC_CACHED_OPTION | HC_CACHED_NULLABLE,
     shop_load_user__key, 31, shop_load_user__tags, 2, UINT64_C(600000),
-    shop_load_user__load
+    shop_load_user__load,
+    UINT64_C(300000), 0, 0, NULL, NULL
 };
 
 int shop_load_user(hc_cache *c, int64_t user_id, shop_load_user_loader load, void *ctx, shop_user *out, hc_error *err)
@@ -598,7 +613,8 @@ static const hc_cached shop_fib__cached = {
     HC_DECL_REF(shop_fib__decl), "shop_fib", "fib", NULL,
     &hc_cached_i64, 0,
     shop_fib__key, 30, NULL, 0, UINT64_C(3600000),
-    shop_fib__load
+    shop_fib__load,
+    0, 0, 0, NULL, NULL
 };
 
 int shop_fib(hc_cache *c, int64_t n, int64_t *out, hc_error *err)
@@ -647,7 +663,8 @@ static const hc_cached shop_greeting__cached = {
     HC_DECL_REF(shop_greeting__decl), "shop_greeting", "greeting", NULL,
     &hc_cached_text, HC_CACHED_TEXT_RETURNED,
     shop_greeting__key, 0, shop_greeting__tags, 1, UINT64_C(300000),
-    shop_greeting__load
+    shop_greeting__load,
+    0, 0, 0, NULL, NULL
 };
 
 int shop_greeting(hc_cache *c, const char *name, char **out)

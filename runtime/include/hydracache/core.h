@@ -239,7 +239,18 @@ typedef struct hc_config {
     bool     access_events;         /* false: hit/miss/load events are opt-in */
     hc_bus  *bus;                   /* NULL = no invalidation bus */
     const char *node_id;            /* NULL = generated; echo suppression on the bus */
+    unsigned refresh_threads;       /* 1: threads that run refresh-ahead loads
+                                       (hc_options.refresh_ms), started on the
+                                       first one; 0 = the caller that finds an
+                                       entry due runs its refresh itself */
+    unsigned refresh_queue;         /* 1024: refreshes waiting for a thread, at
+                                       most HC_REFRESH_QUEUE_MAX; more are dropped
+                                       (refresh_drops) */
 } hc_config;
+
+/* The largest hc_config.refresh_threads and refresh_queue. */
+#define HC_REFRESH_THREADS_MAX 64u
+#define HC_REFRESH_QUEUE_MAX   (1u << 20)
 
 /* The largest hc_config.event_buffer: a ring of pointers, 8 MiB. */
 #define HC_EVENT_BUFFER_MAX (1u << 20)
@@ -252,14 +263,19 @@ HC_API void hc_config_init(hc_config *cfg);
 ** the allocator and bus must outlive the cache. The allocator may be called
 ** from any thread using the cache; a removed entry is freed a little later
 ** (in batches, once no reader can still see it) by a later write or by
-** hc_cache_close. Returns HC_OK and sets *out, HC_EINVAL for a bad
-** configuration, HC_ENOMEM.
+** hc_cache_close. No thread is started here: the refresh threads start
+** with the first refresh that needs one. Returns HC_OK and sets *out,
+** HC_EINVAL for a bad configuration (refresh_threads or refresh_queue
+** above their maximum too), HC_ENOMEM.
 */
 HC_API int hc_cache_open(hc_cache **out, const hc_config *cfg);
 
 /*
 ** Close a cache and free everything it holds. No other call on c may run or
-** start, and no load may be in flight. Accepts NULL. Returns HC_OK.
+** start, and no load may be in flight. Refreshes still queued are dropped
+** (their context copies freed with ctx_free); one that is running is waited
+** for, so its loader must not wait for anything the closing thread holds.
+** Accepts NULL. Returns HC_OK.
 */
 HC_API int hc_cache_close(hc_cache *c);
 
@@ -268,11 +284,55 @@ HC_API const char *hc_cache_name(const hc_cache *c);
 
 /* --------------------------------------------------------------- entries */
 
-/* Per-call options; NULL means "default TTL, no tags". */
+/*
+** Per-call options; NULL means "default TTL, no tags" and nothing else.
+** Initialise them with designated initializers (or zero the struct first):
+** fields are added at the end over time.
+**
+**     hc_options o = {.ttl_ms = 60000, .tags = tags, .ntags = 2,
+**                     .refresh_ms = 30000, .stale_if_error_ms = 600000};
+**
+** Freshness (docs/RUNTIME.md, "Serving stale on purpose"), stored with the
+** entry whoever stores it, used by the calls that can load:
+**   refresh_ms          an entry older than this is still returned, and the
+**                       first hc_get_or_load to find it so starts one reload
+**                       (single-flight with any load of the key), on one of
+**                       the cache's refresh threads when it can (see ctx_copy)
+**                       or else on the calling thread after it has the value.
+**                       Its result is stored like a load's: not if an
+**                       invalidation raced it. A refresh that fails, or is
+**                       dropped because the queue is full, is tried again
+**                       refresh_ms later. Only an entry that is due before it
+**                       expires is ever refreshed (refresh_ms < its TTL).
+**   stale_if_error_ms   once the entry has expired it is a miss like any
+**                       other, but it is kept this much longer: if the load
+**                       that follows fails, its value is returned instead of
+**                       the error (HC_OK; see hc_get_or_load). An invalidation,
+**                       hc_remove, hc_flush or hc_put of the key removes it for
+**                       good. It counts against the bounds until it goes.
+**   ttl_jitter_percent  0 to 99: each entry's TTL is drawn uniformly from
+**                       [ttl - ttl * p / 100, ttl], so that entries loaded
+**                       together do not expire together. Never longer than
+**                       the TTL asked for. Applies to the default TTL too.
+** A background refresh outlives the call that found the entry due, so it
+** cannot use that call's ctx: ctx_copy makes a copy it owns (NULL on out of
+** memory, and then the refresh runs on the calling thread), which ctx_free
+** frees after the refresh (or when the refresh is dropped, or the cache
+** closed). Without ctx_copy, a loader whose ctx is not NULL refreshes on the
+** calling thread. A NULL ctx needs no copy: its refresh runs in the
+** background. Whatever the loader uses through ctx (a database handle...)
+** must outlive the cache, or at least every refresh: hc_cache_close waits
+** for the running one and drops the queued ones.
+*/
 typedef struct hc_options {
     uint64_t ttl_ms;                /* HC_TTL_DEFAULT, HC_TTL_NEVER or milliseconds */
     const char *const *tags;        /* ntags tag names, copied by the cache */
     size_t ntags;
+    uint64_t refresh_ms;            /* 0: no refresh-ahead */
+    uint64_t stale_if_error_ms;     /* 0: an expired entry is not kept */
+    unsigned ttl_jitter_percent;    /* 0: every entry gets the TTL exactly */
+    void  *(*ctx_copy)(void *ctx);  /* for a background refresh; NULL: none */
+    void   (*ctx_free)(void *copy); /* frees what ctx_copy made; NULL: nothing */
 } hc_options;
 
 /*
@@ -289,8 +349,9 @@ HC_API int hc_put(hc_cache *c, const char *key, const void *val, size_t len,
 
 /*
 ** Copy the value under key into out (replacing its contents). Returns HC_OK,
-** HC_MISS when there is no live entry (an expired one is removed), HC_ENOMEM
-** when out cannot grow, HC_EINVAL.
+** HC_MISS when there is no live entry (an expired one is removed, unless it
+** is kept for stale_if_error_ms: it is a miss all the same), HC_ENOMEM when
+** out cannot grow, HC_EINVAL. It never starts a refresh (it has no loader).
 */
 HC_API int hc_get(hc_cache *c, const char *key, hc_buf *out);
 
@@ -333,6 +394,17 @@ typedef int (*hc_load_fn)(void *ctx, hc_buf *out, hc_error *err);
 ** still get the value but it is not stored (stale_load_discards), and calls
 ** that start after the invalidation run a fresh load instead of joining.
 ** Calling it for a key from inside that key's own loader returns HC_EBUSY.
+**
+** A hit on an entry stored with refresh_ms that is older than that returns
+** the value as any hit does; the first such call claims the entry's
+** refresh and starts it (see hc_options), so load(ctx, ...) may then run on
+** a refresh thread, with ctx_copy's copy of ctx, after this call returned.
+**
+** A failed load (or a load joined that failed) when the key still holds an
+** expired entry kept by stale_if_error_ms returns HC_OK with that entry's
+** value in out (stale_served), and err (if not NULL) with code HC_OK and a
+** message naming the failure: "stale value served: <the loader's
+** message>". The failure is counted (load_failures) all the same.
 **
 ** Returns HC_OK with the value in out, the loader's error (err filled), or
 ** HC_ETIMEDOUT, HC_EBUSY, HC_ENOMEM, HC_EINVAL. err may be NULL.
@@ -392,7 +464,11 @@ HC_API int hc_flush(hc_cache *c);
     XX(bus_lagged,              "bus messages lost on the way (each flushed the cache)") \
     XX(bus_publish_failures,    "invalidations that could not be published on the bus") \
     XX(bus_receiver_closed,     "bus connections lost (each flushed the cache)") \
-    XX(bus_malformed,           "bus messages that did not parse (each flushed the cache)")
+    XX(bus_malformed,           "bus messages that did not parse (each flushed the cache)") \
+    XX(refreshes,               "refresh-ahead loads that succeeded (counted in loads too)") \
+    XX(refresh_failures,        "refresh-ahead loads that failed (counted in load_failures too)") \
+    XX(refresh_drops,           "refreshes not run: the refresh queue was full") \
+    XX(stale_served,            "calls answered with an expired value because its load failed")
 
 typedef struct hc_stats {
 #define HC__STATS_FIELD(name, desc) uint64_t name;
@@ -409,7 +485,8 @@ HC_API uint64_t hc_stats_total_requests(const hc_stats *s);
 
 typedef struct hc_diagnostics {
     hc_stats stats;
-    uint64_t entries;           /* live entries (expired ones are reclaimed first) */
+    uint64_t entries;           /* entries (expired ones are reclaimed first, but for
+                                   those kept for stale_if_error_ms, until it ends) */
     uint64_t weighted_bytes;    /* sum of key + value bytes of the entries */
     uint64_t tags;              /* distinct tags carried by entries */
     uint64_t loads_in_flight;   /* loads running now */
@@ -488,7 +565,10 @@ HC_API const char *hc_decl_kind_name(int kind);
     XX(misses,         "lookups that found nothing and loaded or joined a load") \
     XX(loads,          "loader runs that succeeded")                          \
     XX(load_failures,  "loader runs that failed")                             \
-    XX(stale_discards, "loaded values not stored: invalidated while loading")
+    XX(stale_discards, "loaded values not stored: invalidated while loading") \
+    XX(refreshes,      "refresh-ahead loader runs that succeeded (in loads too)") \
+    XX(refresh_failures, "refresh-ahead loader runs that failed (in load_failures too)") \
+    XX(stale_served,   "calls answered with an expired value because the load failed")
 
 /* The loader's time is counted in HC_DECL_BUCKETS buckets with fixed upper
    bounds, 1 us to 10 s in 1-2.5-5 steps (hc_decl_bucket_bound_ns), and
@@ -568,9 +648,14 @@ typedef enum hc_event_kind {
     HC_EVENT_FLUSHED,               /* hc_flush: key is NULL */
     HC_EVENT_STALE_LOAD_DISCARDED,  /* a load's result not stored, see hc_get_or_load */
     HC_EVENT_EXPIRED,               /* TTL passed */
-    HC_EVENT_EVICTED                /* removed to respect the capacity */
+    HC_EVENT_EVICTED,               /* removed to respect the capacity */
+    HC_EVENT_REFRESHED,             /* a refresh-ahead load succeeded (after its
+                                       store's stored or stale_load_discarded) */
+    HC_EVENT_REFRESH_FAILED,        /* a refresh-ahead load failed */
+    HC_EVENT_STALE_SERVED           /* access: a caller got an expired value
+                                       because its load failed (stale_if_error_ms) */
 } hc_event_kind;
-#define HC_EVENT_KIND_COUNT 14
+#define HC_EVENT_KIND_COUNT 17
 
 typedef enum hc_origin {
     HC_ORIGIN_LOCAL,          /* a call on this cache */
@@ -587,8 +672,11 @@ HC_API const char *hc_origin_name(hc_origin o);          /* "local", "bus", ... 
 /* Bit sets for hc_event_filter. */
 #define HC_EVENT_BIT(kind)     (1u << (kind))
 #define HC_ORIGIN_BIT(origin)  (1u << (origin))
-#define HC_EVENTS_ACCESS  0x3fu     /* hit .. load_failed */
-#define HC_EVENTS_CHANGES 0x3fc0u   /* stored .. evicted */
+/* Access kinds are published only with hc_config.access_events on; the
+   refresh kinds are not access kinds: a refresh runs for no caller, and is
+   at most one per entry and refresh interval. */
+#define HC_EVENTS_ACCESS  0x1003fu  /* hit .. load_failed, stale_served */
+#define HC_EVENTS_CHANGES 0xffc0u   /* stored .. evicted, refreshed, refresh_failed */
 
 /*
 ** One event. The pointers stay valid until the subscription's next

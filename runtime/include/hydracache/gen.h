@@ -275,7 +275,8 @@ HC_API void hc_decl_call(hc_cache *c, hc_decl *d, bool hit);
 /*
 ** For generated code: hc_get_or_load that counts a miss of d, and, when
 ** this call runs the loader, its result, its time and whether the value
-** was discarded as stale. Same arguments and returns as hc_get_or_load.
+** was discarded as stale; and whether it answered with a stale value
+** (stale_served). Same arguments and returns as hc_get_or_load.
 */
 HC_API int hc_decl_get_or_load(hc_cache *c, hc_decl *d, const char *key,
                                const hc_options *opts, hc_load_fn load, void *ctx,
@@ -389,6 +390,16 @@ typedef struct hc_cached {
     size_t      ntags;
     uint64_t    ttl_ms;         /* HC_TTL_DEFAULT, HC_TTL_NEVER or milliseconds */
     int       (*load)(const void *args, void *value, hc_error *err);
+    /* Freshness, as hc_options has it (0: none). */
+    uint64_t    refresh_ms;
+    uint64_t    stale_if_error_ms;
+    unsigned    ttl_jitter_percent;
+    /* A copy of args that a background refresh owns, and its free: text
+       and blob arguments copied too. NULL when the arguments hold the
+       caller's ctx (a policy, a cacheable with `context;`), which nothing
+       can copy: such a declaration refreshes on the calling thread. */
+    void     *(*args_copy)(const void *args);
+    void      (*args_free)(void *args);
 } hc_cached;
 
 /*
@@ -410,6 +421,13 @@ typedef struct hc_cached {
 **      second failure is HC_ECODEC, "cached value for 'KEY' does not
 **      decode".
 **   5. The call is counted for d->decl, once, hit or not (hc_decl_call).
+**   6. With refresh_ms, a hit on an entry older than that that claims its
+**      refresh (hc_get_or_load says when) starts it: on a refresh thread
+**      with a copy of the arguments (args_copy), or else on this thread
+**      once *out holds the value it returns.
+** With stale_if_error_ms, a failed load over an expired entry kept for it
+** returns HC_OK and that value, with err's code HC_OK and its message
+** "stale value served: <the loader's message>".
 ** Returns HC_OK, HC_MISS (a nullable result's "none", cached), or an
 ** error with err filled: HC_ENOTFOUND ("no ENTITY" for a cached absence
 ** of a non-nullable entity-keyed result), the loader's error, HC_ECODEC,

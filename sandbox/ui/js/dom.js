@@ -56,10 +56,10 @@ export function pill(kind) {
 export function kindClass(kind) {
   if (/error|failed/.test(kind)) return "bad";
   if (kind === "hit") return "hit";
-  if (/miss/.test(kind)) return "miss";
+  if (/miss|stale-served/.test(kind)) return "miss";
   if (/invalidat|removed|flushed|expired|evicted|discarded|cleared|updated/.test(kind)) return "inval";
   if (/stored/.test(kind)) return "store";
-  if (/load|single-flight/.test(kind)) return "load";
+  if (/load|single-flight|refresh/.test(kind)) return "load";
   return "other";
 }
 

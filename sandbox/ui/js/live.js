@@ -7,7 +7,8 @@ import { $, clear, details, el, num, pill, ratio, time } from "./dom.js";
 // The kinds the filter offers: the cache's (kebab case) and the sandbox's.
 const KINDS = [
   "hit", "miss", "load-started", "load-completed", "load-failed", "single-flight-joined", "stored", "removed",
-  "key-invalidated", "tag-invalidated", "flushed", "stale-load-discarded", "expired", "evicted",
+  "key-invalidated", "tag-invalidated", "flushed", "stale-load-discarded", "expired", "evicted", "refreshed",
+  "refresh-failed", "stale-served",
   "loader-call", "function-call", "reset", "user-updated", "scenario-run", "scenario-finished", "suite-run",
   "suite-finished", "expected-error", "db-error", "benchmark-run", "benchmark-compare", "profiles-compared",
   "faults-run", "listeners-run", "bus-propagation", "connection-killed", "imported", "events-cleared",
