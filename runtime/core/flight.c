@@ -61,28 +61,42 @@ void hc__flight_stale_matching(hc__shard *s, const char *tag, size_t len)
     }
 }
 
+size_t hc__key_tags_size(size_t klen, const hc_options *opts)
+{
+    size_t ntags = opts ? opts->ntags : 0;
+    size_t size = ntags * sizeof(char *) + klen + 1;
+    for (size_t i = 0; i < ntags; i++) size += strlen(opts->tags[i]) + 1;
+    return size;
+}
+
+char *hc__key_tags_copy(void *mem, const char *key, size_t klen, const hc_options *opts)
+{
+    size_t ntags = opts ? opts->ntags : 0;
+    char **tags = mem;
+    char *k = (char *)(tags + ntags);
+    memcpy(k, key, klen);
+    k[klen] = '\0';
+    char *p = k + klen + 1;
+    for (size_t i = 0; i < ntags; i++) {
+        size_t n = strlen(opts->tags[i]) + 1;
+        memcpy(p, opts->tags[i], n);
+        tags[i] = p;
+        p += n;
+    }
+    return k;
+}
+
 /* One allocation: the flight, its tag pointers, its key and tag strings.
    opts was checked (check_options in cache.c): no NULL names. */
 hc__flight *hc__flight_new(hc_cache *c, const char *key, size_t klen, uint64_t h,
                            const hc_options *opts)
 {
     size_t ntags = opts ? opts->ntags : 0;
-    size_t size = sizeof(hc__flight) + ntags * sizeof(char *) + klen + 1;
-    for (size_t i = 0; i < ntags; i++) size += strlen(opts->tags[i]) + 1;
-    hc__flight *f = hc__malloc(&c->alloc, size);
+    hc__flight *f = hc__malloc(&c->alloc, sizeof(hc__flight) + hc__key_tags_size(klen, opts));
     if (!f) return NULL;
     memset(f, 0, sizeof *f);
     f->tags = (char **)(void *)(f + 1);
-    f->key = (char *)(f->tags + ntags);
-    memcpy(f->key, key, klen);
-    f->key[klen] = '\0';
-    char *p = f->key + klen + 1;
-    for (size_t i = 0; i < ntags; i++) {
-        size_t n = strlen(opts->tags[i]);
-        memcpy(p, opts->tags[i], n + 1);
-        f->tags[i] = p;
-        p += n + 1;
-    }
+    f->key = hc__key_tags_copy(f->tags, key, klen, opts);
     f->ntags = ntags;
     f->klen = klen;
     f->hash = h;

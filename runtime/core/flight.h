@@ -30,6 +30,13 @@ void hc__flight_stale(hc__shard *s, hc__flight *f);
    (tag NULL). Same locks. */
 void hc__flight_stale_matching(hc__shard *s, const char *tag, size_t len);
 
+/* A copy of key and of opts' tag names in one block: hc__key_tags_size is
+   its size, to be allocated after a record; hc__key_tags_copy fills it at
+   mem (the array of ntags pointers first, then the strings) and returns
+   the key's copy, NUL-terminated. opts may be NULL (no tags). */
+size_t hc__key_tags_size(size_t klen, const hc_options *opts);
+char *hc__key_tags_copy(void *mem, const char *key, size_t klen, const hc_options *opts);
+
 /* A new record for a load of key led by this thread, with opts' tags (a
    copy), one reference; NULL on out of memory. */
 hc__flight *hc__flight_new(hc_cache *c, const char *key, size_t klen, uint64_t h,

@@ -282,22 +282,11 @@ static job *job_new(hc_cache *c, const char *key, size_t klen, uint64_t h, const
                     hc_load_fn load, hc_decl *decl)
 {
     size_t ntags = opts ? opts->ntags : 0;
-    size_t size = sizeof(job) + ntags * sizeof(char *) + klen + 1;
-    for (size_t i = 0; i < ntags; i++) size += strlen(opts->tags[i]) + 1;
-    job *j = hc__malloc(&c->alloc, size);
+    job *j = hc__malloc(&c->alloc, sizeof(job) + hc__key_tags_size(klen, opts));
     if (!j) return NULL;
     memset(j, 0, sizeof *j);
     char **tags = (char **)(void *)(j + 1);
-    j->key = (char *)(tags + ntags);
-    memcpy(j->key, key, klen);
-    j->key[klen] = 0;
-    char *w = j->key + klen + 1;
-    for (size_t i = 0; i < ntags; i++) {
-        size_t n = strlen(opts->tags[i]) + 1;
-        memcpy(w, opts->tags[i], n);
-        tags[i] = w;
-        w += n;
-    }
+    j->key = hc__key_tags_copy(tags, key, klen, opts);
     if (opts) j->opts = *opts;
     j->opts.tags = (const char *const *)tags;
     j->opts.ntags = ntags;
