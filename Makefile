@@ -95,7 +95,13 @@ endif
 # One library per dependency (docs/DESIGN.md): the core needs only libc and
 # pthreads; each adapter library adds its database's client library.
 # $(1): the name (hydracache, hydracache-sqlite, ...), $(2): its sources.
-SOVERSION := 0
+# The version has one home, runtime/include/hydracache/core.h. The sonames
+# carry the ABI series: in 0.x a minor release may change the API and the
+# ABI (CHANGELOG.md), so 0.2.x is lib<name>.so.0.2 and a program linked
+# against 0.1 does not load it; from 1.0 on, lib<name>.so.<major>.
+VERSION   := $(shell sed -n 's/^\#define HC_VERSION_STRING "\(.*\)"/\1/p' runtime/include/hydracache/core.h)
+VMAJOR    := $(word 1,$(subst ., ,$(VERSION)))
+SOVERSION := $(if $(filter 0,$(VMAJOR)),0.$(word 2,$(subst ., ,$(VERSION))),$(VMAJOR))
 CORE_SRC   := $(wildcard runtime/core/*.c)
 SQLITE_SRC := $(wildcard runtime/sqlite/*.c)
 PG_SRC     := $(wildcard runtime/pg/*.c)
@@ -441,8 +447,6 @@ demo: all
 
 # --------------------------------------------------------------- install
 
-# The version has one home, runtime/include/hydracache/core.h.
-VERSION := $(shell sed -n 's/^\#define HC_VERSION_STRING "\(.*\)"/\1/p' runtime/include/hydracache/core.h)
 BINDIR   := $(DESTDIR)$(PREFIX)/bin
 INCDIR   := $(DESTDIR)$(PREFIX)/include
 LIBDIR   := $(DESTDIR)$(PREFIX)/lib

@@ -48,6 +48,9 @@ idle() {
     esac
 }
 
+version=$(sed -n 's/^#define HC_VERSION_STRING "\(.*\)"/\1/p' "$root/runtime/include/hydracache/core.h")
+major=${version%%.*}
+minor=${version#*.}; minor=${minor%%.*}
 for g in ninja make; do
     case $g in ninja) G=Ninja ;; make) G="Unix Makefiles" ;; esac
     b=$tmp/build-$g
@@ -80,6 +83,15 @@ for g in ninja make; do
     else
         ko "$G: the program runs" "$log"
     fi
+    # It records the libraries' sonames, which name the ABI series (0.MINOR
+    # in 0.x), not the file it linked.
+    if [ "$major" -eq 0 ]; then so=0.$minor; else so=$major; fi
+    if readelf -d "$b/library" > "$log" 2>&1 &&
+       grep -q "NEEDED.*\[libhydracache-sqlite\.so\.$so\]" "$log"; then
+        ok "$G: the program needs libhydracache-sqlite.so.$so"
+    else
+        ko "$G: the program needs libhydracache-sqlite.so.$so" "$log"
+    fi
 done
 
 # The static archives (hydracache_USE_STATIC_LIBS): nothing of HydraCache
@@ -93,9 +105,6 @@ else
 fi
 
 # find_package's checks: another 0.x series, an unknown component.
-version=$(sed -n 's/^#define HC_VERSION_STRING "\(.*\)"/\1/p' "$root/runtime/include/hydracache/core.h")
-major=${version%%.*}
-minor=${version#*.}; minor=${minor%%.*}
 probe() {
     mkdir -p "$tmp/probe"
     printf 'cmake_minimum_required(VERSION 3.20)\nproject(probe C)\nfind_package(%s)\n' "$1" > "$tmp/probe/CMakeLists.txt"

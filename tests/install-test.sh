@@ -47,6 +47,10 @@ else
 fi
 
 version=$(sed -n 's/^#define HC_VERSION_STRING "\(.*\)"/\1/p' runtime/include/hydracache/core.h)
+# The soname's version, as the Makefile derives it: the ABI series, 0.MINOR
+# in 0.x (a minor release may break the ABI), MAJOR from 1.0 on.
+major=${version%%.*}
+if [ "$major" = 0 ]; then minor=${version#0.}; so=0.${minor%%.*}; else so=$major; fi
 docs="README.md CHANGELOG.md LICENSE $(cd docs && ls *.md)"
 files="include/hydracache.h include/hydracache/core.h include/hydracache/gen.h
        include/hydracache/bus.h include/hydracache/sqlite.h include/hydracache/pg.h
@@ -57,9 +61,15 @@ files="include/hydracache.h include/hydracache/core.h include/hydracache/gen.h
        lib/cmake/hydracache/hydracache-config-version.cmake
        lib/cmake/hydracache/hydracache-generate.cmake"
 for l in hydracache hydracache-sqlite hydracache-pg hydracache-observability; do
-    files="$files lib/lib$l.a lib/lib$l.so lib/lib$l.so.0 lib/lib$l.so.$version lib/pkgconfig/$l.pc"
+    files="$files lib/lib$l.a lib/lib$l.so lib/lib$l.so.$so lib/lib$l.so.$version lib/pkgconfig/$l.pc"
 done
 for d in $docs; do files="$files share/doc/hydracache/$d"; done
+# Each library's soname names its ABI series.
+badso=""
+for l in hydracache hydracache-sqlite hydracache-pg hydracache-observability; do
+    readelf -d "$prefix/lib/lib$l.so" 2>/dev/null | grep -q "SONAME.*\[lib$l\.so\.$so\]" || badso="$badso $l"
+done
+if [ -z "$badso" ]; then ok "sonames lib<name>.so.$so"; else ko "soname not lib<name>.so.$so:$badso"; fi
 missing=""
 for f in $files; do [ -e "$prefix/$f" ] || missing="$missing $f"; done
 if [ -z "$missing" ]; then ok "every file installed ($(echo $files | wc -w))"; else ko "not installed:$missing"; fi
@@ -103,15 +113,15 @@ else
 fi
 # Without the runpath the program is not found at run time (the prefix is
 # not among the dynamic linker's directories): what the README's advice is
-# for. Not a test where a libhydracache.so.0 is installed system-wide.
-if /sbin/ldconfig -p 2>/dev/null | grep -q 'libhydracache\.so\.0 '; then
-    t_skip "without the runpath: a libhydracache.so.0 is installed on this system"
+# for. Not a test where a libhydracache.so.$so is installed system-wide.
+if /sbin/ldconfig -p 2>/dev/null | grep -q "libhydracache\.so\.$so "; then
+    t_skip "without the runpath: a libhydracache.so.$so is installed on this system"
 elif $CC $STD $(pkg-config --cflags hydracache) examples/quickstart/quickstart.c -o "$tmp/qs-norpath" \
        $(pkg-config --libs hydracache) > "$log" 2>&1 &&
-   ! "$tmp/qs-norpath" > "$log" 2>&1 && grep -q 'libhydracache.so.0' "$log"; then
-    ok "without the runpath: libhydracache.so.0 not found, as the README says"
+   ! "$tmp/qs-norpath" > "$log" 2>&1 && grep -q "libhydracache.so.$so" "$log"; then
+    ok "without the runpath: libhydracache.so.$so not found, as the README says"
 else
-    ko "without the runpath: libhydracache.so.0 not found, as the README says" "$log"
+    ko "without the runpath: libhydracache.so.$so not found, as the README says" "$log"
 fi
 cat > "$tmp/sqlite.c" <<'C'
 #include <sqlite3.h>

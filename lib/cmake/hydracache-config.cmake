@@ -45,9 +45,15 @@ if(hydracache_USE_STATIC_LIBS)
   set(_hydracache_suffix ".a")
 else()
   set(_hydracache_kind SHARED)
-  # The soname link, so that a program records libhydracache.so.0 (the
-  # library's soname) and finds any 0.x release installed later.
-  set(_hydracache_suffix ".so.0")
+  # The soname link, so that a program records the library's soname and
+  # finds any later release of the same ABI series: lib<name>.so.0.MINOR in
+  # 0.x (a minor release may break the ABI), lib<name>.so.MAJOR from 1.0 on.
+  # find_package set hydracache_VERSION_* from the version file.
+  if(hydracache_VERSION_MAJOR EQUAL 0)
+    set(_hydracache_suffix ".so.0.${hydracache_VERSION_MINOR}")
+  else()
+    set(_hydracache_suffix ".so.${hydracache_VERSION_MAJOR}")
+  endif()
 endif()
 
 # _hydracache_import(TARGET LIBRARY [INTERFACE_LINK...]): one imported
@@ -66,7 +72,7 @@ function(_hydracache_import target library)
       INTERFACE_INCLUDE_DIRECTORIES "${hydracache_INCLUDE_DIR}"
       INTERFACE_LINK_LIBRARIES "${ARGN}")
     if(_hydracache_kind STREQUAL "SHARED")
-      set_target_properties(${target} PROPERTIES IMPORTED_SONAME "lib${library}.so.0")
+      set_target_properties(${target} PROPERTIES IMPORTED_SONAME "lib${library}${_hydracache_suffix}")
     endif()
   endif()
 endfunction()

@@ -94,7 +94,7 @@ typedef struct hc__db_ops {
     /* Back to READY with no parameters bound (hc_db_end). */
     void (*reset)(hc_stmt *st);
     int  (*bind)(hc_stmt *st, unsigned i, const hc__value *v);
-    /* HC_OK with a row, HC_MISS when there is none left, or an error. */
+    /* HC_OK with a row, HC_DONE when there is none left, or an error. */
     int  (*step)(hc_stmt *st);
     unsigned (*ncols)(hc_stmt *st);
     /* The current row's column col (< ncols). */
