@@ -220,10 +220,19 @@ static char *depfile_text(const char *h, const char *c, const char *stamp, const
 ** An output whose content is unchanged keeps its old mtime, so make would
 ** run hcachegen again on every build after the .hcache is touched. The stamp
 ** is what make compares instead: it is touched on every successful run.
+** Like the outputs, the stamp is ours: anything at its path but a regular
+** file (a symlink, which would touch its target; a FIFO, which would block
+** the open; a device) is replaced by an empty file, never opened. O_NOFOLLOW
+** and O_NONBLOCK make one put there between the lstat and the open an
+** error instead.
 */
 static int touch(const char *path)
 {
-    int fd = open(path, O_WRONLY | O_CREAT, 0666);
+    struct stat st;
+    /* Nothing there, a regular file, or something else that could be removed
+       (a directory cannot: errno says so). */
+    bool ready = lstat(path, &st) != 0 || S_ISREG(st.st_mode) || unlink(path) == 0;
+    int fd = ready ? open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0666) : -1;
     if (fd < 0 || futimens(fd, NULL) != 0) {
         fprintf(stderr, "hcachegen: cannot touch %s: %s\n", path, strerror(errno));
         if (fd >= 0) close(fd);

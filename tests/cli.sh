@@ -131,6 +131,29 @@ elif ! cmp -s "$out/plain.hc.c" "$(expected c)" || ! cmp -s "$out/plain.hc.h" "$
 fi
 check device-replaced "$why"
 
+# The --stamp file is ours as well: a symlink there is replaced by a
+# regular file, not followed (the file it pointed to keeps its time), and
+# a FIFO is replaced without being opened (opening it to write blocked
+# hcachegen until a reader came: here, until the timeout).
+out=$work/stamp
+mkdir -p "$out"
+: > "$work/stamp-victim"
+touch -t 200001020304 "$work/stamp-victim"
+ln -s "$work/stamp-victim" "$out/link.stamp"
+mkfifo "$out/fifo.stamp"
+"$gen" -o "$out" --stamp "$out/link.stamp" "$input" 2> "$work/stderr"
+rc=$?
+timeout 60 "$gen" -o "$out" --stamp "$out/fifo.stamp" "$input" 2>> "$work/stderr"
+rc2=$?
+why=""
+if grep -Eq "$sanitizer_re" "$work/stderr"; then why="sanitizer report"
+elif [ "$rc" -ne 0 ] || [ "$rc2" -ne 0 ]; then why="exit status $rc, $rc2: $(head -n 1 "$work/stderr")"
+elif [ -L "$out/link.stamp" ] || [ ! -f "$out/link.stamp" ]; then why="left the symlink in place of the stamp"
+elif [ -n "$(find "$work/stamp-victim" -newermt '2000-01-03')" ]; then why="touched the symlink's target"
+elif [ -p "$out/fifo.stamp" ] || [ ! -f "$out/fifo.stamp" ]; then why="left the FIFO in place of the stamp"
+fi
+check stamp-replaced "$why"
+
 # A regular file with the same content is still left alone, timestamp and
 # all; one with other content of the same size is rewritten.
 out=$work/same
