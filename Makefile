@@ -458,6 +458,8 @@ INSTALL_LIBS := hydracache hydracache-sqlite hydracache-pg hydracache-observabil
 # man/*.1 in plain roff; the documentation with the release's text files.
 MAN1     := $(wildcard man/*.1)
 DOCS     := README.md CHANGELOG.md LICENSE $(wildcard docs/*.md)
+# The pictures docs/SANDBOX.md shows (images/, beside it when installed).
+DOC_IMAGES := $(wildcard docs/images/*.png)
 # The CMake package (find_package(hydracache)): the version file is made
 # from its .in like the pkg-config files; the others go in as they are.
 CMAKE_FILES := lib/cmake/hydracache-config.cmake lib/cmake/hydracache-generate.cmake
@@ -474,7 +476,7 @@ LDCONFIG ?= ldconfig
 # Debian); for any other prefix, see the README ("Installing").
 install: all
 	install -d $(INCDIR)/hydracache $(LIBDIR)/pkgconfig $(BINDIR) $(DATADIR) \
-	    $(MAN1DIR) $(DOCDIR) $(CMAKEDIR)
+	    $(MAN1DIR) $(DOCDIR)/images $(CMAKEDIR)
 	install -m 644 $(HEADERS) $(INCDIR)/
 	install -m 644 $(PART_HEADERS) $(INCDIR)/hydracache/
 	for l in $(INSTALL_LIBS); do \
@@ -489,6 +491,7 @@ install: all
 	install -m 644 hydracache.mk $(DATADIR)/
 	install -m 644 $(MAN1) $(MAN1DIR)/
 	install -m 644 $(DOCS) $(DOCDIR)/
+	install -m 644 $(DOC_IMAGES) $(DOCDIR)/images/
 	install -m 644 $(CMAKE_FILES) $(CMAKEDIR)/
 	sed -e 's|@VERSION@|$(VERSION)|' -e 's|@SIZEOF_VOID_P@|$(SIZEOF_VOID_P)|' \
 	    lib/cmake/hydracache-config-version.cmake.in > $(CMAKEDIR)/hydracache-config-version.cmake
@@ -502,9 +505,10 @@ uninstall:
 	        $(LIBDIR)/pkgconfig/$(l).pc) \
 	    $(BINDIR)/hcache-replay $(BINDIR)/hcachegen $(BINDIR)/hcache-stat $(DATADIR)/hydracache.mk \
 	    $(MAN1:man/%=$(MAN1DIR)/%) $(addprefix $(DOCDIR)/,$(notdir $(DOCS))) \
+	    $(DOC_IMAGES:docs/%=$(DOCDIR)/%) \
 	    $(addprefix $(CMAKEDIR)/,$(notdir $(CMAKE_FILES)) hydracache-config-version.cmake)
 	@# Our directories, then those install may have made for them, when empty.
-	@for d in $(DATADIR) $(INCDIR)/hydracache $(DOCDIR) $(CMAKEDIR) \
+	@for d in $(DATADIR) $(INCDIR)/hydracache $(DOCDIR)/images $(DOCDIR) $(CMAKEDIR) \
 	          $(LIBDIR)/cmake $(MAN1DIR) $(DESTDIR)$(PREFIX)/share/doc; do \
 	    rmdir $$d 2>/dev/null || true; done
 

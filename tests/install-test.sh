@@ -64,6 +64,8 @@ for l in hydracache hydracache-sqlite hydracache-pg hydracache-observability; do
     files="$files lib/lib$l.a lib/lib$l.so lib/lib$l.so.$so lib/lib$l.so.$version lib/pkgconfig/$l.pc"
 done
 for d in $docs; do files="$files share/doc/hydracache/$d"; done
+# SANDBOX.md's pictures, beside it as in the tree.
+for i in docs/images/*.png; do files="$files share/doc/hydracache/images/${i#docs/images/}"; done
 # Each library's soname names its ABI series.
 badso=""
 for l in hydracache hydracache-sqlite hydracache-pg hydracache-observability; do
