@@ -569,6 +569,14 @@ static void test_invalidation_after_commit(void **state)
         tx_end(f, "ROLLBACK");
         expect_fresh(c, r.db, "n2");
 
+        /* The writing connection reads its own write, then commits. */
+        tx_begin(f);
+        assert_int_equal(dao_rename_user(c, f->db, 1, "n4c", NULL, &err), HC_OK);
+        assert_string_equal(name_via(c, f->db, &u), "n4c");
+        tx_end(f, "COMMIT");
+        expect_fresh(c, r.db, "n4c");
+        assert_string_equal(name_via(c, r.db, &u), "n4c");
+
         /* Read after the commit. */
         tx_begin(f);
         assert_int_equal(dao_rename_user(c, f->db, 1, "n5", NULL, &err), HC_OK);
