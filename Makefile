@@ -99,7 +99,8 @@ endif
 # carry the ABI series: in 0.x a minor release may change the API and the
 # ABI (CHANGELOG.md), so 0.2.x is lib<name>.so.0.2 and a program linked
 # against 0.1 does not load it; from 1.0 on, lib<name>.so.<major>.
-VERSION   := $(shell sed -n 's/^\#define HC_VERSION_STRING "\(.*\)"/\1/p' runtime/include/hydracache/core.h)
+VERSION   := $(shell sed -n 's/^\#define HC_VERSION_\(MAJOR\|MINOR\|PATCH\)  *\([0-9][0-9]*\).*/\2/p' \
+                 runtime/include/hydracache/core.h | paste -sd. -)
 VMAJOR    := $(word 1,$(subst ., ,$(VERSION)))
 SOVERSION := $(if $(filter 0,$(VMAJOR)),0.$(word 2,$(subst ., ,$(VERSION))),$(VMAJOR))
 CORE_SRC   := $(wildcard runtime/core/*.c)

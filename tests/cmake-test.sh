@@ -48,7 +48,7 @@ idle() {
     esac
 }
 
-version=$(sed -n 's/^#define HC_VERSION_STRING "\(.*\)"/\1/p' "$root/runtime/include/hydracache/core.h")
+version=$(cd "$root" && t_version)
 major=${version%%.*}
 minor=${version#*.}; minor=${minor%%.*}
 for g in ninja make; do

@@ -46,7 +46,7 @@ else
     if [ ! -f "$tmp/ldconfig.ran" ]; then ok "ldconfig did not run (not root)"; else ko "ldconfig did not run (not root)"; fi
 fi
 
-version=$(sed -n 's/^#define HC_VERSION_STRING "\(.*\)"/\1/p' runtime/include/hydracache/core.h)
+version=$(t_version)
 # The soname's version, as the Makefile derives it: the ABI series, 0.MINOR
 # in 0.x (a minor release may break the ABI), MAJOR from 1.0 on.
 major=${version%%.*}

@@ -3,8 +3,9 @@
 #
 #   tests/release-test.sh BUILD_DIR [RESULTS]
 #
-#   - one version: HC_VERSION_STRING, _NUMBER and _MAJOR/_MINOR/_PATCH in
-#     runtime/include/hydracache/core.h agree; the library
+#   - one version: HC_VERSION_STRING and _NUMBER, as a program compiled
+#     against runtime/include/hydracache/core.h sees them (also in #if),
+#     are derived from _MAJOR/_MINOR/_PATCH (read as the Makefile does); the library
 #     (hc_version_string, hc_version_number) and `hcachegen --version` say
 #     the same; the gate in generated headers is derived from it;
 #   - CHANGELOG.md's first section is this version; LICENSE is MIT;
@@ -21,15 +22,25 @@ trap 'rm -rf "$tmp"' EXIT
 log=$tmp/log
 cd "$root" || exit 2
 
-h=runtime/include/hydracache/core.h
-macro() { sed -n "s/^#define HC_VERSION_$1  *\\(.*\\)/\\1/p" "$h" | sed 's/ *\/\*.*//'; }
-major=$(macro MAJOR) minor=$(macro MINOR) patch=$(macro PATCH)
-string=$(macro STRING | tr -d '"') number=$(macro NUMBER)
-echo "major=$major minor=$minor patch=$patch string=$string number=$number" > "$log"
-if [ "$string" = "$major.$minor.$patch" ] && [ "$number" -eq $((major * 1000000 + minor * 1000 + patch)) ]; then
-    ok "HC_VERSION_* agree ($string, $number)"
+string=$(t_version)
+major=${string%%.*} rest=${string#*.}
+minor=${rest%%.*} patch=${rest#*.}
+number=$((major * 1000000 + minor * 1000 + patch))
+cat > "$tmp/m.c" <<C
+#include <stdio.h>
+#include <hydracache.h>
+#if HC_VERSION_NUMBER != $number
+#error "HC_VERSION_NUMBER in #if"
+#endif
+int main(void) { printf("%s %u\\n", HC_VERSION_STRING, (unsigned)HC_VERSION_NUMBER); return 0; }
+C
+echo "major=$major minor=$minor patch=$patch" > "$log"
+if cc -std=c11 -Wall -Werror -Iruntime/include "$tmp/m.c" -o "$tmp/m" >> "$log" 2>&1 &&
+   [ "$("$tmp/m")" = "$string $number" ]; then
+    ok "HC_VERSION_STRING and _NUMBER derive from $string ($number)"
 else
-    ko "HC_VERSION_* agree" "$log"
+    "$tmp/m" >> "$log" 2>&1
+    ko "HC_VERSION_STRING and _NUMBER derive from $string ($number)" "$log"
 fi
 
 cat > "$tmp/v.c" <<'C'

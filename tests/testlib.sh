@@ -18,6 +18,13 @@
 # variables (CC=clang, SANITIZE=...) travel in these.
 unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES
 
+# t_version: the version, from the three numbers of hydracache/core.h (run
+# from the tree's root), as the Makefile reads it.
+t_version() {
+    sed -n 's/^#define HC_VERSION_\(MAJOR\|MINOR\|PATCH\)  *\([0-9][0-9]*\).*/\2/p' \
+        runtime/include/hydracache/core.h | paste -sd. -
+}
+
 t_init() {
     t_name=$1
     t_results=${2:-}

@@ -49,12 +49,23 @@
 extern "C" {
 #endif
 
+/* The version's one home: the three numbers below. Everything else (the
+   string and number here, hcachegen --version, the generated code's gate,
+   the libraries' sonames, the pkg-config and CMake files) derives from
+   them. */
 #define HC_VERSION_MAJOR  0
 #define HC_VERSION_MINOR  2
 #define HC_VERSION_PATCH  0
-#define HC_VERSION_STRING "0.2.0"
-/* major * 1000000 + minor * 1000 + patch: generated code gates on this. */
-#define HC_VERSION_NUMBER 2000
+#define HC_VERSION_STR_(x) #x
+#define HC_VERSION_STR(x) HC_VERSION_STR_(x)
+/* "0.2.0" */
+#define HC_VERSION_STRING                                                         \
+    HC_VERSION_STR(HC_VERSION_MAJOR) "." HC_VERSION_STR(HC_VERSION_MINOR) "."     \
+    HC_VERSION_STR(HC_VERSION_PATCH)
+/* major * 1000000 + minor * 1000 + patch (2000 for 0.2.0), usable in #if:
+   generated code gates on this. */
+#define HC_VERSION_NUMBER                                                         \
+    (HC_VERSION_MAJOR * 1000000 + HC_VERSION_MINOR * 1000 + HC_VERSION_PATCH)
 
 #if defined(__GNUC__) && defined(HC_BUILDING_LIBRARY)
 #  define HC_API __attribute__((visibility("default")))
