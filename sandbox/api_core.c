@@ -188,6 +188,40 @@ int sb_h_export(sb_req *rq)
                                   report_json(), "events", sb_log_query(&all)));
 }
 
+/*
+** "2024-05-01T10:00:00.123Z" (the log's own form; the milliseconds may be
+** left out) to milliseconds since the epoch, or -1 when it is not one, or
+** lies outside 1970-2200: traces turn it into nanoseconds in an int64.
+*/
+static int64_t iso_ms(const char *s)
+{
+    int y, mo, d, h, mi, sec, ms = 0, end = 0;
+    if (!s) return -1;
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &y, &mo, &d, &h, &mi, &sec, &ms, &end) < 7 || s[end]) {
+        end = 0;
+        ms = 0;
+        if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &y, &mo, &d, &h, &mi, &sec, &end) < 6 || s[end]) return -1;
+    }
+    if (y < 1970 || y > 2200 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 ||
+        h < 0 || mi < 0 || sec < 0 || ms < 0)
+        return -1;
+    /* Days from the civil date (H. Hinnant's algorithm). */
+    y -= mo <= 2;
+    int64_t era = y / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    int64_t days = era * 146097 + doe - 719468;
+    return ((days * 24 + h) * 60 + mi) * 60000 + sec * 1000 + ms;
+}
+
+/* What an imported event may hold, beyond what the log replaces (seq) or
+   puts right (source): the types GET /demo/events promises (@Event), and
+   a latency and a time that traces can place. */
+#define IMPORTED_EVENT                                                                         \
+    "{kind: string, time?: string(..40), flow_id?: string, key?: string, origin?: string, "    \
+    "tags?: [string], count?: integer, cache_seq?: integer, latency_ms?: number(0..86400000), ...}"
+
 int sb_h_import(sb_req *rq)
 {
     json_t *events = json_object_get(rq->body, "events");
@@ -195,17 +229,36 @@ int sb_h_import(sb_req *rq)
     size_t i, n = 0;
     json_t *ev;
     /* Check them all before taking any, so a bad bundle changes nothing. */
+    json_t *schema = sb_schema_parse(IMPORTED_EVENT, false, &rq->err);
+    if (!schema) {
+        json_decref(flows);
+        return -1;
+    }
     json_array_foreach(events, i, ev) {
-        if (!json_is_object(ev) || !json_is_string(json_object_get(ev, "kind"))) {
+        char where[48];
+        snprintf(where, sizeof where, "body.events[%zu]", i);
+        if (!json_is_object(ev) || sb_schema_check(schema, ev, where, &rq->err) != 0) {
+            json_decref(schema);
             json_decref(flows);
-            return sb_fail(&rq->err, 400, "invalid", "body.events[%zu]: an object with a string 'kind'", i);
+            if (!json_is_object(ev))
+                return sb_fail(&rq->err, 400, "invalid", "%s: an object with a string 'kind'", where);
+            return -1;
+        }
+        const char *time = json_string_value(json_object_get(ev, "time"));
+        if (time && iso_ms(time) < 0) {
+            json_decref(schema);
+            json_decref(flows);
+            return sb_fail(&rq->err, 400, "invalid", "%s.time: a time such as 2026-01-31T12:00:00.000Z "
+                           "(UTC, 1970 to 2200)", where);
         }
         json_t *flow = json_object_get(ev, "flow_id");
         if (flow && (!json_is_string(flow) || !sb_flow_id_ok(json_string_value(flow)))) {
+            json_decref(schema);
             json_decref(flows);
             return sb_fail(&rq->err, 400, "invalid", "body.events[%zu].flow_id: 1 to 64 of A-Z a-z 0-9 . _ : -", i);
         }
     }
+    json_decref(schema);
     json_array_foreach(events, i, ev) {
         json_t *copy = json_deep_copy(ev);
         json_t *seq = json_object_get(copy, "seq");
@@ -339,20 +392,6 @@ int sb_h_flow_replay(sb_req *rq)
 
 /* ---------------------------------------------------- traces, security */
 
-/* "2024-05-01T10:00:00.123Z" to milliseconds since the epoch. */
-static int64_t iso_ms(const char *s)
-{
-    int y, mo, d, h, mi, sec, ms = 0;
-    if (!s || sscanf(s, "%d-%d-%dT%d:%d:%d.%dZ", &y, &mo, &d, &h, &mi, &sec, &ms) < 6) return 0;
-    /* Days from the civil date (H. Hinnant's algorithm). */
-    y -= mo <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    int64_t days = era * 146097 + doe - 719468;
-    return ((days * 24 + h) * 60 + mi) * 60000 + sec * 1000 + ms;
-}
 
 static uint64_t fnv(const char *s, uint64_t h)
 {
@@ -386,8 +425,11 @@ int sb_h_traces(sb_req *rq)
     json_array_foreach(events, i, ev) {
         const char *time = json_string_value(json_object_get(ev, "time"));
         int64_t t = iso_ms(time);
+        if (t < 0) t = 0;
         json_t *lat = json_object_get(ev, "latency_ms");
-        int64_t t0 = json_is_number(lat) ? t - (int64_t)json_number_value(lat) : t;
+        /* Imports are checked to 0..86400000; anything else is not a span's. */
+        double lms = json_is_number(lat) ? json_number_value(lat) : 0;
+        int64_t t0 = lms > 0 && lms <= 86400000 ? t - (int64_t)lms : t;
         if (!start || t0 < start) start = t0;
         if (t > end) end = t;
         json_t *attrs = json_deep_copy(ev);
@@ -447,7 +489,10 @@ int sb_h_actuator(sb_req *rq)
     unsigned status;
     const char *type;
     hc_buf b = HC_BUF_INIT;
-    int rc = hc_actuator_respond(sb_registry, "/actuator/hydracache", rq->method, rq->path, false,
+    /* The actuator splits the path before it decodes it (so a name may hold
+       an encoded '/'): it gets the path as sent. */
+    int rc = hc_actuator_respond(sb_registry, "/actuator/hydracache", rq->method,
+                                 rq->raw_path ? rq->raw_path : rq->path, false,
                                  &status, &type, &b);
     if (rc != HC_OK) {
         hc_buf_free(&b);

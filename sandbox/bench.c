@@ -16,7 +16,11 @@
 
 #include "sandbox.h"
 
-#define MAX_LOADER_WORK_MS 30000    /* keys x delay / threads: refused above */
+/* Loading per thread (max_loading_ms, at most this): keys x delay / threads
+   above it is refused before the run; a run whose loads go past it anyway
+   (a capacity below the keys or a short TTL loads keys again) is stopped
+   and refused. */
+#define MAX_LOADER_WORK_MS 30000
 
 typedef struct bench {
     hc_cache *c;
@@ -24,7 +28,10 @@ typedef struct bench {
     double   *cdf;                  /* Zipf; NULL: uniform */
     int64_t   delay_ms;
     uint64_t  ttl_ms;
+    uint64_t  budget_ms;            /* max_loading_ms x threads of delays */
     atomic_uint_fast64_t loader_calls;
+    atomic_uint_fast64_t delayed_ms;
+    atomic_bool over;               /* the delays passed budget_ms: stop */
 } bench;
 
 typedef struct worker {
@@ -63,7 +70,11 @@ static int bench_loader(void *ctx, hc_buf *out, hc_error *err)
     (void)err;
     bench *b = ctx;
     atomic_fetch_add(&b->loader_calls, 1);
-    if (b->delay_ms > 0) sb_sleep_ms((uint64_t)b->delay_ms);
+    if (b->delay_ms > 0) {
+        uint64_t d = (uint64_t)b->delay_ms;
+        if (atomic_fetch_add(&b->delayed_ms, d) + d > b->budget_ms) atomic_store(&b->over, true);
+        else sb_sleep_ms(d);
+    }
     return hc_buf_set(out, "a value worth caching", 21);
 }
 
@@ -74,7 +85,7 @@ static void *bench_thread(void *arg)
     hc_buf v = HC_BUF_INIT;
     hc_options o = {.ttl_ms = b->ttl_ms, .tags = NULL, .ntags = 0};
     char key[32];
-    for (size_t i = 0; i < w->ops; i++) {
+    for (size_t i = 0; i < w->ops && !atomic_load_explicit(&b->over, memory_order_relaxed); i++) {
         snprintf(key, sizeof key, "bench:%zu", draw(b, &w->seed));
         double t0 = sb_now_ms_f();
         if (hc_get_or_load(b->c, key, &o, bench_loader, b, &v, NULL) != HC_OK) w->errors++;
@@ -95,15 +106,19 @@ json_t *sb_bench_run(sb_flow *f, const json_t *args, sb_err *e)
     uint64_t ttl = (uint64_t)sb_arg_int(args, "ttl_ms", 60000);
     uint64_t capacity = (uint64_t)sb_arg_int(args, "capacity", (int64_t)keys);
     uint64_t seed = (uint64_t)sb_arg_int(args, "seed", 42);
+    int64_t max_loading = sb_arg_int(args, "max_loading_ms", MAX_LOADER_WORK_MS);
     if (threads > requests) threads = (unsigned)requests;
     /* Every key loads at least once: bound the time that takes. */
     size_t loads = keys < requests ? keys : requests;
-    if (delay > 0 && (double)loads * (double)delay / threads > MAX_LOADER_WORK_MS)
-        return sb_fail(e, 400, "too_much", "%zu keys x %lld ms / %u threads is more than 30 s of loading: "
-                       "fewer keys, a shorter delay or more concurrency", loads, (long long)delay, threads),
+    if (delay > 0 && (double)loads * (double)delay / threads > (double)max_loading)
+        return sb_fail(e, 400, "too_much", "%zu keys x %lld ms / %u threads is more than %lld ms of loading: "
+                       "fewer keys, a shorter delay or more concurrency", loads, (long long)delay, threads,
+                       (long long)max_loading),
                NULL;
-    bench b = {.keys = keys, .delay_ms = delay, .ttl_ms = ttl};
+    bench b = {.keys = keys, .delay_ms = delay, .ttl_ms = ttl, .budget_ms = (uint64_t)max_loading * threads};
     atomic_init(&b.loader_calls, 0);
+    atomic_init(&b.delayed_ms, 0);
+    atomic_init(&b.over, false);
     if (strcmp(dist, "zipf") == 0) {
         b.cdf = malloc(keys * sizeof *b.cdf);
         if (!b.cdf) return sb_fail(e, 500, "internal", "out of memory"), NULL;
@@ -152,6 +167,14 @@ json_t *sb_bench_run(sb_flow *f, const json_t *args, sb_err *e)
     free(w);
     free(th);
     uint64_t calls = atomic_load(&b.loader_calls);
+    if (atomic_load(&b.over)) {
+        free(lat);
+        return sb_fail(e, 400, "too_much", "stopped after %llu loader calls of %lld ms on %u threads: more than "
+                       "%lld ms of loading (a capacity below the keys or a short ttl_ms loads keys again): "
+                       "fewer requests, a shorter delay or more concurrency", (unsigned long long)calls,
+                       (long long)delay, threads, (long long)max_loading),
+               NULL;
+    }
     double ratio = hc_stats_hit_ratio(&s);
     json_t *out = json_pack("{s:I, s:I, s:I, s:s, s:I, s:I, s:I, s:f, s:f, s:I, s:f, s:I, s:I, s:f, s:I, s:I, s:i, s:o}",
                             "requests", (json_int_t)requests, "concurrency", (json_int_t)threads, "keys",

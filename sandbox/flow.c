@@ -210,7 +210,8 @@ json_t *sb_flow_events_since(sb_flow *f, size_t mark, size_t max, size_t *omitte
     size_t from = mark > f->base ? mark - f->base : 0, n = json_array_size(f->events);
     for (size_t i = from; i < n && i - from < max; i++)
         json_array_append_new(out, json_deep_copy(json_array_get(f->events, i)));
-    *omitted = n > from + max ? n - from - max : 0;
+    /* max may be SIZE_MAX (everything): n - from cannot wrap, from + max can. */
+    *omitted = n > from && n - from > max ? n - from - max : 0;
     pthread_mutex_unlock(f->mu);
     return out;
 }

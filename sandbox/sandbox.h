@@ -64,7 +64,15 @@ json_t *sb_err_json(const sb_err *e);
 
 /* ------------------------------------------------------------------ util */
 
-/* snprintf that may cut: for messages, where a cut is fine. Returns buf. */
+/* Make the NUL-terminated s valid UTF-8 in place, as jansson requires of a
+   string: each byte that does not begin or continue a valid sequence (a
+   raw byte from a URL, a character cut by a bounded copy) becomes '?'.
+   sb_fail and sb_strf do it to what they write. Returns s. */
+char *sb_utf8_fix(char *s);
+/* The characters (code points) of the valid UTF-8 s of n bytes. */
+size_t sb_utf8_count(const char *s, size_t n);
+/* snprintf that may cut: for messages, where a cut is fine (a character cut
+   in two becomes '?'). Returns buf. */
 char *sb_strf(char *buf, size_t size, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -361,7 +369,8 @@ json_t *sb_path_param_schema(const char *name);
 /* What a handler has: the request and its flow, and where its answer goes. */
 struct sb_req {
     const sb_route *route;
-    const char *method, *path;
+    const char *method, *path;      /* path: percent-decoded */
+    const char *raw_path;           /* as sent, still encoded; NULL: as path */
     char       *params[4][2];       /* path parameters: name, value */
     size_t      nparams;
     json_t     *query;              /* query parameters, validated */
@@ -462,7 +471,8 @@ json_t *sb_distributed_run(sb_flow *f, const json_t *args, sb_err *e);
 #define SB_BENCH_REQUEST                                                                          \
     "{requests?: integer(1..200000), concurrency?: integer(1..64), keys?: integer(1..100000), "    \
     "distribution?: \"uniform\"|\"zipf\", zipf_s?: number(0.1..3), loader_delay_ms?: integer(0..100), " \
-    "ttl_ms?: integer(1..3600000), capacity?: integer(1..1000000), seed?: integer(0..1000000000)}"
+    "ttl_ms?: integer(1..3600000), capacity?: integer(1..1000000), seed?: integer(0..1000000000), " \
+    "max_loading_ms?: integer(100..30000)}"
 
 json_t *sb_bench_run(sb_flow *f, const json_t *args, sb_err *e);
 json_t *sb_bench_compare(sb_flow *f, const json_t *args, sb_err *e);

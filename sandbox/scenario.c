@@ -19,8 +19,9 @@
 #include "sandbox.h"
 
 #define MAX_STEPS      500
-#define MAX_SLEEP_MS   30000
+#define MAX_WAIT_MS    30000        /* sleeps and loader delays, per scenario */
 #define MAX_SUITE      50
+#define MAX_SUITE_WAIT_MS 120000    /* the same over a suite's scenarios */
 #define MAX_ANSWER_EVENTS 1000
 
 /* ---------------------------------------------------------- built-ins */
@@ -101,7 +102,7 @@ static int bad(sb_err *e, const char *where, const char *msg)
     return sb_fail(e, 400, "bad_scenario", "%s: %s", where, msg);
 }
 
-static json_t *normalize_step(const json_t *step, size_t i, int64_t *sleep_total, sb_err *e)
+static json_t *normalize_step(const json_t *step, size_t i, int64_t *wait_total, sb_err *e)
 {
     char where[64];
     snprintf(where, sizeof where, "steps[%zu]", i);
@@ -151,7 +152,10 @@ static json_t *normalize_step(const json_t *step, size_t i, int64_t *sleep_total
         snprintf(e->code, sizeof e->code, "bad_scenario");
         return NULL;
     }
-    if (strcmp(verb, "sleep") == 0) *sleep_total += sb_arg_int(a, "ms", 0);
+    /* What the step may wait: a sleep, or a loader asked to be slow (the
+       key may be cached, but that is not known until the step runs). */
+    if (strcmp(verb, "sleep") == 0) *wait_total += sb_arg_int(a, "ms", 0);
+    if (strcmp(verb, "get_or_load") == 0) *wait_total += sb_arg_int(a, "loader_delay_ms", 0);
     json_t *out = json_pack("{s:o}", verb, a);
     const json_t *expect = json_object_get(step, "expect");
     if (expect) {
@@ -198,7 +202,8 @@ json_t *sb_scenario_normalize(const json_t *doc, sb_err *e)
         }
     }
     const json_t *name = json_object_get(doc, "name");
-    if (!json_is_string(name) || json_string_length(name) == 0 || json_string_length(name) > 200) {
+    if (!json_is_string(name) || json_string_length(name) == 0 ||
+        sb_utf8_count(json_string_value(name), json_string_length(name)) > 200) {
         bad(e, "name", "a scenario needs a name (1 to 200 characters)");
         return NULL;
     }
@@ -216,20 +221,20 @@ json_t *sb_scenario_normalize(const json_t *doc, sb_err *e)
     if (desc) json_object_set(out, "description", (json_t *)desc);
     json_t *ns = json_array();
     json_object_set_new(out, "steps", ns);
-    int64_t sleep_total = 0;
+    int64_t wait_total = 0;
     size_t i;
     json_t *s;
     json_array_foreach(steps, i, s) {
-        json_t *n = normalize_step(s, i, &sleep_total, e);
+        json_t *n = normalize_step(s, i, &wait_total, e);
         if (!n) {
             json_decref(out);
             return NULL;
         }
         json_array_append_new(ns, n);
     }
-    if (sleep_total > MAX_SLEEP_MS) {
+    if (wait_total > MAX_WAIT_MS) {
         json_decref(out);
-        bad(e, "steps", "the sleeps add up to more than 30000 ms");
+        bad(e, "steps", "the sleeps and loader delays add up to more than 30000 ms");
         return NULL;
     }
     json_t *na = json_array();
@@ -319,7 +324,7 @@ static bool expectations(const json_t *expect, const json_t *res, const sb_err *
                 sb_strf(line, sizeof line, "expected an error with '%s', got %s", json_string_value(want),
                          has && msg ? msg : "none");
         } else if (failure) {
-            snprintf(line, sizeof line, "expected %s, but the step failed", k);
+            sb_strf(line, sizeof line, "expected %s, but the step failed", k);
         } else {
             const json_t *got = json_object_get(res, k);
             if (!got || !json_equal(got, want)) {
@@ -392,6 +397,10 @@ json_t *sb_scenario_run(sb_flow *f, const json_t *sc, sb_err *e)
             snprintf(detail, sizeof detail, "%s", rc == 0 ? "" : se.message);
         }
         if (ok && !detail[0]) snprintf(detail, sizeof detail, "ok");
+        /* A step that does not pack would vanish from the run: its texts
+           must be valid UTF-8 whatever cut them. */
+        sb_utf8_fix(detail);
+        if (rc != 0) sb_utf8_fix(se.message);
         if (rc != 0) res = json_pack("{s:o}", "error", json_pack("{s:i, s:s, s:s}", "status", se.status, "code",
                                                                  se.code, "message", se.message));
         json_t *r = json_pack("{s:I, s:s, s:b, s:s, s:f, s:o}", "index", (json_int_t)i, "verb", verb, "passed", ok,
@@ -602,6 +611,19 @@ static json_t *suite_item(const json_t *it, size_t i, sb_err *e)
     return json_pack("{s:o}", "scenario", n);
 }
 
+/* What a normalized scenario's steps may wait, as normalize_step counts it. */
+static int64_t scenario_wait_ms(const json_t *sc)
+{
+    int64_t total = 0;
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(sc, "steps"), i, s) {
+        total += sb_arg_int(json_object_get(s, "sleep"), "ms", 0);
+        total += sb_arg_int(json_object_get(s, "get_or_load"), "loader_delay_ms", 0);
+    }
+    return total;
+}
+
 static json_t *suite_normalize(const json_t *suite, sb_err *e)
 {
     const json_t *items = json_object_get(suite, "scenarios");
@@ -625,13 +647,20 @@ static json_t *suite_normalize(const json_t *suite, sb_err *e)
     if (desc) json_object_set_new(out, "description", json_string(desc));
     size_t i;
     json_t *it;
+    int64_t wait = 0;
     json_array_foreach(items, i, it) {
         json_t *n = suite_item(it, i, e);
         if (!n) {
             json_decref(out);
             return NULL;
         }
+        wait += scenario_wait_ms(json_object_get(n, "scenario"));
         json_array_append_new(json_object_get(out, "scenarios"), n);
+    }
+    if (wait > MAX_SUITE_WAIT_MS) {
+        json_decref(out);
+        bad(e, "scenarios", "the scenarios' sleeps and loader delays add up to more than 120000 ms");
+        return NULL;
     }
     return out;
 }

@@ -288,7 +288,9 @@ static int check(const json_t *s, const json_t *v, char *where, size_t wlen, siz
                             type_name(v));
     json_t *lo, *hi;
     if (json_is_string(v)) {
-        size_t n = json_string_length(v);
+        size_t bytes = json_string_length(v);
+        /* Lengths count characters, as JSON Schema's maxLength does. */
+        size_t n = sb_utf8_count(json_string_value(v), bytes);
         json_t *en = json_object_get(s, "enum");
         if (en) {
             size_t i;
@@ -307,7 +309,7 @@ static int check(const json_t *s, const json_t *v, char *where, size_t wlen, siz
         if ((hi = json_object_get(s, "maxLength")) && n > (size_t)json_integer_value(hi))
             return sb_fail(e, 400, "invalid", "%s: must have at most %lld characters", where,
                            (long long)json_integer_value(hi));
-        if (memchr(json_string_value(v), 0, n))
+        if (memchr(json_string_value(v), 0, bytes))
             return sb_fail(e, 400, "invalid", "%s: must not hold a NUL character", where);
     } else if (json_is_number(v)) {
         double x = json_number_value(v);

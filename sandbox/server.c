@@ -323,19 +323,61 @@ static bool token_ok(const char *auth)
     return diff == 0;
 }
 
+/*
+** The daemon keeps the URL and the query as sent (keep_escaped): the
+** actuator's routes must see the path before it is decoded. Everything
+** else is decoded here as MHD would have (MHD_http_unescape; MHD has
+** already turned '+' into ' ' in the query), so "%00" ends a path or
+** a value there as it always did.
+*/
+static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    return strlen(s);
+}
+
+/* A decoded copy of s (malloc'd), or NULL when out of memory. */
+static char *unescaped(const char *s)
+{
+    char *d = strdup(s ? s : "");
+    if (d) MHD_http_unescape(d);
+    return d;
+}
+
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
     (void)kind;
-    json_object_set_new(cls, key, json_string(value ? value : ""));
+    char *k = unescaped(key), *v = unescaped(value);
+    /* Decoded text that is not UTF-8 becomes '?' (jansson holds UTF-8). */
+    if (k && v) json_object_set_new(cls, sb_utf8_fix(k), json_string(sb_utf8_fix(v)));
+    free(k);
+    free(v);
     return MHD_YES;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+static enum MHD_Result serve(struct MHD_Connection *c, const char *url, const char *raw_url, const char *method,
+                              const char *upload, size_t *upload_size, void **con_cls);
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *raw_url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
     (void)cls;
     (void)version;
+    char *url = unescaped(raw_url);
+    if (!url) return MHD_NO;
+    enum MHD_Result r = serve(c, url, raw_url, method, upload, upload_size, con_cls);
+    free(url);
+    return r;
+}
+
+static enum MHD_Result serve(struct MHD_Connection *c, const char *url, const char *raw_url, const char *method,
+                              const char *upload, size_t *upload_size, void **con_cls)
+{
     conn *k = *con_cls;
+    /* The actuator's routes are matched as sent: its {name} may hold an
+       encoded '/', which hc_actuator_respond decodes after splitting. */
+    const char *route_url = strncmp(raw_url, "/actuator/", 10) == 0 ? raw_url : url;
     if (!k) {
         int page = sb_static_serve(c, method, url);
         if (page >= 0) return (enum MHD_Result)page;
@@ -343,7 +385,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
         bool known;
         char allow[64];
-        const sb_route *r = find_route(method, url, &known, allow, sizeof allow);
+        const sb_route *r = find_route(method, route_url, &known, allow, sizeof allow);
         bool open = r && (r->flags & SB_ROUTE_OPEN);
         if (!open && !token_ok(auth))
             return send_error(c, 401, "unauthorized",
@@ -400,10 +442,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     rq.route = k->route;
     rq.method = method;
     rq.path = url;
+    rq.raw_path = raw_url;
     rq.raw_body = k->body ? k->body : "";
     rq.raw_len = k->len;
     rq.auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    match(k->route->path, url, &rq);
+    match(k->route->path, route_url, &rq);
     json_t *query = json_object();
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, query);
     handle(&rq, query, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Flow-Id"));
@@ -503,6 +546,7 @@ int sb_server_start(sb_server **out, const sb_settings *s, char *url, size_t url
                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                              MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
                               MHD_OPTION_END);
     if (!srv->d) {
         free(srv);

@@ -10,6 +10,43 @@
 
 #include "sandbox.h"
 
+/* The length of the valid UTF-8 sequence at p, or 0 (overlong forms,
+   surrogates and code points past U+10FFFF are not valid). */
+static size_t utf8_len(const unsigned char *p)
+{
+    unsigned c = p[0];
+    size_t n;
+    uint32_t cp, min;
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) n = 2, cp = c & 0x1F, min = 0x80;
+    else if (c >= 0xE0 && c <= 0xEF) n = 3, cp = c & 0x0F, min = 0x800;
+    else if (c >= 0xF0 && c <= 0xF4) n = 4, cp = c & 0x07, min = 0x10000;
+    else return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80) return 0;        /* the NUL of a cut one too */
+        cp = cp << 6 | (p[i] & 0x3F);
+    }
+    return cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ? 0 : n;
+}
+
+char *sb_utf8_fix(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        size_t n = utf8_len(p);
+        if (n == 0) *p++ = '?';
+        else p += n;
+    }
+    return s;
+}
+
+size_t sb_utf8_count(const char *s, size_t n)
+{
+    size_t chars = 0;
+    for (size_t i = 0; i < n; i++) chars += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return chars;
+}
+
 int sb_fail(sb_err *e, int status, const char *code, const char *fmt, ...)
 {
     if (!e) return -1;
@@ -19,6 +56,7 @@ int sb_fail(sb_err *e, int status, const char *code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof e->message, fmt, ap);
     va_end(ap);
+    sb_utf8_fix(e->message);
     e->line = e->column = 0;
     return -1;
 }
@@ -37,8 +75,11 @@ int sb_fail_hc(sb_err *e, int rc, const hc_error *he, const char *what)
 
 json_t *sb_err_json(const sb_err *e)
 {
+    /* A message written into e->message directly may not be valid UTF-8. */
+    char msg[sizeof e->message];
+    snprintf(msg, sizeof msg, "%s", e->message);
     json_t *o = json_pack("{s:i, s:s, s:s}", "status", e->status, "code", e->code,
-                          "message", e->message);
+                          "message", sb_utf8_fix(msg));
     if (o && e->line > 0) {
         sb_set(o, "line", json_integer(e->line));
         sb_set(o, "column", json_integer(e->column));
@@ -52,7 +93,7 @@ char *sb_strf(char *buf, size_t size, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, size, fmt, ap);
     va_end(ap);
-    return buf;
+    return size ? sb_utf8_fix(buf) : buf;
 }
 
 uint64_t sb_now_ms(void)

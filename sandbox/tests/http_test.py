@@ -615,6 +615,12 @@ def test_tools(s, profile, pg):
     expect(b2["distribution"] == "uniform" and b2["loader_calls"] <= 50, b2)
     st, r = s.post("/demo/benchmarks/manual", {"requests": 200000, "keys": 100000, "loader_delay_ms": 100})
     expect(st == 400 and r["error"]["code"] == "too_much", (st, r))
+    # Loads past the estimate (a capacity of 1 reloads every key) are
+    # stopped at the budget: 300 ms here, not 100 loads of 100 ms.
+    st, r = s.post("/demo/benchmarks/manual", {"requests": 100, "concurrency": 1, "keys": 3, "loader_delay_ms": 100,
+                                               "capacity": 1, "max_loading_ms": 300})
+    m = re.search(r"stopped after (\d+) loader calls", r["error"]["message"]) if st == 400 else None
+    expect(m and r["error"]["code"] == "too_much" and int(m.group(1)) == 4, (st, r))
     c = s.ok("POST", "/demo/benchmarks/compare", {"baseline": {"requests": 1000, "keys": 100},
                                                   "candidate": {"requests": 1000, "keys": 100, "distribution": "zipf"}})
     expect(c["verdict"] in ("candidate-better", "candidate-worse", "mixed") and "throughput_rps" in c["deltas"], c)
@@ -797,6 +803,68 @@ def test_bad_input(s):
         expect(not s.ok("POST", "/demo/cache/contains", {"key": k})["found"], f"{k} was stored")
     expect(s.ok("GET", "/demo/report")["stats"]["inserts"] == before, "a refused request stored something")
     expect(s.ok("GET", "/ready")["ready"], "not ready after bad input")
+    test_hostile_input(s)
+
+
+def test_hostile_input(s):
+    """What an independent probe of the server found: imported events that
+    broke the event schema or the traces' arithmetic, waits past the
+    scenario limits, error answers emptied by bytes that are not UTF-8, a
+    failed step missing from its run, lengths counted in bytes."""
+    def bundle(events):
+        return {"format": "hcache-sandbox-bundle", "version": 1, "events": events}
+    for ev, needle in (({"latency_ms": 1e300}, ".latency_ms"),
+                       ({"time": "2000000000-01-01T00:00:00.000Z"}, ".time"),
+                       ({"time": "2026-13-01T00:00:00.000Z"}, ".time"),
+                       ({"time": 5}, ".time"), ({"tags": "no"}, ".tags"), ({"key": 7}, ".key"),
+                       ({"count": "many"}, ".count")):
+        ev = dict({"kind": "x", "flow_id": "bad-import"}, **ev)
+        st, r = s.post("/demo/import", bundle([{"kind": "fine", "flow_id": "bad-import"}, ev]))
+        expect(st == 400 and f"events[1]{needle}" in r["error"]["message"], (ev, st, r))
+    expect(s.ok("GET", "/demo/events?flow_id=bad-import")["count"] == 0, "a refused bundle left events")
+    s.ok("POST", "/demo/import", bundle([{"kind": "load-completed", "flow_id": "good-import",
+                                          "time": "2026-01-01T00:00:01.500Z", "latency_ms": 250}]))
+    t = s.ok("GET", "/demo/observability/traces/latest?flow_id=good-import")
+    span = [sp for sp in t["spans"] if sp["name"] == "load-completed"]
+    expect(span and span[0]["end_time_unix_nano"] == 1767225601500 * 10**6 and
+           span[0]["end_time_unix_nano"] - span[0]["start_time_unix_nano"] == 250 * 10**6, t)
+    # Loader delays count with the sleeps: per scenario, and over a suite.
+    slow = {"name": "slow", "steps": [{"get_or_load": {"key": f"slow:{i}", "value": 1, "loader_delay_ms": 10000}}
+                                      for i in range(4)]}
+    st, r = s.post("/demo/scenarios/document/run", {"format": "json", "document": json.dumps(slow)})
+    expect(st == 400 and "loader delays" in r["error"]["message"], (st, r))
+    naps = {"name": "naps", "steps": [{"sleep": {"ms": 10000}}] * 3}
+    st, r = s.post("/demo/scenarios/suite/run", {"name": "sleepy", "scenarios": [naps] * 5})
+    expect(st == 400 and "120000 ms" in r["error"]["message"], (st, r))
+    # Errors keep their code and message whatever bytes the path or a
+    # cut message holds.
+    for path, code in (("/demo/nothing/%ff", "not_found"), ("/demo/ui/%ff.js", "bad_path")):
+        st, r = s.get(path)
+        expect(r and r["error"].get("code") == code and "?" in r["error"].get("message", ""), (path, st, r))
+    st, r = s.post("/demo/scenarios/document/parse",
+                   {"format": "json", "document": json.dumps({"name": "x", "steps": [{"\u00e9" * 300: {}}]})})
+    expect(st == 400 and r["error"].get("code") == "bad_scenario" and r["error"].get("message"), r)
+    # A failed step whose detail is cut inside a character is still there.
+    doc = {"name": "utf8-detail", "steps": [{"put": {"key": "hostile:u", "value": "\u00e9" * 400}},
+                                            {"get": {"key": "hostile:u"}, "expect": {"value": "xx"}}]}
+    r = s.ok("POST", "/demo/scenarios/document/run", {"format": "json", "document": json.dumps(doc)})
+    expect(r["failed_steps"] == 1 and [x["index"] for x in r["steps"]] == [0, 1] and not r["steps"][1]["passed"],
+           json.dumps(r)[:1500])
+    # Lengths are characters: 200 two-byte characters are a name of 200.
+    name = {"name": "\u00e9" * 200, "steps": [{"flush": {}}]}
+    s.ok("POST", "/demo/scenarios/document/parse", {"format": "json", "document": json.dumps(name)})
+    st, r = s.post("/demo/cache/contains", {"key": "\u00e9" * 1024})
+    expect(st == 200, (st, r))
+    st, r = s.post("/demo/cache/contains", {"key": "\u00e9" * 1025})
+    expect(st == 400 and "at most 1024 characters" in r["error"]["message"], (st, r))
+    # The actuator gets the path as sent: one decoding, '/' in a name.
+    for path, needle in (("caches/ma%2569n/stats", "'ma%69n'"), ("caches/%25", "'%'"), ("caches/a%2Fb", "'a/b'")):
+        st, r = s.get("/actuator/hydracache/" + path)
+        expect(st == 404 and needle in r["error"]["message"], (path, st, r))
+    # Query parameters are still decoded.
+    s.ok("POST", "/demo/cache/put", {"key": "hostile: q", "value": 1, "flow_id": "hostile-q"})
+    r = s.ok("GET", "/demo/events?kind=st%6Fred&key=hostile:+q&flow_id=hostile-q")
+    expect(r["count"] == 1, r)
 
 
 def test_token_and_settings(binary, tmp):
