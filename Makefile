@@ -274,7 +274,11 @@ TEST_CFLAGS = $(ALL_CFLAGS) -Iruntime/include -Iruntime/core -Itests $(DB_CFLAGS
 $(B)/tests/%: tests/%.c tests/testutil.h $(ALL_LIBS_A)
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(TEST_CFLAGS) $< $(ALL_LIBS_A) -o $@ -lcmocka $(LDLIBS)
+	$(Q)$(CC) $(TEST_CFLAGS) $< $(ALL_LIBS_A) -o $@ -lcmocka $(LDLIBS) $(TEST_LDFLAGS_$(notdir $@))
+
+# test_fresh fails one realloc of the library's (an hc_buf growing) on
+# demand: the library's calls go to its __wrap_realloc.
+TEST_LDFLAGS_test_fresh := -Wl,--wrap=realloc
 
 # test_codegen runs the code hcachegen writes for tests/codegen/cg.hcache,
 # compiled with -Wconversion on top of the usual warnings.

@@ -772,6 +772,23 @@ static void test_pg_exec_notifies_iff_committed(void **state)
     assert_int_equal(write_v(p.x, db, 14, &err), HC_OK);
     assert_false(hc_contains(p.x, "r1"));
 
+    /* hc_exec_end refusing its arguments still ends what hc_exec_begin
+       opened: our transaction rolled back, the hc_db's lock let go (it
+       was left held, the BEGIN open). The same for the application's
+       transaction, which stays open. */
+    int tx;
+    assert_int_equal(hc_exec_begin(p.x, db, &tx, &err), HC_OK);
+    assert_int_equal(PQtransactionStatus(conn), PQTRANS_INTRANS);
+    assert_int_equal(hc_exec_end(p.x, db, tx, HC_OK, NULL, 1, &err), HC_EINVAL);
+    assert_int_equal(PQtransactionStatus(conn), PQTRANS_IDLE);
+    assert_int_equal(hc_db_unlock(db), HC_EINVAL);        /* no lock left held */
+    pg_exec_ok(conn, "BEGIN");
+    assert_int_equal(hc_exec_begin(p.x, db, &tx, &err), HC_OK);
+    assert_int_equal(hc_exec_end(p.x, db, tx, HC_OK, NULL, 1, &err), HC_EINVAL);
+    assert_int_equal(PQtransactionStatus(conn), PQTRANS_INTRANS);
+    assert_int_equal(hc_db_unlock(db), HC_EINVAL);
+    pg_exec_ok(conn, "ROLLBACK");
+
     hc_db_free(db);
     PQfinish(conn);
     pair_close(&p);

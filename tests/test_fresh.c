@@ -171,6 +171,58 @@ static void test_refresh_inline(void **state)
     hc_cache_close(c);
 }
 
+/* The library's reallocs (hc_buf growing) come here (-Wl,--wrap=realloc,
+   the Makefile): fail_realloc > 0 fails the next one. */
+void *__real_realloc(void *p, size_t n);
+void *__wrap_realloc(void *p, size_t n);
+static atomic_int fail_realloc;
+
+void *__wrap_realloc(void *p, size_t n)
+{
+    if (atomic_load(&fail_realloc) > 0 && atomic_fetch_sub(&fail_realloc, 1) > 0) return NULL;
+    return __real_realloc(p, n);
+}
+
+/*
+** A hit that claims a due refresh on the lock-free path, whose copy into
+** the caller's buffer cannot grow there, finishes on the locked path. Its
+** claim stands (before the fix the locked path asked again, found the
+** refresh claimed, and nobody ever refreshed the entry), and a read that
+** fails after claiming gives the claim back.
+*/
+static void test_refresh_claim_survives_a_failed_copy(void **state)
+{
+    (void)state;
+    test_clock tc = {1000};
+    hc_cache *c = open_fresh(&tc, 0, 0);
+    src s;
+    src_init(&s, NULL, "value-that-is-longer-than-the-buffer-");
+    hc_options o = {.ttl_ms = HC_TTL_NEVER, .refresh_ms = 100};
+    expect_load(c, "k", &o, src_load, &s, "value-that-is-longer-than-the-buffer-1");
+    test_clock_advance(&tc, 100);
+    /* Due. The lock-free copy fails (a buffer of no room), the locked path
+       copies: the value is served and the refresh runs (inline: no thread). */
+    hc_buf out = HC_BUF_INIT;
+    atomic_store(&fail_realloc, 1);
+    assert_int_equal(hc_get_or_load(c, "k", &o, src_load, &s, &out, NULL), HC_OK);
+    assert_string_equal((char *)out.data, "value-that-is-longer-than-the-buffer-1");
+    assert_int_equal(atomic_load(&s.calls), 2);
+    assert_int_equal(stats(c).refreshes, 1);
+    /* Due again. Both copies fail: the read fails, and gives the claim
+       back, so the next read refreshes. */
+    test_clock_advance(&tc, 100);
+    hc_buf_free(&out);
+    atomic_store(&fail_realloc, 2);
+    assert_int_equal(hc_get_or_load(c, "k", &o, src_load, &s, &out, NULL), HC_ENOMEM);
+    atomic_store(&fail_realloc, 0);
+    assert_int_equal(atomic_load(&s.calls), 2);
+    expect_load(c, "k", &o, src_load, &s, "value-that-is-longer-than-the-buffer-2");
+    assert_int_equal(atomic_load(&s.calls), 3);
+    assert_int_equal(stats(c).refreshes, 2);
+    hc_buf_free(&out);
+    hc_cache_close(c);
+}
+
 /* hc_get and hc_try_visit have no loader: they never claim a refresh. */
 static int noop_visit(void *ctx, const void *data, size_t len)
 {
@@ -866,6 +918,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refresh_inline),
+        cmocka_unit_test(test_refresh_claim_survives_a_failed_copy),
         cmocka_unit_test(test_reads_without_loader_do_not_claim),
         cmocka_unit_test(test_refresh_once_and_readers_never_wait),
         cmocka_unit_test(test_refresh_where_it_runs),

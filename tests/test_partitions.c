@@ -302,6 +302,63 @@ static void test_oom_across_partitions(void **state)
     assert_int_equal(atomic_load(&ta.live), 0);
 }
 
+/*
+** The application's clock (hc_config.clock_ms) is a callback: it runs with
+** no lock of the cache held, on every path that reads it. This one checks
+** that every partition lock is free when it is called (a clock that calls
+** into the cache would otherwise deadlock); hc_remove and
+** hc_invalidate_key called it under their partition's lock.
+*/
+typedef struct probe_clock {
+    hc_cache *c;
+    uint64_t  now;
+    int       calls, locked;
+} probe_clock;
+
+static uint64_t probe_clock_ms(void *ctx)
+{
+    probe_clock *pc = ctx;
+    pc->calls++;
+    for (unsigned i = 0; pc->c && i < pc->c->nparts; i++) {
+        if (pthread_mutex_trylock(&pc->c->parts[i].lock) != 0) pc->locked++;
+        else pthread_mutex_unlock(&pc->c->parts[i].lock);
+    }
+    return pc->now;
+}
+
+static void test_clock_runs_without_locks(void **state)
+{
+    (void)state;
+    probe_clock pc = {NULL, 1000, 0, 0};
+    hc_config cfg;
+    hc_config_init(&cfg);
+    cfg.max_entries = 100;
+    cfg.clock_ms = probe_clock_ms;
+    cfg.clock_ctx = &pc;
+    hc_cache *c;
+    assert_int_equal(hc_cache_open(&c, &cfg), HC_OK);
+    pc.c = c;
+    hc_options o = {.ttl_ms = 10, .tags = (const char *[]){"t"}, .ntags = 1};
+    hc_buf b = HC_BUF_INIT;
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(hc_put(c, "a", "1", 1, &o), HC_OK);
+        assert_int_equal(hc_put(c, "b", "2", 1, &o), HC_OK);
+        assert_int_equal(hc_put(c, "c", "3", 1, &o), HC_OK);
+        assert_int_equal(hc_get(c, "a", &b), HC_OK);
+        assert_int_equal(hc_remove(c, "a"), HC_OK);
+        assert_int_equal(hc_invalidate_key(c, "b"), HC_OK);
+        assert_int_equal(hc_invalidate_tag(c, "t", NULL), HC_OK);
+        hc_diagnostics d;
+        assert_int_equal(hc_diagnostics_get(c, &d), HC_OK);
+        assert_int_equal(hc_flush(c), HC_OK);
+        pc.now += 100;                  /* the second round past the deadlines */
+    }
+    assert_true(pc.calls > 0);
+    assert_int_equal(pc.locked, 0);
+    hc_buf_free(&b);
+    hc_cache_close(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -312,6 +369,7 @@ int main(void)
         cmocka_unit_test(test_tags_across_partitions),
         cmocka_unit_test(test_room_stays_exact),
         cmocka_unit_test(test_oom_across_partitions),
+        cmocka_unit_test(test_clock_runs_without_locks),
     };
     return cmocka_run_group_tests_name("partitions", tests, NULL, NULL);
 }

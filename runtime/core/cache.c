@@ -252,6 +252,8 @@ fail:
 int hc_cache_close(hc_cache *c)
 {
     if (!c) return HC_OK;
+    /* Deferred releases of transactions still open no longer reach c. */
+    hc__holds_disarm(c);
     /* First the refreshes (the running one finishes, the queued ones are
        dropped), which use the cache; then what arrives from outside: the
        bus's deliveries (waiting for one that runs), then the
@@ -661,7 +663,9 @@ static HC_NOINLINE int lookup_locked(hc_cache *c, hc__shard *s, const char *key,
         }
         (void)copy_out(out, hc__entry_val(e), e->vlen);    /* fits: cannot fail */
         hc__policy_touch(&e->node);
-        if (refresh && hc__entry_is_fresh(e)) *refresh = claim_refresh(e, now);
+        /* A claim the lock-free path made before it fell back here (its copy
+           could not grow) stands: this read owes that refresh. */
+        if (refresh && !*refresh && hc__entry_is_fresh(e)) *refresh = claim_refresh(e, now);
         pthread_mutex_unlock(&s->lock);
         return HC_OK;
     }
@@ -874,7 +878,12 @@ int hc_get_or_load(hc_cache *c, const char *key, const hc_options *opts,
     bool refresh = false;
     int rc = lookup(c, s, key, klen, h, out, true, &refresh);
     if (rc != HC_MISS) {
-        if (rc != HC_OK) return hc_error_set(err, rc, NULL);
+        if (rc != HC_OK) {
+            /* A claim made before the read failed: give it back, due now,
+               or nobody would refresh the entry again. */
+            if (refresh) hc__refresh_release(c, key, klen, h, 0);
+            return hc_error_set(err, rc, NULL);
+        }
         /* A hit that claimed the entry's refresh: out holds the value
            returned, whatever the refresh does. */
         if (refresh)
@@ -956,8 +965,9 @@ static int remove_key(hc_cache *c, const char *key, int why, hc_origin origin)
     hc__shard *s = hc__shard_of(c, h);
     hc__part *p = hc__part_of(c, h);
     hc__op o = hc__op_start(c, origin);
+    uint64_t now = now_ms(c);           /* the application's clock: no lock held */
     hc__part_lock(p);
-    hc__expire_due(&o, p, now_ms(c));
+    hc__expire_due(&o, p, now);
     pthread_mutex_lock(&s->lock);
     hc__flight *f = hc__flight_find(s, h, key, klen);
     if (f) hc__flight_stale(s, f);

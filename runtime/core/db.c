@@ -222,7 +222,7 @@ int hc_db_unlock(hc_db *db)
 */
 typedef struct hc__deferred {
     struct hc__deferred *next;
-    hc_cache *c;
+    struct hc__anchor *anchor;       /* the cache's: it may close first */
     bool      all, publish;
     size_t    n;
     char     *tags[];                /* n copies, after them their bytes */
@@ -232,7 +232,7 @@ static void release_list(hc__deferred *d)
 {
     while (d) {
         hc__deferred *next = d->next;
-        hc__cache_release(d->c, (const char *const *)d->tags, d->n, d->all, d->publish);
+        hc__anchor_release(d->anchor, (const char *const *)d->tags, d->n, d->all, d->publish);
         free(d);
         d = next;
     }
@@ -253,7 +253,7 @@ int hc__db_defer(hc_db *db, hc_cache *c, const char *const *tags, size_t n, bool
         if (all) (void)hc_flush(c);
         return rc;
     }
-    d->c = c;
+    d->anchor = hc__anchor_get(c);
     d->all = all;
     d->publish = publish;
     d->n = n;

@@ -74,8 +74,13 @@ static void apply_local(hc_cache *c, const char *const *tags, size_t ntags, bool
 static int end(hc_cache *c, hc_db *db, int tx, int rc, const char *const *tags,
                size_t ntags, bool flush, hc_error *err)
 {
-    if (!c || !db || (!flush && ntags && !tags))
+    if (!c || !db || (!flush && ntags && !tags)) {
+        /* What hc_exec_begin opened ends all the same: our transaction is
+           rolled back (nothing is known of what to invalidate), and the
+           hc_db's lock is let go. */
+        if (db && (tx == TX_OURS || tx == TX_THEIRS)) (void)hc__db_tx_close(db, tx == TX_OURS, false, NULL);
         return hc_error_set(err, HC_EINVAL, "hc_exec_end: invalid argument");
+    }
     if (tx == TX_NONE) {
         if (rc != HC_OK) return rc;             /* a failed write invalidates nothing */
         if (hc__db_in_transaction(db)) {

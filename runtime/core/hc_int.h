@@ -428,6 +428,7 @@ struct hc_cache {
     hc_bus         *bus;
     struct hc__events *events;       /* subscriptions: events.c */
     struct hc__holds *holds;         /* tags held by open transactions: hold.c */
+    struct hc__anchor *anchor;       /* what deferred releases refer to: hold.c */
     atomic_uint     nheld;           /* tags (and flushes) held; 0: store skips them */
     atomic_uint     nsubs;           /* open subscriptions; 0: hc__emit returns */
     bool            weigh_bytes;     /* the policy counts bytes, not entries */
@@ -674,6 +675,18 @@ int  hc__holds_open(hc_cache *c);
 void hc__holds_close(hc_cache *c);
 int  hc__cache_hold(hc_cache *c, const char *const *tags, size_t n, bool all);
 void hc__cache_release(hc_cache *c, const char *const *tags, size_t n, bool all, bool publish);
+/*
+** A release waits for the end of a transaction, and the cache may be
+** closed before it: a deferred release (db.c) refers to the cache's anchor,
+** not to the cache. hc__anchor_get takes a reference for one;
+** hc__anchor_release releases the holds through it, unless the cache has
+** closed meanwhile (then nothing is left to invalidate), and drops the
+** reference. hc__holds_disarm, first thing in hc_cache_close, cuts the
+** anchor from the cache, after a release that runs.
+*/
+struct hc__anchor *hc__anchor_get(hc_cache *c);
+void hc__anchor_release(struct hc__anchor *a, const char *const *tags, size_t n, bool all, bool publish);
+void hc__holds_disarm(hc_cache *c);
 bool hc__cache_held_slow(hc_cache *c, char *const *tags, size_t n);
 static inline bool hc__cache_held(hc_cache *c, char *const *tags, size_t n)
 {

@@ -33,17 +33,83 @@ struct hc__holds {
     size_t len, cap;
 };
 
+/* Allocated with malloc, not the cache's allocator: it may outlive the
+   cache, until the last deferred release that refers to it is done. */
+struct hc__anchor {
+    pthread_mutex_t mu;
+    hc_cache *c;                     /* NULL once the cache is closing */
+    unsigned  refs;                  /* the cache's, and one per release */
+};
+
+static void anchor_unref(struct hc__anchor *a)
+{
+    pthread_mutex_lock(&a->mu);
+    bool last = --a->refs == 0;
+    pthread_mutex_unlock(&a->mu);
+    if (last) {
+        pthread_mutex_destroy(&a->mu);
+        free(a);
+    }
+}
+
 int hc__holds_open(hc_cache *c)
 {
     struct hc__holds *h = hc__malloc(&c->alloc, sizeof *h);
-    if (!h) return HC_ENOMEM;
+    struct hc__anchor *a = malloc(sizeof *a);
+    if (!h || !a) {
+        hc__free(&c->alloc, h);
+        free(a);
+        return HC_ENOMEM;
+    }
     memset(h, 0, sizeof *h);
     if (pthread_mutex_init(&h->mu, NULL) != 0) {
         hc__free(&c->alloc, h);
+        free(a);
         return HC_ESYS;
     }
+    if (pthread_mutex_init(&a->mu, NULL) != 0) {
+        pthread_mutex_destroy(&h->mu);
+        hc__free(&c->alloc, h);
+        free(a);
+        return HC_ESYS;
+    }
+    a->c = c;
+    a->refs = 1;
     c->holds = h;
+    c->anchor = a;
     return HC_OK;
+}
+
+void hc__holds_disarm(hc_cache *c)
+{
+    struct hc__anchor *a = c->anchor;
+    if (!a) return;
+    pthread_mutex_lock(&a->mu);     /* after a release that runs */
+    a->c = NULL;
+    pthread_mutex_unlock(&a->mu);
+    c->anchor = NULL;
+    anchor_unref(a);
+}
+
+struct hc__anchor *hc__anchor_get(hc_cache *c)
+{
+    struct hc__anchor *a = c->anchor;
+    pthread_mutex_lock(&a->mu);
+    a->refs++;
+    pthread_mutex_unlock(&a->mu);
+    return a;
+}
+
+void hc__anchor_release(struct hc__anchor *a, const char *const *tags, size_t n, bool all, bool publish)
+{
+    /* Under the anchor's lock, so the cache cannot close meanwhile. What
+       the release calls runs no callback of the application's but the
+       allocator and the bus transport's publish, which must not close
+       the cache. */
+    pthread_mutex_lock(&a->mu);
+    if (a->c) hc__cache_release(a->c, tags, n, all, publish);
+    pthread_mutex_unlock(&a->mu);
+    anchor_unref(a);
 }
 
 void hc__holds_close(hc_cache *c)

@@ -588,7 +588,11 @@ HC_API int64_t hc_stmt_changes(hc_stmt *st);
 **     end is seen by hc_db_unlock (commit under hc_db_lock, as a shared
 **     hc_db needs anyway), by the next hc_db_begin on db, by hc_db_free,
 **     and on SQLite by a rollback itself (the adapter's rollback hook).
-**   A NULL tag is the empty tag.
+**     A cache closed before the end misses nothing: the release of a
+**     closed cache is dropped.
+**   A NULL tag is the empty tag. HC_EINVAL for bad arguments (a NULL c or
+**   db, NULL tags with ntags > 0), after ending what hc_exec_begin opened:
+**   its own transaction rolled back, db's lock let go.
 ** hc_exec_end_flush is hc_exec_end with a flush of the cache in place of
 ** the tags: what generated code calls when it could not build a tag.
 ** Return rc when it is an error, else HC_OK, HC_EDB, HC_ECONN, HC_EBUS,
