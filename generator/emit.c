@@ -1047,7 +1047,8 @@ static void emit_direct(emitter *e, const hcg_decl *d, sb *c)
         if (t->base != HCG_ENTITY && t->nullable)
             sb_puts(&read, "    if (hc_rc == HC_OK && hc_null) hc_rc = HC_MISS;   /* a NULL is \"none\" */\n");
         sb co = {0}, cv = {0};
-        clear_value(e, &co, t, "*out", "out", "        ");
+        /* "(*out)": a blob's members follow it (out->data, not *out.data). */
+        clear_value(e, &co, t, "(*out)", "out", "        ");
         clear_value(e, &cv, t, "hc_v", "&hc_v", "        ");
         sb_printf(&fin, "    if (hc_rc == HC_OK) {\n%s        *out = hc_v;\n    }", co.s ? co.s : "");
         if (cv.len || !t->nullable) {
