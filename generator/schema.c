@@ -15,6 +15,7 @@
 ** it was given goes back through hcg_sql_rewrite's map to the :name text,
 ** then through hcg_str_at to the byte as written in the string literal.
 */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -713,6 +714,89 @@ static void add_generated(hcg_module *m, sqlite3 *db, hcg_vec *access)
     }
 }
 
+/*
+** Whether the words of the SQL text (quotes, identifiers in quotes and
+** comments skipped; case ignored) hold seq, n words in a row.
+*/
+static bool has_words(const char *text, const char *const *seq, size_t n)
+{
+    size_t matched = 0;
+    for (const char *p = text; *p;) {
+        if (*p == '\'' || *p == '"' || *p == '`' || *p == '[') {
+            char close = *p == '[' ? ']' : *p;
+            for (p++; *p && *p != close; p++) {}
+            if (*p) p++;
+            matched = 0;
+        } else if (p[0] == '-' && p[1] == '-') {
+            while (*p && *p != '\n') p++;
+        } else if (p[0] == '/' && p[1] == '*') {
+            const char *end = strstr(p + 2, "*/");
+            p = end ? end + 2 : p + strlen(p);
+        } else if (isalnum((unsigned char)*p) || *p == '_') {
+            const char *w = p;
+            while (isalnum((unsigned char)*p) || *p == '_' || *p == '$') p++;
+            size_t len = (size_t)(p - w);
+            if (strlen(seq[matched]) == len && sqlite3_strnicmp(w, seq[matched], (int)len) == 0) {
+                if (++matched == n) return true;
+            } else {
+                matched = strlen(seq[0]) == len && sqlite3_strnicmp(w, seq[0], (int)len) == 0;
+            }
+        } else {
+            if (!isspace((unsigned char)*p)) matched = 0;
+            p++;
+        }
+    }
+    return false;
+}
+
+/* Whether table's own constraints resolve a conflict by REPLACE. */
+static bool table_replaces(sqlite3 *db, const char *table)
+{
+    static const char *const words[] = {"CONFLICT", "REPLACE"};
+    sqlite3_stmt *st = NULL;
+    bool found = false;
+    if (sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1 COLLATE NOCASE",
+                           -1, &st, NULL) != SQLITE_OK)
+        return false;
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        found = has_words((const char *)sqlite3_column_text(st, 0), words, 2);
+    sqlite3_finalize(st);
+    return found;
+}
+
+/*
+** An UPDATE that may take rows away as well as change columns: one whose
+** conflicts resolve by REPLACE (UPDATE OR REPLACE, or a UNIQUE or PRIMARY
+** KEY of the table's own with ON CONFLICT REPLACE) deletes the rows it
+** collides with, and one that sets the rowid (rowid, oid, _rowid_: SQLite
+** names that column ROWID, and the reads of an INTEGER PRIMARY KEY by its
+** own name) moves a row to another key. Both count as deleting from the
+** table, which changes every read of it (a count of its rows too).
+*/
+static void add_row_replacements(hcg_module *m, sqlite3 *db, const char *text, hcg_vec *access)
+{
+    static const char *const update_or_replace[] = {"UPDATE", "OR", "REPLACE"};
+    bool or_replace = has_words(text, update_or_replace, 3);
+    size_t n = access->n;
+    for (size_t i = 0; i < n; i++) {
+        const hcg_access *a = access->v[i];
+        if (a->op != HCG_UPDATE || !a->column) continue;
+        const char *why = NULL;
+        if (sqlite3_stricmp(a->column, "rowid") == 0 || sqlite3_stricmp(a->column, "oid") == 0 ||
+            sqlite3_stricmp(a->column, "_rowid_") == 0)
+            why = "(it sets the rowid)";
+        else if ((or_replace && !a->via) || table_replaces(db, a->table))
+            why = "(a conflict resolved by REPLACE)";
+        if (!why) continue;
+        hcg_access probe = {HCG_DELETE, a->table, NULL, a->via, why};
+        if (recorded(access, &probe)) continue;
+        hcg_access *d = hcg_alloc(m->arena, sizeof *d);
+        *d = probe;
+        hcg_vec_push(m->arena, access, d);
+    }
+}
+
 static void check_sqlite(hcg_module *m, sqlite3 *db, hcg_decl *d, hcg_vec *seen, recorder *rec)
 {
     const hcg_str *sql = hcg_sql_for(d, HCG_SQLITE);
@@ -759,6 +843,7 @@ static void check_sqlite(hcg_module *m, sqlite3 *db, hcg_decl *d, hcg_vec *seen,
     if (d->kind == HCG_EXEC) {
         record_key_actions(db, text, rec);
         add_generated(m, db, &d->access[HCG_SQLITE]);
+        add_row_replacements(m, db, text, &d->access[HCG_SQLITE]);
     }
 }
 
@@ -895,7 +980,8 @@ static const char *trimmed(hcg_module *m, const char *s)
 ** The tables the prepared statement name reads and writes, from its plan:
 ** EXPLAIN (VERBOSE, FORMAT JSON) EXECUTE name(NULL, ...), planned generic
 ** (plan_cache_mode, set for the session), so that no parameter's NULL
-** folds a scan away. Explaining runs nothing. Every node with a "Relation
+** folds a scan away, and without partition pruning (also the session's),
+** which would remove every partition for a NULL key. Explaining runs nothing. Every node with a "Relation
 ** Name" reads that table, but a ModifyTable node, whose "Operation" says
 ** how it writes it; views are gone from a plan (their tables are there),
 ** and a partition is counted as its partitioned table. The server digs
@@ -1051,8 +1137,11 @@ int hcg_check_pg(hcg_module *m, const char *conninfo)
     }
     /* Error positions count characters; the map counts UTF-8 bytes. */
     PQsetClientEncoding(c, "UTF8");
-    /* Plans for the coverage check keep their parameters (pg_accesses). */
-    PGresult *set = PQexec(c, "SET plan_cache_mode = force_generic_plan");
+    /* Plans for the coverage check keep their parameters (pg_accesses),
+       and every partition: pruning at executor start, with the NULLs the
+       check explains with, would remove them all from the plan, and with
+       them the partitioned table's name. */
+    PGresult *set = PQexec(c, "SET plan_cache_mode = force_generic_plan; SET enable_partition_pruning = off");
     if (PQresultStatus(set) != PGRES_COMMAND_OK) {
         fprintf(stderr, "hcachegen: --pg-check: cannot set plan_cache_mode (PostgreSQL 12 or later is needed): %s\n",
                 trimmed(m, PQerrorMessage(c)));
