@@ -137,6 +137,37 @@ static const char *param_guess(const hcg_decl *d, const char *name, size_t n, co
     return did_you_mean(&g, prefix, buf, cap);
 }
 
+/*
+** Whether name is a macro of a header generated code includes (stdbool.h,
+** stddef.h, stdint.h, stdlib.h, string.h, hydracache.h): a field or
+** parameter so named would be replaced by the preprocessor, silently or
+** not. hydracache.h's own are the HC_ names.
+*/
+static bool header_macro(const char *name)
+{
+    static const char *const names[] = {
+        "SIZE_MAX", "PTRDIFF_MIN", "PTRDIFF_MAX", "SIG_ATOMIC_MIN", "SIG_ATOMIC_MAX", "WCHAR_MIN",
+        "WCHAR_MAX", "WINT_MIN", "WINT_MAX", "EXIT_SUCCESS", "EXIT_FAILURE", "RAND_MAX", "MB_CUR_MAX",
+        "offsetof", "errno",
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(name, names[i]) == 0) return true;
+    if (strncmp(name, "HC_", 3) == 0) return true;
+    /* [U]INT{N,_LEASTN,_FASTN,PTR,MAX}_{MIN,MAX,C} */
+    const char *p = name + (name[0] == 'U');
+    if (strncmp(p, "INT", 3) != 0) return false;
+    p += 3;
+    if (strncmp(p, "PTR", 3) == 0 || strncmp(p, "MAX", 3) == 0) {
+        p += 3;
+    } else {
+        if (strncmp(p, "_LEAST", 6) == 0) p += 6;
+        else if (strncmp(p, "_FAST", 5) == 0) p += 5;
+        if (!(*p >= '0' && *p <= '9')) return false;
+        while (*p >= '0' && *p <= '9') p++;
+    }
+    return strcmp(p, "_MIN") == 0 || strcmp(p, "_MAX") == 0 || strcmp(p, "_C") == 0;
+}
+
 /* A name that becomes a C identifier in the output. */
 static void check_c_name(hcg_module *m, size_t off, const char *name, const char *what)
 {
@@ -149,6 +180,11 @@ static void check_c_name(hcg_module *m, size_t off, const char *name, const char
         hcg_error(m->src, off, "%s '%s' is a name reserved by C; rename it", what, name);
     else if (strncmp(name, "hc_", 3) == 0)
         hcg_error(m->src, off, "%s '%s': names starting with hc_ are reserved for the generated code", what, name);
+    else if (strstr(name, "__"))
+        hcg_error(m->src, off, "%s '%s': names holding '__' are reserved for the generated code (x__key, "
+                  "x__args, ...); rename it", what, name);
+    else if (header_macro(name))
+        hcg_error(m->src, off, "%s '%s' is a macro of a header the generated code includes; rename it", what, name);
 }
 
 /* Resolve t; entity types allowed only where entities are. */
