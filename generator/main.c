@@ -357,9 +357,9 @@ int main(int argc, char **argv)
         snprintf(hname, n, "%s.hc.h", stem);
         hcg_emit_opts o = {hname, input, lines, templates, outdir};
         hcg_output out = {NULL, NULL};
+        /* The depfile first: it does not depend on the outputs' text, and
+           one that cannot be written then leaves the outputs as they were. */
         if (hcg_emit(&m, &o, &out) != 0) {
-            status = 2;
-        } else if (write_if_changed(hpath, out.header) != 0 || write_if_changed(cpath, out.source) != 0) {
             status = 2;
         } else if (depfile) {
             char self[4096];
@@ -369,6 +369,8 @@ int main(int argc, char **argv)
             if (!dep || write_if_changed(depfile, dep) != 0) status = 2;
             free(dep);
         }
+        if (status == 0 && (write_if_changed(hpath, out.header) != 0 || write_if_changed(cpath, out.source) != 0))
+            status = 2;
         if (status == 0 && stamp && touch(stamp) != 0) status = 2;
         free(out.header);
         free(out.source);

@@ -273,6 +273,26 @@ else
     check syncs "$why"
 fi
 
+# A depfile that cannot be written (its directory is missing) fails the run
+# before any output is replaced: the outputs of an earlier run stay as they
+# were, contents and times. (The header and source were written first.)
+out=$work/depfail
+mkdir -p "$out"
+cp "$(expected c)" "$out/plain.hc.c"
+sed 's/DO NOT EDIT/DO NOT EDIX/' "$(expected h)" > "$out/plain.hc.h"
+touch -t 200001020304 "$out/plain.hc.c" "$out/plain.hc.h"
+cp "$out/plain.hc.h" "$work/depfail-h"
+"$gen" -o "$out" --depfile "$work/no-such-dir/plain.d" "$input" 2> "$work/stderr"
+rc=$?
+why=""
+if grep -Eq "$sanitizer_re" "$work/stderr"; then why="sanitizer report"
+elif [ "$rc" -ne 2 ]; then why="exit status $rc, not 2"
+elif ! grep -q "no-such-dir" "$work/stderr"; then why="the error does not name the depfile: $(head -n 1 "$work/stderr")"
+elif ! cmp -s "$out/plain.hc.h" "$work/depfail-h"; then why="replaced the header"
+elif [ -n "$(find "$out" -newermt '2000-01-03' -name 'plain.hc.*')" ]; then why="touched an output"
+fi
+check depfile-fails-first "$why"
+
 # ------------------------------------------------- diagnostics on long lines
 
 # An error deep inside a 4 MB line, and one near the start of a line of
