@@ -289,7 +289,8 @@ int hcg_check_schema(hcg_module *m, const char *schema_path);
 int hcg_check_pg(hcg_module *m, const char *conninfo);
 
 /* Where name (or, for "main.t", just "t") first stands as a whole word in
-   text, ignoring ASCII case; or (size_t)-1. (sql.c) */
+   text, ignoring ASCII case and what string literals and comments hold;
+   or (size_t)-1. (sql.c) */
 size_t hcg_sql_find_word(const char *text, const char *name);
 
 /* After hcg_check_schema and/or hcg_check_pg found no error: every exec

@@ -117,11 +117,38 @@ size_t hcg_str_at(const hcg_module *m, const hcg_str *s, size_t i)
     return s->off + 1 + r;
 }
 
+/* Past the string literal or comment at text + i, or i when there is none
+   (a quoted identifier is searched like any text). */
+static size_t skip_literal(const char *text, size_t i)
+{
+    if (text[i] == '\'') {
+        for (i++; text[i] && text[i] != '\''; i++) {}
+        return text[i] ? i + 1 : i;
+    }
+    if (text[i] == '-' && text[i + 1] == '-') {
+        while (text[i] && text[i] != '\n') i++;
+        return i;
+    }
+    if (text[i] == '/' && text[i + 1] == '*') {
+        const char *end = strstr(text + i + 2, "*/");
+        return end ? (size_t)(end - text) + 2 : i + strlen(text + i);
+    }
+    return i;
+}
+
 size_t hcg_sql_find_word(const char *text, const char *name)
 {
     for (int pass = 0; pass < 2; pass++) {
         size_t n = strlen(name);
         for (size_t i = 0; n && text[i]; i++) {
+            size_t past = skip_literal(text, i);
+            if (past != i) {
+                /* Strings and comments hold no names (a '' inside a string
+                   ends it and starts the next). */
+                i = past - 1;
+                if (!text[past]) break;
+                continue;
+            }
             if (i > 0 && ident_char(text[i - 1])) continue;
             size_t k = 0;
             while (k < n && text[i + k] && (text[i + k] | 0x20) == (name[k] | 0x20)) k++;
