@@ -288,8 +288,10 @@ static void check_entity(hcg_module *m, hcg_entity *e)
         hcg_error(m->src, p->off, "primary field '%s' cannot be nullable", p->name);
     if (e->key.s && (e->key.s[0] == 0 || strpbrk(e->key.s, "{}")))
         hcg_error(m->src, e->key.off, "an entity key is a plain prefix such as \"user\" (no '{' '}', not empty)");
-    if (e->collection.s && e->collection.s[0] == 0)
-        hcg_error(m->src, e->collection.off, "the collection tag cannot be empty");
+    if (e->collection.s && (e->collection.s[0] == 0 || strpbrk(e->collection.s, "{}")))
+        hcg_error(m->src, e->collection.off,
+                  "the collection tag is a plain tag such as \"users\" (no '{' '}', not empty): it is "
+                  "taken literally, so it would never be what a template with a parameter makes");
 }
 
 /* ------------------------------------------------------------ templates */
