@@ -537,7 +537,8 @@ int sb_server_start(sb_server **out, const sb_settings *s, char *url, size_t url
     if (parse_bind(s->bind, &ss, &v6, e) != 0) return -1;
     sb_server *srv = calloc(1, sizeof *srv);
     if (!srv) return sb_fail(e, 500, "internal", "out of memory");
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    /* MHD_USE_ITC: a stop wakes every worker (see the actuator's start). */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG | MHD_USE_ITC;
     if (v6) flags |= MHD_USE_IPv6;
     srv->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
                               MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,

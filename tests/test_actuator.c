@@ -403,6 +403,50 @@ static void test_options(void **state)
     }
 }
 
+/*
+** hc_actuator_stop wakes every worker thread. Without an inter-thread
+** channel (MHD_USE_ITC) libmicrohttpd woke them only through the listening
+** socket, which a worker at its share of connections does not watch: with
+** max_connections 1, one of the two workers has a share of 0, slept in
+** epoll_wait for good, and the stop never returned (the wait below is a
+** bound on a stop that should end, not a timing).
+*/
+typedef struct stopper {
+    hc_actuator *a;
+    atomic_bool  done;
+} stopper;
+
+static void *stop_main(void *arg)
+{
+    stopper *s = arg;
+    hc_actuator_stop(s->a);
+    atomic_store(&s->done, true);
+    return NULL;
+}
+
+static bool stopped(void *arg)
+{
+    return atomic_load(&((stopper *)arg)->done);
+}
+
+static void test_stop_wakes_every_worker(void **state)
+{
+    (void)state;
+    for (unsigned max = 1; max <= 2; max++) {
+        hc_actuator_options o;
+        hc_actuator_options_init(&o);
+        o.port = 0;
+        o.max_connections = max;
+        stopper s = {NULL, false};
+        assert_int_equal(hc_actuator_start(&s.a, w.reg, &o, NULL), HC_OK);
+        http_wait_ready(hc_actuator_port(s.a), BASE, NULL);
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, stop_main, &s), 0);
+        if (!test_wait_until(stopped, &s)) fail_msg("hc_actuator_stop (max_connections %u) did not return", max);
+        assert_int_equal(pthread_join(t, NULL), 0);
+    }
+}
+
 /* ----------------------------------------------------- hostile clients */
 
 static bool cache_works(void)
@@ -577,6 +621,21 @@ static void test_hcache_stat(void **state)
     assert_non_null(strstr((const char *)out.data, "busy.user_by_id"));
     assert_non_null(strstr((const char *)out.data, "busy.score"));
 
+    /* A name holding control characters is printed with '?' for them: no
+       escape sequence reaches the terminal, no newline forges a row. */
+    hc_config cfg;
+    hc_config_init(&cfg);
+    cfg.name = "evil\x1b[31m\nrow";
+    hc_cache *evil;
+    assert_int_equal(hc_cache_open(&evil, &cfg), HC_OK);
+    assert_int_equal(hc_registry_add(w.reg, evil), HC_OK);
+    snprintf(args, sizeof args, "--once --interval 0.1 http://127.0.0.1:%u", w.port);
+    assert_int_equal(run_stat(args, &out), 0);
+    assert_non_null(strstr((const char *)out.data, "\nevil?[31m?row "));
+    assert_null(strchr((const char *)out.data, '\x1b'));
+    assert_int_equal(hc_registry_remove(w.reg, cfg.name), HC_OK);
+    hc_cache_close(evil);
+
     /* --json: one object, the counters of the interval and the gauges. */
     snprintf(args, sizeof args, "--once --json --decl --interval 0.1 http://127.0.0.1:%u", w.port);
     assert_int_equal(run_stat(args, &out), 0);
@@ -665,6 +724,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_health_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_options, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_wakes_every_worker, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hcache_stat, setup, teardown),

@@ -191,6 +191,31 @@ static int score_loader(void *ctx, int64_t id, int64_t *out, hc_error *err)
     return HC_OK;
 }
 
+/*
+** Bytes under a cacheable's key that do not decode: dropped and loaded
+** again, which the declaration counts as the cache does, one call, a hit
+** (the lookup that found them) and then a miss. The hit was lost.
+*/
+static void test_undecodable_value(void **state)
+{
+    (void)state;
+    assert_int_equal(hc_put(f.c, "dc:square:3", "\x07garbage", 8, NULL), HC_OK);
+    hc_stats before;
+    hc_stats_get(f.c, &before);
+    int64_t v = 0;
+    hc_error err;
+    assert_int_equal(dc_square(f.c, 3, &v, &err), HC_OK);
+    assert_int_equal(v, 9);
+    hc_decl_stats s = stats_of(f.c, "square");
+    hc_stats after;
+    hc_stats_get(f.c, &after);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(s.hits, after.hits - before.hits);
+    assert_int_equal(s.hits, 1);
+    assert_int_equal(s.misses, 1);
+    assert_int_equal(s.loads, 1);
+}
+
 static void test_policy_and_cacheable(void **state)
 {
     (void)state;
@@ -430,6 +455,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_query_hits_misses_loads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_stale_discard, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_undecodable_value, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policy_and_cacheable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_each_and_per_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_descriptors, setup, teardown),

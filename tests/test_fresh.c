@@ -223,6 +223,66 @@ static void test_refresh_claim_survives_a_failed_copy(void **state)
     hc_cache_close(c);
 }
 
+/*
+** Per-declaration stale_served counts the declaration whose call served
+** the stale value only: an outer load whose loader calls an inner
+** declaration that serves one was counted too (two for one).
+*/
+typedef struct nest {
+    hc_cache  *c;
+    hc_decl   *inner;
+    hc_options io;
+    int        inner_rc;
+} nest;
+
+static int fail_load(void *ctx, hc_buf *out, hc_error *err)
+{
+    (void)ctx;
+    (void)out;
+    return hc_error_set(err, HC_ELOAD, "down");
+}
+
+static int ok_load(void *ctx, hc_buf *out, hc_error *err)
+{
+    (void)ctx;
+    (void)err;
+    return hc_buf_set(out, "v", 1);
+}
+
+static int outer_load(void *ctx, hc_buf *out, hc_error *err)
+{
+    nest *n = ctx;
+    hc_buf v = HC_BUF_INIT;
+    hc_decl_call(n->c, n->inner, false);
+    n->inner_rc = hc_decl_get_or_load(n->c, n->inner, "inner", &n->io, fail_load, NULL, &v, err);
+    hc_buf_free(&v);
+    return hc_buf_set(out, "o", 1);
+}
+
+static void test_stale_served_counted_once_when_nested(void **state)
+{
+    (void)state;
+    test_clock tc = {1000};
+    hc_cache *c = open_fresh(&tc, 0, 0);
+    hc_decl outer = {"m", "outer", HC_DECL_POLICY, 0}, inner = {"m", "inner", HC_DECL_CACHEABLE, 0};
+    nest n = {c, &inner, {.ttl_ms = 10, .stale_if_error_ms = 60000}, HC_OK};
+    hc_buf v = HC_BUF_INIT;
+    hc_decl_call(c, &inner, false);
+    assert_int_equal(hc_decl_get_or_load(c, &inner, "inner", &n.io, ok_load, NULL, &v, NULL), HC_OK);
+    test_clock_advance(&tc, 20);                        /* inner expired, within its window */
+    hc_decl_call(c, &outer, false);
+    assert_int_equal(hc_decl_get_or_load(c, &outer, "outer", NULL, outer_load, &n, &v, NULL), HC_OK);
+    assert_int_equal(n.inner_rc, HC_OK);                /* the inner call served its stale value */
+    hc_decl_stats so, si;
+    assert_int_equal(hc_decl_stats_get(c, "m", "outer", &so), HC_OK);
+    assert_int_equal(hc_decl_stats_get(c, "m", "inner", &si), HC_OK);
+    assert_int_equal(si.stale_served, 1);
+    assert_int_equal(so.stale_served, 0);               /* a fresh load of its own */
+    assert_int_equal(stats(c).stale_served, 1);
+    hc_buf_free(&v);
+    hc_cache_close(c);
+}
+
 /* hc_get and hc_try_visit have no loader: they never claim a refresh. */
 static int noop_visit(void *ctx, const void *data, size_t len)
 {
@@ -919,6 +979,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refresh_inline),
         cmocka_unit_test(test_refresh_claim_survives_a_failed_copy),
+        cmocka_unit_test(test_stale_served_counted_once_when_nested),
         cmocka_unit_test(test_reads_without_loader_do_not_claim),
         cmocka_unit_test(test_refresh_once_and_readers_never_wait),
         cmocka_unit_test(test_refresh_where_it_runs),

@@ -335,6 +335,58 @@ static void test_prometheus(void **state)
     hc_buf_free(&out);
 }
 
+/* The allocations of the libraries (and of this file) come here
+   (-Wl,--wrap=malloc,calloc,realloc: observability.mk): with countdown at
+   k > 0, the k-th from then on fails. */
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t n);
+static atomic_long countdown;
+
+static bool fail_now(void)
+{
+    return atomic_load(&countdown) > 0 && atomic_fetch_sub(&countdown, 1) == 1;
+}
+
+void *__wrap_malloc(size_t n) { return fail_now() ? NULL : __real_malloc(n); }
+void *__wrap_calloc(size_t n, size_t size) { return fail_now() ? NULL : __real_calloc(n, size); }
+void *__wrap_realloc(void *p, size_t n) { return fail_now() ? NULL : __real_realloc(p, n); }
+
+/*
+** Every allocation of a document's making fails in turn: each answer is
+** HC_OK or HC_ENOMEM with an empty buffer, never a crash. (The Prometheus
+** writer read the labels it had failed to make: a NULL dereference.)
+*/
+static void test_documents_out_of_memory(void **state)
+{
+    (void)state;
+    int (*docs[])(hc_registry *, hc_buf *) = {hc_registry_prometheus, hc_registry_json};
+    for (size_t d = 0; d < sizeof docs / sizeof docs[0]; d++) {
+        long k = 1;
+        for (;; k++) {
+            hc_buf b = HC_BUF_INIT;
+            atomic_store(&countdown, k);
+            int rc = docs[d](w.reg, &b);
+            bool hit = atomic_load(&countdown) <= 0;        /* the k-th came */
+            atomic_store(&countdown, 0);
+            if (!hit) {
+                assert_int_equal(rc, HC_OK);
+                hc_buf_free(&b);
+                break;
+            }
+            if (rc != HC_OK) {
+                assert_int_equal(rc, HC_ENOMEM);
+                assert_int_equal(b.len, 0);
+            }
+            hc_buf_free(&b);
+        }
+        assert_true(k > 5);                                 /* it did allocate */
+    }
+}
+
 /* Names that need escaping, or are not UTF-8 at all. */
 static void test_awkward_names(void **state)
 {
@@ -376,6 +428,18 @@ static void test_awkward_names(void **state)
     assert_non_null(strstr(text, "{cache=\"bad\xef\xbf\xbd\xef\xbf\xbd utf8\"}"));
     hc_buf_free(&b);
     hc_buf_free(&out);
+    /* A name shown as another is (its bad bytes elsewhere): refused, so
+       that no two caches share a series. */
+    hc_config cfg;
+    hc_config_init(&cfg);
+    cfg.name = "bad\xfe\xff utf8";
+    hc_cache *twin;
+    assert_int_equal(hc_cache_open(&twin, &cfg), HC_OK);
+    assert_int_equal(hc_registry_add(r, twin), HC_EEXIST);
+    assert_int_equal(hc_registry_remove(r, "bad\xff\xfe utf8"), HC_OK);
+    assert_int_equal(hc_registry_add(r, twin), HC_OK);          /* its place is free now */
+    assert_int_equal(hc_registry_remove(r, "bad\xfe\xff utf8"), HC_OK);
+    hc_cache_close(twin);
     hc_registry_free(r);
     for (int i = 0; i < N; i++) hc_cache_close(c[i]);
 }
@@ -485,6 +549,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_registry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_registry_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prometheus, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_documents_out_of_memory, setup, teardown),
         cmocka_unit_test(test_awkward_names),
         cmocka_unit_test_setup_teardown(test_helpers_and_health, setup, teardown),
         cmocka_unit_test_setup_teardown(test_respond_without_a_server, setup, teardown),

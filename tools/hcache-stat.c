@@ -257,6 +257,16 @@ static double ratio(uint64_t part, uint64_t whole)
     return whole ? 100.0 * (double)part / (double)whole : (double)NAN;
 }
 
+/* A name from the server as the table may print it: control characters
+   (an escape sequence, a newline that would forge a row) become '?'. */
+static const char *printable(const char *s, char *buf, size_t n)
+{
+    size_t i = 0;
+    for (; s[i] && i + 1 < n; i++) buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    buf[i] = 0;
+    return buf;
+}
+
 static void pct(char *buf, size_t n, double v)
 {
     if (isnan(v)) snprintf(buf, n, "-");
@@ -299,10 +309,11 @@ static void report(const opts *o, const sample *prev, const sample *cur, unsigne
             jd = json_object_get(jc, "declarations");
             json_array_append_new(json_object_get(doc, "caches"), jc);
         } else {
-            char a[16], b[16];
+            char a[16], b[16], name[256];
             pct(a, sizeof a, hr);
             pct(b, sizeof b, hr_all);
-            printf("%-24s %10.1f %6s %7s %9.1f %9.1f %10llu %9llu\n", c->name, req_s, a, b, loads_s,
+            printf("%-24s %10.1f %6s %7s %9.1f %9.1f %10llu %9llu\n", printable(c->name, name, sizeof name),
+                   req_s, a, b, loads_s,
                    evict_s, (unsigned long long)c->entries, (unsigned long long)c->in_flight);
             (*lines)++;
         }
@@ -326,11 +337,12 @@ static void report(const opts *o, const sample *prev, const sample *cur, unsigne
                                                     (json_int_t)stale, "load_p50_s", jnum(d->p50),
                                                     "load_p99_s", jnum(d->p99)));
             } else {
-                char h[16], p50[24], p99[24];
+                char h[16], p50[24], p99[24], name[256];
                 pct(h, sizeof h, ratio(dh, dl));
                 ms(p50, sizeof p50, d->p50);
                 ms(p99, sizeof p99, d->p99);
-                printf("  %-32s %10.1f %6s %9.1f %8.1f %6llu %9s %9s\n", d->decl, calls_s, h, dloads_s, fail_s,
+                printf("  %-32s %10.1f %6s %9.1f %8.1f %6llu %9s %9s\n", printable(d->decl, name, sizeof name),
+                       calls_s, h, dloads_s, fail_s,
                        (unsigned long long)stale, p50, p99);
                 (*lines)++;
             }

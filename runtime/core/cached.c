@@ -215,10 +215,14 @@ static HC_NOINLINE int settle(hc_cache *c, const hc_cached *d, const void *args,
                               hc_error *err, const hc_buf *key, hit *h, int rc)
 {
     const char *k = (const char *)key->data;
+    bool undecoded_hit = false;
     for (int attempt = 0;; attempt++) {
         if (rc == HC_MISS && !h->seen) rc = miss(c, d, k, args, out, err);
-        /* Bytes that do not decode are dropped and loaded afresh, once. */
+        /* Bytes that do not decode are dropped and loaded afresh, once.
+           The lookup that found them was a hit all the same (the cache
+           counted it): so is it for the declaration. */
         if (rc != HC_ECODEC || attempt > 0) break;
+        undecoded_hit |= h->seen;
         hc_remove(c, k);
         h->seen = false;
         rc = hc_try_visit(c, k, key->len, visit, h);
@@ -229,7 +233,7 @@ static HC_NOINLINE int settle(hc_cache *c, const hc_cached *d, const void *args,
         hc_error_set(err, rc, "cached value for '%s' does not decode", k);
     else if (rc < 0 && err->code == HC_OK)
         hc_error_set(err, rc, "%s: %s", d->fn, hc_strerror(rc));
-    if (d->decl) hc_decl_call(c, d->decl, h->seen);
+    if (d->decl) hc_decl_call(c, d->decl, h->seen || undecoded_hit);
     return rc;
 }
 

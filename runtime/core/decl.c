@@ -292,13 +292,16 @@ typedef struct timed {
     int        rc;
     uint64_t   ns;
     uint64_t   stale_mark;               /* hc__stale_seen when it returned */
+    uint64_t   inner_served;             /* stale values the loader's own calls served */
 } timed;
 
 static int timed_load(void *ctx, hc_buf *out, hc_error *err)
 {
     timed *tl = ctx;
     uint64_t t0 = now_ns();
+    uint64_t served = hc__stale_served;
     int rc = tl->load(tl->ctx, out, err);
+    tl->inner_served += hc__stale_served - served;
     tl->ns = now_ns() - t0;
     tl->ran = true;
     tl->rc = rc;
@@ -312,7 +315,7 @@ int hc_decl_get_or_load(hc_cache *c, hc_decl *d, const char *key, const hc_optio
     if (!c || !d || !load) return hc_get_or_load(c, key, opts, load, ctx, out, err);
     dstat *s = stat_for(c, d);
     if (s) ADD(s, misses, 1);
-    timed tl = {load, ctx, false, HC_OK, 0, 0};
+    timed tl = {load, ctx, false, HC_OK, 0, 0, 0};
     uint64_t served = hc__stale_served;
     int rc = hc_get_or_load(c, key, opts, timed_load, &tl, out, err);
     if (s && tl.ran) {
@@ -322,7 +325,8 @@ int hc_decl_get_or_load(hc_cache *c, hc_decl *d, const char *key, const hc_optio
         ADD(s, buckets[bucket_of(tl.ns)], 1);
         if (hc__stale_seen != tl.stale_mark) ADD(s, stale_discards, 1);
     }
-    if (s && hc__stale_served != served) ADD(s, stale_served, 1);
+    /* A stale value served by a call the loader made is that call's. */
+    if (s && hc__stale_served - served != tl.inner_served) ADD(s, stale_served, 1);
     return rc;
 }
 

@@ -546,7 +546,11 @@ int hc_actuator_start(hc_actuator **out, hc_registry *r, const hc_actuator_optio
     }
     unsigned max = o->max_connections ? o->max_connections : 64;
     unsigned per_ip = max / 2 ? max / 2 : 1;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | (v6 ? MHD_USE_IPv6 : 0);
+    /* MHD_USE_ITC: the stop wakes every worker through a channel of its
+       own; without it only the listening socket did, which a worker at its
+       share of connections does not watch (it slept on, and the stop with
+       it). */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | (v6 ? MHD_USE_IPv6 : 0);
     a->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, a,
                               MHD_OPTION_LISTEN_SOCKET, fd,
                               MHD_OPTION_THREAD_POOL_SIZE, (unsigned)POOL_THREADS,

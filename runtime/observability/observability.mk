@@ -42,7 +42,11 @@ $(B)/tests/test_observability $(B)/tests/test_actuator $(B)/tests/test_obs_threa
 $(B)/tests/%: tests/%.c tests/testutil.h tests/obs_testutil.h $(OBS_A) $(ALL_LIBS_A) $(HCSTAT)
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(TEST_CFLAGS) -DHCSTAT='"$(HCSTAT)"' $< -o $@ $(OBS_TEST_LIBS)
+	$(Q)$(CC) $(TEST_CFLAGS) -DHCSTAT='"$(HCSTAT)"' $< -o $@ $(OBS_TEST_LIBS) $(TEST_LDFLAGS_$(notdir $@))
+
+# test_observability fails the library's allocations one by one (its
+# __wrap_malloc, __wrap_calloc and __wrap_realloc).
+TEST_LDFLAGS_test_observability := -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc
 
 # The threaded suite runs under ThreadSanitizer in `make check` too.
 TSAN_TESTS += test_decl test_obs_threads

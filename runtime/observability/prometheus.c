@@ -209,8 +209,11 @@ int hc__prometheus(const hc__obs_snap *s, hc_buf *b)
     labels *l = calloc(s->n ? s->n : 1, sizeof *l);
     if (!l) return HC_ENOMEM;
     out o = {b, make_labels(s, l)};
-    cache_metrics(&o, s, l);
-    decl_metrics(&o, s, l);
+    /* Labels that could not all be made leave NULLs the writers would read. */
+    if (o.rc == HC_OK) {
+        cache_metrics(&o, s, l);
+        decl_metrics(&o, s, l);
+    }
     if (o.rc == HC_OK) o.rc = hc_buf_reserve(b, 0);     /* data, even when empty */
     free_labels(s, l);
     if (o.rc != HC_OK) hc_buf_reset(b);

@@ -15,6 +15,7 @@
 
 typedef struct item {
     char     *name;
+    char     *shown;                 /* as the documents show it (hc__utf8_clean) */
     hc_cache *cache;
 } item;
 
@@ -41,7 +42,10 @@ int hc_registry_new(hc_registry **out)
 void hc_registry_free(hc_registry *r)
 {
     if (!r) return;
-    for (size_t i = 0; i < r->n; i++) free(r->v[i].name);
+    for (size_t i = 0; i < r->n; i++) {
+        free(r->v[i].name);
+        free(r->v[i].shown);
+    }
     free(r->v);
     pthread_mutex_destroy(&r->lock);
     free(r);
@@ -69,12 +73,19 @@ int hc_registry_add(hc_registry *r, hc_cache *c)
 {
     const char *name = c ? hc_cache_name(c) : NULL;
     if (!r || !name) return HC_EINVAL;
-    char *copy = strdup(name);
-    if (!copy) return HC_ENOMEM;
+    char *copy = strdup(name), *shown = hc__utf8_clean(name);
+    if (!copy || !shown) {
+        free(copy);
+        free(shown);
+        return HC_ENOMEM;
+    }
     int rc = HC_OK;
     pthread_mutex_lock(&r->lock);
     bool found;
     size_t at = find(r, name, &found);
+    /* Names the documents would show alike ("a\xff" and "a\xfe" both as
+       "a\uFFFD") would be one series, and one cache to a reader. */
+    for (size_t i = 0; !found && i < r->n; i++) found = strcmp(r->v[i].shown, shown) == 0;
     if (found) {
         rc = HC_EEXIST;
     } else if (r->n == r->cap) {
@@ -89,29 +100,32 @@ int hc_registry_add(hc_registry *r, hc_cache *c)
     }
     if (rc == HC_OK) {
         memmove(&r->v[at + 1], &r->v[at], (r->n - at) * sizeof *r->v);
-        r->v[at] = (item){copy, c};
+        r->v[at] = (item){copy, shown, c};
         r->n++;
-        copy = NULL;
+        copy = shown = NULL;
     }
     pthread_mutex_unlock(&r->lock);
     free(copy);
+    free(shown);
     return rc;
 }
 
 int hc_registry_remove(hc_registry *r, const char *name)
 {
     if (!r || !name) return HC_EINVAL;
-    char *gone = NULL;
+    char *gone = NULL, *gone_shown = NULL;
     pthread_mutex_lock(&r->lock);
     bool found;
     size_t at = find(r, name, &found);
     if (found) {
         gone = r->v[at].name;
+        gone_shown = r->v[at].shown;
         memmove(&r->v[at], &r->v[at + 1], (r->n - at - 1) * sizeof *r->v);
         r->n--;
     }
     pthread_mutex_unlock(&r->lock);
     free(gone);
+    free(gone_shown);
     return found ? HC_OK : HC_ENOTFOUND;
 }
 

@@ -52,7 +52,10 @@ HC_API void hc_registry_free(hc_registry *r);
 /*
 ** Add c under its name (hc_cache_name). The registry keeps the pointer, not
 ** the cache: remove it before closing the cache. HC_OK, HC_EEXIST when a
-** cache of that name is there already, HC_EINVAL, HC_ENOMEM.
+** cache of that name is there already, or of a name the documents would
+** show the same (a name that is not UTF-8 is shown with U+FFFD for each
+** bad byte: "a\xff" and "a\xfe" would be one series), HC_EINVAL,
+** HC_ENOMEM.
 */
 HC_API int hc_registry_add(hc_registry *r, hc_cache *c);
 
